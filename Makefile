@@ -1,0 +1,63 @@
+# FretCoach Portable — plain `make` prints this help.
+# `make run` and `make test` do all their own set-up on a fresh Debian / Raspberry Pi OS
+# machine: apt packages (when run as root; otherwise they are listed for you), a .venv,
+# and an editable install. Set-up is stamped, so the second run skips straight to work.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+# Build deps for aubio (compiles from source) and pyaudio (links PortAudio).
+APT_RUN  := build-essential python3-dev python3-venv portaudio19-dev
+# Test / bench extras: FluidSynth + a GM soundfont render the guitar test set;
+# libsndfile is what librosa (the benchmark peer) reads audio with.
+APT_TEST := fluidsynth fluid-soundfont-gm libsndfile1
+
+STAMP_RUN := $(VENV)/.stamp-run-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP_DEV := $(VENV)/.stamp-dev-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format bench setup setup-dev clean
+
+help: ## show this help
+	@echo "FretCoach Portable"
+	@echo
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo "Start with: make run   (no hardware, no keys needed)"
+
+run: $(STAMP_RUN) ## set up, then analyse the bundled demo performance
+	$(VENV)/bin/fretcoach analyze --demo
+
+test: $(STAMP_DEV) ## set up (incl. test tools), then run the test suite
+	$(PY) -m pytest
+
+lint: $(STAMP_DEV) ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP_DEV) ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP_DEV) ## benchmark our engine against librosa pyin on the rendered guitar set
+	$(PY) -m tests.bench
+
+setup: $(STAMP_RUN) ## create .venv and install the product
+setup-dev: $(STAMP_DEV) ## create .venv and install the product + test tools
+
+$(STAMP_RUN):
+	@./.ci/apt-install $(APT_RUN)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip setuptools wheel
+	$(PIP) install -e .
+	@rm -f $(VENV)/.stamp-run-*; touch $@
+
+$(STAMP_DEV): $(STAMP_RUN)
+	@./.ci/apt-install $(APT_TEST)
+	$(PIP) install -e '.[dev]'
+	@rm -f $(VENV)/.stamp-dev-*; touch $@
+
+clean: ## remove the venv and caches (keeps your sessions)
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""The daemon and command line: audio in, session lifecycle, configuration, ``fretcoach``."""

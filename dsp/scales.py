@@ -1,0 +1,206 @@
+"""Scales: 12 roots × 15 scale types, parsed from what guitarists and the Hub write.
+
+The Hub stores a scale as ``scale_chosen`` (``"A Minor (Pentatonic)"``) plus
+``scale_type`` (``"pentatonic"``); :meth:`Scale.hub_name` and :func:`parse_scale`
+round-trip that form, and also accept the way people type: ``"A minor pentatonic"``,
+``"Am pentatonic"``, ``"E blues"``, ``"D dorian"``, ``"F# harmonic minor"``, ``"Bb major"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dsp.errors import UnknownNoteError, UnknownScaleError
+from dsp.notes import FLAT_NAMES, SHARP_NAMES, parse_pitch_class
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleType:
+    """One kind of scale: its intervals and how people and the Hub name it."""
+
+    key: str
+    intervals: tuple[int, ...]
+    display: str  # "minor pentatonic" — how we print it
+    hub_base: str  # "Minor" in "A Minor (Pentatonic)"
+    hub_variant: str | None  # "Pentatonic"; None for one-word names such as "Blues"
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def hub_type(self) -> str:
+        """The Hub's ``scale_type`` column value."""
+        return (self.hub_variant or self.hub_base).lower()
+
+
+_TYPES: tuple[ScaleType, ...] = (
+    ScaleType(
+        "major", (0, 2, 4, 5, 7, 9, 11), "major", "Major", "Natural", ("maj", "major natural")
+    ),
+    ScaleType(
+        "natural_minor",
+        (0, 2, 3, 5, 7, 8, 10),
+        "natural minor",
+        "Minor",
+        "Natural",
+        ("minor", "min", "m", "minor natural"),
+    ),
+    ScaleType("harmonic_minor", (0, 2, 3, 5, 7, 8, 11), "harmonic minor", "Minor", "Harmonic"),
+    ScaleType(
+        "melodic_minor",
+        (0, 2, 3, 5, 7, 9, 11),
+        "melodic minor",
+        "Minor",
+        "Melodic",
+        ("jazz minor",),
+    ),
+    ScaleType(
+        "major_pentatonic",
+        (0, 2, 4, 7, 9),
+        "major pentatonic",
+        "Major",
+        "Pentatonic",
+        ("maj pentatonic", "major penta", "maj penta"),
+    ),
+    ScaleType(
+        "minor_pentatonic",
+        (0, 3, 5, 7, 10),
+        "minor pentatonic",
+        "Minor",
+        "Pentatonic",
+        ("min pentatonic", "m pentatonic", "minor penta", "m penta"),
+    ),
+    ScaleType("blues", (0, 3, 5, 6, 7, 10), "blues", "Blues", None, ("minor blues", "m blues")),
+    ScaleType("ionian", (0, 2, 4, 5, 7, 9, 11), "ionian", "Ionian", None),
+    ScaleType("dorian", (0, 2, 3, 5, 7, 9, 10), "dorian", "Dorian", None),
+    ScaleType("phrygian", (0, 1, 3, 5, 7, 8, 10), "phrygian", "Phrygian", None),
+    ScaleType("lydian", (0, 2, 4, 6, 7, 9, 11), "lydian", "Lydian", None),
+    ScaleType("mixolydian", (0, 2, 4, 5, 7, 9, 10), "mixolydian", "Mixolydian", None),
+    ScaleType("aeolian", (0, 2, 3, 5, 7, 8, 10), "aeolian", "Aeolian", None),
+    ScaleType("locrian", (0, 1, 3, 5, 6, 8, 10), "locrian", "Locrian", None),
+    ScaleType("chromatic", tuple(range(12)), "chromatic", "Chromatic", None),
+)
+
+SCALE_TYPES: dict[str, ScaleType] = {t.key: t for t in _TYPES}
+
+_SPLIT = re.compile(r"[\s_\-()/,]+")
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(sorted(w for w in _SPLIT.split(text.lower()) if w))
+
+
+def _build_lookup() -> dict[tuple[str, ...], ScaleType]:
+    lookup: dict[tuple[str, ...], ScaleType] = {}
+    for scale_type in _TYPES:
+        forms = [scale_type.display, scale_type.key, *scale_type.aliases]
+        forms.append(f"{scale_type.hub_base} {scale_type.hub_variant or ''}")
+        for form in forms:
+            lookup.setdefault(_words(form), scale_type)
+    return lookup
+
+
+_LOOKUP = _build_lookup()
+
+VALID_FORMS_HELP = (
+    "write a root (C, F#, Bb, …) followed by one of: "
+    + ", ".join(t.display for t in _TYPES)
+    + ' — e.g. "A minor pentatonic", "E blues", "F# harmonic minor", '
+    'or the Hub\'s form "A Minor (Pentatonic)"'
+)
+
+_ROOT_RE = re.compile(r"^\s*([A-Ga-g](?:#|b|♯|♭)?)(m(?![a-z])|\b|(?=[\s_\-(]))(.*)$", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """A root and a scale type. ``spelled_root`` keeps "Bb" as the player wrote it."""
+
+    root_pc: int
+    type: ScaleType
+    spelled_root: str
+
+    @classmethod
+    def of(cls, root: str, type_key: str) -> Scale:
+        try:
+            scale_type = SCALE_TYPES[type_key]
+        except KeyError:
+            raise UnknownScaleError(
+                f"unknown scale type {type_key!r}: use one of {', '.join(SCALE_TYPES)}"
+            ) from None
+        pc = parse_pitch_class(root)
+        return cls(pc, scale_type, _canonical_root(root, pc))
+
+    @property
+    def pitch_classes(self) -> frozenset[int]:
+        return frozenset((self.root_pc + i) % 12 for i in self.type.intervals)
+
+    @property
+    def size(self) -> int:
+        """Number of distinct notes: the Hub's ``total_inscale_notes``."""
+        return len(self.type.intervals)
+
+    @property
+    def name(self) -> str:
+        """``"A minor pentatonic"``."""
+        return f"{self.spelled_root} {self.type.display}"
+
+    @property
+    def hub_name(self) -> str:
+        """The Hub's ``scale_chosen`` form, ``"A Minor (Pentatonic)"``."""
+        variant = f" ({self.type.hub_variant})" if self.type.hub_variant else ""
+        return f"{self.spelled_root} {self.type.hub_base}{variant}"
+
+    @property
+    def hub_type(self) -> str:
+        return self.type.hub_type
+
+    def contains(self, midi: int) -> bool:
+        return (midi - self.root_pc) % 12 in self.type.intervals
+
+    def degree_of(self, midi: int) -> int | None:
+        """0-based scale degree of a note, or None when it is outside the scale."""
+        interval = (midi - self.root_pc) % 12
+        try:
+            return self.type.intervals.index(interval)
+        except ValueError:
+            return None
+
+    def note_names(self) -> tuple[str, ...]:
+        names = FLAT_NAMES if "b" in self.spelled_root[1:] or self.root_pc in (5,) else SHARP_NAMES
+        return tuple(names[(self.root_pc + i) % 12] for i in self.type.intervals)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _canonical_root(text: str, pc: int) -> str:
+    text = text.strip().replace("♯", "#").replace("♭", "b")
+    return text[0].upper() + text[1:] if text else SHARP_NAMES[pc]
+
+
+def parse_scale(text: str) -> Scale:
+    """Parse a scale name; raises :class:`UnknownScaleError` listing the valid forms."""
+    if not isinstance(text, str) or not text.strip():
+        raise UnknownScaleError(f"empty scale name: {VALID_FORMS_HELP}")
+    match = _ROOT_RE.match(text)
+    if not match:
+        raise UnknownScaleError(f"unknown scale {text!r}: {VALID_FORMS_HELP}")
+    root_text, minor_suffix, rest = match.groups()
+    try:
+        pc = parse_pitch_class(root_text)
+    except UnknownNoteError as err:
+        raise UnknownScaleError(f"unknown scale {text!r}: {VALID_FORMS_HELP}") from err
+    words = _words(f"{'m' if minor_suffix else ''} {rest}")
+    if minor_suffix and len(words) > 1:
+        # "Am pentatonic": the "m" reads as "minor", which then names the variant.
+        words = _words(f"minor {rest}")
+    scale_type = _LOOKUP.get(words)
+    if scale_type is None:
+        raise UnknownScaleError(f"unknown scale {text!r}: {VALID_FORMS_HELP}")
+    return Scale(pc, scale_type, _canonical_root(root_text, pc))
+
+
+def all_scales() -> list[Scale]:
+    """Every root × type, roots spelled with sharps except the usual flat keys."""
+    roots = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+    return [Scale.of(root, key) for key in SCALE_TYPES for root in roots]
