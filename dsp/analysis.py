@@ -7,7 +7,7 @@ The daemon, ``fretcoach analyze`` and the benchmark all drive this one class, so
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,10 +46,16 @@ class Analyzer:
     def finish(self) -> Analysis:
         self._take(self.tracker.flush())
         rate = self.tracker.config.sample_rate
+        seconds = round(self._samples / rate, 3)
+        # The last hop is zero-padded: a note sounding at the end ends with the audio.
+        notes = tuple(
+            replace(n, end_s=seconds) if n.end_s is not None and n.end_s > seconds else n
+            for n in self._notes
+        )
         return Analysis(
-            audio_seconds=round(self._samples / rate, 3),
+            audio_seconds=seconds,
             sample_rate=rate,
-            notes=tuple(self._notes),
+            notes=notes,
             in_scale=tuple(self._in_scale),
             scores=self.scorer.session(),
         )

@@ -82,6 +82,22 @@ _TYPES: tuple[ScaleType, ...] = (
 
 SCALE_TYPES: dict[str, ScaleType] = {t.key: t for t in _TYPES}
 
+# Semitones from the scale's root down to the major key whose signature spells it.
+_PARENT_OFFSET = {
+    "dorian": 2,
+    "phrygian": 4,
+    "lydian": 5,
+    "mixolydian": 7,
+    "aeolian": 9,
+    "natural_minor": 9,
+    "harmonic_minor": 9,
+    "melodic_minor": 9,
+    "minor_pentatonic": 9,
+    "blues": 9,
+    "locrian": 11,
+}
+_FLAT_MAJOR_KEYS = frozenset({5, 10, 3, 8, 1})  # F Bb Eb Ab Db
+
 _SPLIT = re.compile(r"[\s_\-()/,]+")
 
 
@@ -108,7 +124,7 @@ VALID_FORMS_HELP = (
     'or the Hub\'s form "A Minor (Pentatonic)"'
 )
 
-_ROOT_RE = re.compile(r"^\s*([A-Ga-g](?:#|b|♯|♭)?)(m(?![a-z])|\b|(?=[\s_\-(]))(.*)$", re.S)
+_ROOT_RE = re.compile(r"^\s*([A-Ga-g](?:#|[bB]|♯|♭)?)(m(?![a-z])|\b|(?=[\s_\-(]))(.*)$", re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +181,18 @@ class Scale:
         except ValueError:
             return None
 
+    @property
+    def prefers_flats(self) -> bool:
+        """Spell with flats? As written when the root has an accidental, else by key signature."""
+        if "b" in self.spelled_root[1:]:
+            return True
+        if "#" in self.spelled_root[1:]:
+            return False
+        parent_major = (self.root_pc - _PARENT_OFFSET.get(self.type.key, 0)) % 12
+        return parent_major in _FLAT_MAJOR_KEYS
+
     def note_names(self) -> tuple[str, ...]:
-        names = FLAT_NAMES if "b" in self.spelled_root[1:] or self.root_pc in (5,) else SHARP_NAMES
+        names = FLAT_NAMES if self.prefers_flats else SHARP_NAMES
         return tuple(names[(self.root_pc + i) % 12] for i in self.type.intervals)
 
     def __str__(self) -> str:
@@ -186,6 +212,7 @@ def parse_scale(text: str) -> Scale:
     if not match:
         raise UnknownScaleError(f"unknown scale {text!r}: {VALID_FORMS_HELP}")
     root_text, minor_suffix, rest = match.groups()
+    root_text = root_text[0] + root_text[1:].lower()  # "AB MAJOR" is A-flat, shouted
     try:
         pc = parse_pitch_class(root_text)
     except UnknownNoteError as err:

@@ -10,10 +10,10 @@
 * **Timing stability** — regularity of inter-onset intervals. Each interval is compared
   with a reference beat — the metronome's when a BPM is set, else the median of the
   recent intervals, so a steady accelerando follows along instead of reading as chaos —
-  allowing for subdivisions and held notes (½, 2, 3, 4 beats; ¼ and ⅓ with a metronome).
-  Gaps longer than 2.5 s (or four beats) are rests and are not scored. Within
+  allowing for halves and doubles (and ¼, ⅓, 3 and 4 beats against a metronome). Gaps
+  longer than 2.5 s, four beats, or 2.6 × the recent beat are rests and not scored. Within
   ±``timing_tolerance`` of the nearest allowed multiple an interval scores 1, falling to
-  0 at 25 % off.
+  0 at 20 % off.
 
 Counts follow the Hub's columns: total, in-scale ("correct"), out-of-scale ("bad") and
 the scale's size.
@@ -33,11 +33,12 @@ from dsp.tracker import NoteEvent
 
 METRICS = ("pitch", "scale", "timing")
 _MAX_CENTS = 50.0
-_TIMING_ZERO = 0.25
+_TIMING_ZERO = 0.2
 _REST_S = 2.5
-_FREE_MULTIPLES = (0.5, 1.0, 2.0, 3.0, 4.0)
+_FREE_MULTIPLES = (0.5, 1.0, 2.0)
+_FREE_REST_RATIO = 2.6
 _GRID_MULTIPLES = (0.25, 1 / 3, 0.5, 1.0, 2.0, 3.0, 4.0)
-_REFERENCE_SPAN = 8
+_REFERENCE_SPAN = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,8 @@ class Scorer:
             self._recent_beats.append(interval)
             return None, None
         reference = float(np.median(self._recent_beats))
+        if interval / reference > _FREE_REST_RATIO:
+            return None, None  # a held note or a rest: neither steady nor unsteady
         error, multiple = _nearest_multiple(interval / reference, _FREE_MULTIPLES)
         self._recent_beats.append(interval / multiple)
         return _timing_score(error, cfg.timing_tolerance), reference
@@ -246,7 +249,7 @@ class Scorer:
         cfg = self.config
         size = cfg.scale.size
         enabled = set(cfg.metrics)
-        flats = "b" in cfg.scale.spelled_root[1:]
+        flats = cfg.scale.prefers_flats
         return Scores(
             pitch_accuracy=_ratio(pitch_sum, n) if "pitch" in enabled else None,
             scale_conformity=_ratio(in_scale, n) if "scale" in enabled else None,

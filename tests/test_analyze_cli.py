@@ -1,0 +1,217 @@
+"""`fretcoach analyze` end to end: real WAV files of every flavour, the real command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from device.analyze import analyze_file
+from device.wavread import read_wav
+from tests.signals import sequence
+
+SR = 48000
+# A minor pentatonic run, one wrong note (B3) and one 30-cent-sharp D4, at 120 bpm.
+MELODY = [(57, 0.0), (60, 0.0), (62, 0.0), (59, 0.0), (64, 0.0), (62, 30.0), (67, 0.0), (69, 0.0)]
+
+
+def melody(sr: int = SR) -> np.ndarray:
+    notes = [
+        (0.25 + 0.5 * i, 440.0 * 2 ** ((m - 69 + c / 100) / 12), 0.45, "ks")
+        for i, (m, c) in enumerate(MELODY)
+    ]
+    return sequence(notes, sr=sr, amp_dbfs=-12.0)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "device.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def melody_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("wav") / "melody.wav"
+    wavfile.write(path, SR, (melody() * 32767).astype(np.int16))
+    return path
+
+
+def test_json_has_exactly_the_documented_shape(melody_wav: Path) -> None:
+    result = run_cli("analyze", str(melody_wav), "--scale", "A minor pentatonic", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"audio_seconds", "sample_rate", "notes", "scores", "counts"} <= set(data)
+    assert data["sample_rate"] == SR
+    assert data["audio_seconds"] == pytest.approx(4.45, abs=0.02)
+    note_keys = {"onset_s", "end_s", "midi", "name", "cents", "freq_hz", "in_scale", "confidence"}
+    assert all(note_keys <= set(n) for n in data["notes"])
+    assert set(data["scores"]) == {"pitch_accuracy", "scale_conformity", "timing_stability"}
+    assert set(data["counts"]) >= {
+        "total_notes",
+        "in_scale_notes",
+        "out_of_scale_notes",
+        "scale_size",
+    }
+
+    assert [n["midi"] for n in data["notes"]] == [m for m, _ in MELODY]
+    assert [n["name"] for n in data["notes"]] == ["A3", "C4", "D4", "B3", "E4", "D4", "G4", "A4"]
+    assert [n["in_scale"] for n in data["notes"]].count(False) == 1
+    sharp = data["notes"][5]
+    assert sharp["cents"] == pytest.approx(30.0, abs=3.0)
+    onsets = [n["onset_s"] for n in data["notes"]]
+    assert np.allclose(onsets, [0.25 + 0.5 * i for i in range(8)], atol=0.03)
+    assert data["counts"] == {
+        "total_notes": 8,
+        "in_scale_notes": 7,
+        "out_of_scale_notes": 1,
+        "scale_size": 5,
+        "degrees_played": 5,
+    }
+    assert data["scores"]["scale_conformity"] == pytest.approx(7 / 8, abs=0.001)
+    assert 0.9 < data["scores"]["pitch_accuracy"] < 1.0  # one note 30 cents off
+    assert data["scores"]["timing_stability"] > 0.95
+
+
+def test_human_table_is_readable(melody_wav: Path) -> None:
+    result = run_cli("analyze", str(melody_wav), "--scale", "A Minor (Pentatonic)", "--bpm", "120")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "A minor pentatonic (A C D E G)" in out
+    assert "metronome 120 bpm" in out
+    assert "Pitch accuracy" in out and "Scale conformity" in out and "Timing stability" in out
+    assert "8 total, 7 in scale, 1 out of scale" in out
+    assert "Most often out of tune: D" in out
+
+
+def write_24bit(path: Path, samples: np.ndarray, sr: int) -> None:
+    ints = np.clip(np.round(samples * (2**23 - 1)), -(2**23), 2**23 - 1).astype("<i4")
+    raw = ints.astype("<i4").tobytes()
+    packed = b"".join(raw[i : i + 3] for i in range(0, len(raw), 4))
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(3)
+        handle.setframerate(sr)
+        handle.writeframes(packed)
+
+
+@pytest.mark.parametrize("flavour", ["int16", "int24", "int32", "float32", "float64", "u8"])
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_every_sample_format_reads_the_same_notes(tmp_path: Path, flavour: str, sr: int) -> None:
+    signal = melody(sr)
+    path = tmp_path / f"m-{flavour}.wav"
+    if flavour == "int24":
+        write_24bit(path, signal, sr)
+    elif flavour == "u8":
+        wavfile.write(path, sr, (signal * 127 + 128).astype(np.uint8))
+    elif flavour.startswith("int"):
+        bits = int(flavour[3:])
+        wavfile.write(path, sr, (signal * (2 ** (bits - 1) - 1)).astype(f"int{bits}"))
+    else:
+        wavfile.write(path, sr, signal.astype(flavour))
+    samples, rate = read_wav(path)
+    assert rate == sr
+    assert np.max(np.abs(samples - signal)) < (0.02 if flavour == "u8" else 1e-3)
+    analysis = analyze_file(path, scale="A minor pentatonic")
+    assert [n.midi for n in analysis.notes] == [m for m, _ in MELODY]
+
+
+def test_stereo_picks_the_loudest_channel_or_the_one_asked_for(tmp_path: Path) -> None:
+    signal = melody()
+    stereo = np.stack([0.001 * np.sin(np.arange(len(signal)) * 0.01), signal], axis=1)
+    path = tmp_path / "interface.wav"
+    wavfile.write(path, SR, stereo.astype(np.float32))
+    assert [n.midi for n in analyze_file(path).notes] == [m for m, _ in MELODY]
+    assert analyze_file(path, channel=1).notes == ()
+    result = run_cli("analyze", str(path), "--channel", "3")
+    assert result.returncode == 1
+    assert "has 2 channels, so --channel must be between 1 and 2, not 3" in result.stderr
+
+
+def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
+    text = tmp / "notes.txt"
+    text.write_text("not audio")
+    empty = tmp / "empty.wav"
+    empty.write_bytes(b"")
+    no_frames = tmp / "no-frames.wav"
+    wavfile.write(no_frames, SR, np.zeros(0, dtype=np.int16))
+    slow = tmp / "22k.wav"
+    wavfile.write(slow, 22050, np.zeros(22050, dtype=np.int16))
+    truncated = tmp / "truncated.wav"
+    wavfile.write(truncated, SR, (melody() * 32767).astype(np.int16))
+    truncated.write_bytes(truncated.read_bytes()[:30])
+    cut_short = tmp / "cut-short.wav"
+    wavfile.write(cut_short, SR, (melody() * 32767).astype(np.int16))
+    cut_short.write_bytes(cut_short.read_bytes()[:20000])
+    return {
+        "missing": (tmp / "nope.wav", "no such file"),
+        "directory": (tmp, "is a directory"),
+        "not a wav": (text, "not a WAV file"),
+        "empty file": (empty, "the file is empty"),
+        "no audio": (no_frames, "holds no audio"),
+        "wrong rate": (slow, "sampled at 22050 Hz; fretcoach needs 44100 or 48000 Hz"),
+        "truncated": (truncated, "damaged or unsupported WAV"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing", "directory", "not a wav", "empty file", "no audio", "wrong rate", "truncated"],
+)
+def test_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path: Path, case: str) -> None:
+    path, message = _bad_inputs(tmp_path)[case]
+    result = run_cli("analyze", str(path), "--scale", "A minor", "--json")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_recording_cut_short_is_analysed_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "cut-short.wav"
+    wavfile.write(path, SR, (melody() * 32767).astype(np.int16))
+    path.write_bytes(path.read_bytes()[: 44 + 2 * SR * 2])  # header + the first 2 s
+    result = run_cli("analyze", str(path), "--json")
+    assert result.returncode == 0
+    assert "cut short" in result.stderr
+    data = json.loads(result.stdout)
+    assert data["audio_seconds"] == pytest.approx(2.0, abs=0.01)
+    assert [n["midi"] for n in data["notes"]] == [m for m, _ in MELODY[:4]]
+
+
+def test_unknown_scale_lists_valid_forms(melody_wav: Path) -> None:
+    result = run_cli("analyze", str(melody_wav), "--scale", "A minor pentatonc")
+    assert result.returncode == 1
+    assert "unknown scale 'A minor pentatonc'" in result.stderr
+    assert "minor pentatonic" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strictness", "2"], "must be between 0 and 1"),
+        (["--bpm", "fast"], "expected beats per minute"),
+        (["--a4", "500"], "between 415 and 466 Hz"),
+    ],
+)
+def test_bad_options_are_explained(melody_wav: Path, args: list[str], message: str) -> None:
+    result = run_cli("analyze", str(melody_wav), *args)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_describes_the_command() -> None:
+    result = run_cli("analyze", "--help")
+    assert result.returncode == 0
+    assert "--scale" in result.stdout and "--json" in result.stdout and "--channel" in result.stdout
