@@ -16,13 +16,16 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from device import sync_commands
 from device.analyze import analyze_file
 from device.errors import DeviceError
 from device.progress import ProgressBar
+from device.recording import save_analysis
 from device.wavread import WavReader
 from dsp import Analysis, FretCoachError, parse_scale
 from dsp.notes import note_name
 from dsp.scales import VALID_FORMS_HELP, Scale
+from sync.store import Store
 
 log = logging.getLogger("fretcoach")
 
@@ -124,7 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--a4", type=float, default=440.0, help="reference pitch of A4 in Hz, 415–466 (default 440)"
     )
     analyze.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    analyze.add_argument(
+        "--save",
+        action="store_true",
+        help="also store the result as a completed session, queued for the Hub",
+    )
+    analyze.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="state directory for --save (default: as `sessions`)",
+    )
     analyze.set_defaults(handler=cmd_analyze)
+    sync_commands.add_parsers(commands)
     return parser
 
 
@@ -159,12 +174,28 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
+    session_id = None
+    if args.save:
+        with Store.open(args.data_dir) as store:
+            session_id = save_analysis(
+                store,
+                analysis,
+                scale=scale,
+                strictness=args.strictness,
+                sensitivity=args.sensitivity,
+                bpm=bpm,
+                source=f"file:{path.name}",
+            )
     if args.json:
         payload = analysis_to_json(analysis, scale, bpm=bpm, strictness=args.strictness)
+        if session_id:
+            payload["session_id"] = session_id
         json.dump(payload, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(format_analysis(analysis, scale, path, reader, bpm=bpm))
+        if session_id:
+            print(f"\nSaved as session {session_id}; `fretcoach sync` uploads it to the Hub.")
     return EXIT_OK
 
 
@@ -295,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:

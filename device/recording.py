@@ -1,0 +1,88 @@
+"""Turn an analysed performance into a stored session (``fretcoach analyze --save``).
+
+The daemon's live sessions go through the same store calls (begin, checkpoint, finish);
+a file is simply a session whose every note is known at once.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from importlib import metadata
+
+from dsp import METRICS, Analysis
+from dsp.scales import Scale
+from sync.clock import read_clock
+from sync.records import NoteRow, SessionProgress, SessionStart
+from sync.store import Store
+
+DEFAULT_USER_ID = "guitarist"
+
+
+def software_version() -> str:
+    try:
+        return metadata.version("fretcoach-portable")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def user_id() -> str:
+    """The Hub user this device records for: ``FRETCOACH_USER_ID`` (default "guitarist")."""
+    return os.environ.get("FRETCOACH_USER_ID", "").strip() or DEFAULT_USER_ID
+
+
+def progress_of(analysis: Analysis) -> SessionProgress:
+    scores = analysis.scores
+    return SessionProgress(
+        duration_seconds=analysis.audio_seconds,
+        pitch_accuracy=scores.pitch_accuracy,
+        scale_conformity=scores.scale_conformity,
+        timing_stability=scores.timing_stability,
+        total_notes_played=scores.counts.total_notes,
+        correct_notes_played=scores.counts.in_scale_notes,
+        bad_notes_played=scores.counts.out_of_scale_notes,
+    )
+
+
+def save_analysis(
+    store: Store,
+    analysis: Analysis,
+    *,
+    scale: Scale,
+    strictness: float,
+    sensitivity: float,
+    bpm: float | None,
+    source: str,
+) -> str:
+    """Store an analysed file as a completed session queued for the Hub; returns its id.
+
+    The session is taken to have ended now and lasted as long as the audio.
+    """
+    clock = read_clock()
+    session_id = str(uuid.uuid4())
+    store.begin_session(
+        SessionStart(
+            session_id=session_id,
+            user_id=user_id(),
+            device_id=store.device_id(),
+            software_version=software_version(),
+            scale_chosen=scale.hub_name,
+            scale_type=scale.hub_type,
+            total_inscale_notes=scale.size,
+            sensitivity=sensitivity,
+            strictness=strictness,
+            bpm=bpm,
+            enabled_metrics=METRICS,
+            start_wall=clock.wall - analysis.audio_seconds,
+            start_monotonic=clock.monotonic - analysis.audio_seconds,
+            boot_id=clock.boot_id,
+            clock_synced=clock.synced,
+            source=source,
+        )
+    )
+    notes = [
+        NoteRow(n.onset_s, n.midi, n.cents, in_scale)
+        for n, in_scale in zip(analysis.notes, analysis.in_scale, strict=True)
+    ]
+    store.finish_session(session_id, progress_of(analysis), notes)
+    return session_id

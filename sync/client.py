@@ -1,0 +1,175 @@
+"""The Hub API client: one ``requests.Session``, timeouts, TLS on, and a verdict per answer.
+
+The verdict is all the outbox worker needs: *sent* (201, or 200 for a duplicate — the
+Hub already had it, e.g. our earlier response was lost), *retry* (the network or the
+Hub's load: connection errors, timeouts, 408/425/429/5xx, with ``Retry-After`` when the
+Hub gave one), or *dead* (any other 4xx: sending the same bytes again cannot help).
+The token is sent as a header and appears in no log line, exception message or repr.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import requests
+
+from sync.errors import HubConfigError
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+SESSIONS_PATH = "/api/v1/sessions"
+PLANS_PATH = "/api/v1/practice-plans"
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    url: str
+    token: str = field(repr=False)
+    ca_bundle: str | None = None
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise HubConfigError(
+                f"FRETCOACH_HUB_URL must be an http(s) URL such as https://hub.example.com, "
+                f"not {self.url!r}"
+            )
+        if not self.token:
+            raise HubConfigError("FRETCOACH_HUB_TOKEN is empty: set it to this device's token")
+        if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
+            raise HubConfigError(
+                f"FRETCOACH_HUB_CA_BUNDLE points to {self.ca_bundle}, which does not exist"
+            )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> HubSettings | None:
+        """Settings from the environment, or None when no Hub is configured."""
+        env = os.environ if environ is None else environ
+        url = env.get("FRETCOACH_HUB_URL", "").strip()
+        if not url:
+            return None
+        token = env.get("FRETCOACH_HUB_TOKEN", "").strip()
+        if not token:
+            raise HubConfigError(
+                "FRETCOACH_HUB_URL is set but FRETCOACH_HUB_TOKEN is not: set the device token"
+            )
+        return cls(
+            url=url.rstrip("/"),
+            token=token,
+            ca_bundle=env.get("FRETCOACH_HUB_CA_BUNDLE") or None,
+            connect_timeout_s=float(env.get("FRETCOACH_HUB_CONNECT_TIMEOUT", "5")),
+            read_timeout_s=float(env.get("FRETCOACH_HUB_READ_TIMEOUT", "15")),
+        )
+
+
+class Verdict(enum.Enum):
+    SENT = "sent"
+    RETRY = "retry"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    verdict: Verdict
+    status: int | None
+    reason: str
+    retry_after_s: float | None = None
+
+
+class HubClient:
+    """Posts JSON to the Hub. Thread-confined: one per worker thread."""
+
+    def __init__(self, settings: HubSettings, *, user_agent: str = "fretcoach-portable") -> None:
+        self.settings = settings
+        self._http = requests.Session()
+        self._http.headers.update(
+            {
+                "Authorization": f"Bearer {settings.token}",
+                "Content-Type": "application/json",
+                "User-Agent": user_agent,
+            }
+        )
+        # Verification stays on; a private CA is a bundle path, never verify=False.
+        self._http.verify = settings.ca_bundle or True
+
+    def close(self) -> None:
+        self._http.close()
+
+    def post(self, path: str, body: str, *, idempotency_key: str) -> PostResult:
+        try:
+            response = self._http.post(
+                self.settings.url + path,
+                data=body.encode(),
+                headers={"Idempotency-Key": idempotency_key},
+                timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s),
+            )
+        except requests.exceptions.SSLError as err:
+            return PostResult(Verdict.RETRY, None, f"TLS verification failed: {_short(err)}")
+        except requests.exceptions.Timeout:
+            return PostResult(Verdict.RETRY, None, "the Hub did not answer in time")
+        except requests.exceptions.ConnectionError as err:
+            return PostResult(Verdict.RETRY, None, f"cannot reach the Hub: {_short(err)}")
+        except requests.exceptions.RequestException as err:
+            return PostResult(Verdict.RETRY, None, f"request failed: {_short(err)}")
+        return classify(response.status_code, response.text, response.headers.get("Retry-After"))
+
+    def healthy(self) -> bool:
+        try:
+            response = self._http.get(self.settings.url + "/healthz", timeout=(3.0, 5.0))
+        except requests.exceptions.RequestException:
+            return False
+        return response.status_code == 200
+
+
+def classify(status: int, text: str, retry_after: str | None) -> PostResult:
+    if status in (200, 201):
+        return PostResult(
+            Verdict.SENT, status, "created" if status == 201 else "already on the Hub"
+        )
+    reason = f"HTTP {status}: {_detail(text)}"
+    if status in RETRYABLE_STATUSES:
+        return PostResult(Verdict.RETRY, status, reason, parse_retry_after(retry_after))
+    return PostResult(Verdict.DEAD, status, reason)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _detail(text: str) -> str:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text.strip()[:200] or "no details"
+    if isinstance(body, dict):
+        detail = body.get("detail", body.get("error", body))
+        if isinstance(detail, list):
+            parts = [
+                f"{d.get('field', '?')}: {d.get('message', '')}" if isinstance(d, dict) else str(d)
+                for d in detail
+            ]
+            return "; ".join(parts)[:300]
+        return str(detail)[:300]
+    return str(body)[:300]
+
+
+def _short(err: Exception) -> str:
+    text = str(err)
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -1,0 +1,333 @@
+"""The Hub ingest contract as code: request models (pydantic) and tables (SQLAlchemy 2).
+
+``sync/hub-api.md`` is the contract; this module is its executable form, kept next to the
+columns each field fills so the two cannot drift apart unnoticed. The tables are the
+Hub's ``sessions`` and ``ai_practice_plans`` plus the device fields and the
+``content_hash`` that makes re-posting a session idempotent.
+
+Validation is strict on purpose: the device dead-letters a 422 with our message, so every
+message names the field and says what a valid value looks like.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
+from sqlalchemy import JSON, Boolean, DateTime, Double, Index, Integer, String, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from dsp.scales import Scale, parse_scale
+
+MAX_NOTES = 20_000  # ~1.2 MB of JSON: a long session fits well inside the 2 MiB body limit
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Count = Annotated[StrictInt, Field(ge=0)]
+UserId = Annotated[str, Field(min_length=1, max_length=128)]
+Metric = Literal["pitch", "scale", "timing"]
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class _Strict(BaseModel):
+    """Unknown fields are errors (a typo must not silently drop data); NaN/inf are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _known_scale(name: str) -> Scale:
+    # UnknownScaleError is a ValueError whose message lists the forms we accept.
+    return parse_scale(name)
+
+
+def _type_matches(scale_type: str, scale_name: str | None) -> str:
+    """The Hub stores the type twice (in the name and in its own column): they must agree."""
+    if scale_name is None:  # the name itself failed validation; that error is reported
+        return scale_type
+    expected = _known_scale(scale_name).hub_type
+    if scale_type.strip().lower() != expected:
+        raise ValueError(
+            f"scale_type {scale_type!r} does not match scale {scale_name!r}: "
+            f"send {expected!r} (the scale's Hub type)"
+        )
+    return expected
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# Offsets are required (a naive time is ambiguous) and normalised to UTC, so the same
+# instant written as +02:00 or Z stores, hashes and lists identically.
+UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+class NoteEvent(_Strict):
+    """One played note, as compact as the store keeps it."""
+
+    onset_s: float = Field(ge=0.0, description="seconds from the session start")
+    midi: StrictInt = Field(ge=0, le=127, description="nearest semitone to the pitch played")
+    cents: float = Field(ge=-100.0, le=100.0, description="deviation from `midi`")
+    in_scale: StrictBool
+
+
+class _SessionFields(_Strict):
+    """Every posted session field except ``notes``; shared by the request and the listing."""
+
+    session_id: UUID
+    user_id: UserId
+    start_timestamp: UtcTime = Field(description="ISO 8601 with a UTC offset")
+    end_timestamp: UtcTime = Field(description="ISO 8601 with a UTC offset; ≥ start")
+    pitch_accuracy: Unit | None = Field(description="null when the metric was disabled")
+    scale_conformity: Unit | None = Field(description="null when the metric was disabled")
+    timing_stability: Unit | None = Field(description="null when the metric was disabled")
+    scale_chosen: str = Field(
+        min_length=1, max_length=64, description='the Hub form, e.g. "A Minor (Pentatonic)"'
+    )
+    scale_type: str = Field(
+        min_length=1, max_length=32, description='the scale\'s Hub type, e.g. "pentatonic"'
+    )
+    sensitivity: Unit
+    strictness: Unit
+    # total_notes_played comes after its parts so its validator can see them.
+    correct_notes_played: Count
+    bad_notes_played: Count
+    total_notes_played: Count = Field(description="correct_notes_played + bad_notes_played")
+    total_inscale_notes: StrictInt = Field(ge=1, le=12, description="size of the scale")
+    duration_seconds: float = Field(ge=0.0)
+    ambient_light_option: str | None = Field(default=None, max_length=64)
+    device_id: str = Field(min_length=1, max_length=128)
+    software_version: str = Field(min_length=1, max_length=64)
+    clock_synced: StrictBool
+    status: Literal["completed", "interrupted"]
+    bpm: float | None = Field(default=None, gt=0.0, le=1000.0)
+    enabled_metrics: list[Metric] | None = Field(default=None, max_length=3)
+
+    @field_validator("end_timestamp")
+    @classmethod
+    def _end_not_before_start(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start_timestamp")
+        if start is not None and end < start:
+            raise ValueError(
+                f"end_timestamp {end.isoformat()} is before start_timestamp "
+                f"{start.isoformat()}: a session cannot end before it starts"
+            )
+        return end
+
+    @field_validator("scale_chosen")
+    @classmethod
+    def _canonical_scale(cls, name: str) -> str:
+        return _known_scale(name).hub_name
+
+    @field_validator("scale_type")
+    @classmethod
+    def _scale_type_matches(cls, scale_type: str, info: ValidationInfo) -> str:
+        return _type_matches(scale_type, info.data.get("scale_chosen"))
+
+    @field_validator("total_notes_played")
+    @classmethod
+    def _counts_add_up(cls, total: int, info: ValidationInfo) -> int:
+        correct = info.data.get("correct_notes_played")
+        bad = info.data.get("bad_notes_played")
+        if correct is not None and bad is not None and correct + bad != total:
+            raise ValueError(
+                f"total_notes_played ({total}) must equal correct_notes_played ({correct}) "
+                f"+ bad_notes_played ({bad})"
+            )
+        return total
+
+    @field_validator("total_inscale_notes")
+    @classmethod
+    def _scale_size_matches(cls, size: int, info: ValidationInfo) -> int:
+        name = info.data.get("scale_chosen")
+        if name is not None and size != _known_scale(name).size:
+            raise ValueError(
+                f"total_inscale_notes ({size}) must be the size of {name}: "
+                f"{_known_scale(name).size}"
+            )
+        return size
+
+    @field_validator("enabled_metrics")
+    @classmethod
+    def _no_repeats(cls, metrics: list[str] | None) -> list[str] | None:
+        if metrics is not None and len(set(metrics)) != len(metrics):
+            raise ValueError(f"enabled_metrics lists a metric twice: {metrics}")
+        return metrics
+
+
+class SessionIn(_SessionFields):
+    """``POST /api/v1/sessions`` body: a finished (or interrupted) practice session."""
+
+    notes: list[NoteEvent] | None = Field(default=None, max_length=MAX_NOTES)
+
+
+class SessionOut(_SessionFields):
+    """A stored session as listed: the posted fields without ``notes``, plus ``received_at``."""
+
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+    received_at: AwareDatetime
+
+
+class PracticePlan(_Strict):
+    """The AI-mode recommendation; its scale must exist (the earlier code never checked)."""
+
+    scale_name: str = Field(
+        min_length=1, max_length=64, description='the Hub form, e.g. "A Minor (Pentatonic)"'
+    )
+    scale_type: str = Field(min_length=1, max_length=32)
+    focus_area: Metric
+    reasoning: str = Field(max_length=4000)
+    strictness: Unit
+    sensitivity: Unit
+
+    @field_validator("scale_name")
+    @classmethod
+    def _canonical_scale(cls, name: str) -> str:
+        return _known_scale(name).hub_name
+
+    @field_validator("scale_type")
+    @classmethod
+    def _scale_type_matches(cls, scale_type: str, info: ValidationInfo) -> str:
+        return _type_matches(scale_type, info.data.get("scale_name"))
+
+
+class PracticePlanIn(_Strict):
+    """``POST /api/v1/practice-plans`` body (the Hub's ``ai_practice_plans`` row)."""
+
+    practice_id: UUID
+    user_id: UserId
+    generated_at: UtcTime = Field(description="ISO 8601 with a UTC offset")
+    practice_plan: PracticePlan
+    executed_session_id: UUID | None = None
+
+
+# --------------------------------------------------------------------------- answers
+
+
+class IngestResult(BaseModel):
+    """201 ``created`` or 200 ``duplicate`` (the same id with the same content)."""
+
+    session_id: UUID
+    result: Literal["created", "duplicate"]
+
+
+class PlanIngestResult(BaseModel):
+    practice_id: UUID
+    result: Literal["created", "duplicate"]
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+
+
+class FieldError(BaseModel):
+    field: str = Field(description='dotted location, e.g. "notes.3.midi"; "body" for the JSON')
+    message: str
+
+
+class InvalidAnswer(BaseModel):
+    error: Literal["invalid"]
+    detail: list[FieldError]
+
+
+class ErrorAnswer(BaseModel):
+    error: str = Field(description='"conflict", "unauthorized", "forbidden", "too_large", …')
+    detail: str | None = None
+
+
+# --------------------------------------------------------------------------- tables
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on PostgreSQL (timestamptz) and SQLite (text) alike.
+
+    SQLite has no time zones: SQLAlchemy would store an aware datetime's wall-clock
+    digits and read them back naive, so we store UTC and re-attach UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the Hub stores UTC; attach a time zone first")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SessionRow(Base):
+    """The Hub's ``sessions`` columns, plus device fields, ``notes`` and ``content_hash``."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_user_start", "user_id", "start_timestamp"),)
+
+    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    start_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    pitch_accuracy: Mapped[float | None] = mapped_column(Double)
+    scale_conformity: Mapped[float | None] = mapped_column(Double)
+    timing_stability: Mapped[float | None] = mapped_column(Double)
+    scale_chosen: Mapped[str] = mapped_column(String(64))
+    scale_type: Mapped[str] = mapped_column(String(32))
+    sensitivity: Mapped[float] = mapped_column(Double)
+    strictness: Mapped[float] = mapped_column(Double)
+    total_notes_played: Mapped[int] = mapped_column(Integer)
+    correct_notes_played: Mapped[int] = mapped_column(Integer)
+    bad_notes_played: Mapped[int] = mapped_column(Integer)
+    total_inscale_notes: Mapped[int] = mapped_column(Integer)
+    duration_seconds: Mapped[float] = mapped_column(Double)
+    ambient_light_option: Mapped[str | None] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(128))
+    software_version: Mapped[str] = mapped_column(String(64))
+    clock_synced: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    bpm: Mapped[float | None] = mapped_column(Double)
+    enabled_metrics: Mapped[list[str] | None] = mapped_column(JSONDoc)
+    notes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDoc)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PracticePlanRow(Base):
+    """The Hub's ``ai_practice_plans`` columns, plus ``content_hash`` and ``received_at``."""
+
+    __tablename__ = "ai_practice_plans"
+
+    practice_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), index=True)
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    practice_plan: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    executed_session_id: Mapped[str | None] = mapped_column(String(36))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

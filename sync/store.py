@@ -1,0 +1,614 @@
+"""The one durable place: sessions, notes, checkpoints, plans, feedback and the outbox.
+
+SQLite in WAL mode with ``synchronous=FULL``: every commit is on the card before it
+returns, so a kill -9 or a power cut loses at most what came after the last commit. The
+daemon commits a checkpoint every few seconds (a handful of pages), never per note, so an
+SD card is not worn out. Finishing a session and queueing it for the Hub is one
+transaction: a session is either live, or finished *and* queued — never finished and
+forgotten.
+
+Thread-safe: one connection behind a lock; every public method is one short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sync.errors import StoreError, StoreFullError
+from sync.records import NoteRow, SessionProgress, SessionRecord, SessionStart, utc_iso
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "fretcoach.db"
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        software_version TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('live', 'completed', 'interrupted')),
+        start_timestamp TEXT NOT NULL,
+        end_timestamp TEXT,
+        start_wall REAL NOT NULL,
+        start_monotonic REAL NOT NULL,
+        end_monotonic REAL,
+        boot_id TEXT NOT NULL,
+        clock_synced INTEGER NOT NULL,
+        scale_chosen TEXT NOT NULL,
+        scale_type TEXT NOT NULL,
+        total_inscale_notes INTEGER NOT NULL,
+        sensitivity REAL NOT NULL,
+        strictness REAL NOT NULL,
+        bpm REAL,
+        enabled_metrics TEXT NOT NULL,
+        pitch_accuracy REAL,
+        scale_conformity REAL,
+        timing_stability REAL,
+        total_notes_played INTEGER NOT NULL DEFAULT 0,
+        correct_notes_played INTEGER NOT NULL DEFAULT 0,
+        bad_notes_played INTEGER NOT NULL DEFAULT 0,
+        duration_seconds REAL NOT NULL DEFAULT 0,
+        summary TEXT,
+        source TEXT NOT NULL DEFAULT 'device'
+    );
+    CREATE INDEX sessions_by_start ON sessions (start_wall);
+    CREATE TABLE notes (
+        session_id TEXT NOT NULL REFERENCES sessions (session_id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        onset_s REAL NOT NULL,
+        midi INTEGER NOT NULL,
+        cents REAL NOT NULL,
+        in_scale INTEGER NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE checkpoints (
+        session_id TEXT PRIMARY KEY REFERENCES sessions (session_id) ON DELETE CASCADE,
+        saved_monotonic REAL NOT NULL,
+        duration_seconds REAL NOT NULL,
+        note_count INTEGER NOT NULL,
+        count INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE practice_plans (
+        practice_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        generated_at TEXT NOT NULL,
+        practice_plan TEXT NOT NULL,
+        executed_session_id TEXT
+    );
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT,
+        target TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        payload TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (kind, ref)
+    );
+    CREATE INDEX outbox_by_state ON outbox (state, id);
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    kind: str
+    ref: str
+    attempts: int
+    payload: str | None  # frozen at the first attempt, so retries send identical bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    pending: int
+    sent: int
+    dead: int
+
+
+def default_data_dir() -> Path:
+    """``FRETCOACH_DATA_DIR``, else systemd's ``$STATE_DIRECTORY``, else the XDG data dir."""
+    explicit = os.environ.get("FRETCOACH_DATA_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    state = os.environ.get("STATE_DIRECTORY")
+    if state:
+        return Path(state.split(":")[0])
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "fretcoach"
+
+
+class Store:
+    """Open with :meth:`open`; close with :meth:`close` (or use it as a context manager)."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+        self._lock = threading.RLock()
+        self.quarantined: Path | None = None
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: Path | None = None) -> Store:
+        """Open (creating, migrating, checking) the store in ``data_dir``.
+
+        A corrupt file is moved aside as ``fretcoach.db.corrupt-<time>`` and a fresh one
+        started, with an error in the log: the device keeps working and the old file is
+        kept for recovery, instead of a crash loop under systemd.
+        """
+        folder = data_dir or default_data_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(
+                f"cannot create the state directory {folder} ({err.strerror}): "
+                "set FRETCOACH_DATA_DIR to a writable folder"
+            ) from err
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StoreError(
+                f"the state directory {folder} is not writable by this user: fix its "
+                "permissions or set FRETCOACH_DATA_DIR to a writable folder"
+            )
+        path = folder / DB_NAME
+        quarantined = None
+        try:
+            store = cls(_connect(path), path)
+            store._check_integrity()
+        except sqlite3.DatabaseError as err:
+            if "disk is full" in str(err) or "disk I/O" in str(err):
+                raise StoreError(f"cannot open {path}: {err}") from err
+            quarantined = _quarantine(path, err)
+            store = cls(_connect(path), path)
+        store.quarantined = quarantined
+        try:
+            store._migrate()
+        except sqlite3.OperationalError as err:
+            raise _translate(err, path) from err
+        return store
+
+    def _check_integrity(self) -> None:
+        row = self._db.execute("PRAGMA integrity_check").fetchone()
+        if row is None or row[0] != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else '?'}")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(_MIGRATIONS):
+            raise StoreError(
+                f"{self.path} was written by a newer fretcoach (schema {version}, this one "
+                f"knows {len(_MIGRATIONS)}): upgrade fretcoach, or move the file away"
+            )
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            with self._transaction() as db:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+            log.info("store %s: schema migrated to version %d", self.path, number)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as err:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(err, sqlite3.OperationalError):
+                    raise _translate(err, self.path) from err
+                raise
+
+    # -- meta ----------------------------------------------------------------------------
+
+    def device_id(self) -> str:
+        """A stable id for this device, made once and kept in the store."""
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'device_id'").fetchone()
+            if row:
+                return str(row[0])
+            import uuid
+
+            value = f"fcp-{uuid.uuid4()}"
+            db.execute("INSERT INTO meta (key, value) VALUES ('device_id', ?)", (value,))
+            return value
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def begin_session(self, start: SessionStart) -> None:
+        with self._transaction() as db:
+            db.execute(
+                """INSERT INTO sessions (session_id, user_id, device_id, software_version,
+                       status, start_timestamp, start_wall, start_monotonic, boot_id,
+                       clock_synced, scale_chosen, scale_type, total_inscale_notes,
+                       sensitivity, strictness, bpm, enabled_metrics, source)
+                   VALUES (?, ?, ?, ?, 'live', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    start.session_id,
+                    start.user_id,
+                    start.device_id,
+                    start.software_version,
+                    utc_iso(start.start_wall),
+                    start.start_wall,
+                    start.start_monotonic,
+                    start.boot_id,
+                    int(start.clock_synced),
+                    start.scale_chosen,
+                    start.scale_type,
+                    start.total_inscale_notes,
+                    start.sensitivity,
+                    start.strictness,
+                    start.bpm,
+                    json.dumps(list(start.enabled_metrics)),
+                    start.source,
+                ),
+            )
+
+    def checkpoint(
+        self,
+        session_id: str,
+        progress: SessionProgress,
+        new_notes: Sequence[NoteRow],
+        *,
+        monotonic: float,
+    ) -> None:
+        """Save a live session's progress and the notes played since the last checkpoint."""
+        with self._transaction() as db:
+            self._write_progress(db, session_id, progress, new_notes, live=True)
+            db.execute(
+                """INSERT INTO checkpoints (session_id, saved_monotonic, duration_seconds,
+                       note_count) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (session_id) DO UPDATE SET
+                       saved_monotonic = excluded.saved_monotonic,
+                       duration_seconds = excluded.duration_seconds,
+                       note_count = excluded.note_count,
+                       count = checkpoints.count + 1""",
+                (session_id, monotonic, progress.duration_seconds, progress.total_notes_played),
+            )
+
+    def finish_session(
+        self,
+        session_id: str,
+        progress: SessionProgress,
+        new_notes: Sequence[NoteRow],
+        *,
+        status: str = "completed",
+        summary: str | None = None,
+    ) -> None:
+        """Close the session and queue it for the Hub, in one durable transaction."""
+        if status not in ("completed", "interrupted"):
+            raise ValueError(f"status must be completed or interrupted, not {status!r}")
+        with self._transaction() as db:
+            self._write_progress(db, session_id, progress, new_notes, live=False)
+            db.execute(
+                "UPDATE sessions SET status = ?, summary = COALESCE(?, summary) "
+                "WHERE session_id = ?",
+                (status, summary, session_id),
+            )
+            self._enqueue(db, "session", session_id)
+
+    def _write_progress(
+        self,
+        db: sqlite3.Connection,
+        session_id: str,
+        progress: SessionProgress,
+        new_notes: Sequence[NoteRow],
+        *,
+        live: bool,
+    ) -> None:
+        row = db.execute(
+            "SELECT status, start_wall, start_monotonic FROM sessions WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no session {session_id} in the store")
+        if row[0] != "live":
+            raise StoreError(f"session {session_id} is already {row[0]}")
+        next_seq = db.execute(
+            "SELECT COALESCE(MAX(seq) + 1, 0) FROM notes WHERE session_id = ?", (session_id,)
+        ).fetchone()[0]
+        db.executemany(
+            "INSERT INTO notes (session_id, seq, onset_s, midi, cents, in_scale) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (session_id, next_seq + i, n.onset_s, n.midi, n.cents, int(n.in_scale))
+                for i, n in enumerate(new_notes)
+            ],
+        )
+        db.execute(
+            """UPDATE sessions SET duration_seconds = ?, pitch_accuracy = ?,
+                   scale_conformity = ?, timing_stability = ?, total_notes_played = ?,
+                   correct_notes_played = ?, bad_notes_played = ?, end_timestamp = ?,
+                   end_monotonic = ?
+               WHERE session_id = ?""",
+            (
+                progress.duration_seconds,
+                progress.pitch_accuracy,
+                progress.scale_conformity,
+                progress.timing_stability,
+                progress.total_notes_played,
+                progress.correct_notes_played,
+                progress.bad_notes_played,
+                utc_iso(row[1] + progress.duration_seconds),
+                row[2] + progress.duration_seconds,
+                session_id,
+            ),
+        )
+
+    def recover_interrupted(self) -> list[str]:
+        """Close sessions left live by a crash as ``interrupted``, as last checkpointed."""
+        with self._transaction() as db:
+            ids = [
+                r[0] for r in db.execute("SELECT session_id FROM sessions WHERE status = 'live'")
+            ]
+            for session_id in ids:
+                db.execute(
+                    """UPDATE sessions SET status = 'interrupted',
+                           end_timestamp = COALESCE(end_timestamp, start_timestamp),
+                           end_monotonic = COALESCE(end_monotonic, start_monotonic)
+                       WHERE session_id = ?""",
+                    (session_id,),
+                )
+                self._enqueue(db, "session", session_id)
+        for session_id in ids:
+            log.warning(
+                "session %s was interrupted (crash or power loss): kept as checkpointed", session_id
+            )
+        return ids
+
+    def correct_clock(self, boot_id: str, offset: float) -> int:
+        """Re-time sessions recorded before NTP sync in this boot; returns how many.
+
+        Only sessions not yet offered to the Hub: a payload, once sent, never changes.
+        """
+        with self._transaction() as db:
+            rows = db.execute(
+                """SELECT s.session_id, s.start_monotonic, s.end_monotonic FROM sessions s
+                   LEFT JOIN outbox o ON o.kind = 'session' AND o.ref = s.session_id
+                   WHERE s.clock_synced = 0 AND s.boot_id = ? AND o.payload IS NULL""",
+                (boot_id,),
+            ).fetchall()
+            for session_id, start_mono, end_mono in rows:
+                start_wall = start_mono + offset
+                db.execute(
+                    """UPDATE sessions SET start_wall = ?, start_timestamp = ?,
+                           end_timestamp = CASE WHEN end_monotonic IS NULL THEN end_timestamp
+                                                ELSE ? END,
+                           clock_synced = 1
+                       WHERE session_id = ?""",
+                    (
+                        start_wall,
+                        utc_iso(start_wall),
+                        utc_iso((end_mono if end_mono is not None else start_mono) + offset),
+                        session_id,
+                    ),
+                )
+        return len(rows)
+
+    def sessions_waiting_for_clock(self, boot_id: str) -> set[str]:
+        """Queued sessions of this boot, recorded before NTP sync and not yet offered."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT s.session_id FROM sessions s JOIN outbox o
+                       ON o.kind = 'session' AND o.ref = s.session_id
+                   WHERE s.clock_synced = 0 AND s.boot_id = ? AND o.state = 'pending'
+                     AND o.payload IS NULL""",
+                (boot_id,),
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def session(self, session_id: str, *, with_notes: bool = True) -> SessionRecord | None:
+        records = self._records("WHERE s.session_id = ?", (session_id,), with_notes=with_notes)
+        return records[0] if records else None
+
+    def sessions(self, *, limit: int | None = None) -> list[SessionRecord]:
+        """Newest first, without their notes."""
+        tail = "ORDER BY s.start_wall DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        return self._records(tail, (), with_notes=False)
+
+    def _records(
+        self, where: str, params: tuple[Any, ...], *, with_notes: bool
+    ) -> list[SessionRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"""SELECT s.session_id, s.user_id, s.device_id, s.software_version, s.status,
+                        s.start_timestamp, s.end_timestamp, s.clock_synced, s.scale_chosen,
+                        s.scale_type, s.total_inscale_notes, s.sensitivity, s.strictness,
+                        s.bpm, s.enabled_metrics, s.pitch_accuracy, s.scale_conformity,
+                        s.timing_stability, s.total_notes_played, s.correct_notes_played,
+                        s.bad_notes_played, s.duration_seconds, s.source,
+                        o.state, o.attempts, o.last_error
+                    FROM sessions s
+                    LEFT JOIN outbox o ON o.kind = 'session' AND o.ref = s.session_id
+                    {where}""",
+                params,
+            ).fetchall()
+            records = []
+            for row in rows:
+                notes: tuple[NoteRow, ...] = ()
+                if with_notes:
+                    notes = tuple(
+                        NoteRow(onset, midi, cents, bool(in_scale))
+                        for onset, midi, cents, in_scale in self._db.execute(
+                            "SELECT onset_s, midi, cents, in_scale FROM notes "
+                            "WHERE session_id = ? ORDER BY seq",
+                            (row[0],),
+                        )
+                    )
+                state = row[23]
+                sync_state = {"sent": "synced", None: "local"}.get(state, state)
+                records.append(
+                    SessionRecord(
+                        session_id=row[0],
+                        user_id=row[1],
+                        device_id=row[2],
+                        software_version=row[3],
+                        status=row[4],
+                        start_timestamp=row[5],
+                        end_timestamp=row[6],
+                        clock_synced=bool(row[7]),
+                        scale_chosen=row[8],
+                        scale_type=row[9],
+                        total_inscale_notes=row[10],
+                        sensitivity=row[11],
+                        strictness=row[12],
+                        bpm=row[13],
+                        enabled_metrics=tuple(json.loads(row[14])),
+                        pitch_accuracy=row[15],
+                        scale_conformity=row[16],
+                        timing_stability=row[17],
+                        total_notes_played=row[18],
+                        correct_notes_played=row[19],
+                        bad_notes_played=row[20],
+                        duration_seconds=row[21],
+                        source=row[22],
+                        sync_state=sync_state,
+                        sync_attempts=row[24] or 0,
+                        sync_error=row[25],
+                        notes=notes,
+                    )
+                )
+            return records
+
+    # -- outbox --------------------------------------------------------------------------
+
+    def _enqueue(self, db: sqlite3.Connection, kind: str, ref: str) -> None:
+        now = utc_iso(time.time())
+        db.execute(
+            "INSERT INTO outbox (kind, ref, state, created_at, updated_at) "
+            "VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (kind, ref) DO NOTHING",
+            (kind, ref, now, now),
+        )
+
+    def enqueue(self, kind: str, ref: str) -> None:
+        with self._transaction() as db:
+            self._enqueue(db, kind, ref)
+
+    def pending(self, *, limit: int = 100, kinds: Sequence[str] = ("session",)) -> list[OutboxItem]:
+        marks = ",".join("?" for _ in kinds)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, kind, ref, attempts, payload FROM outbox "
+                f"WHERE state = 'pending' AND kind IN ({marks}) ORDER BY id LIMIT ?",
+                (*kinds, limit),
+            ).fetchall()
+        return [OutboxItem(*row) for row in rows]
+
+    def freeze_payload(self, item_id: int, payload: str) -> str:
+        """Keep the first payload sent for an item; returns the one to send."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE outbox SET payload = COALESCE(payload, ?) WHERE id = ?", (payload, item_id)
+            )
+            return str(
+                db.execute("SELECT payload FROM outbox WHERE id = ?", (item_id,)).fetchone()[0]
+            )
+
+    def mark_sent(self, item_id: int) -> None:
+        self._set_state(item_id, "sent", None, count_attempt=True)
+
+    def mark_retry(self, item_id: int, error: str) -> None:
+        self._set_state(item_id, "pending", error, count_attempt=True)
+
+    def mark_dead(self, item_id: int, reason: str) -> None:
+        self._set_state(item_id, "dead", reason, count_attempt=True)
+
+    def _set_state(
+        self, item_id: int, state: str, error: str | None, *, count_attempt: bool
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = ?, last_error = ?, updated_at = ?, "
+                "attempts = attempts + ? WHERE id = ?",
+                (state, error, utc_iso(time.time()), int(count_attempt), item_id),
+            )
+
+    def retry_dead(self) -> int:
+        """Move dead-lettered items back to pending (``fretcoach sync --retry-dead``)."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'dead'",
+                (utc_iso(time.time()),),
+            )
+            return cursor.rowcount
+
+    def outbox_counts(self) -> OutboxCounts:
+        with self._lock:
+            counts = dict(self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
+        return OutboxCounts(counts.get("pending", 0), counts.get("sent", 0), counts.get("dead", 0))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    connection.execute("PRAGMA journal_mode = WAL")
+    # FULL: every commit is fsynced, so a power cut loses nothing committed. Commits are
+    # rare (a checkpoint every few seconds), so this costs no noticeable wear.
+    connection.execute("PRAGMA synchronous = FULL")
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+def _quarantine(path: Path, err: Exception) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            source.rename(Path(f"{target}{suffix}"))
+    log.error(
+        "the session store %s is corrupt (%s): moved it to %s and started a fresh one; "
+        "sessions in the old file are not lost — recover them with the sqlite3 .recover command",
+        path,
+        err,
+        target,
+    )
+    return target
+
+
+def _translate(err: sqlite3.OperationalError, path: Path) -> StoreError:
+    text = str(err)
+    if "full" in text:
+        return StoreFullError(
+            f"the disk holding {path} is full: free some space — nothing stored so far is lost"
+        )
+    if "readonly" in text or "read-only" in text:
+        return StoreError(
+            f"{path} is read-only: fix the permissions of {path.parent} or set FRETCOACH_DATA_DIR"
+        )
+    return StoreError(f"session store {path}: {text}")

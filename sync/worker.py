@@ -1,0 +1,181 @@
+"""Outbox → Hub: exactly once, whatever the network does.
+
+Exactly once rests on three things: the outbox row is written in the same transaction
+that finishes the session; the payload is frozen at the first attempt, so every retry
+sends identical bytes under the same ``Idempotency-Key``; and the Hub answers 200 to a
+repeat of what it already stored. A response lost after the Hub committed therefore ends
+as 200 on the retry, not as a second row.
+
+Backoff is exponential with jitter on the monotonic clock, and honours ``Retry-After``.
+A retryable failure pauses the whole queue (the Hub or the network is the problem, not
+the item); a non-retryable 4xx dead-letters that item only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sync.client import SESSIONS_PATH, HubClient, Verdict
+from sync.clock import ClockReading, read_clock
+from sync.store import OutboxItem, Store
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    sent: int
+    dead: int
+    remaining: int
+    held_for_clock: int
+    error: str | None
+
+    @property
+    def complete(self) -> bool:
+        return self.remaining == 0 and self.dead == 0 and self.error is None
+
+
+class SyncWorker:
+    """Drains the outbox. :meth:`sync_once` for the CLI, :meth:`run` for the daemon."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: HubClient,
+        *,
+        base_delay_s: float = 2.0,
+        max_delay_s: float = 300.0,
+        clock_hold_s: float = 600.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], ClockReading] = read_clock,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.base_delay_s = base_delay_s
+        self.max_delay_s = max_delay_s
+        self.clock_hold_s = clock_hold_s
+        self._monotonic = monotonic
+        self._clock = clock
+        self._rng = rng
+        self._failures = 0
+        self._next_attempt = 0.0
+        self._started = monotonic()
+        self.last_error: str | None = None
+        self._wake = threading.Event()
+
+    # -- one pass ------------------------------------------------------------------------
+
+    def sync_once(self, *, progress: ProgressCallback | None = None) -> SyncReport:
+        """Offer every pending item once; stop at the first retryable failure."""
+        reading = self._clock()
+        if reading.synced:
+            corrected = self.store.correct_clock(reading.boot_id, reading.offset)
+            if corrected:
+                log.info("clock synchronised: re-timed %d session(s) recorded before", corrected)
+        held = self._held_for_clock(reading)
+        items = [i for i in self.store.pending(limit=100_000) if i.ref not in held]
+        sent = dead = 0
+        error = None
+        for done, item in enumerate(items):
+            verdict, reason, retry_after = self._offer(item)
+            if verdict is Verdict.SENT:
+                sent += 1
+                self._failures = 0
+            elif verdict is Verdict.DEAD:
+                dead += 1
+                log.error("session %s rejected by the Hub: %s (dead-lettered)", item.ref, reason)
+            else:
+                error = reason
+                self._back_off(retry_after)
+                break
+            if progress is not None:
+                progress(done + 1, len(items))
+        self.last_error = error
+        remaining = self.store.outbox_counts().pending
+        return SyncReport(sent, dead, remaining, len(held), error)
+
+    def _offer(self, item: OutboxItem) -> tuple[Verdict, str, float | None]:
+        body = item.payload or self._payload(item)
+        if body is None:
+            self.store.mark_dead(item.id, "the session is no longer in the store")
+            return Verdict.DEAD, "missing from the store", None
+        body = self.store.freeze_payload(item.id, body)
+        result = self.client.post(SESSIONS_PATH, body, idempotency_key=item.ref)
+        if result.verdict is Verdict.SENT:
+            self.store.mark_sent(item.id)
+        elif result.verdict is Verdict.DEAD:
+            self.store.mark_dead(item.id, result.reason)
+        else:
+            self.store.mark_retry(item.id, result.reason)
+        return result.verdict, result.reason, result.retry_after_s
+
+    def _payload(self, item: OutboxItem) -> str | None:
+        record = self.store.session(item.ref)
+        if record is None:
+            return None
+        return json.dumps(record.hub_payload(), sort_keys=True, separators=(",", ":"))
+
+    def _held_for_clock(self, reading: ClockReading) -> set[str]:
+        """Sessions of this boot recorded before NTP sync wait for it — for a while.
+
+        Uploading them now would send 1970-ish timestamps that can never be corrected.
+        After ``clock_hold_s`` without a sync they go as they are, flagged
+        ``clock_synced: false``, rather than never.
+        """
+        if reading.synced or self._monotonic() - self._started > self.clock_hold_s:
+            return set()
+        return self.store.sessions_waiting_for_clock(reading.boot_id)
+
+    def _back_off(self, retry_after_s: float | None) -> None:
+        self._failures += 1
+        delay = min(self.max_delay_s, self.base_delay_s * 2 ** (self._failures - 1))
+        delay = delay / 2 + self._rng() * delay / 2  # equal jitter: spread, never zero
+        if retry_after_s is not None:
+            delay = max(delay, min(retry_after_s, self.max_delay_s))
+        self._next_attempt = self._monotonic() + delay
+
+    @property
+    def seconds_until_next_attempt(self) -> float:
+        return max(0.0, self._next_attempt - self._monotonic())
+
+    # -- background ----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, idle_poll_s: float = 10.0) -> None:
+        """Loop until ``stop`` is set; never raises (the practice loop must not die)."""
+        while not stop.is_set():
+            wait = self.seconds_until_next_attempt
+            if wait > 0:
+                self._sleep(stop, wait)
+                continue
+            try:
+                report = self.sync_once()
+            except Exception:  # the worker must survive anything; log it loudly
+                log.exception("sync pass failed")
+                self._back_off(None)
+                continue
+            if report.error is None:
+                self._sleep(stop, idle_poll_s)
+
+    def _sleep(self, stop: threading.Event, seconds: float) -> None:
+        # Short slices so both stop() and wake() take effect within half a second.
+        deadline = self._monotonic() + seconds
+        while not stop.is_set() and not self._wake.is_set():
+            left = deadline - self._monotonic()
+            if left <= 0:
+                break
+            stop.wait(min(left, 0.5))
+        self._wake.clear()
+
+    def wake(self) -> None:
+        """Skip the current wait (a new session was queued, or the user asked)."""
+        self._next_attempt = 0.0
+        self._wake.set()

@@ -1,0 +1,270 @@
+"""The session store on real SQLite files: durability, recovery, corruption, bad state dirs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sync.errors import StoreError, StoreFullError
+from sync.records import NoteRow, SessionProgress, SessionStart
+from sync.store import DB_NAME, Store
+
+
+def start(
+    session_id: str | None = None, *, wall: float = 1_800_000_000.0, synced: bool = True
+) -> SessionStart:
+    return SessionStart(
+        session_id=session_id or str(uuid.uuid4()),
+        user_id="alice",
+        device_id="fcp-test",
+        software_version="0.1.0",
+        scale_chosen="A Minor (Pentatonic)",
+        scale_type="pentatonic",
+        total_inscale_notes=5,
+        sensitivity=0.5,
+        strictness=0.5,
+        bpm=90.0,
+        enabled_metrics=("pitch", "scale", "timing"),
+        start_wall=wall,
+        start_monotonic=100.0,
+        boot_id="boot-a",
+        clock_synced=synced,
+    )
+
+
+def progress(seconds: float, notes: int) -> SessionProgress:
+    return SessionProgress(seconds, 0.9, 0.8, 0.7, notes, notes - 1, 1)
+
+
+def test_a_session_is_live_then_finished_and_queued_in_one_step(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        s = start()
+        store.begin_session(s)
+        store.checkpoint(
+            s.session_id, progress(5, 2), [NoteRow(0.5, 57, 3.0, True)] * 2, monotonic=1
+        )
+        live = store.session(s.session_id)
+        assert live is not None
+        assert live.status == "live"
+        assert live.sync_state == "local"
+        assert store.pending() == []
+        store.finish_session(s.session_id, progress(9.5, 3), [NoteRow(7.0, 59, -4.0, False)])
+        done = store.session(s.session_id)
+        assert done is not None
+        assert done.status == "completed"
+        assert done.sync_state == "pending"
+        assert [n.midi for n in done.notes] == [57, 57, 59]
+        assert done.duration_seconds == 9.5
+        assert done.start_timestamp == "2027-01-15T08:00:00.000+00:00"
+        assert done.end_timestamp == "2027-01-15T08:00:09.500+00:00"
+        assert [i.ref for i in store.pending()] == [s.session_id]
+        payload = done.hub_payload()
+        assert payload["scale_chosen"] == "A Minor (Pentatonic)"
+        assert payload["total_inscale_notes"] == 5
+        assert payload["status"] == "completed"
+        assert payload["notes"][2] == {"onset_s": 7.0, "midi": 59, "cents": -4.0, "in_scale": False}
+        with pytest.raises(StoreError, match="already completed"):
+            store.checkpoint(s.session_id, progress(10, 3), [], monotonic=2)
+
+
+def test_state_survives_reopening(tmp_path: Path) -> None:
+    s = start()
+    with Store.open(tmp_path) as store:
+        device = store.device_id()
+        store.begin_session(s)
+        store.finish_session(s.session_id, progress(3, 1), [NoteRow(0.1, 60, 0.0, True)])
+    with Store.open(tmp_path) as store:
+        assert store.device_id() == device
+        assert store.session(s.session_id) is not None
+        assert store.outbox_counts().pending == 1
+
+
+CRASHING_RECORDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from sync.store import Store
+    from sync.records import NoteRow, SessionProgress
+    from tests.test_store import start
+
+    store = Store.open(Path(sys.argv[1]))
+    s = start(sys.argv[2])
+    store.begin_session(s)
+    t0 = time.monotonic()
+    n = 0
+    while True:  # a fast-forward practice: a note every 0.1 s, a checkpoint every 1 s
+        time.sleep(0.1)
+        n += 1
+        if n % 10 == 0:
+            notes = [NoteRow(0.1 * k, 57, 0.0, True) for k in range(n - 10, n)]
+            store.checkpoint(s.session_id, SessionProgress(n * 0.1, 1.0, 1.0, 1.0, n, n, 0),
+                             notes, monotonic=time.monotonic())
+            print(n, flush=True)
+    """
+)
+
+
+def test_kill_9_mid_session_loses_at_most_the_last_checkpoint_interval(tmp_path: Path) -> None:
+    session_id = str(uuid.uuid4())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_RECORDER, str(tmp_path), session_id],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.stdout is not None
+    checkpoints = [int(proc.stdout.readline()) for _ in range(3)]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    with Store.open(tmp_path) as store:
+        assert store.recover_interrupted() == [session_id]
+        record = store.session(session_id)
+        assert record is not None
+        assert record.status == "interrupted"
+        assert record.sync_state == "pending"
+        # Everything up to the last checkpoint we saw is there (maybe one more).
+        assert record.total_notes_played >= checkpoints[-1]
+        assert len(record.notes) == record.total_notes_played
+        assert record.duration_seconds == pytest.approx(record.total_notes_played * 0.1)
+        assert store.recover_interrupted() == []  # idempotent: recovered once
+        assert store.outbox_counts().pending == 1
+
+
+def test_a_corrupt_database_is_quarantined_not_a_crash_loop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / DB_NAME).write_bytes(b"this is not sqlite" * 512)
+    with Store.open(tmp_path) as store:
+        assert store.quarantined is not None
+        assert store.quarantined.read_bytes().startswith(b"this is not sqlite")
+        assert store.sessions() == []
+        store.begin_session(start())  # the fresh store works
+    assert "is corrupt" in caplog.text
+    assert "started a fresh one" in caplog.text
+
+
+def test_a_damaged_page_fails_the_integrity_check(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        for _ in range(50):
+            s = start()
+            store.begin_session(s)
+            store.finish_session(s.session_id, progress(1, 1), [NoteRow(0.0, 57, 0.0, True)] * 40)
+    path = tmp_path / DB_NAME
+    data = bytearray(path.read_bytes())
+    for offset in range(4096 * 2, len(data), 4096):  # scribble over every page but the header
+        data[offset + 100 : offset + 400] = os.urandom(300)
+    path.write_bytes(bytes(data))
+    with Store.open(tmp_path) as store:
+        assert store.quarantined is not None
+
+
+def test_an_unusable_state_directory_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"cannot create the state directory .*FRETCOACH_DATA_DIR"):
+        Store.open(Path("/proc/fretcoach-cannot-exist"))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="FRETCOACH_DATA_DIR"):
+        Store.open(blocker / "sub")
+
+
+def test_a_full_disk_is_a_clear_error_and_loses_nothing_stored(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        first = start()
+        store.begin_session(first)
+        store.finish_session(first.session_id, progress(2, 1), [NoteRow(0.0, 57, 0.0, True)])
+        # SQLite's own page limit raises SQLITE_FULL exactly as a full card does.
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages}")
+        second = start()
+        store.begin_session(second)
+        with pytest.raises(StoreFullError, match="is full: free some space"):
+            store.checkpoint(
+                second.session_id,
+                progress(5, 5000),
+                [NoteRow(0.1 * i, 57, 0.0, True) for i in range(5000)],
+                monotonic=1.0,
+            )
+        assert store.session(first.session_id) is not None
+        live = store.session(second.session_id)
+        assert live is not None
+        assert live.status == "live"
+
+
+def test_clock_correction_retimes_sessions_recorded_before_ntp(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        early = start(wall=100.0, synced=False)  # a Pi that booted in 1970
+        store.begin_session(early)
+        store.finish_session(early.session_id, progress(60, 1), [])
+        other_boot = replace(start(wall=100.0, synced=False), boot_id="boot-b")
+        store.begin_session(other_boot)
+        store.finish_session(other_boot.session_id, progress(60, 1), [])
+        assert store.sessions_waiting_for_clock("boot-a") == {early.session_id}
+        offset = 1_800_000_000.0 - 100.0  # wall − monotonic once NTP has synced
+        assert store.correct_clock("boot-a", offset) == 1
+        fixed = store.session(early.session_id)
+        assert fixed is not None
+        assert fixed.clock_synced
+        assert fixed.start_timestamp == "2027-01-15T08:00:00.000+00:00"
+        assert fixed.end_timestamp == "2027-01-15T08:01:00.000+00:00"
+        untouched = store.session(other_boot.session_id)
+        assert untouched is not None
+        assert not untouched.clock_synced
+
+
+def test_a_frozen_payload_is_never_retimed(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        s = start(wall=100.0, synced=False)
+        store.begin_session(s)
+        store.finish_session(s.session_id, progress(10, 1), [])
+        item = store.pending()[0]
+        assert store.freeze_payload(item.id, '{"first": true}') == '{"first": true}'
+        assert store.freeze_payload(item.id, '{"second": true}') == '{"first": true}'
+        assert store.correct_clock("boot-a", 1e9) == 0
+
+
+def test_a_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
+    Store.open(tmp_path).close()
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer fretcoach"):
+        Store.open(tmp_path)
+
+
+def test_dead_letters_are_retried_only_when_asked(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        s = start()
+        store.begin_session(s)
+        store.finish_session(s.session_id, progress(1, 1), [])
+        item = store.pending()[0]
+        store.mark_dead(item.id, "HTTP 422: pitch_accuracy: too high")
+        assert store.pending() == []
+        record = store.session(s.session_id)
+        assert record is not None
+        assert record.sync_state == "dead"
+        assert record.sync_error == "HTTP 422: pitch_accuracy: too high"
+        assert store.retry_dead() == 1
+        assert [i.ref for i in store.pending()] == [s.session_id]
+
+
+def test_checkpoints_are_batched_not_per_note(tmp_path: Path) -> None:
+    """A minute of practice at 5 notes/s, checkpointed every 5 s, is 12 commits."""
+    with Store.open(tmp_path) as store:
+        s = start()
+        store.begin_session(s)
+        for k in range(12):
+            notes = [NoteRow(k * 5 + i * 0.2, 57, 0.0, True) for i in range(25)]
+            store.checkpoint(s.session_id, progress((k + 1) * 5, (k + 1) * 25), notes, monotonic=k)
+        count = store._db.execute("SELECT count FROM checkpoints").fetchone()[0]
+        assert count == 12
+        record = store.session(s.session_id)
+        assert record is not None
+        assert len(record.notes) == 300
