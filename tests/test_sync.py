@@ -1,0 +1,364 @@
+"""Offline-first sync against the real reference Hub on 127.0.0.1, through every fault.
+
+After each scenario the Hub's own database is read: every session is there exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from sync.client import HubClient, HubSettings, parse_retry_after
+from sync.clock import ClockReading
+from sync.records import NoteRow, SessionProgress, SessionStart
+from sync.store import Store
+from sync.worker import SyncWorker
+from tests.hubproc import HubProcess, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def synced_clock() -> ClockReading:
+    return ClockReading(time.time(), time.monotonic(), "boot-test", True)
+
+
+@pytest.fixture(scope="module")
+def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """One Hub for the module (it takes seconds to start); tests use their own sessions."""
+    with HubProcess(tmp_path_factory.mktemp("hub")) as server:
+        yield server
+
+
+@pytest.fixture
+def hub(shared_hub: HubProcess) -> HubProcess:
+    shared_hub.clear_faults()
+    return shared_hub
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "device") as opened:
+        yield opened
+
+
+def record_session(store: Store, *, user: str = "alice", notes: int = 3, **changes: object) -> str:
+    session_id = str(uuid.uuid4())
+    store.begin_session(
+        SessionStart(
+            session_id=session_id,
+            user_id=user,
+            device_id="fcp-test",
+            software_version="0.1.0",
+            scale_chosen="A Minor (Pentatonic)",
+            scale_type="pentatonic",
+            total_inscale_notes=5,
+            sensitivity=0.5,
+            strictness=0.5,
+            bpm=None,
+            enabled_metrics=("pitch", "scale", "timing"),
+            start_wall=time.time() - 60,
+            start_monotonic=time.monotonic() - 60,
+            boot_id="boot-test",
+            clock_synced=True,
+        )
+    )
+    progress = SessionProgress(
+        duration_seconds=60.0,
+        pitch_accuracy=changes.get("pitch_accuracy", 0.9),  # type: ignore[arg-type]
+        scale_conformity=0.8,
+        timing_stability=None,
+        total_notes_played=notes,
+        correct_notes_played=notes - 1,
+        bad_notes_played=1,
+    )
+    rows = [NoteRow(0.5 * i, 57 + i, 1.5, i != 1) for i in range(notes)]
+    store.finish_session(session_id, progress, rows)
+    return session_id
+
+
+def worker(store: Store, hub_server: HubProcess, *, user: str = "alice", read_timeout: float = 5.0):
+    settings = HubSettings(
+        url=hub_server.url, token=hub_server.token_for(user), read_timeout_s=read_timeout
+    )
+    return SyncWorker(store, HubClient(settings), clock=synced_clock, base_delay_s=0.01)
+
+
+def hub_counts(hub_server: HubProcess, ids: list[str]) -> dict[str, int]:
+    """How many rows the Hub holds for each of ``ids`` (other tests' rows ignored)."""
+    counts = dict.fromkeys(ids, 0)
+    for row in hub_server.rows():
+        if row["session_id"] in counts:
+            counts[row["session_id"]] += 1
+    return counts
+
+
+def test_offline_sessions_arrive_exactly_once_when_the_hub_appears(
+    store: Store, tmp_path: Path
+) -> None:
+    ids = [record_session(store) for _ in range(3)]
+    port = free_port()
+    offline = SyncWorker(
+        store, HubClient(HubSettings(url=f"http://127.0.0.1:{port}", token="t")), clock=synced_clock
+    )
+    report = offline.sync_once()
+    assert report.sent == 0
+    assert report.error is not None
+    assert "cannot reach the Hub" in report.error
+    assert store.outbox_counts().pending == 3
+    with HubProcess(tmp_path / "hub") as hub_server:
+        report = worker(store, hub_server).sync_once()
+        assert report.complete
+        assert report.sent == 3
+        assert hub_counts(hub_server, ids) == dict.fromkeys(ids, 1)
+        stored = {row["session_id"]: row for row in hub_server.rows()}
+        first = stored[ids[0]]
+        assert first["scale_chosen"] == "A Minor (Pentatonic)"
+        assert first["total_inscale_notes"] == 5
+        assert first["timing_stability"] is None
+        assert first["status"] == "completed"
+        assert json.loads(first["notes"])[1]["in_scale"] is False
+        # A second pass has nothing to do and sends nothing.
+        assert worker(store, hub_server).sync_once().sent == 0
+        assert hub_counts(hub_server, ids) == dict.fromkeys(ids, 1)
+    assert all(r.sync_state == "synced" for r in store.sessions())
+
+
+def test_a_503_burst_is_retried_until_it_passes(store: Store, hub: HubProcess) -> None:
+    ids = [record_session(store) for _ in range(2)]
+    hub.faults([{"status": 503}] * 3)
+    sync = worker(store, hub)
+    errors = []
+    for _ in range(6):
+        report = sync.sync_once()
+        if report.complete:
+            break
+        errors.append(report.error)
+    assert len(errors) == 3
+    assert all(e is not None and "HTTP 503" in e for e in errors)
+    assert hub_counts(hub, ids) == dict.fromkeys(ids, 1)
+
+
+def test_429_retry_after_is_honoured(store: Store, hub: HubProcess) -> None:
+    session_id = record_session(store)
+    hub.faults([{"status": 429, "retry_after": 7}])
+    sync = worker(store, hub)
+    report = sync.sync_once()
+    assert report.error is not None
+    assert "HTTP 429" in report.error
+    assert 6.0 < sync.seconds_until_next_attempt <= 7.0
+    assert sync.sync_once().complete
+    assert hub_counts(hub, [session_id]) == {session_id: 1}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"commit_then_delay_s": 3},  # the response is lost after the Hub committed
+        {"commit_then_status": 500},  # the Hub committed, then failed to answer
+        {"delay_before_s": 3},  # the Hub is slower than our read timeout
+    ],
+    ids=["lost-after-commit", "500-after-commit", "slow"],
+)
+def test_lost_responses_never_duplicate(store: Store, hub: HubProcess, fault: dict) -> None:
+    session_id = record_session(store)
+    hub.faults([fault])
+    sync = worker(store, hub, read_timeout=1.0)
+    first = sync.sync_once()
+    assert first.error is not None
+    assert first.sent == 0
+    time.sleep(3.2)  # let a delayed request finish on the server side
+    second = sync.sync_once()
+    assert second.complete
+    assert second.sent == 1
+    assert hub_counts(hub, [session_id]) == {session_id: 1}
+
+
+def test_a_bad_token_dead_letters_and_retry_dead_recovers(
+    store: Store,
+    hub: HubProcess,
+) -> None:
+    session_id = record_session(store)
+    bad = SyncWorker(
+        store, HubClient(HubSettings(url=hub.url, token="wrong-token")), clock=synced_clock
+    )
+    report = bad.sync_once()
+    assert report.dead == 1
+    record = store.session(session_id)
+    assert record is not None
+    assert record.sync_state == "dead"
+    assert record.sync_error is not None
+    assert "HTTP 401" in record.sync_error
+    assert bad.sync_once().sent == 0  # never retried on its own
+    assert store.retry_dead() == 1
+    assert worker(store, hub).sync_once().complete
+    assert hub_counts(hub, [session_id]) == {session_id: 1}
+
+
+def test_invalid_content_is_dead_lettered_with_the_field_named(
+    store: Store,
+    hub: HubProcess,
+) -> None:
+    good = record_session(store)
+    bad = record_session(store, pitch_accuracy=1.5)
+    report = worker(store, hub).sync_once()
+    assert report.sent == 1
+    assert report.dead == 1
+    record = store.session(bad)
+    assert record is not None
+    assert record.sync_error is not None
+    assert "HTTP 422" in record.sync_error
+    assert "pitch_accuracy" in record.sync_error
+    assert hub_counts(hub, [good]) == {good: 1}
+
+
+def test_a_conflicting_session_id_is_dead_lettered(store: Store, hub: HubProcess) -> None:
+    session_id = record_session(store)
+    record = store.session(session_id)
+    assert record is not None
+    other = {**record.hub_payload(), "duration_seconds": 1.0}
+    answer = requests.post(
+        f"{hub.url}/api/v1/sessions",
+        json=other,
+        headers=hub.headers("alice", session_id),
+        timeout=5,
+    )
+    assert answer.status_code == 201
+    report = worker(store, hub).sync_once()
+    assert report.dead == 1
+    stored = store.session(session_id)
+    assert stored is not None
+    assert stored.sync_error is not None
+    assert "HTTP 409" in stored.sync_error
+    assert hub_counts(hub, [session_id]) == {session_id: 1}
+
+
+def test_retry_after_parsing() -> None:
+    assert parse_retry_after("5") == 5.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+
+
+def test_the_token_never_reaches_logs_or_the_store(
+    store: Store,
+    hub: HubProcess,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG")
+    record_session(store)
+    sync = worker(store, hub)
+    token = hub.token_for("alice")
+    assert token not in repr(sync.client.settings)
+    sync.sync_once()
+    assert token not in caplog.text
+    assert token.encode() not in (store.path.read_bytes() + Path(f"{store.path}-wal").read_bytes())
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "device.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+        env={**os.environ, **env},
+    )
+
+
+def test_cli_save_sessions_sync_end_to_end(tmp_path: Path, hub: HubProcess) -> None:
+    import numpy as np
+    from scipy.io import wavfile
+
+    from tests.test_analyze_cli import melody
+
+    wav = tmp_path / "take.wav"
+    wavfile.write(wav, 48000, (melody() * 32767).astype(np.int16))
+    env = {
+        "FRETCOACH_DATA_DIR": str(tmp_path / "state"),
+        "FRETCOACH_USER_ID": "alice",
+        "FRETCOACH_CLOCK_SYNCED": "1",
+    }
+    saved = run_cli(
+        "analyze", str(wav), "--scale", "A minor pentatonic", "--save", "--json", env=env
+    )
+    assert saved.returncode == 0, saved.stderr
+    session_id = json.loads(saved.stdout)["session_id"]
+
+    listed = run_cli("sessions", "--json", env=env)
+    assert listed.returncode == 0
+    [entry] = json.loads(listed.stdout)
+    assert entry["session_id"] == session_id
+    assert entry["sync_state"] == "pending"
+    assert entry["status"] == "completed"
+    assert entry["total_notes_played"] == 8
+    assert entry["scale_chosen"] == "A Minor (Pentatonic)"
+
+    no_hub = run_cli("sync", env=env)
+    assert no_hub.returncode == 1
+    assert "no Hub configured" in no_hub.stderr
+
+    unreachable = run_cli(
+        "sync",
+        env={
+            **env,
+            "FRETCOACH_HUB_URL": f"http://127.0.0.1:{free_port()}",
+            "FRETCOACH_HUB_TOKEN": "x",
+        },
+    )
+    assert unreachable.returncode == 1
+    assert "1 session(s) not synced: cannot reach the Hub" in unreachable.stderr
+    assert unreachable.stderr.count("\n") == 1
+
+    hub_env = {**env, "FRETCOACH_HUB_URL": hub.url, "FRETCOACH_HUB_TOKEN": hub.token_for("alice")}
+    synced = run_cli("sync", "--json", env=hub_env)
+    assert synced.returncode == 0, synced.stderr
+    assert json.loads(synced.stdout)["complete"] is True
+    assert hub_counts(hub, [session_id]) == {session_id: 1}
+    table = run_cli("sessions", env=env)
+    assert "synced" in table.stdout
+    assert "A Minor (Pentatonic)" in table.stdout
+
+
+SLOW_SYNC = """
+import sys
+from device.cli import main
+sys.exit(main(["sync"]))
+"""
+
+
+def test_kill_9_mid_sync_then_restart_sends_once(tmp_path: Path, hub: HubProcess) -> None:
+    data = tmp_path / "state"
+    with Store.open(data) as store:
+        ids = [record_session(store) for _ in range(2)]
+    hub.faults([{"commit_then_delay_s": 30}])  # the first upload hangs after the Hub stored it
+    env = {
+        **os.environ,
+        "FRETCOACH_DATA_DIR": str(data),
+        "FRETCOACH_HUB_URL": hub.url,
+        "FRETCOACH_HUB_TOKEN": hub.token_for("alice"),
+        "FRETCOACH_CLOCK_SYNCED": "1",
+    }
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_SYNC], cwd=REPO, env=env)
+    deadline = time.monotonic() + 20
+    while sum(hub_counts(hub, ids).values()) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Committed on the Hub; the device has not heard back.
+    assert sum(hub_counts(hub, ids).values()) == 1
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    again = subprocess.run(
+        [sys.executable, "-c", SLOW_SYNC], cwd=REPO, env=env, timeout=60, check=False
+    )
+    assert again.returncode == 0
+    assert hub_counts(hub, ids) == dict.fromkeys(ids, 1)
