@@ -228,8 +228,10 @@ class IngestResult(BaseModel):
 
 
 class PlanIngestResult(BaseModel):
+    """201 ``created``; 200 ``duplicate``, or ``updated`` (``executed_session_id`` filled in)."""
+
     practice_id: UUID
-    result: Literal["created", "duplicate"]
+    result: Literal["created", "duplicate", "updated"]
 
 
 class SessionList(BaseModel):
@@ -320,7 +322,11 @@ class SessionRow(Base):
 
 
 class PracticePlanRow(Base):
-    """The Hub's ``ai_practice_plans`` columns, plus ``content_hash`` and ``received_at``."""
+    """The Hub's ``ai_practice_plans`` columns, plus hashes and ``received_at``.
+
+    ``plan_hash`` hashes the body with ``executed_session_id`` null: it tells "the same
+    plan, now executed" (accepted once) from "a different plan under the same id" (409).
+    """
 
     __tablename__ = "ai_practice_plans"
 
@@ -330,4 +336,5 @@ class PracticePlanRow(Base):
     practice_plan: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     executed_session_id: Mapped[str | None] = mapped_column(String(36))
     content_hash: Mapped[str] = mapped_column(String(64))
+    plan_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)

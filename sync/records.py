@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 SESSION_STATES = ("live", "completed", "interrupted")
+# The Hub accepts at most this many notes per session; a longer session (hours of fast
+# playing) is sent with ``notes: null`` rather than rejected forever.
+MAX_NOTES_PER_UPLOAD = 20_000
 SYNC_STATES = ("local", "pending", "synced", "dead")
 
 
@@ -124,10 +127,14 @@ class SessionRecord:
             "enabled_metrics": list(self.enabled_metrics),
         }
         if include_notes:
-            payload["notes"] = [
-                {"onset_s": n.onset_s, "midi": n.midi, "cents": n.cents, "in_scale": n.in_scale}
-                for n in self.notes
-            ]
+            payload["notes"] = (
+                [
+                    {"onset_s": n.onset_s, "midi": n.midi, "cents": n.cents, "in_scale": n.in_scale}
+                    for n in self.notes
+                ]
+                if len(self.notes) <= MAX_NOTES_PER_UPLOAD
+                else None
+            )
         return payload
 
     def as_json(self) -> dict[str, Any]:

@@ -1,0 +1,200 @@
+"""The reference Hub as a real process on 127.0.0.1, for tests that sync over HTTP.
+
+Not a test module: import :class:`HubProcess`, or the ``hub`` fixture through
+``pytest_plugins = ["tests.hubproc"]`` (or ``from tests.hubproc import hub  # noqa``).
+
+Each server gets a fresh SQLite file and fresh random tokens, runs with fault injection on
+(unless asked otherwise), and writes its log to a file so a test can check what it says
+— and what it must never say (tokens). :meth:`HubProcess.rows` reads the database
+directly, so exactly-once is asserted on what the Hub stored, not on what it answered.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+# Usually 2–4 s (dsp, FastAPI and SQLAlchemy imports); generous for a loaded CI machine.
+START_TIMEOUT_S = 30.0
+TABLES = ("sessions", "ai_practice_plans")
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (another process could still take it first)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class HubProcess:
+    """``python -m sync.hub_server`` in a subprocess; a context manager.
+
+    ``tokens`` maps token → user (default: fresh random tokens for ``alice`` and ``bob``).
+    They reach the server through ``FRETCOACH_HUB_TOKENS`` unless ``tokens_via="argv"``,
+    which exercises ``--token``.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        tokens: Mapping[str, str] | None = None,
+        enable_faults: bool = True,
+        tokens_via: Literal["env", "argv"] = "env",
+        extra_args: Sequence[str] = (),
+        start_timeout_s: float = START_TIMEOUT_S,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.workdir / "hub.sqlite3"
+        self.log_path = self.workdir / "hub.log"
+        self.tokens = dict(tokens) if tokens is not None else fresh_tokens("alice", "bob")
+        self.enable_faults = enable_faults
+        self.tokens_via = tokens_via
+        self.extra_args = list(extra_args)
+        self.start_timeout_s = start_timeout_s
+        self.port = 0
+        self.url = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # ---------------------------------------------------------------- life cycle
+
+    def start(self) -> HubProcess:
+        """Launch and wait until ``/healthz`` answers; raises with the server's output if not."""
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting, so several servers can boot side by side."""
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = [sys.executable, "-m", "sync.hub_server", "--host", "127.0.0.1"]
+        args += ["--port", str(self.port), "--db", str(self.db_path), *self.extra_args]
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+        env["PYTHONUNBUFFERED"] = "1"  # the log file must be current when a test reads it
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        pairs = [f"{token}={user}" for token, user in self.tokens.items()]
+        if self.tokens_via == "argv":
+            env.pop("FRETCOACH_HUB_TOKENS", None)
+            for pair in pairs:
+                args += ["--token", pair]
+        else:
+            env["FRETCOACH_HUB_TOKENS"] = ",".join(pairs)
+        if self.enable_faults:
+            args.append("--enable-fault-injection")
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def wait_ready(self) -> None:
+        """Poll ``/healthz``; on failure stop the server and raise with its output."""
+        proc = self._proc
+        deadline = time.monotonic() + self.start_timeout_s
+        while proc is not None and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass  # not listening yet, or too busy booting to answer
+            time.sleep(0.05)
+        code = proc.poll() if proc is not None else None
+        self.stop()
+        state = (
+            f"exited with {code}" if code is not None else f"silent for {self.start_timeout_s} s"
+        )
+        raise RuntimeError(f"the Hub server {state}; its output:\n{self.log()[-4000:]}")
+
+    def stop(self) -> None:
+        """Terminate (SIGTERM), then kill after 5 s; safe to call twice."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def __enter__(self) -> HubProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- helpers
+
+    def token_for(self, user: str) -> str:
+        for token, owner in self.tokens.items():
+            if owner == user:
+                return token
+        raise KeyError(f"no token for user {user!r}; this Hub knows {sorted(self.tokens.values())}")
+
+    def headers(self, user: str, idempotency_key: str | None = None) -> dict[str, str]:
+        """``Authorization`` for ``user``, plus ``Idempotency-Key`` when given."""
+        headers = {"Authorization": f"Bearer {self.token_for(user)}"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        return headers
+
+    def faults(self, steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Queue fault steps for the next ``POST /api/v1/*`` requests; returns what is pending."""
+        response = requests.post(f"{self.url}/_faults", json=list(steps), timeout=5)
+        response.raise_for_status()
+        return list(response.json()["pending"])
+
+    def pending_faults(self) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.url}/_faults", timeout=5)
+        response.raise_for_status()
+        return list(response.json()["pending"])
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.url}/_faults", timeout=5).raise_for_status()
+
+    def rows(self, table: str = "sessions") -> list[dict[str, Any]]:
+        """Every stored row of ``sessions`` (or ``ai_practice_plans``), read with sqlite3."""
+        if table not in TABLES:
+            raise ValueError(f"table must be one of {TABLES}, not {table!r}")
+        uri = f"file:{self.db_path}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
+
+    def log(self) -> str:
+        """Everything the server wrote to stdout and stderr so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def fresh_tokens(*users: str) -> dict[str, str]:
+    """Random tokens, one per user, prefixed with the user's name for readable failures."""
+    return {f"{user}-{secrets.token_urlsafe(18)}": user for user in users}
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubProcess]:
+    """A fresh Hub server (own database, own tokens, fault injection on) for one test."""
+    with HubProcess(tmp_path / "hub") as server:
+        yield server

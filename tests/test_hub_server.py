@@ -1,0 +1,676 @@
+"""The reference Hub ingest server, over real HTTP against a real subprocess.
+
+Every scenario ends by counting what the Hub stored (``HubProcess.rows``), so
+"exactly once" is checked on the database, not inferred from status codes. Two servers
+are shared by the module (start-up costs seconds): one with fault injection, one as
+deployed. Tests use fresh ids, and the list test uses users nobody else touches.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from sync.hub_server import (
+    HubServerConfigError,
+    create_app,
+    main,
+    parse_token_args,
+    tokens_from_env,
+)
+from tests.hubproc import HubProcess, fresh_tokens
+
+MIB = 1024 * 1024
+DROP = object()  # in a change set: remove the field
+
+
+@pytest.fixture(scope="module")
+def _hubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubProcess, HubProcess]]:
+    """Both module servers, booted side by side (each takes seconds to import)."""
+    tokens = fresh_tokens("alice", "bob", "carol", "dave")
+    faulty = HubProcess(tmp_path_factory.mktemp("hub"), tokens=tokens)
+    # As deployed: no fault injection, tokens given with --token.
+    plain = HubProcess(tmp_path_factory.mktemp("plain-hub"), enable_faults=False, tokens_via="argv")
+    try:
+        for proc in (faulty, plain):
+            proc.launch()
+        for proc in (faulty, plain):
+            proc.wait_ready()
+        yield faulty, plain
+    finally:
+        for proc in (faulty, plain):
+            proc.stop()
+
+
+@pytest.fixture(scope="module")
+def server(_hubs: tuple[HubProcess, HubProcess]) -> HubProcess:
+    """Fault injection on; users alice, bob, carol and dave."""
+    return _hubs[0]
+
+
+@pytest.fixture(scope="module")
+def plain_server(_hubs: tuple[HubProcess, HubProcess]) -> HubProcess:
+    """As deployed: no fault injection, tokens given with --token; alice and bob."""
+    return _hubs[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left_over(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "server" in request.fixturenames:
+        request.getfixturevalue("server").clear_faults()
+
+
+def session_body(user: str = "alice", **changes: Any) -> dict[str, Any]:
+    """A valid session as the device posts it; ``changes`` override (``DROP`` removes)."""
+    body: dict[str, Any] = {
+        "session_id": str(uuid.uuid4()),
+        "user_id": user,
+        "start_timestamp": "2025-03-01T10:00:00+00:00",
+        "end_timestamp": "2025-03-01T10:05:00+00:00",
+        "pitch_accuracy": 0.91,
+        "scale_conformity": 0.875,
+        "timing_stability": 0.6,
+        "scale_chosen": "A Minor (Pentatonic)",
+        "scale_type": "pentatonic",
+        "sensitivity": 0.5,
+        "strictness": 0.5,
+        "total_notes_played": 3,
+        "correct_notes_played": 2,
+        "bad_notes_played": 1,
+        "total_inscale_notes": 5,
+        "duration_seconds": 300.0,
+        "ambient_light_option": None,
+        "device_id": "portable-0001",
+        "software_version": "0.1.0",
+        "clock_synced": True,
+        "status": "completed",
+        "bpm": 90,
+        "enabled_metrics": ["pitch", "scale", "timing"],
+        "notes": [
+            {"onset_s": 0.5, "midi": 57, "cents": -3.5, "in_scale": True},
+            {"onset_s": 1.0, "midi": 60, "cents": 12.0, "in_scale": True},
+            {"onset_s": 1.5, "midi": 59, "cents": 0.0, "in_scale": False},
+        ],
+    }
+    for key, value in changes.items():
+        if value is DROP:
+            del body[key]
+        else:
+            body[key] = value
+    return body
+
+
+def plan_body(user: str = "alice", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "practice_id": str(uuid.uuid4()),
+        "user_id": user,
+        "generated_at": "2025-03-01T09:59:00Z",
+        "practice_plan": {
+            "scale_name": "E Blues",
+            "scale_type": "blues",
+            "focus_area": "timing",
+            "reasoning": "Timing is the weakest area; blues shuffles reward counting.",
+            "strictness": 0.4,
+            "sensitivity": 0.6,
+        },
+        "executed_session_id": None,
+    }
+    body.update(changes)
+    return body
+
+
+def post(
+    proc: HubProcess,
+    body: dict[str, Any],
+    *,
+    user: str | None = None,
+    key: str | None = None,
+    path: str = "/api/v1/sessions",
+    timeout: float | tuple[float, float] = 10.0,
+) -> requests.Response:
+    """POST as the body's user, with the body's id as Idempotency-Key unless overridden."""
+    record_id = body.get("session_id") or body.get("practice_id")
+    headers = proc.headers(user or body["user_id"], key or record_id)
+    return requests.post(f"{proc.url}{path}", json=body, headers=headers, timeout=timeout)
+
+
+def stored(proc: HubProcess, session_id: str) -> list[dict[str, Any]]:
+    return [row for row in proc.rows() if row["session_id"] == session_id]
+
+
+def wait_for_row(proc: HubProcess, session_id: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not stored(proc, session_id):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"session {session_id} never reached the Hub's database")
+        time.sleep(0.05)
+
+
+def fields(response: requests.Response) -> list[str]:
+    payload = response.json()
+    assert payload["error"] == "invalid", payload
+    return [item["field"] for item in payload["detail"]]
+
+
+# --------------------------------------------------------------------------- basics
+
+
+def test_healthz_needs_no_token(server: HubProcess) -> None:
+    response = requests.get(f"{server.url}/healthz", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_openapi_documents_the_contract(server: HubProcess) -> None:
+    spec = requests.get(f"{server.url}/openapi.json", timeout=5).json()
+    assert {"/api/v1/sessions", "/api/v1/practice-plans", "/healthz"} <= set(spec["paths"])
+    assert {"get", "post"} <= set(spec["paths"]["/api/v1/sessions"])
+    assert "SessionIn" in spec["components"]["schemas"]
+    assert "/_faults" not in spec["paths"]
+
+
+# --------------------------------------------------------------------------- idempotency
+
+
+def test_created_then_identical_repost_is_a_duplicate(server: HubProcess) -> None:
+    body = session_body()
+    first = post(server, body)
+    again = post(server, body)
+    assert (first.status_code, first.json()) == (
+        201,
+        {"session_id": body["session_id"], "result": "created"},
+    )
+    assert (again.status_code, again.json()["result"]) == (200, "duplicate")
+    [row] = stored(server, body["session_id"])
+    assert row["user_id"] == "alice" and row["status"] == "completed"
+    assert row["scale_chosen"] == "A Minor (Pentatonic)" and row["total_inscale_notes"] == 5
+    assert len(row["content_hash"]) == 64
+
+
+def test_same_facts_spelled_differently_are_the_same_content(server: HubProcess) -> None:
+    body = session_body(
+        start_timestamp="2025-03-01T12:00:00+02:00",
+        end_timestamp="2025-03-01T12:05:00+02:00",
+        scale_chosen="a minor pentatonic",
+        bpm=DROP,
+    )
+    assert post(server, body).status_code == 201
+    respelled = {
+        **body,
+        "start_timestamp": "2025-03-01T10:00:00Z",
+        "end_timestamp": "2025-03-01T10:05:00Z",
+        "scale_chosen": "A Minor (Pentatonic)",
+        "bpm": None,
+    }
+    assert post(server, respelled).status_code == 200
+    [row] = stored(server, body["session_id"])
+    assert row["scale_chosen"] == "A Minor (Pentatonic)"
+    assert row["start_timestamp"].startswith("2025-03-01 10:00:00")  # stored as UTC
+
+
+def test_changed_content_under_the_same_id_is_a_conflict(server: HubProcess) -> None:
+    body = session_body()
+    assert post(server, body).status_code == 201
+    response = post(server, {**body, "pitch_accuracy": 0.5})
+    assert response.status_code == 409
+    assert response.json()["error"] == "conflict"
+    assert body["session_id"] in response.json()["detail"]
+    [row] = stored(server, body["session_id"])
+    assert row["pitch_accuracy"] == pytest.approx(0.91)  # the first version stays
+
+
+def test_concurrent_identical_posts_store_one_row(server: HubProcess) -> None:
+    body = session_body()
+    start = threading.Barrier(8)
+
+    def race(_: int) -> int:
+        start.wait()
+        return post(server, body, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(race, range(8)))
+    assert statuses == [200] * 7 + [201]
+    assert len(stored(server, body["session_id"])) == 1
+
+
+def test_null_metrics_are_accepted(server: HubProcess) -> None:
+    body = session_body(
+        pitch_accuracy=None, scale_conformity=None, timing_stability=None, enabled_metrics=[]
+    )
+    assert post(server, body).status_code == 201
+    [row] = stored(server, body["session_id"])
+    assert (row["pitch_accuracy"], row["scale_conformity"], row["timing_stability"]) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_session_with_the_most_notes_fits_under_the_size_limit(server: HubProcess) -> None:
+    # Full float precision, as json.dumps writes it: about 90 bytes a note.
+    note = {
+        "onset_s": 12345.678901234567,
+        "midi": 127,
+        "cents": -49.99999999999999,
+        "in_scale": False,
+    }
+    total = 20_000
+    body = session_body(
+        notes=[note] * total,
+        total_notes_played=total,
+        correct_notes_played=total,
+        bad_notes_played=0,
+    )
+    assert len(json.dumps(body)) > 1.6 * MIB  # close to the limit, yet under it
+    assert post(server, body).status_code == 201
+    too_many = session_body(notes=[note] * (total + 1))
+    assert "notes" in fields(post(server, too_many))
+
+
+# --------------------------------------------------------------------------- auth
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer not-a-real-token", "Basic YWxpY2U6c2VjcmV0"],
+    ids=["missing", "unknown", "not-bearer"],
+)
+def test_bad_or_missing_token_is_401(server: HubProcess, authorization: str | None) -> None:
+    body = session_body()
+    headers = {"Idempotency-Key": body["session_id"]}
+    if authorization:
+        headers["Authorization"] = authorization
+    response = requests.post(
+        f"{server.url}/api/v1/sessions", json=body, headers=headers, timeout=10
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert stored(server, body["session_id"]) == []
+
+
+def test_authentication_comes_before_validation(server: HubProcess) -> None:
+    body = session_body(pitch_accuracy=7)
+    headers = {"Authorization": "Bearer wrong", "Idempotency-Key": body["session_id"]}
+    response = requests.post(
+        f"{server.url}/api/v1/sessions", json=body, headers=headers, timeout=10
+    )
+    assert response.status_code == 401
+
+
+def test_a_token_posting_for_another_user_is_403(server: HubProcess) -> None:
+    body = session_body(user="alice")
+    response = post(server, body, user="bob")
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden"
+    assert stored(server, body["session_id"]) == []
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def _chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
+    sent = 0
+    while sent < total:
+        yield b" " * min(size, total - sent)
+        sent += size
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_over_2_mib_is_413(server: HubProcess, framing: str) -> None:
+    body = session_body()
+    head = f'{{"session_id": "{body["session_id"]}", "padding": "'.encode()
+    size = 2 * MIB + 1024
+    # requests sends a generator with Transfer-Encoding: chunked
+    data = head + b"x" * size + b'"}' if framing == "content-length" else _chunks(size)
+    headers = {**server.headers("alice", body["session_id"]), "Content-Type": "application/json"}
+    response = requests.post(
+        f"{server.url}/api/v1/sessions", data=data, headers=headers, timeout=10
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_large"
+    assert response.request.headers.get("Transfer-Encoding") == (
+        "chunked" if framing == "chunked" else None
+    )
+    assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"session_id": "not-a-uuid"}, "session_id"),
+        ({"pitch_accuracy": 1.5}, "pitch_accuracy"),
+        ({"scale_chosen": "A minor pentatonc"}, "scale_chosen"),
+        ({"total_notes_played": 4}, "total_notes_played"),
+        ({"end_timestamp": "2025-03-01T09:59:59+00:00"}, "end_timestamp"),
+        ({"start_timestamp": "2025-03-01T10:00:00"}, "start_timestamp"),
+        ({"scale_type": "blues"}, "scale_type"),
+        ({"total_inscale_notes": 7}, "total_inscale_notes"),
+        ({"status": "paused"}, "status"),
+        ({"clock_synced": DROP}, "clock_synced"),
+        ({"ambient_lite": "dim"}, "ambient_lite"),
+        ({"enabled_metrics": ["pitch", "pitch"]}, "enabled_metrics"),
+        ({"notes": [{"onset_s": 0.1, "midi": 200, "cents": 0, "in_scale": True}]}, "notes.0.midi"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "-".join(value),
+)
+def test_invalid_session_is_422_naming_the_field(
+    server: HubProcess, changes: dict[str, Any], field: str
+) -> None:
+    body = session_body(**changes)
+    response = post(server, body)
+    assert response.status_code == 422
+    assert field in fields(response)
+    assert all(item["message"] for item in response.json()["detail"])
+    assert stored(server, body["session_id"]) == []
+
+
+def test_unknown_scale_message_lists_the_valid_forms(server: HubProcess) -> None:
+    response = post(server, session_body(scale_chosen="A minor pentatonc"))
+    [error] = response.json()["detail"]
+    assert "A minor pentatonc" in error["message"] and "minor pentatonic" in error["message"]
+
+
+@pytest.mark.parametrize("key", [None, "b5a8f3d2-0000-4000-8000-000000000000", "nonsense"])
+def test_idempotency_key_must_equal_the_session_id(server: HubProcess, key: str | None) -> None:
+    body = session_body()
+    headers = {"Authorization": f"Bearer {server.token_for('alice')}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    response = requests.post(
+        f"{server.url}/api/v1/sessions", json=body, headers=headers, timeout=10
+    )
+    assert response.status_code == 422
+    assert fields(response) == ["Idempotency-Key"]
+    assert stored(server, body["session_id"]) == []
+
+
+def test_malformed_json_is_422_on_the_body(server: HubProcess) -> None:
+    headers = {**server.headers("alice", str(uuid.uuid4())), "Content-Type": "application/json"}
+    response = requests.post(
+        f"{server.url}/api/v1/sessions", data=b'{"session_id": ', headers=headers, timeout=10
+    )
+    assert response.status_code == 422
+    assert fields(response) == ["body"]
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def test_list_returns_the_token_users_sessions_only(server: HubProcess) -> None:
+    older = session_body("carol")
+    newer = session_body(
+        "carol",
+        start_timestamp="2025-03-02T10:00:00+00:00",
+        end_timestamp="2025-03-02T10:05:00+00:00",
+    )
+    other = session_body("dave")
+    for body in (older, newer, other):
+        assert post(server, body).status_code == 201
+    url = f"{server.url}/api/v1/sessions"
+    response = requests.get(
+        url, params={"user_id": "carol"}, headers=server.headers("carol"), timeout=10
+    )
+    assert response.status_code == 200
+    listed = response.json()["sessions"]
+    assert [s["session_id"] for s in listed] == [newer["session_id"], older["session_id"]]
+    assert "notes" not in listed[0] and listed[0]["received_at"]
+    assert listed[0]["scale_chosen"] == "A Minor (Pentatonic)"
+
+    someone_else = requests.get(
+        url, params={"user_id": "dave"}, headers=server.headers("carol"), timeout=10
+    )
+    assert someone_else.status_code == 403
+    assert requests.get(url, params={"user_id": "carol"}, timeout=10).status_code == 401
+    assert "user_id" in fields(requests.get(url, headers=server.headers("carol"), timeout=10))
+
+
+# --------------------------------------------------------------------------- practice plans
+
+
+def plan_rows(proc: HubProcess, practice_id: str) -> list[dict[str, Any]]:
+    return [r for r in proc.rows("ai_practice_plans") if r["practice_id"] == practice_id]
+
+
+def test_practice_plans_are_stored_exactly_once(server: HubProcess) -> None:
+    path = "/api/v1/practice-plans"
+    body = plan_body()
+    first = post(server, body, path=path)
+    assert (first.status_code, first.json()["result"]) == (201, "created")
+    assert post(server, body, path=path).json()["result"] == "duplicate"
+    reasoned = {**body, "practice_plan": {**body["practice_plan"], "reasoning": "other"}}
+    assert post(server, reasoned, path=path).status_code == 409
+    [row] = plan_rows(server, body["practice_id"])
+    assert row["user_id"] == "alice" and row["executed_session_id"] is None
+    assert json.loads(row["practice_plan"])["scale_name"] == "E Blues"
+
+
+def test_a_plan_learns_once_which_session_ran_it(server: HubProcess) -> None:
+    path = "/api/v1/practice-plans"
+    body = plan_body()
+    assert post(server, body, path=path).status_code == 201
+    ran = {**body, "executed_session_id": str(uuid.uuid4())}
+    updated = post(server, ran, path=path)
+    assert (updated.status_code, updated.json()["result"]) == (200, "updated")
+    assert post(server, ran, path=path).json()["result"] == "duplicate"
+    assert post(server, body, path=path).json()["result"] == "duplicate"  # a late retry
+    another = {**body, "executed_session_id": str(uuid.uuid4())}
+    assert post(server, another, path=path).status_code == 409
+    [row] = plan_rows(server, body["practice_id"])
+    assert row["executed_session_id"] == ran["executed_session_id"]
+
+
+def test_practice_plan_checks_scale_user_and_key(server: HubProcess) -> None:
+    path = "/api/v1/practice-plans"
+    bad_scale = plan_body()
+    bad_scale["practice_plan"] = {**bad_scale["practice_plan"], "scale_name": "H major"}
+    assert "practice_plan.scale_name" in fields(post(server, bad_scale, path=path))
+    assert post(server, plan_body(), user="bob", path=path).status_code == 403
+    mismatched = post(server, plan_body(), key=str(uuid.uuid4()), path=path)
+    assert fields(mismatched) == ["Idempotency-Key"]
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_503_stores_nothing_and_the_retry_is_created(server: HubProcess) -> None:
+    server.faults([{"status": 503}])
+    body = session_body()
+    failed = post(server, body)
+    assert (failed.status_code, failed.json()["error"]) == (503, "unavailable")
+    assert stored(server, body["session_id"]) == []
+    assert post(server, body).status_code == 201
+    assert len(stored(server, body["session_id"])) == 1
+
+
+def test_429_carries_retry_after(server: HubProcess) -> None:
+    server.faults([{"status": 429, "retry_after": 1}])
+    body = session_body()
+    response = post(server, body)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "1"
+    assert stored(server, body["session_id"]) == []
+
+
+def test_slow_answer_times_out_the_client_and_the_retry_is_a_duplicate(
+    server: HubProcess,
+) -> None:
+    server.faults([{"delay_before_s": 1.0}])
+    body = session_body()
+    with pytest.raises(requests.ReadTimeout):
+        post(server, body, timeout=(5.0, 0.3))  # connect freely, give up reading
+    wait_for_row(server, body["session_id"])  # handled normally once the delay is over
+    assert post(server, body).status_code == 200
+    assert len(stored(server, body["session_id"])) == 1
+
+
+def test_answer_lost_after_commit_makes_no_duplicate(server: HubProcess) -> None:
+    server.faults([{"commit_then_delay_s": 1.0}])
+    body = session_body()
+    with pytest.raises(requests.ReadTimeout):
+        post(server, body, timeout=(5.0, 0.3))  # connect freely, give up reading
+    wait_for_row(server, body["session_id"])
+    retry = post(server, body)
+    assert (retry.status_code, retry.json()["result"]) == (200, "duplicate")
+    assert len(stored(server, body["session_id"])) == 1
+
+
+def test_500_after_commit_makes_no_duplicate(server: HubProcess) -> None:
+    server.faults([{"commit_then_status": 500}])
+    body = session_body()
+    assert post(server, body).status_code == 500
+    assert len(stored(server, body["session_id"])) == 1
+    assert post(server, body).status_code == 200
+    assert len(stored(server, body["session_id"])) == 1
+
+
+def test_fault_steps_apply_in_order_to_api_posts_only(server: HubProcess) -> None:
+    assert server.faults([{"status": 503}, {"status": 429, "retry_after": 2}]) == [
+        {"status": 503},
+        {"status": 429, "retry_after": 2},
+    ]
+    assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+    listing = requests.get(
+        f"{server.url}/api/v1/sessions",
+        params={"user_id": "bob"},
+        headers=server.headers("bob"),
+        timeout=10,
+    )
+    assert listing.status_code == 200
+    assert len(server.pending_faults()) == 2
+    body = session_body("bob")
+    assert [post(server, body).status_code for _ in range(3)] == [503, 429, 201]
+    assert server.pending_faults() == []
+
+
+def test_delete_clears_the_fault_plan(server: HubProcess) -> None:
+    server.faults([{"status": 503}, {"commit_then_status": 502}])
+    assert requests.delete(f"{server.url}/_faults", timeout=5).json() == {"pending": []}
+    assert post(server, session_body()).status_code == 201
+
+
+def test_an_unknown_fault_step_is_422(server: HubProcess) -> None:
+    response = requests.post(f"{server.url}/_faults", json=[{"explode": True}], timeout=5)
+    assert response.status_code == 422
+    assert server.pending_faults() == []
+
+
+def test_a_slow_answer_blocks_no_one(server: HubProcess) -> None:
+    server.faults([{"delay_before_s": 1.0}])
+    slow, quick = session_body(), session_body()
+    finished: list[str] = []
+
+    def send(body: dict[str, Any]) -> None:
+        post(server, body, timeout=30)
+        finished.append(body["session_id"])
+
+    slow_thread = threading.Thread(target=send, args=(slow,))
+    slow_thread.start()
+    deadline = time.monotonic() + 10
+    while server.pending_faults():  # wait until the slow request has taken its step
+        assert time.monotonic() < deadline, "the slow request never reached the Hub"
+        time.sleep(0.01)
+    send(quick)
+    slow_thread.join()
+    assert finished == [quick["session_id"], slow["session_id"]]
+
+
+# --------------------------------------------------------------------------- process, logs
+
+
+def test_fault_injection_is_off_unless_asked(plain_server: HubProcess) -> None:
+    url = f"{plain_server.url}/_faults"
+    assert requests.post(url, json=[{"status": 503}], timeout=5).status_code == 404
+    body = session_body()
+    assert post(plain_server, body).status_code == 201  # its --token arguments work
+    assert len(stored(plain_server, body["session_id"])) == 1
+
+
+def test_tokens_never_reach_the_log(plain_server: HubProcess) -> None:
+    forged = "forged-" + uuid.uuid4().hex
+    body = session_body()
+    post(plain_server, body)  # 201
+    post(plain_server, body, user="bob")  # 403
+    post(plain_server, session_body(pitch_accuracy=2))  # 422
+    requests.post(
+        f"{plain_server.url}/api/v1/sessions",
+        json=body,
+        headers={"Authorization": f"Bearer {forged}", "Idempotency-Key": body["session_id"]},
+        timeout=5,
+    )  # 401
+    deadline = time.monotonic() + 5
+    while '/api/v1/sessions HTTP/1.1" 401' not in plain_server.log():
+        assert time.monotonic() < deadline, plain_server.log()
+        time.sleep(0.05)
+    log = plain_server.log()
+    assert "session" in log and "alice" in log
+    for token in [*plain_server.tokens, forged]:
+        assert token not in log
+
+
+def test_the_server_refuses_to_start_without_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FRETCOACH_HUB_TOKENS", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["--db", str(tmp_path / "hub.sqlite3")])
+    assert exited.value.code == 2
+    assert "--token TOKEN=USER" in capsys.readouterr().err
+    assert not (tmp_path / "hub.sqlite3").exists()
+
+
+def test_a_malformed_token_argument_is_refused_without_echoing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FRETCOACH_HUB_TOKENS", raising=False)
+    secret = "s3cr3t-" + uuid.uuid4().hex
+    with pytest.raises(SystemExit):
+        main(["--db", str(tmp_path / "hub.sqlite3"), "--token", secret])
+    err = capsys.readouterr().err
+    assert "--token must look like TOKEN=USER" in err and secret not in err
+
+
+def test_an_older_sessions_table_is_refused_with_the_fix(tmp_path: Path) -> None:
+    db = tmp_path / "old-hub.sqlite3"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE sessions (session_id TEXT PRIMARY KEY, user_id TEXT)")
+    with pytest.raises(HubServerConfigError, match=r"lacks column.*device_id.*ALTER TABLE"):
+        create_app(database_url=f"sqlite:///{db}", tokens={"tok": "alice"})
+
+
+# --------------------------------------------------------------------------- token parsing
+
+
+def test_parse_token_args() -> None:
+    assert parse_token_args(["tok1=alice", " tok2 = bob ", "YWJj==carol"]) == {
+        "tok1": "alice",
+        "tok2": "bob",
+        "YWJj=": "carol",  # split at the last "=", so base64 padding stays in the token
+    }
+    assert tokens_from_env("tok1=alice, tok2=bob,") == {"tok1": "alice", "tok2": "bob"}
+
+
+@pytest.mark.parametrize("item", ["just-a-token", "=alice", "tok=", ""])
+def test_parse_token_args_names_the_expected_form(item: str) -> None:
+    with pytest.raises(ValueError, match="--token must look like TOKEN=USER, not"):
+        parse_token_args([item])
+
+
+def test_one_token_for_two_users_is_refused() -> None:
+    with pytest.raises(HubServerConfigError, match="two users"):
+        parse_token_args(["tok=alice", "tok=bob"])
