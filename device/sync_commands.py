@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -53,25 +54,39 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "serve",
         help="run the reference Hub ingest server",
         description="Serve the Hub ingest API (sync/hub-api.md) for development, tests "
-        "and demos. SQLite by default; DATABASE_URL selects another database.",
+        "and demos. SQLite (hub.db) by default; --database-url or DATABASE_URL selects "
+        "another database.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8787, help="port (default 8787)")
-    serve.add_argument(
-        "--db", type=Path, default=Path("hub.db"), help="SQLite file (default hub.db)"
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--db", type=Path, help="SQLite database file (created if missing)")
+    where.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="any SQLAlchemy URL, e.g. postgresql+psycopg://… (default: $DATABASE_URL)",
     )
     serve.add_argument(
         "--token",
         action="append",
         default=[],
         metavar="TOKEN=USER",
-        help="a device token and the user it belongs to (repeatable; also "
-        "FRETCOACH_HUB_TOKENS=tok1=alice,tok2=bob)",
+        help="a device token and the user it belongs to (repeatable; or set "
+        "FRETCOACH_HUB_TOKENS=tok1=alice,tok2=bob, which keeps tokens out of `ps`)",
+    )
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=None, help="request size limit (default 2 MiB)"
     )
     serve.add_argument(
         "--enable-fault-injection",
         action="store_true",
-        help="expose /_faults for tests (never in production)",
+        help="expose /_faults to fail, delay or drop answers (tests only, never in production)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="server log level (default info)",
     )
     serve.set_defaults(handler=cmd_hub_serve)
 
@@ -178,9 +193,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_hub_serve(args: argparse.Namespace) -> int:
     from sync import hub_server  # FastAPI and uvicorn load only for the server
 
-    argv = ["--host", args.host, "--port", str(args.port), "--db", str(args.db)]
+    argv = ["--host", args.host, "--port", str(args.port), "--log-level", args.log_level]
+    if args.db is not None:
+        argv += ["--db", str(args.db)]
+    elif args.database_url:
+        argv += ["--database-url", args.database_url]
+    elif not os.environ.get("DATABASE_URL"):
+        argv += ["--db", "hub.db"]
     for token in args.token:
         argv += ["--token", token]
+    if args.max_body_bytes is not None:
+        argv += ["--max-body-bytes", str(args.max_body_bytes)]
     if args.enable_fault_injection:
         argv.append("--enable-fault-injection")
     return int(hub_server.main(argv) or 0)
