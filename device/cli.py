@@ -12,12 +12,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from device import sync_commands
+from device import run_command, sync_commands
 from device.analyze import analyze_file
+from device.bundled import demo_paths
 from device.errors import DeviceError
 from device.progress import ProgressBar
 from device.recording import save_analysis
@@ -38,19 +39,6 @@ def _version() -> str:
         return metadata.version("fretcoach-portable")
     except metadata.PackageNotFoundError:
         return "0+unknown"
-
-
-def demo_paths() -> tuple[Path, dict[str, Any]]:
-    """The bundled demo performance and its description (scale, tempo, truth)."""
-    folder = resources.files("device") / "demo"
-    wav = Path(str(folder / "demo.wav"))
-    meta_path = Path(str(folder / "demo.json"))
-    if not wav.exists():
-        raise DeviceError(
-            f"the bundled demo is missing ({wav}): reinstall with `make setup` from the repo"
-        )
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    return wav, meta
 
 
 def _fraction(text: str) -> float:
@@ -140,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.set_defaults(handler=cmd_analyze)
     sync_commands.add_parsers(commands)
+    run_command.add_parsers(commands)
     return parser
 
 

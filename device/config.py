@@ -1,0 +1,265 @@
+"""Configuration: defaults here, then a TOML file, then ``-o section.key=value`` overrides.
+
+The file is the first of ``--config PATH``, ``/etc/fretcoach/config.toml`` and
+``$XDG_CONFIG_HOME/fretcoach/config.toml`` that exists. Secrets never live in it: keys and
+tokens come from the environment only (``OPENAI_API_KEY``, ``OPIK_*``,
+``FRETCOACH_HUB_TOKEN``). Every value is checked on load and a bad one reads like
+"`audio.sample_rate` must be one of 44100, 48000, not 22050".
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from device.errors import DeviceError
+from dsp import METRICS, parse_scale
+from dsp.errors import UnknownScaleError
+
+SYSTEM_CONFIG = Path("/etc/fretcoach/config.toml")
+SECRET_HINTS = ("key", "token", "secret", "password")
+
+
+class ConfigError(DeviceError, ValueError):
+    """A configuration value or file that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioConfig:
+    device: str = ""  # a substring of the input's name; "" = the system default input
+    sample_rate: int = 48000
+    channel: int = 1  # 1-based: a Scarlett Solo's guitar jack is input 2
+    queue_hops: int = 64  # ~0.7 s of slack between capture and DSP before hops are dropped
+    stall_timeout_s: float = 1.0  # no frames for this long = interface gone
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeConfig:
+    scale: str = "A minor pentatonic"
+    bpm: float = 0.0  # 0 = free tempo
+    strictness: float = 0.5
+    sensitivity: float = 0.5
+    metrics: tuple[str, ...] = METRICS
+    a4_hz: float = 440.0
+    checkpoint_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayConfig:
+    kind: str = "oled"  # oled | emulator | none
+    driver: str = "ssd1306"  # ssd1306 | sh1106
+    i2c_port: int = 1
+    i2c_address: int = 0x3C
+    rotate: int = 0
+    max_fps: float = 15.0
+    dim_after_s: float = 60.0
+    emulator_dir: str = ""  # "" = <state dir>/screens
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonsConfig:
+    kind: str = "gpio"  # gpio | keyboard | none
+    start_pin: int = 17
+    select_pin: int = 27
+    mode_pin: int = 22
+    feedback_pin: int = 23
+    debounce_ms: float = 30.0
+    long_press_ms: float = 800.0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    user_id: str = "guitarist"
+    data_dir: str = ""  # "" = FRETCOACH_DATA_DIR, systemd's STATE_DIRECTORY, or ~/.local/share
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    practice: PracticeConfig = field(default_factory=PracticeConfig)
+    display: DisplayConfig = field(default_factory=DisplayConfig)
+    buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+
+
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "audio.sample_rate": (44100, 48000),
+    "display.kind": ("oled", "emulator", "none"),
+    "display.driver": ("ssd1306", "sh1106"),
+    "display.rotate": (0, 1, 2, 3),
+    "buttons.kind": ("gpio", "keyboard", "none"),
+}
+_RANGES: dict[str, tuple[float, float]] = {
+    "audio.channel": (1, 32),
+    "audio.queue_hops": (4, 4096),
+    "audio.stall_timeout_s": (0.1, 30),
+    "practice.bpm": (0, 400),
+    "practice.strictness": (0, 1),
+    "practice.sensitivity": (0, 1),
+    "practice.a4_hz": (415, 466),
+    "practice.checkpoint_s": (0.5, 5),
+    "display.i2c_port": (0, 32),
+    "display.i2c_address": (0x03, 0x77),
+    "display.max_fps": (1, 60),
+    "display.dim_after_s": (0, 86400),
+    "buttons.debounce_ms": (0, 500),
+    "buttons.long_press_ms": (100, 5000),
+}
+
+
+def config_paths(explicit: Path | None) -> list[Path]:
+    if explicit is not None:
+        return [explicit]
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [SYSTEM_CONFIG, Path(xdg) / "fretcoach" / "config.toml"]
+
+
+def load_config(
+    path: Path | None = None, overrides: Sequence[str] = (), *, defaults: Config | None = None
+) -> tuple[Config, Path | None]:
+    """The effective configuration and the file it came from (None: defaults only)."""
+    config = defaults or Config()
+    source = None
+    for candidate in config_paths(path):
+        if candidate.exists() or path is not None:
+            config = _apply_file(config, candidate)
+            source = candidate
+            break
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or "." not in key:
+            raise ConfigError(f"-o expects section.key=value, e.g. practice.bpm=90, not {item!r}")
+        config = _apply(config, key.strip(), _parse_value(raw.strip()), origin="-o")
+    return validate(config), source
+
+
+def _apply_file(config: Config, path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise ConfigError(f"config file {path} does not exist") from err
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from err
+    for section, values in data.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{path}: `{section}` must be a [section], not a value")
+        for key, value in values.items():
+            config = _apply(config, f"{section}.{key}", value, origin=str(path))
+    return config
+
+
+def _parse_value(raw: str) -> Any:
+    """``-o`` values are TOML values; a bare word is taken as a string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _apply(config: Config, dotted: str, value: Any, *, origin: str) -> Config:
+    section_name, _, key = dotted.partition(".")
+    sections = {f.name for f in fields(Config)}
+    if section_name not in sections:
+        listed = ", ".join(sorted(sections))
+        raise ConfigError(f"{origin}: unknown section `{section_name}`; sections are {listed}")
+    section = getattr(config, section_name)
+    known = {f.name: f for f in fields(section)}
+    if key not in known:
+        if any(hint in key.lower() for hint in SECRET_HINTS):
+            raise ConfigError(
+                f"{origin}: `{dotted}` looks like a secret; secrets come from the environment "
+                "only (OPENAI_API_KEY, OPIK_API_KEY, FRETCOACH_HUB_TOKEN)"
+            )
+        raise ConfigError(
+            f"{origin}: unknown setting `{dotted}`; `{section_name}` has {', '.join(known)}"
+        )
+    default = getattr(type(section)(), key)
+    coerced = _coerce(dotted, value, default)
+    return replace(config, **{section_name: replace(section, **{key: coerced})})
+
+
+def _coerce(dotted: str, value: Any, default: Any) -> Any:
+    expected = type(default)
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+    elif expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif expected is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif expected is str:
+        if isinstance(value, str):
+            return value
+    elif expected is tuple:
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+    raise ConfigError(f"`{dotted}` must be {_describe(expected)}, not {value!r}")
+
+
+def _describe(kind: type) -> str:
+    return {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        str: "a string",
+        tuple: "a list of names",
+    }.get(kind, kind.__name__)
+
+
+def validate(config: Config) -> Config:
+    for dotted, choices in _CHOICES.items():
+        value = _get(config, dotted)
+        if value not in choices:
+            listed = ", ".join(str(c) for c in choices)
+            raise ConfigError(f"`{dotted}` must be one of {listed}, not {value!r}")
+    for dotted, (low, high) in _RANGES.items():
+        value = _get(config, dotted)
+        if not low <= value <= high:
+            raise ConfigError(f"`{dotted}` must be between {low:g} and {high:g}, not {value:g}")
+    try:
+        parse_scale(config.practice.scale)
+    except UnknownScaleError as err:
+        raise ConfigError(f"`practice.scale`: {err}") from err
+    unknown = set(config.practice.metrics) - set(METRICS)
+    if unknown or not config.practice.metrics:
+        raise ConfigError(
+            f"`practice.metrics` must be a non-empty list of {', '.join(METRICS)}, "
+            f"not {list(config.practice.metrics)}"
+        )
+    pins = [
+        config.buttons.start_pin,
+        config.buttons.select_pin,
+        config.buttons.mode_pin,
+        config.buttons.feedback_pin,
+    ]
+    if len(set(pins)) != len(pins):
+        raise ConfigError(f"`buttons.*_pin` must be four different GPIO pins, not {pins}")
+    return config
+
+
+def _get(config: Config, dotted: str) -> Any:
+    section, _, key = dotted.partition(".")
+    return getattr(getattr(config, section), key)
+
+
+def describe(config: Config) -> dict[str, dict[str, Any]]:
+    """The effective configuration as plain data (for ``fretcoach status`` and docs)."""
+    return {
+        f.name: {
+            g.name: getattr(getattr(config, f.name), g.name)
+            for g in fields(getattr(config, f.name))
+        }
+        for f in fields(config)
+    }

@@ -1,0 +1,484 @@
+"""``fretcoach run``: the device. Builds every part, runs the main loop, tears down in reverse.
+
+Threads: capture (reads the interface), dsp (notes and scores), display (frames), sync
+(uploads) and this main thread, which owns the session state machine, the store, the
+buttons' events, signals and the systemd watchdog. Start-up and shutdown are in one place
+(:meth:`Daemon.run`): on SIGTERM/SIGINT the session in progress is finished and queued,
+the store flushed, the OLED left on a deliberate "stopped" screen, and systemd told
+``STOPPING=1``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from types import FrameType
+from typing import Any
+
+from device.audio import AudioSource, Capture
+from device.config import Config
+from device.errors import DeviceError
+from device.recording import software_version
+from device.session import (
+    DspLoop,
+    LiveSession,
+    LiveSnapshot,
+    PracticeSettings,
+    State,
+    new_session_id,
+)
+from device.systemd import Notifier
+from dsp import METRICS, SCALE_TYPES, Scores, parse_scale
+from dsp.notes import SHARP_NAMES
+from dsp.scales import Scale
+from sync.clock import read_clock
+from sync.errors import StoreError
+from sync.records import NoteRow, SessionProgress, SessionStart
+from sync.store import Store
+from sync.worker import SyncWorker
+
+log = logging.getLogger(__name__)
+
+TEMPO_CHOICES: tuple[float | None, ...] = (None, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    """What the daemon reports about a finished session (printed by ``run``)."""
+
+    session_id: str
+    status: str
+    duration_s: float
+    scores: Scores | None
+    sync_state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str  # "button" | "end" | "signal"
+    button: str = ""
+    long: bool = False
+
+
+class Daemon:
+    """One practice device. ``run()`` returns the finished sessions when it stops."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        source: AudioSource,
+        store: Store,
+        display: Any | None = None,  # display.device.DisplayWorker (or None)
+        buttons: Any | None = None,  # device.buttons.Buttons (or None: start at once)
+        sync_worker: SyncWorker | None = None,
+        exit_when_source_ends: bool = True,
+        notifier: Notifier | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.store = store
+        self.display = display
+        self.buttons = buttons
+        self.sync_worker = sync_worker
+        self.exit_when_source_ends = exit_when_source_ends
+        self.notifier = notifier or Notifier()
+        self._monotonic = monotonic
+        practice = config.practice
+        self.settings = PracticeSettings(
+            scale=parse_scale(practice.scale),
+            bpm=practice.bpm or None,
+            strictness=practice.strictness,
+            sensitivity=practice.sensitivity,
+            metrics=practice.metrics,
+            a4_hz=practice.a4_hz,
+        )
+        self.state = State.IDLE
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.capture = Capture(
+            source,
+            queue_hops=config.audio.queue_hops,
+            stall_timeout_s=config.audio.stall_timeout_s,
+        )
+        self.dsp = DspLoop(
+            self.capture,
+            on_snapshot=self._on_snapshot,
+            on_end_of_stream=lambda: self.events.put(Event("end")),
+            tuner_a4_hz=practice.a4_hz,
+        )
+        self.live: LiveSession | None = None
+        self.results: list[SessionResult] = []
+        self._snapshot: LiveSnapshot | None = None
+        self._snapshot_lock = threading.Lock()
+        self._last_checkpoint = 0.0
+        self._sync_stop = threading.Event()
+        self._sync_thread: threading.Thread | None = None
+        self._stop_requested = False
+        self._last_result: SessionResult | None = None
+        self._unsaved: list[NoteRow] = []
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def run(self) -> list[SessionResult]:
+        recovered = self.store.recover_interrupted()
+        if recovered:
+            log.warning("recovered %d interrupted session(s) from the last run", len(recovered))
+        previous_handlers = self._install_signal_handlers()
+        try:
+            self.capture.start()
+            if self.buttons is None:
+                self._start_session()  # no buttons: play at once
+            self.dsp.start()
+            if self.sync_worker is not None:
+                self._sync_thread = threading.Thread(
+                    target=self.sync_worker.run, args=(self._sync_stop,), name="sync", daemon=True
+                )
+                self._sync_thread.start()
+            if self.buttons is not None:
+                self.buttons.start(self._on_button)
+            log.info("listening on %s", self.source.description)
+            self.notifier.ready(f"listening on {self.source.description}")
+            self._show()
+            self._main_loop()
+        finally:
+            self._shutdown()
+            self._restore_signal_handlers(previous_handlers)
+        return self.results
+
+    def _main_loop(self) -> None:
+        watchdog_every = self.notifier.watchdog_interval_s()
+        last_ping = 0.0
+        while not self._stop_requested:
+            try:
+                event = self.events.get(timeout=0.1)
+            except queue.Empty:
+                event = None
+            if event is not None:
+                self._handle(event)
+            now = self._monotonic()
+            if self.state is State.PRACTISING and now - self._last_checkpoint >= (
+                self.config.practice.checkpoint_s
+            ):
+                self._checkpoint()
+            if watchdog_every and now - last_ping >= watchdog_every and not self.capture.stalled:
+                self.notifier.watchdog()  # only while audio is fresh: stuck = restarted
+                last_ping = now
+            self._show()
+
+    def _shutdown(self) -> None:
+        self.notifier.stopping()
+        if self.live is not None:
+            self._finish_session(status="completed")
+        self.dsp.stop()
+        self.capture.stop()
+        if self.buttons is not None:
+            self.buttons.close()
+        self._sync_stop.set()
+        if self.sync_worker is not None:
+            self.sync_worker.wake()
+        if self._sync_thread is not None:
+            self._sync_thread.join(timeout=5.0)
+        if self.display is not None:
+            self.display.close(_screens().StoppedScreen())
+        self.notifier.close()
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, self._on_signal)
+        return previous
+
+    def _restore_signal_handlers(self, previous: dict[int, Any]) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: finishing the session and stopping", signal.Signals(signum).name)
+        self._stop_requested = True
+
+    def stop(self) -> None:
+        """Ask the main loop to stop (from another thread, e.g. a test)."""
+        self._stop_requested = True
+
+    # -- events --------------------------------------------------------------------------
+
+    def _on_button(self, event: Any) -> None:  # a device.buttons.ButtonEvent
+        self.events.put(Event("button", event.button, event.kind == "long"))
+
+    def _on_snapshot(self, snapshot: LiveSnapshot) -> None:
+        with self._snapshot_lock:
+            self._snapshot = snapshot
+
+    def _handle(self, event: Event) -> None:
+        if event.kind == "end":
+            if self.live is not None:
+                self._finish_session(status="completed")
+            if self.exit_when_source_ends:
+                self._stop_requested = True
+            return
+        if event.kind == "button":
+            self._on_press(event.button, long=event.long)
+
+    def _on_press(self, button: str, *, long: bool) -> None:
+        state = self.state
+        if button == "start":
+            if state is State.IDLE and not long:
+                self._start_session()
+            elif state in (State.PRACTISING, State.PAUSED) and long:
+                self._finish_session(status="completed")
+            elif state is State.PRACTISING:
+                self._pause(True)
+            elif state is State.PAUSED:
+                self._pause(False)
+            elif state is State.SUMMARY:
+                self.state = State.IDLE
+        elif button == "select" and state is State.IDLE:
+            self._change_scale(next_type=long)
+        elif button == "mode":
+            if long and state in (State.IDLE, State.TUNER):
+                self._toggle_tuner()
+            elif not long and state is State.IDLE:
+                self._next_tempo()
+        elif button == "feedback":
+            self._record_feedback(thumbs_up=not long)
+
+    def _pause(self, paused: bool) -> None:
+        if self.live is None:
+            return
+        self.live.paused = paused
+        self.state = State.PAUSED if paused else State.PRACTISING
+        if paused:
+            self._checkpoint()
+
+    def _change_scale(self, *, next_type: bool) -> None:
+        scale = self.settings.scale
+        if next_type:
+            keys = list(SCALE_TYPES)
+            key = keys[(keys.index(scale.type.key) + 1) % len(keys)]
+            new = Scale.of(scale.spelled_root, key)
+        else:
+            root = SHARP_NAMES[(scale.root_pc + 1) % 12]
+            new = Scale.of(root, scale.type.key)
+        self.settings = replace(self.settings, scale=new)
+
+    def _next_tempo(self) -> None:
+        current = self.settings.bpm
+        index = TEMPO_CHOICES.index(current) if current in TEMPO_CHOICES else 0
+        self.settings = replace(self.settings, bpm=TEMPO_CHOICES[(index + 1) % len(TEMPO_CHOICES)])
+
+    def _toggle_tuner(self) -> None:
+        self.dsp.tuning = self.state is not State.TUNER
+        self.state = State.TUNER if self.dsp.tuning else State.IDLE
+
+    def _record_feedback(self, *, thumbs_up: bool) -> None:
+        # The coach (issue [4 of 4]) turns these into Opik "User Feedback" scores.
+        session_id = self.live.session_id if self.live else None
+        log.info(
+            "feedback %s on session %s", "thumbs up" if thumbs_up else "thumbs down", session_id
+        )
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def _start_session(self) -> None:
+        clock = read_clock()
+        session_id = new_session_id()
+        scale = self.settings.scale
+        self.store.begin_session(
+            SessionStart(
+                session_id=session_id,
+                user_id=self.config.sync.user_id,
+                device_id=self.store.device_id(),
+                software_version=software_version(),
+                scale_chosen=scale.hub_name,
+                scale_type=scale.hub_type,
+                total_inscale_notes=scale.size,
+                sensitivity=self.settings.sensitivity,
+                strictness=self.settings.strictness,
+                bpm=self.settings.bpm,
+                enabled_metrics=tuple(m for m in METRICS if m in self.settings.metrics),
+                start_wall=clock.wall,
+                start_monotonic=clock.monotonic,
+                boot_id=clock.boot_id,
+                clock_synced=clock.synced,
+                source=_source_label(self.source),
+            )
+        )
+        self.live = LiveSession(session_id, self.settings, self.source.sample_rate)
+        self.dsp.session = self.live
+        self._last_checkpoint = self._monotonic()
+        self.state = State.PRACTISING
+        log.info("session %s started: %s", session_id, scale.name)
+
+    def _drain_notes(self, live: LiveSession) -> list[NoteRow]:
+        """Notes finished since the last successful write (kept until one succeeds)."""
+        while True:
+            try:
+                event, in_scale = live.finished.get_nowait()
+            except queue.Empty:
+                return list(self._unsaved)
+            self._unsaved.append(NoteRow(event.onset_s, event.midi, event.cents, in_scale))
+
+    def _progress(self, live: LiveSession) -> SessionProgress:
+        with self._snapshot_lock:
+            snapshot = self._snapshot
+        scores = snapshot.session if snapshot and snapshot.session_id == live.session_id else None
+        return _progress_of(scores, live.stream_s)
+
+    def _checkpoint(self) -> None:
+        live = self.live
+        if live is None:
+            return
+        self._last_checkpoint = self._monotonic()
+        notes = self._drain_notes(live)
+        try:
+            self.store.checkpoint(
+                live.session_id, self._progress(live), notes, monotonic=self._monotonic()
+            )
+        except StoreError as err:
+            log.error("checkpoint failed: %s — keeping the notes in memory", err)
+            return
+        self._unsaved.clear()
+
+    def _finish_session(self, *, status: str) -> None:
+        live = self.live
+        if live is None:
+            return
+        self.dsp.finish(live)
+        self.dsp.session = None
+        self.live = None
+        progress = self._progress(live)
+        notes = self._drain_notes(live)
+        sync_state = "queued"
+        try:
+            self.store.finish_session(live.session_id, progress, notes, status=status)
+            self._unsaved.clear()
+        except StoreError as err:
+            log.error("could not finish session %s: %s", live.session_id, err)
+            sync_state = "not saved"
+        with self._snapshot_lock:
+            snapshot = self._snapshot
+        scores = snapshot.session if snapshot and snapshot.session_id == live.session_id else None
+        result = SessionResult(
+            live.session_id, status, progress.duration_seconds, scores, sync_state
+        )
+        self.results.append(result)
+        self._last_result = result
+        self.state = State.SUMMARY
+        if self.sync_worker is not None:
+            self.sync_worker.wake()
+        log.info(
+            "session %s finished: %.1f s, %d notes",
+            live.session_id,
+            progress.duration_seconds,
+            progress.total_notes_played,
+        )
+
+    # -- screen --------------------------------------------------------------------------
+
+    def _show(self) -> None:
+        if self.display is None:
+            return
+        self.display.show(self.screen())
+
+    def screen(self) -> Any:
+        """The screen state for what is happening now (pure apart from reading state)."""
+        screens = _screens()
+        with self._snapshot_lock:
+            snapshot = self._snapshot
+        if not self.capture.stats.connected:
+            return screens.StatusScreen(
+                "No interface", ("Plug in your USB", "audio interface"), level="error"
+            )
+        scale = self.settings.scale
+        if self.state is State.TUNER:
+            return screens.TunerScreen(
+                snapshot.note_name if snapshot else None,
+                snapshot.cents if snapshot else None,
+                snapshot.freq_hz if snapshot else None,
+                _nearest_string(snapshot.freq_hz) if snapshot and snapshot.freq_hz else None,
+            )
+        if self.state in (State.PRACTISING, State.PAUSED) and self.live is not None:
+            window = snapshot.window if snapshot and snapshot.session_id else None
+            return screens.PracticeScreen(
+                elapsed_s=self.live.stream_s,
+                pitch=window.pitch_accuracy if window else None,
+                scale=window.scale_conformity if window else None,
+                timing=window.timing_stability if window else None,
+                note_name=snapshot.note_name if snapshot else None,
+                cents=snapshot.cents if snapshot else None,
+                in_scale=snapshot.in_scale if snapshot else None,
+                tip=None,
+                paused=self.state is State.PAUSED,
+                bpm=self.settings.bpm,
+                scale_name=scale.name,
+            )
+        if self.state is State.SUMMARY and self._last_result is not None:
+            result = self._last_result
+            scores = result.scores
+            return screens.SummaryScreen(
+                pitch=scores.pitch_accuracy if scores else None,
+                scale=scores.scale_conformity if scores else None,
+                timing=scores.timing_stability if scores else None,
+                notes_total=scores.counts.total_notes if scores else 0,
+                notes_in_scale=scores.counts.in_scale_notes if scores else 0,
+                duration_s=result.duration_s,
+                sync_state=result.sync_state,
+                tip=None,
+            )
+        counts = self.store.outbox_counts()
+        return screens.HomeScreen(
+            scale_name=scale.name,
+            bpm=self.settings.bpm,
+            metrics=self.settings.metrics,
+            sync_pending=counts.pending,
+            sync_dead=counts.dead,
+            hub_configured=self.sync_worker is not None,
+        )
+
+
+def _screens() -> Any:
+    from display import state
+
+    return state
+
+
+def _progress_of(scores: Scores | None, seconds: float) -> SessionProgress:
+    if scores is None:
+        return SessionProgress(round(seconds, 3), None, None, None, 0, 0, 0)
+    return SessionProgress(
+        duration_seconds=round(seconds, 3),
+        pitch_accuracy=scores.pitch_accuracy,
+        scale_conformity=scores.scale_conformity,
+        timing_stability=scores.timing_stability,
+        total_notes_played=scores.counts.total_notes,
+        correct_notes_played=scores.counts.in_scale_notes,
+        bad_notes_played=scores.counts.out_of_scale_notes,
+    )
+
+
+_OPEN_STRINGS = (("E2", 40), ("A2", 45), ("D3", 50), ("G3", 55), ("B3", 59), ("E4", 64))
+
+
+def _nearest_string(freq_hz: float) -> str:
+    import math
+
+    midi = 69 + 12 * math.log2(freq_hz / 440.0)
+    name, _ = min(_OPEN_STRINGS, key=lambda s: abs(s[1] - midi))
+    return f"{name} string"
+
+
+def _source_label(source: AudioSource) -> str:
+    path = getattr(source, "path", None)
+    return f"file:{path.name}" if path is not None else "device"
+
+
+class DaemonError(DeviceError):
+    """The daemon cannot start; the message says which part and what to do."""

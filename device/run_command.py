@@ -1,0 +1,287 @@
+"""``fretcoach run``, ``fretcoach devices`` and ``fretcoach status``: wiring, in one place.
+
+:func:`build_daemon` is where every object is made from the configuration and passed in;
+nothing below it reaches for globals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from device.audio import PyAudioSource, ToneSource, WavSource, list_input_devices
+from device.bundled import demo_paths
+from device.config import Config, describe, load_config
+from device.daemon import Daemon, SessionResult
+from sync.client import HubClient, HubSettings
+from sync.store import Store, default_data_dir
+from sync.worker import SyncWorker
+
+log = logging.getLogger(__name__)
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run the practice device (the daemon)",
+        description="Listen, score, show, store and sync: the device. With --source "
+        "FILE.wav or demo a recorded performance goes through the whole daemon exactly as "
+        "from the interface; with no buttons the session starts at once and the daemon "
+        "exits when the file ends.",
+    )
+    _add_config_options(run)
+    run.add_argument(
+        "--source",
+        default="device",
+        help="device (the USB interface), demo (the bundled performance), tone (a generated "
+        "melody) or a WAV file (default: device)",
+    )
+    run.add_argument(
+        "--display", choices=["oled", "emulator", "none"], help="override display.kind"
+    )
+    run.add_argument(
+        "--buttons", choices=["gpio", "keyboard", "none"], help="override buttons.kind"
+    )
+    run.add_argument("--scale", help='the first session\'s scale, e.g. "E blues"')
+    run.add_argument("--bpm", type=float, help="the first session's metronome tempo (0 = free)")
+    run.add_argument(
+        "--fast", action="store_true", help="read a file source as fast as possible, not paced"
+    )
+    run.add_argument(
+        "--data-dir", type=Path, help="state directory (default: FRETCOACH_DATA_DIR or the XDG dir)"
+    )
+    run.add_argument("--json", action="store_true", help="print the finished sessions as JSON")
+    run.set_defaults(handler=cmd_run)
+
+    devices = commands.add_parser(
+        "devices", help="list audio inputs with their channels and sample rates"
+    )
+    devices.add_argument("--json", action="store_true", help="print a JSON list")
+    devices.set_defaults(handler=cmd_devices)
+
+    status = commands.add_parser("status", help="configuration, store and sync state at a glance")
+    _add_config_options(status)
+    status.add_argument("--data-dir", type=Path, help="state directory")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=cmd_status)
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="a TOML config file (default: /etc/fretcoach/config.toml, then "
+        "~/.config/fretcoach/config.toml)",
+    )
+    parser.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one setting, e.g. -o practice.bpm=90 (repeatable)",
+    )
+
+
+def effective_config(args: argparse.Namespace) -> Config:
+    overrides = list(args.option)
+    if getattr(args, "scale", None):
+        overrides.append(f"practice.scale={json.dumps(args.scale)}")
+    if getattr(args, "bpm", None) is not None:
+        overrides.append(f"practice.bpm={args.bpm}")
+    if getattr(args, "display", None):
+        overrides.append(f"display.kind={json.dumps(args.display)}")
+    if getattr(args, "buttons", None):
+        overrides.append(f"buttons.kind={json.dumps(args.buttons)}")
+    config, _ = load_config(args.config, overrides)
+    user = os.environ.get("FRETCOACH_USER_ID", "").strip()
+    if user:
+        config = replace(config, sync=replace(config.sync, user_id=user))
+    return config
+
+
+def _data_dir(args: argparse.Namespace, config: Config) -> Path:
+    if getattr(args, "data_dir", None):
+        return Path(args.data_dir)
+    if config.sync.data_dir:
+        return Path(config.sync.data_dir)
+    return default_data_dir()
+
+
+def build_source(spec: str, config: Config, *, fast: bool) -> Any:
+    if spec == "device":
+        return PyAudioSource(device=config.audio.device, channel=config.audio.channel)
+    if spec == "tone":
+        return ToneSource(sample_rate=config.audio.sample_rate, seconds=None, realtime=not fast)
+    path = demo_paths()[0] if spec == "demo" else Path(spec)
+    return WavSource(path, realtime=not fast)
+
+
+def build_display(config: Config, data_dir: Path) -> Any | None:
+    if config.display.kind == "none":
+        return None
+    from display.device import DisplayWorker, open_display
+
+    shown = config.display
+    emulator_dir = Path(shown.emulator_dir) if shown.emulator_dir else data_dir / "screens"
+
+    def factory() -> Any:
+        return open_display(
+            shown.kind,
+            driver=shown.driver,
+            i2c_port=shown.i2c_port,
+            i2c_address=shown.i2c_address,
+            rotate=shown.rotate,
+            emulator_dir=emulator_dir,
+        )
+
+    return DisplayWorker(factory, max_fps=shown.max_fps, dim_after_s=shown.dim_after_s)
+
+
+def build_buttons(config: Config) -> Any | None:
+    if config.buttons.kind == "none":
+        return None
+    from device.buttons import open_buttons
+
+    b = config.buttons
+    return open_buttons(
+        b.kind,
+        pins={
+            "start": b.start_pin,
+            "select": b.select_pin,
+            "mode": b.mode_pin,
+            "feedback": b.feedback_pin,
+        },
+        debounce_s=b.debounce_ms / 1000.0,
+        long_press_s=b.long_press_ms / 1000.0,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = effective_config(args)
+    data_dir = _data_dir(args, config)
+    if args.source == "demo" and not (
+        args.scale or any("practice.scale" in o for o in args.option)
+    ):
+        demo_scale = demo_paths()[1].get("scale")
+        if demo_scale:
+            config = replace(config, practice=replace(config.practice, scale=demo_scale))
+    source = build_source(args.source, config, fast=args.fast)
+    hub = HubSettings.from_env()
+    with Store.open(data_dir) as store:
+        sync_worker = SyncWorker(store, HubClient(hub)) if hub is not None else None
+        display = build_display(config, data_dir)
+        buttons = build_buttons(config)
+        daemon = Daemon(
+            config,
+            source=source,
+            store=store,
+            display=display,
+            buttons=buttons,
+            sync_worker=sync_worker,
+            exit_when_source_ends=args.source != "device",
+        )
+        results = daemon.run()
+        if sync_worker is not None:
+            # One last pass so a short demo run ends synced when the Hub is there.
+            sync_worker.sync_once()
+        records = {r.session_id: store.session(r.session_id, with_notes=False) for r in results}
+    if args.json:
+        json.dump(
+            [records[r.session_id].as_json() for r in results if records.get(r.session_id)],
+            sys.stdout,
+        )
+        sys.stdout.write("\n")
+    else:
+        for result in results:
+            print(format_result(result, records.get(result.session_id)))
+        if display is not None and config.display.kind == "emulator":
+            where = (
+                Path(config.display.emulator_dir)
+                if config.display.emulator_dir
+                else data_dir / "screens"
+            )
+            print(f"OLED frames: {where}")
+    return 0
+
+
+def format_result(result: SessionResult, record: Any) -> str:
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{value:.0%}"
+
+    scores = result.scores
+    sync_state = record.sync_state if record is not None else result.sync_state
+    lines = [
+        f"Session {result.session_id} ({result.status}, {result.duration_s:.1f} s)",
+        f"  pitch accuracy {pct(scores.pitch_accuracy if scores else None)}, "
+        f"scale conformity {pct(scores.scale_conformity if scores else None)}, "
+        f"timing stability {pct(scores.timing_stability if scores else None)}",
+    ]
+    if scores is not None:
+        counts = scores.counts
+        lines.append(
+            f"  {counts.total_notes} notes, {counts.in_scale_notes} in scale, "
+            f"{counts.out_of_scale_notes} out of scale"
+        )
+    lines.append(f"  sync: {sync_state}")
+    return "\n".join(lines)
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    devices = list_input_devices()
+    if args.json:
+        json.dump([_as_dict(d) for d in devices], sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    if not devices:
+        print("No audio inputs found. Plug in your USB audio interface.")
+        return 0
+    for d in devices:
+        rates = ", ".join(str(r) for r in d.rates) or "neither 44100 nor 48000"
+        print(f"[{d.index}] {d.name} — {d.channels} input channel(s); {rates} Hz")
+    return 0
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = effective_config(args)
+    data_dir = _data_dir(args, config)
+    with Store.open(data_dir) as store:
+        counts = store.outbox_counts()
+        sessions = store.sessions(limit=1)
+    hub = HubSettings.from_env()
+    status = {
+        "data_dir": str(data_dir),
+        "hub": hub.url if hub else None,
+        "sessions_waiting": counts.pending,
+        "sessions_synced": counts.sent,
+        "sessions_rejected": counts.dead,
+        "last_session": sessions[0].as_json() if sessions else None,
+        "config": describe(config),
+    }
+    if args.json:
+        json.dump(status, sys.stdout, default=str)
+        sys.stdout.write("\n")
+        return 0
+    print(f"state directory: {data_dir}")
+    print(f"hub: {hub.url if hub else 'not configured (set FRETCOACH_HUB_URL)'}")
+    print(
+        f"sessions: {counts.pending} waiting to sync, {counts.sent} synced, {counts.dead} rejected"
+    )
+    practice = config.practice
+    print(
+        f"practice: {practice.scale}, "
+        f"{'free tempo' if not practice.bpm else f'{practice.bpm:g} bpm'}, "
+        f"strictness {practice.strictness:g}, sensitivity {practice.sensitivity:g}"
+    )
+    print(f"display: {config.display.kind}; buttons: {config.buttons.kind}")
+    return 0

@@ -1,0 +1,241 @@
+"""The practice session: a state machine on the main thread, a DSP loop on its own thread.
+
+States: ``idle → practising ⇄ paused → summary → idle``, with ``tuner`` beside idle.
+The main thread owns the state and the store; the DSP thread owns the analyzer of the
+session in progress. They meet through two things only: the DSP thread reads the current
+:class:`LiveSession` reference (swapped atomically by the main thread) and hands finished
+notes back through a thread-safe queue, and it publishes an immutable
+:class:`LiveSnapshot` (latest wins) for the screen. The DSP thread never waits on the
+main thread, the store, the display or the network.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from device.audio import END, Capture
+from dsp import HOP_SIZE, NoteEvent, NoteTracker, Scorer, Scores, ScoringConfig, TrackerConfig
+from dsp.notes import note_name
+from dsp.scales import Scale
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    IDLE = "idle"
+    PRACTISING = "practising"
+    PAUSED = "paused"
+    SUMMARY = "summary"
+    TUNER = "tuner"
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeSettings:
+    scale: Scale
+    bpm: float | None
+    strictness: float
+    sensitivity: float
+    metrics: tuple[str, ...]
+    a4_hz: float
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSnapshot:
+    """What the screen needs, published by the DSP thread after every hop with news."""
+
+    session_id: str | None
+    stream_s: float  # stream time of the practice so far (pauses excluded)
+    window: Scores | None
+    session: Scores | None
+    note_name: str | None
+    cents: float | None
+    in_scale: bool | None
+    freq_hz: float | None
+
+
+class LiveSession:
+    """One session's DSP state. Created by the main thread, then fed only by the DSP thread."""
+
+    def __init__(self, session_id: str, settings: PracticeSettings, sample_rate: int) -> None:
+        self.session_id = session_id
+        self.settings = settings
+        self.tracker = NoteTracker(
+            TrackerConfig(
+                sample_rate=sample_rate, a4_hz=settings.a4_hz, sensitivity=settings.sensitivity
+            )
+        )
+        self.scorer = Scorer(
+            ScoringConfig(
+                scale=settings.scale,
+                strictness=settings.strictness,
+                bpm=settings.bpm,
+                metrics=settings.metrics,
+            )
+        )
+        self.finished: queue.SimpleQueue[tuple[NoteEvent, bool]] = queue.SimpleQueue()
+        self.hops = 0
+        self.sample_rate = sample_rate
+        self.paused = False
+        self.ended = threading.Event()  # set by the DSP thread after the final flush
+
+    @property
+    def stream_s(self) -> float:
+        return self.hops * HOP_SIZE / self.sample_rate
+
+
+@dataclass(frozen=True, slots=True)
+class DspStats:
+    hops: int
+    hop_p50_us: float
+    hop_p99_us: float
+    max_queue: int
+
+
+class DspLoop:
+    """The DSP thread: hop in, notes and scores out, snapshot published. Nothing else."""
+
+    def __init__(
+        self,
+        capture: Capture,
+        *,
+        on_snapshot: Callable[[LiveSnapshot], None],
+        on_end_of_stream: Callable[[], None],
+        tuner_a4_hz: float = 440.0,
+    ) -> None:
+        self.capture = capture
+        self.on_snapshot = on_snapshot
+        self.on_end_of_stream = on_end_of_stream
+        self.session: LiveSession | None = None
+        self.tuning = False
+        self._tuner: NoteTracker | None = None
+        self._tuner_a4 = tuner_a4_hz
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._timings = np.zeros(4096, dtype=np.float64)  # ring of per-hop µs
+        self._count = 0
+        self._max_queue = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dsp", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=3.0)
+
+    def finish(self, session: LiveSession, timeout: float = 2.0) -> None:
+        """Ask the DSP thread to flush ``session``'s last note; wait briefly for it."""
+        session.paused = True
+        self._flush_request = session
+        session.ended.wait(timeout)
+
+    _flush_request: LiveSession | None = None
+
+    @property
+    def stats(self) -> DspStats:
+        n = min(self._count, len(self._timings))
+        sample = self._timings[:n] if n else np.zeros(1)
+        return DspStats(
+            self._count,
+            float(np.percentile(sample, 50)),
+            float(np.percentile(sample, 99)),
+            self._max_queue,
+        )
+
+    def _run(self) -> None:
+        hops = self.capture.hops
+        while not self._stop.is_set():
+            request = self._flush_request
+            if request is not None:
+                self._flush(request)
+            try:
+                hop = hops.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if hop is END:
+                session = self.session
+                if session is not None:
+                    self._flush(session)
+                self.on_end_of_stream()
+                return
+            self._max_queue = max(self._max_queue, hops.qsize())
+            started = time.perf_counter_ns()
+            self._process(hop)
+            self._timings[self._count % len(self._timings)] = (
+                time.perf_counter_ns() - started
+            ) / 1e3
+            self._count += 1
+
+    def _process(self, hop: np.ndarray) -> None:
+        session = self.session
+        if self.tuning:
+            self._tune(hop)
+            return
+        if session is None or session.paused:
+            return
+        session.hops += 1
+        events = session.tracker.process(hop)
+        news = bool(events) or session.hops % 8 == 0
+        for event in events:
+            if event.is_final:
+                in_scale = session.scorer.add(event)
+                session.finished.put((event, in_scale))
+        if news:
+            self.on_snapshot(self._snapshot(session))
+
+    def _flush(self, session: LiveSession) -> None:
+        self._flush_request = None
+        if session.ended.is_set():
+            return
+        for event in session.tracker.flush():
+            if event.is_final:
+                session.finished.put((event, session.scorer.add(event)))
+        self.on_snapshot(self._snapshot(session))
+        session.ended.set()
+
+    def _snapshot(self, session: LiveSession) -> LiveSnapshot:
+        current = session.tracker.current
+        scale = session.settings.scale
+        return LiveSnapshot(
+            session_id=session.session_id,
+            stream_s=session.stream_s,
+            window=session.scorer.window(),
+            session=session.scorer.session(),
+            note_name=note_name(current.midi, flats=scale.prefers_flats) if current else None,
+            cents=current.cents if current else None,
+            in_scale=scale.contains(current.midi) if current else None,
+            freq_hz=current.freq_hz if current else None,
+        )
+
+    def _tune(self, hop: np.ndarray) -> None:
+        if self._tuner is None:
+            rate = getattr(self.capture.source, "sample_rate", 48000)
+            self._tuner = NoteTracker(TrackerConfig(sample_rate=rate, a4_hz=self._tuner_a4))
+        self._tuner.process(hop)
+        current = self._tuner.current
+        self.on_snapshot(
+            LiveSnapshot(
+                None,
+                0.0,
+                None,
+                None,
+                note_name(current.midi) if current else None,
+                current.cents if current else None,
+                None,
+                current.freq_hz if current else None,
+            )
+        )
+
+
+def new_session_id() -> str:
+    return str(uuid.uuid4())
