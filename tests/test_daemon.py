@@ -1,0 +1,209 @@
+"""The daemon end to end with its shipped fakes: a WAV source, the real store, signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.audio import AudioSourceError, Capture, EndOfStream, ToneSource, WavSource
+from device.config import Config, ConfigError, load_config
+from device.daemon import Daemon
+from device.session import State
+from dsp import HOP_SIZE
+from sync.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "device" / "demo" / "demo.wav"
+
+
+def test_a_file_runs_through_the_whole_daemon_and_is_stored(tmp_path: Path) -> None:
+    config, _ = load_config(None, ["practice.scale='A minor pentatonic'"])
+    with Store.open(tmp_path) as store:
+        daemon = Daemon(config, source=WavSource(DEMO, realtime=False), store=store)
+        results = daemon.run()
+        assert len(results) == 1
+        result = results[0]
+        assert result.status == "completed"
+        assert result.duration_s == pytest.approx(9.84, abs=0.05)
+        record = store.session(result.session_id)
+        assert record is not None
+        assert record.status == "completed"
+        assert record.sync_state == "pending"
+        assert record.scale_chosen == "A Minor (Pentatonic)"
+        assert record.total_notes_played == len(record.notes) >= 18
+        assert record.bad_notes_played == 2
+        assert record.source == "file:demo.wav"
+        assert daemon.state is State.SUMMARY
+        assert daemon.capture.stats.dropped == 0
+
+
+class FlakySource:
+    """An interface that vanishes after ``fail_after`` hops and is back after ``down_s``."""
+
+    def __init__(self, *, fail_after: int, down_s: float, total_hops: int) -> None:
+        self.sample_rate = 48000
+        self.description = "flaky test interface"
+        self.realtime = True
+        self._tone = ToneSource(realtime=False)
+        self._served = 0
+        self._fail_after = fail_after
+        self._down_until = 0.0
+        self._down_s = down_s
+        self._total = total_hops
+        self.opens = 0
+
+    def open(self) -> None:
+        if time.monotonic() < self._down_until:
+            raise AudioSourceError("no audio input found: plug in your USB audio interface")
+        self.opens += 1
+        self._tone.open()
+
+    def read_hop(self) -> np.ndarray:
+        if self._served == self._fail_after and self._down_until == 0.0:
+            self._down_until = time.monotonic() + self._down_s
+            raise AudioSourceError("the audio interface stopped delivering (unplugged)")
+        if self._served >= self._total:
+            raise EndOfStream
+        self._served += 1
+        time.sleep(HOP_SIZE / self.sample_rate / 4)
+        return self._tone.read_hop()
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unplugged_interface_is_reopened_and_the_session_goes_on(tmp_path: Path) -> None:
+    source = FlakySource(fail_after=100, down_s=1.0, total_hops=400)
+    with Store.open(tmp_path) as store:
+        daemon = Daemon(Config(), source=source, store=store)
+        screens: list[str] = []
+        seen = threading.Event()
+
+        def watch() -> None:
+            while not seen.is_set():
+                if not daemon.capture.stats.connected:
+                    screens.append("disconnected")
+                    seen.set()
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        results = daemon.run()
+        seen.set()
+        assert screens == ["disconnected"]
+        assert source.opens == 2
+        assert daemon.capture.stats.reopens == 1
+        record = store.session(results[0].session_id)
+        assert record is not None
+        # Every hop the interface delivered was analysed: 400 hops of audio.
+        assert record.duration_seconds == pytest.approx(400 * HOP_SIZE / 48000, abs=0.02)
+        assert record.total_notes_played >= 6  # a note every 0.6 s for 4.3 s
+
+
+def test_capture_counts_dropped_hops_instead_of_blocking() -> None:
+    source = ToneSource(realtime=True, seconds=0.5)
+    source.realtime = True  # an interface: never waits for a slow consumer
+    capture = Capture(source, queue_hops=4)
+    capture.start()
+    time.sleep(0.8)  # nobody reads the queue
+    capture.stop()
+    stats = capture.stats
+    assert stats.hops >= 40
+    assert stats.dropped == stats.hops - 4
+
+
+def test_config_errors_name_the_key_and_the_allowed_values(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"`audio.sample_rate` must be one of 44100, 48000, not 22050"
+    ):
+        load_config(None, ["audio.sample_rate=22050"])
+    with pytest.raises(ConfigError, match=r"`practice.strictness` must be between 0 and 1, not 2"):
+        load_config(None, ["practice.strictness=2"])
+    with pytest.raises(ConfigError, match=r"unknown setting `practice.tempo`"):
+        load_config(None, ["practice.tempo=90"])
+    with pytest.raises(ConfigError, match="looks like a secret"):
+        load_config(None, ["sync.hub_token=abc"])
+    with pytest.raises(ConfigError, match=r"`practice.scale`: unknown scale"):
+        load_config(None, ["practice.scale='H major'"])
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[audio\nsample_rate = 48000\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    good = tmp_path / "good.toml"
+    good.write_text('[practice]\nscale = "E blues"\nbpm = 90\n[audio]\nchannel = 2\n')
+    config, source = load_config(good, ["practice.bpm=100"])
+    assert source == good
+    assert config.practice.scale == "E blues"
+    assert config.practice.bpm == 100.0  # -o wins over the file
+    assert config.audio.channel == 2
+
+
+def run_daemon_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "device.cli", *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigterm_mid_session_finishes_and_queues_it(tmp_path: Path) -> None:
+    env = {"FRETCOACH_DATA_DIR": str(tmp_path)}
+    proc = run_daemon_process(
+        ["run", "--source", "demo", "--display", "none", "--buttons", "none", "--json"], env
+    )
+    deadline = time.monotonic() + 30
+    with Store.open(tmp_path) as store:
+        while time.monotonic() < deadline:
+            live = [r for r in store.sessions() if r.status == "live" and r.duration_seconds > 0]
+            if live:
+                break
+            time.sleep(0.1)
+        assert live, "the daemon never checkpointed a live session"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    [session] = json.loads(out)
+    assert session["status"] == "completed"
+    assert session["sync_state"] == "pending"
+    assert 4.0 <= session["duration_seconds"] < 9.8  # stopped part-way through the demo
+    assert "Traceback" not in err
+
+
+def test_kill_9_mid_session_is_recovered_on_next_start(tmp_path: Path) -> None:
+    env = {"FRETCOACH_DATA_DIR": str(tmp_path)}
+    proc = run_daemon_process(
+        ["run", "--source", "demo", "--display", "none", "--buttons", "none"], env
+    )
+    deadline = time.monotonic() + 30
+    with Store.open(tmp_path) as store:
+        while time.monotonic() < deadline:
+            live = [r for r in store.sessions() if r.status == "live" and r.total_notes_played > 0]
+            if live:
+                break
+            time.sleep(0.1)
+    assert live
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    again = run_daemon_process(
+        ["run", "--source", "demo", "--display", "none", "--buttons", "none", "--fast"], env
+    )
+    again.communicate(timeout=60)
+    assert again.returncode == 0
+    with Store.open(tmp_path) as store:
+        statuses = sorted(r.status for r in store.sessions())
+        assert statuses == ["completed", "interrupted"]
+        interrupted = next(r for r in store.sessions() if r.status == "interrupted")
+        assert interrupted.sync_state == "pending"
+        assert interrupted.total_notes_played > 0
