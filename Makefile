@@ -18,7 +18,7 @@ STAMP_RUN := $(VENV)/.stamp-run-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STAMP_DEV := $(VENV)/.stamp-dev-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench setup setup-dev clean
+.PHONY: help run test lint format bench setup setup-dev install uninstall clean
 
 help: ## show this help
 	@echo "FretCoach Portable"
@@ -59,6 +59,12 @@ $(STAMP_DEV): $(STAMP_RUN)
 	@./.ci/apt-install $(APT_TEST)
 	$(PIP) install -e '.[dev]'
 	@rm -f $(VENV)/.stamp-dev-*; touch $@
+
+install: ## on a Raspberry Pi, as root: install and start the fretcoach service
+	./systemd/install.sh
+
+uninstall: ## on a Raspberry Pi, as root: remove the service (keeps sessions and settings)
+	./systemd/uninstall.sh
 
 clean: ## remove the venv and caches (keeps your sessions)
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

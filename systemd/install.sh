@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Install FretCoach Portable as a systemd service on Raspberry Pi OS (Bookworm, 64-bit).
+# Run as root from the repository: `sudo make install`. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PREFIX=/opt/fretcoach
+if [ "$(id -u)" -ne 0 ]; then
+    echo "run as root: sudo make install" >&2
+    exit 1
+fi
+./.ci/apt-install build-essential python3-dev python3-venv portaudio19-dev libasound2-dev \
+    i2c-tools python3-lgpio liblgpio-dev 2>/dev/null || \
+    ./.ci/apt-install build-essential python3-dev python3-venv portaudio19-dev libasound2-dev i2c-tools
+getent group i2c >/dev/null || groupadd --system i2c
+getent group gpio >/dev/null || groupadd --system gpio
+id fretcoach >/dev/null 2>&1 || useradd --system --home-dir /var/lib/fretcoach --shell /usr/sbin/nologin fretcoach
+usermod -a -G audio,i2c,gpio fretcoach
+mkdir -p "$PREFIX" /etc/fretcoach
+rm -rf "$PREFIX/src" && mkdir -p "$PREFIX/src"
+tar --exclude=./.venv --exclude=./.git --exclude=./out --exclude=./.cache -cf - . | tar -xf - -C "$PREFIX/src"
+cp "$PREFIX/src/README.md" "$PREFIX/README.md"
+python3 -m venv "$PREFIX/.venv"
+"$PREFIX/.venv/bin/pip" install -q --upgrade pip setuptools wheel
+"$PREFIX/.venv/bin/pip" install -q "$PREFIX/src"
+"$PREFIX/.venv/bin/pip" install -q lgpio 2>/dev/null || echo "note: lgpio not installed (needed on a Pi 5 for the buttons)"
+[ -f /etc/fretcoach/config.toml ] || cat > /etc/fretcoach/config.toml <<'TOML'
+# FretCoach Portable configuration — see the README for every setting.
+[audio]
+device = ""        # a substring of your interface's name, e.g. "Scarlett"
+channel = 1        # a Scarlett Solo's guitar input is 2
+
+[practice]
+scale = "A minor pentatonic"
+bpm = 0            # 0 = free tempo
+
+[display]
+kind = "oled"
+driver = "ssd1306"  # or "sh1106"
+
+[buttons]
+kind = "gpio"
+TOML
+if [ ! -f /etc/fretcoach/env ]; then
+    install -m 0600 -o root -g root /dev/null /etc/fretcoach/env
+    cat > /etc/fretcoach/env <<'ENV'
+# Secrets for the fretcoach service (root only, 0600).
+# FRETCOACH_HUB_URL=https://hub.example.com
+# FRETCOACH_HUB_TOKEN=
+# FRETCOACH_USER_ID=
+# OPENAI_API_KEY=
+ENV
+fi
+install -m 0644 systemd/fretcoach.service /etc/systemd/system/fretcoach.service
+systemctl daemon-reload
+systemctl enable --now fretcoach.service
+if ! ls /dev/i2c-* >/dev/null 2>&1; then
+    echo "I2C is off: enable it with 'sudo raspi-config nonint do_i2c 0' (or raspi-config → Interface Options → I2C), then reboot"
+fi
+echo "installed: journalctl -u fretcoach -f   shows the logs"

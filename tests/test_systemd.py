@@ -1,0 +1,86 @@
+"""The systemd unit, and sd_notify from the real daemon to a real notify socket."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+UNIT = REPO / "systemd" / "fretcoach.service"
+
+
+def test_unit_has_what_the_device_needs() -> None:
+    text = UNIT.read_text()
+    for line in (
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "User=fretcoach",
+        "SupplementaryGroups=audio i2c gpio",
+        "StateDirectory=fretcoach",
+        "EnvironmentFile=-/etc/fretcoach/env",
+        "ExecStart=/opt/fretcoach/.venv/bin/fretcoach run",
+    ):
+        assert line in text
+    # /dev/snd, /dev/i2c-* and /dev/gpiochip* must stay reachable.
+    assert "PrivateDevices=yes" not in text
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_unit_verifies_cleanly(tmp_path: Path) -> None:
+    # verify insists that ExecStart exists; point it at a binary that does.
+    unit = tmp_path / "fretcoach.service"
+    unit.write_text(UNIT.read_text().replace("/opt/fretcoach/.venv/bin/fretcoach", "/bin/true"))
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fretcoach.service" not in result.stderr, result.stderr
+
+
+def test_daemon_notifies_ready_watchdog_and_stopping(tmp_path: Path) -> None:
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(address)
+        server.settimeout(30)
+        env = {
+            **os.environ,
+            "NOTIFY_SOCKET": address,
+            "WATCHDOG_USEC": "400000",
+            "FRETCOACH_DATA_DIR": str(tmp_path / "state"),
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "device.cli",
+                "run",
+                "--source",
+                "demo",
+                "--display",
+                "none",
+                "--buttons",
+                "none",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        messages: list[str] = []
+        try:
+            while not any("STOPPING=1" in m for m in messages):
+                messages.append(server.recv(4096).decode())
+        finally:
+            proc.wait(timeout=30)
+    assert messages[0].startswith("READY=1")
+    assert "STATUS=listening on file demo.wav" in messages[0]
+    assert sum(m == "WATCHDOG=1" for m in messages) >= 5  # every 0.2 s for ~10 s
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
