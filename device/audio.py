@@ -252,14 +252,22 @@ class PyAudioSource:
                     f"{name} has {channels} input channel(s), so audio.channel must be between "
                     f"1 and {channels}, not {self.channel}"
                 )
-            for rate in self.rates:
-                if _supports(pa, index, channels, rate):
+            # Open as few channels as reach ours (a 128-channel ALSA plug device would
+            # otherwise cost 64× the copying); some hardware only opens all of them.
+            opened = None
+            for count in dict.fromkeys((self.channel, channels)):
+                for rate in self.rates:
+                    if _supports(pa, index, count, rate):
+                        opened = (count, rate)
+                        break
+                if opened:
                     break
-            else:
+            if opened is None:
                 raise AudioSourceError(
                     f"{name} accepts neither {' nor '.join(map(str, self.rates))} Hz: "
                     "choose another interface with audio.device"
                 )
+            channels, rate = opened
             self._stream = pa.open(
                 format=pyaudio.paFloat32,
                 channels=channels,
