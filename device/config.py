@@ -54,7 +54,7 @@ class DisplayConfig:
     driver: str = "ssd1306"  # ssd1306 | sh1106
     i2c_port: int = 1
     i2c_address: int = 0x3C
-    rotate: int = 0
+    rotate: int = 0  # 0 or 2 (180°, for an upside-down mount)
     max_fps: float = 15.0
     dim_after_s: float = 60.0
     emulator_dir: str = ""  # "" = <state dir>/screens
@@ -90,7 +90,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "audio.sample_rate": (44100, 48000),
     "display.kind": ("oled", "emulator", "none"),
     "display.driver": ("ssd1306", "sh1106"),
-    "display.rotate": (0, 1, 2, 3),
+    "display.rotate": (0, 2),  # the screens are landscape: 0° or 180°
     "buttons.kind": ("gpio", "keyboard", "none"),
 }
 _RANGES: dict[str, tuple[float, float]] = {
