@@ -27,8 +27,10 @@ help: ## show this help
 	@echo
 	@echo "Start with: make run   (no hardware, no keys needed)"
 
-run: $(STAMP_RUN) ## set up, then analyse the bundled demo performance
+run: $(STAMP_RUN) ## set up, then play the bundled demo through the whole device (no hardware)
 	$(VENV)/bin/fretcoach analyze --demo
+	$(VENV)/bin/fretcoach run --source demo --display emulator --buttons none --local-hub \
+		-o display.emulator_dir='"out/oled"' 
 
 test: $(STAMP_DEV) ## set up (incl. test tools), then run the test suite
 	$(PY) -m pytest

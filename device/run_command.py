@@ -7,6 +7,7 @@ nothing below it reaches for globals.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from device.audio import PyAudioSource, ToneSource, WavSource, list_input_device
 from device.bundled import demo_paths
 from device.config import Config, describe, load_config
 from device.daemon import Daemon, SessionResult
+from device.local_hub import LocalHub
 from sync.client import HubClient, HubSettings
 from sync.store import Store, default_data_dir
 from sync.worker import SyncWorker
@@ -57,6 +59,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--data-dir", type=Path, help="state directory (default: FRETCOACH_DATA_DIR or the XDG dir)"
     )
     run.add_argument("--json", action="store_true", help="print the finished sessions as JSON")
+    run.add_argument(
+        "--local-hub",
+        action="store_true",
+        help="start a reference Hub on 127.0.0.1 for this run and sync to it (the demo)",
+    )
     run.set_defaults(handler=cmd_run)
 
     devices = commands.add_parser(
@@ -173,32 +180,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         if demo_scale:
             config = replace(config, practice=replace(config.practice, scale=demo_scale))
     source = build_source(args.source, config, fast=args.fast)
-    hub = HubSettings.from_env()
-    with Store.open(data_dir) as store:
+    with contextlib.ExitStack() as stack:
+        local_hub = None
+        if args.local_hub:
+            local_hub = stack.enter_context(
+                LocalHub(data_dir / "local-hub", user=config.sync.user_id)
+            )
+            hub = HubSettings(url=local_hub.url, token=local_hub.token)
+        else:
+            hub = HubSettings.from_env()
+        store = stack.enter_context(Store.open(data_dir))
         sync_worker = SyncWorker(store, HubClient(hub)) if hub is not None else None
         display = build_display(config, data_dir)
-        buttons = build_buttons(config)
         daemon = Daemon(
             config,
             source=source,
             store=store,
             display=display,
-            buttons=buttons,
+            buttons=build_buttons(config),
             sync_worker=sync_worker,
             exit_when_source_ends=args.source != "device",
         )
         results = daemon.run()
-        if sync_worker is not None:
-            # One last pass so a short demo run ends synced when the Hub is there.
-            sync_worker.sync_once()
+        if hub is not None:
+            # One last pass, so a short run ends synced when the Hub is reachable. A demo's
+            # throw-away Hub takes sessions even before the clock is synchronised.
+            final = SyncWorker(store, HubClient(hub), clock_hold_s=0.0 if local_hub else 600.0)
+            report = final.sync_once()
+            if report.error:
+                log.warning("sessions stay queued: %s", report.error)
         records = {r.session_id: store.session(r.session_id, with_notes=False) for r in results}
-    if args.json:
-        json.dump(
-            [records[r.session_id].as_json() for r in results if records.get(r.session_id)],
-            sys.stdout,
-        )
-        sys.stdout.write("\n")
-    else:
+        if args.json:
+            json.dump(
+                [records[r.session_id].as_json() for r in results if records.get(r.session_id)],
+                sys.stdout,
+            )
+            sys.stdout.write("\n")
+            return 0
         for result in results:
             print(format_result(result, records.get(result.session_id)))
         if display is not None and config.display.kind == "emulator":
@@ -207,7 +225,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if config.display.emulator_dir
                 else data_dir / "screens"
             )
-            print(f"OLED frames: {where}")
+            print(f"OLED frames: {where}/ (last.png is the final screen, oled.gif the whole run)")
+        if local_hub is not None:
+            print(f"Local Hub: {local_hub.url}, database {local_hub.db_path}")
     return 0
 
 

@@ -207,3 +207,46 @@ def test_kill_9_mid_session_is_recovered_on_next_start(tmp_path: Path) -> None:
         interrupted = next(r for r in store.sessions() if r.status == "interrupted")
         assert interrupted.sync_state == "pending"
         assert interrupted.total_notes_played > 0
+
+
+def test_the_embedded_demo_goes_all_the_way_to_a_local_hub(tmp_path: Path) -> None:
+    """What `make run` does: demo → DSP → screens → store → a real Hub on loopback."""
+    frames = tmp_path / "oled"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "device.cli",
+            "run",
+            "--source",
+            "demo",
+            "--fast",
+            "--display",
+            "emulator",
+            "--buttons",
+            "none",
+            "--local-hub",
+            "--json",
+            "-o",
+            f"display.emulator_dir={json.dumps(str(frames))}",
+        ],
+        cwd=REPO,
+        env={**os.environ, "FRETCOACH_DATA_DIR": str(tmp_path / "state")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [session] = json.loads(result.stdout)
+    assert session["sync_state"] == "synced"
+    assert session["total_notes_played"] >= 18
+    assert (frames / "last.png").exists()
+    assert (frames / "oled.gif").exists()
+    assert len(list(frames.glob("frame_*.png"))) >= 2
+    hub_db = tmp_path / "state" / "local-hub" / "local-hub.db"
+    import sqlite3
+
+    with sqlite3.connect(hub_db) as db:
+        rows = db.execute("SELECT session_id, total_notes_played FROM sessions").fetchall()
+    assert rows == [(session["session_id"], session["total_notes_played"])]
