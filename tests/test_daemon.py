@@ -250,3 +250,40 @@ def test_the_embedded_demo_goes_all_the_way_to_a_local_hub(tmp_path: Path) -> No
     with sqlite3.connect(hub_db) as db:
         rows = db.execute("SELECT session_id, total_notes_played FROM sessions").fetchall()
     assert rows == [(session["session_id"], session["total_notes_played"])]
+
+
+def test_buttons_drive_the_session_state_machine(tmp_path: Path) -> None:
+    """Keyboard buttons through a pipe: start, pause, resume, long-press stop, then SIGTERM."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", "run", "--source", "tone", "--display", "none"]
+        + ["--buttons", "keyboard", "--json"],
+        cwd=REPO,
+        env={**os.environ, "FRETCOACH_DATA_DIR": str(tmp_path)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+
+    def press(keys: str, then_wait: float) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write(keys + "\n")
+        proc.stdin.flush()
+        time.sleep(then_wait)
+
+    time.sleep(3.0)  # start-up
+    with Store.open(tmp_path) as store:
+        assert store.sessions() == []  # buttons: nothing starts by itself
+    press("g", 2.0)  # start
+    press("g", 1.0)  # pause
+    press("g", 1.5)  # resume
+    press("G", 1.0)  # long press: stop the session
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    [session] = json.loads(out)
+    assert session["status"] == "completed"
+    # Practised ~3.5 s of the ~4.5 s between start and stop: the pause is not counted.
+    assert 2.0 < session["duration_seconds"] < 4.4
+    assert session["total_notes_played"] >= 2
