@@ -520,6 +520,20 @@ class Store:
         with self._transaction() as db:
             self._enqueue(db, kind, ref)
 
+    def enqueue_payload(self, kind: str, ref: str, payload: str) -> bool:
+        """Queue a ready-made payload (a trace, a feedback score) under a unique ref.
+
+        Returns False when ``(kind, ref)`` is already queued: enqueueing is idempotent.
+        """
+        now = utc_iso(time.time())
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO outbox (kind, ref, state, payload, created_at, updated_at) "
+                "VALUES (?, ?, 'pending', ?, ?, ?) ON CONFLICT (kind, ref) DO NOTHING",
+                (kind, ref, payload, now, now),
+            )
+            return cursor.rowcount == 1
+
     def pending(self, *, limit: int = 100, kinds: Sequence[str] = ("session",)) -> list[OutboxItem]:
         marks = ",".join("?" for _ in kinds)
         with self._lock:

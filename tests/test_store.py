@@ -268,3 +268,14 @@ def test_checkpoints_are_batched_not_per_note(tmp_path: Path) -> None:
         record = store.session(s.session_id)
         assert record is not None
         assert len(record.notes) == 300
+
+
+def test_ready_made_payloads_queue_once_per_ref(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        assert store.enqueue_payload("opik-trace", "trace-1", '{"name": "live-feedback"}')
+        assert not store.enqueue_payload("opik-trace", "trace-1", '{"name": "other"}')
+        [item] = store.pending(kinds=("opik-trace",))
+        assert item.payload == '{"name": "live-feedback"}'
+        assert store.pending() == []  # sessions only by default
+        store.mark_sent(item.id)
+        assert store.pending(kinds=("opik-trace",)) == []
