@@ -46,6 +46,7 @@ format: $(STAMP_DEV) ## apply ruff fixes and formatting
 bench: $(STAMP_DEV) ## benchmark our engine against librosa pyin on the rendered guitar set
 	$(PY) -m tests.bench
 	$(PY) -m tests.bench_sync
+	$(PY) -m tests.bench_device
 
 setup: $(STAMP_RUN) ## create .venv and install the product
 setup-dev: $(STAMP_DEV) ## create .venv and install the product + test tools

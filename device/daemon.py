@@ -60,7 +60,7 @@ class SessionResult:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    kind: str  # "button" | "end" | "signal"
+    kind: str  # "button" | "end" | "redraw"
     button: str = ""
     long: bool = False
 
@@ -131,6 +131,7 @@ class Daemon:
             log.warning("recovered %d interrupted session(s) from the last run", len(recovered))
         previous_handlers = self._install_signal_handlers()
         try:
+            self._show()  # bring the display thread up before audio starts flowing
             self.capture.start()
             if self.buttons is None:
                 self._start_session()  # no buttons: play at once
@@ -213,9 +214,11 @@ class Daemon:
     def _on_button(self, event: Any) -> None:  # a device.buttons.ButtonEvent
         self.events.put(Event("button", event.button, event.kind == "long"))
 
-    def _on_snapshot(self, snapshot: LiveSnapshot) -> None:
+    def _on_snapshot(self, snapshot: LiveSnapshot, urgent: bool) -> None:
         with self._snapshot_lock:
             self._snapshot = snapshot
+        if urgent:
+            self.events.put_nowait(Event("redraw"))  # wake the main loop: a note to show
 
     def _handle(self, event: Event) -> None:
         if event.kind == "end":

@@ -97,6 +97,8 @@ class DspStats:
     hops: int
     hop_p50_us: float
     hop_p99_us: float
+    hop_cpu_p50_us: float
+    hop_cpu_p99_us: float
     max_queue: int
 
 
@@ -107,7 +109,7 @@ class DspLoop:
         self,
         capture: Capture,
         *,
-        on_snapshot: Callable[[LiveSnapshot], None],
+        on_snapshot: Callable[[LiveSnapshot, bool], None],
         on_end_of_stream: Callable[[], None],
         tuner_a4_hz: float = 440.0,
     ) -> None:
@@ -120,7 +122,10 @@ class DspLoop:
         self._tuner_a4 = tuner_a4_hz
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._timings = np.zeros(4096, dtype=np.float64)  # ring of per-hop µs
+        # Rings of per-hop µs: wall time (what the audio path waits, GIL included) and this
+        # thread's CPU time (the DSP work itself, whatever other threads do).
+        self._timings = np.zeros(4096, dtype=np.float64)
+        self._cpu_timings = np.zeros(4096, dtype=np.float64)
         self._count = 0
         self._max_queue = 0
 
@@ -144,11 +149,14 @@ class DspLoop:
     @property
     def stats(self) -> DspStats:
         n = min(self._count, len(self._timings))
-        sample = self._timings[:n] if n else np.zeros(1)
+        wall = self._timings[:n] if n else np.zeros(1)
+        cpu = self._cpu_timings[:n] if n else np.zeros(1)
         return DspStats(
             self._count,
-            float(np.percentile(sample, 50)),
-            float(np.percentile(sample, 99)),
+            float(np.percentile(wall, 50)),
+            float(np.percentile(wall, 99)),
+            float(np.percentile(cpu, 50)),
+            float(np.percentile(cpu, 99)),
             self._max_queue,
         )
 
@@ -170,10 +178,11 @@ class DspLoop:
                 return
             self._max_queue = max(self._max_queue, hops.qsize())
             started = time.perf_counter_ns()
+            cpu_started = time.thread_time_ns()
             self._process(hop)
-            self._timings[self._count % len(self._timings)] = (
-                time.perf_counter_ns() - started
-            ) / 1e3
+            slot = self._count % len(self._timings)
+            self._cpu_timings[slot] = (time.thread_time_ns() - cpu_started) / 1e3
+            self._timings[slot] = (time.perf_counter_ns() - started) / 1e3
             self._count += 1
 
     def _process(self, hop: np.ndarray) -> None:
@@ -191,7 +200,9 @@ class DspLoop:
                 in_scale = session.scorer.add(event)
                 session.finished.put((event, in_scale))
         if news:
-            self.on_snapshot(self._snapshot(session))
+            # "urgent" when a note was reported: the screen should show it now, not at the
+            # main loop's next tick.
+            self.on_snapshot(self._snapshot(session), bool(events))
 
     def _flush(self, session: LiveSession) -> None:
         self._flush_request = None
@@ -200,7 +211,7 @@ class DspLoop:
         for event in session.tracker.flush():
             if event.is_final:
                 session.finished.put((event, session.scorer.add(event)))
-        self.on_snapshot(self._snapshot(session))
+        self.on_snapshot(self._snapshot(session), True)
         session.ended.set()
 
     def _snapshot(self, session: LiveSession) -> LiveSnapshot:
@@ -221,7 +232,7 @@ class DspLoop:
         if self._tuner is None:
             rate = getattr(self.capture.source, "sample_rate", 48000)
             self._tuner = NoteTracker(TrackerConfig(sample_rate=rate, a4_hz=self._tuner_a4))
-        self._tuner.process(hop)
+        changed = bool(self._tuner.process(hop))
         current = self._tuner.current
         self.on_snapshot(
             LiveSnapshot(
@@ -233,7 +244,8 @@ class DspLoop:
                 current.cents if current else None,
                 None,
                 current.freq_hz if current else None,
-            )
+            ),
+            changed,
         )
 
 
