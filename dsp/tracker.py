@@ -1,37 +1,66 @@
 """Streaming note tracker: float32 hops in, :class:`NoteEvent` values out.
 
 Built on aubio's ``yinfast`` pitch and ``hfc`` onset detectors, with the design choices
-that aubio 0.4.9's pitfalls force (each is covered by a test):
+that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, and
+``make bench`` measures them on rendered and recorded guitars):
 
-* **Half-rate analysis.** Every hop is low-passed ([1, 2, 1] / 4, zero at the input
-  Nyquist) and decimated by 2 before aubio sees it. A 1024-sample YIN window at 24 kHz
-  spans 42.7 ms — two periods of C2 (65 Hz), so the low E and drop tunings are in reach —
-  at half the cost of a 2048 window at 48 kHz. ``yin``/``yinfast`` at 1024 × 48 kHz cannot
-  see below ~94 Hz.
+* **Half-rate analysis.** Every hop is averaged in pairs (a low-pass with its zero at the
+  input Nyquist) and decimated by 2 before aubio sees it. A 1024-sample YIN window at
+  24 kHz spans 42.7 ms — two periods of C2 (65 Hz), so the low E and drop tunings are in
+  reach — at half the cost of a 2048 window at 48 kHz. ``yin``/``yinfast`` at 1024 × 48 kHz
+  cannot see below ~94 Hz.
 * **yinfast, not yinfft.** ``yinfft`` reads +169 cents sharp on a pure 82 Hz tone and
   its confidence is always 0; ``yinfast`` is unbiased and its confidence is usable.
 * **Our own level gate.** aubio's silence gates are disabled (−90 dB) and replaced by an
   RMS gate set from ``sensitivity`` plus an adaptive noise floor, so a −30 dBFS guitar
   still counts while hum and hiss do not start notes.
+* **Attacks by level first.** aubio's peak picker reports an onset 30–50 ms after it
+  happened, which leaves no time to read a pitch within 60 ms. A pluck is a jump in
+  level: a 2.7 ms block 9 dB above the 16 ms before it (ending 5 ms back, for attacks
+  that take a few ms to rise) starts a note at once, timed to the sample. aubio's onset
+  still catches re-plucks of a ringing string, when the level around it rose by 4 dB
+  (so a swell or vibrato inside a note does not split it).
+* **Reported within 60 ms.** The main YIN window is only confident once it is full of
+  the new note (~45 ms), so a second, one-shot YIN over just the last 21 ms reads notes
+  from G3 up as soon as two readings agree; below G3 that window cannot tell the octave
+  and the main one decides. At 57 ms the best reading so far is reported, however unsure;
+  the final report corrects it.
 * **Legato.** A softer new note under a still-ringing one often produces no onset; a
-  steady pitch change of more than ~0.6 semitone for three hops starts a new note.
-* **Octave errors.** A note's pitch is the median over its frames, and frames an octave
-  away from the running median are voted out before it is taken.
+  steady pitch change of more than ~0.6 semitone for three confident hops starts a new
+  note, timed at the dip in level where the old note let go (else a window earlier).
+* **Octave errors.** YIN takes the shortest period that fits, so it reads a note whose
+  fundamental is weak an octave up (the attack's odd partials still show the true
+  period), and two notes ringing together as a common sub-harmonic. When a note is
+  reported, and again once 100 ms of it are in hand, a normalised autocorrelation of its
+  full-rate audio compares the period read with twice and half of it: a longer period
+  that fits clearly better (≥ 0.95, by ≥ 0.05) moves the note down and proves its octave;
+  a half period that fits as well moves it up. At the end, a note with no energy at its
+  partials 1 and 3 (only at 2 and 4) was read an octave low. Frames an octave or a
+  twelfth from the note are the same note (a harmonic taking over), never a new one.
+* **Final pitch from the note's body.** Medians of short YIN frames are pulled by the
+  attack's sharp start and by whatever still rings. The final cents come from the
+  period of the note's body — 0.1 to 0.4 s after the attack when the note lasts that
+  long — found by minimising YIN's difference function over that one long window, which
+  is what tuners, YIN and pYIN read on a stiff string.
+* **Faint blips.** A short note 15 dB softer than an attack right after it (a finger or
+  the pick touching the string first) is dropped.
 
 A note is reported (``end_s is None``) once its pitch is settled, at most ~60 ms after the
 onset; the same note is reported again with its final pitch and ``end_s`` when it ends.
-Times are stream times (samples / rate), never wall-clock.
+Times are stream times (samples / rate), never wall-clock. Per hop the work is two aubio
+calls and a little Python (~75 µs on the reference machine); once per note an 8192-point
+FFT, a few autocorrelation lags and one long difference function (~50–150 µs each,
+spread over different hops).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aubio
 import numpy as np
-from scipy.signal import butter
 
 from dsp.errors import InvalidSettingError
 from dsp.notes import Tuning
@@ -43,24 +72,88 @@ SUPPORTED_RATES = (44100, 48000)
 HOP_SIZE = 512
 _DECIMATION = 2
 _PITCH_WINDOW = 1024  # decimated samples: 42.7 ms at 24 kHz
+_EARLY_WINDOW = 512  # 21 ms: the first readings of a note (lags up to 256: ≥ 94 Hz)
 _ONSET_WINDOW = 512
+_BLOCKS = 4  # level blocks per hop: 128 samples, 2.7 ms
+_BLOCK = HOP_SIZE // _BLOCKS
+_LOOKBACK_BLOCKS = 6  # 16 ms: what an attack is compared with ...
+_GAP_BLOCKS = 2  # ... ending 5.3 ms before it, for attacks that take a few ms to rise
+_RECENT_HOPS = 8  # full-rate audio kept for the octave check: 85 ms
 
-# Reporting: a note's pitch is taken from frames whose window is mostly the new note.
-_SETTLE_S = 0.025
-_CORRECTION_S = 0.1
-_REPORT_DEADLINE_S = 0.058
-_GIVE_UP_S = 0.15
-_FINAL_SKIP_S = 0.035  # skip the attack's pitch glide when taking the final pitch
-_FINAL_SPAN_S = 0.6
-_MIN_CONFIDENCE = 0.75
+# Attacks.
+_ATTACK_RISE_DB = 9.0
+_SAME_ATTACK_S = 0.05  # triggers closer than this are one attack
+_BLIP_S = 0.25
+_BLIP_DB = 15.0
+_RETRIGGER_RISE_DB = 4.0
+
+# Pitch and reporting: a note's pitch is taken from frames whose window is mostly the note.
+_MIN_CONFIDENCE = 0.75  # a confident frame
+_WEAK_CONFIDENCE = 0.5  # a frame that counts when its neighbours agree with it
+_GUESS_CONFIDENCE = 0.3  # a reading shown at the report deadline when there is nothing better
+_WEAK_AGREEMENT = 0.2
+_EARLY_CONFIDENCE = 0.85  # two such readings within 0.3 semitone report a note ...
+_WEAK_EARLY_CONFIDENCE = 0.7  # ... or two such within 0.1
+# Below G3 a short-window reading may be the octave of a note too low for it (E2–F#2).
+_EARLY_MIN_MIDI = 54.5
 _YIN_TOLERANCE = 0.3
 _HIGHPASS_HZ = 50.0
+_SETTLE_S = 0.025
+_REPORT_DEADLINE_S = 0.057  # after the attack: ≤ 60 ms after the onset heard
+_GIVE_UP_S = 0.15  # an unpitched note that has decayed by then is dropped
+_DECAYED_DB = 20.0
+_PENDING_S = 0.5  # ... and any note still unpitched by this age
+_CONFIRM_S = 0.1  # second octave check, with a full window
+_CORRECTION_S = 0.1
+_FINAL_SKIP_S = 0.035  # skip the attack's pitch glide when taking the final pitch
+_FINAL_SPAN_S = 0.6
 _LEGATO_SEMITONES = 0.6
 _LEGATO_FRAMES = 3
+_LEGATO_LOOKBACK_S = 0.1
+_LEGATO_LAG_S = 0.03
+_DIP_DB = 3.0
+_STEADY_SEMITONES = 0.35
+_LEGATO_CONFIDENCE = 0.8  # mean over the run; each frame ≥ _MIN_CONFIDENCE
+_HARMONIC_JUMPS = (12.0, 19.0, 24.0, -12.0, -19.0, -24.0)
+_HARMONIC_TOLERANCE = 0.6
+
+# Octave check: normalised square-difference function (NSDF) of the note's audio.
+_CHECK_WINDOW = 2048  # samples at the input rate
+_CHECK_MIN_WINDOW = 768
+_LAG_SPAN = 4  # integer lags either side of the one expected
+_DOWN_MIN_FIT = 0.95
+_DOWN_MARGIN = 0.05
+_UP_MARGIN = 0.005
+
+# The note's body: full-rate audio from 50 ms to 0.42 s after the attack. Its first 171 ms
+# give a spectrum (8192 points at half rate, Hann, zero-padded ×2) for the octave check on
+# partials; 0.1–0.4 s of it (less when the note is shorter) give the final pitch, a period.
+_BODY_SKIP_S = 0.05
+_BODY_SPAN_S = 0.37
+_PERIOD_FROM_S = 0.1  # after the attack: its sharp start has settled by then
+_SPECTRUM_SAMPLES = 8192  # of the body, at the input rate (4096 once halved)
+_BODY_MIN_SAMPLES = 2048
+_SPECTRUM_SIZE = 8192
+_PERIOD_SPAN_CENTS = 20.0
+_PERIOD_WINDOW_S = 0.3
+_PARTIALS = 4
+_PARTIAL_SEARCH_CENTS = 50.0
+_PERIOD_FLAT_CENTS = 2.0
+_PERIOD_SHARP_CENTS = 25.0
+# Octave check on the spectrum (up only): see _odd_share. Measured on 573 rendered and real
+# notes: true notes ≥ 5e-3 (the −31 dB low E), ≥ 5e-2 all others; readings an octave low
+# < 1e-3 in 454 of 499.
+_ODD_SEARCH_CENTS = 25.0
+_ODD_SHARE = 1e-3
+_LOCKED_ODD_SHARE = 1e-4
+_PHANTOM_SHARE = 1e-3  # energy at partials 1 and 2, relative to the loudest peak
+_PHANTOM_HARMONICS = 8
+
+# Level gate and note end.
 _RELEASE_FRAMES = 6
 _FLOOR_MARGIN_DB = 10.0
-_RETRIGGER_RISE_DB = 2.0
-_JUMP_DB = 6.0
+_FLOOR_START_DB = -60.0
+_FLOOR_CREEP_DB_PER_S = 3.0
 _DECAY_BELOW_PEAK_DB = 45.0
 
 
@@ -126,20 +219,23 @@ class NoteEvent:
 
 
 @dataclass(slots=True)
-class _Frame:
-    time_s: float  # end of the hop
-    midi: float  # fractional; nan when unvoiced
-    confidence: float
-    rms_db: float
-
-
-@dataclass(slots=True)
 class _Note:
     index: int
     onset_s: float
-    frames: list[_Frame]
     peak_db: float
+    times: list[float] = field(default_factory=list)  # voiced frames: end of hop
+    midis: list[float] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    early: list[tuple[float, float]] = field(default_factory=list)  # short window: MIDI, conf
+    guesses: list[float] = field(default_factory=list)  # unsure readings, for the deadline
+    ref: float = math.nan  # the note's pitch as decided so far (fractional MIDI)
+    locked: bool = False  # the octave check decided ``ref``'s octave
+    support: int = 0  # confident frames since the report that read ``ref`` (or a harmonic)
+    confirmed: bool = False
     reported: NoteEvent | None = None
+    body_from: float = 0.0  # the note's body, for the spectrum, starts here
+    body: int = 0  # half-rate samples of the body collected
+    spectrum: np.ndarray | None = None
 
 
 class NoteTracker:
@@ -158,11 +254,16 @@ class NoteTracker:
         self._pitch.set_unit("Hz")
         self._pitch.set_silence(-90.0)
         self._pitch.set_tolerance(_YIN_TOLERANCE)
+        self._early_pitch = aubio.pitch("yinfast", _EARLY_WINDOW, _EARLY_WINDOW, half)
+        self._early_pitch.set_unit("Hz")
+        self._early_pitch.set_silence(-90.0)
+        self._early_pitch.set_tolerance(_YIN_TOLERANCE)
+        self._early_span_s = _EARLY_WINDOW / half
+        self._previous_filtered = np.zeros(HOP_SIZE // _DECIMATION, dtype=np.float32)
         # Rumble, handling noise and mains hum below the lowest string pull YIN towards
         # sub-octaves; a 2nd-order high-pass at 50 Hz removes them before pitch analysis.
         self._highpass = aubio.digital_filter(3)
-        b, a = butter(2, _HIGHPASS_HZ, "highpass", fs=half)
-        self._highpass.set_biquad(*map(float, b), *map(float, a[1:]))
+        self._highpass.set_biquad(*butterworth_highpass(_HIGHPASS_HZ, half))
         self._onset = aubio.onset("hfc", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
         self._onset.set_silence(-90.0)
         self._onset.set_threshold(0.3)
@@ -170,14 +271,37 @@ class NoteTracker:
         # aubio back-dates onsets by 4.3 hops; measured on plucked strings that lands
         # ~11 ms early at this hop size, so back-date less.
         self._onset.set_delay(max(int(self._onset.get_delay() - 0.011 * half), 0))
-        self._prev_sample = np.float32(0.0)
+        self._hop_s = HOP_SIZE / self._rate
+        self._min_voiced = self.config.min_midi - 0.5
+        self._max_voiced = self.config.max_midi + 0.5
+        self._a4 = self.config.a4_hz
+        self._rise_ratio = 10.0 ** (_ATTACK_RISE_DB / 10.0)
+        self._floor_creep = _FLOOR_CREEP_DB_PER_S * self._hop_s
+        # Decimation: the mean of each pair of samples (a low-pass with its zero at the
+        # input Nyquist, −3 dB at the new one), one BLAS call instead of a filter and a copy.
+        self._pair_mean = np.full(_DECIMATION, 1.0 / _DECIMATION, dtype=np.float32)
+        self._attack_db = -120.0
+        body_hops = math.ceil(_BODY_SPAN_S * self._rate / HOP_SIZE)
+        self._body = np.zeros(body_hops * HOP_SIZE, dtype=np.float32)
+        self._body_window = np.hanning(_SPECTRUM_SAMPLES // _DECIMATION).astype(np.float32)
+        self._bin_hz = self._rate / _DECIMATION / _SPECTRUM_SIZE
+        self._squares = np.empty(HOP_SIZE, dtype=np.float32)
+        self._gate_db = self.config.gate_dbfs
         self._samples = 0
-        self._history: deque[_Frame] = deque(maxlen=24)
+        self._blocks: deque[float] = deque(
+            [0.0] * (_LOOKBACK_BLOCKS + _GAP_BLOCKS), maxlen=_LOOKBACK_BLOCKS + _GAP_BLOCKS
+        )
+        self._levels: deque[tuple[float, float]] = deque(maxlen=12)  # (end of hop, rms dB)
+        self._recent: deque[np.ndarray] = deque(maxlen=_RECENT_HOPS)
+        # The last voiced frames, whichever note they belong to: (end of hop, midi, conf).
+        self._voiced: deque[tuple[float, float, float]] = deque(maxlen=_LEGATO_FRAMES)
         self._note: _Note | None = None
-        self._was_loud = False
+        self._previous: tuple[float, float] | None = None  # last final note: (MIDI, end_s)
+        self._last_attack_s = -1.0
         self._rise_s = 0.0
+        self._was_loud = False
         self._next_index = 0
-        self._floor_db = -90.0
+        self._floor_db: float | None = None
         self._quiet_frames = 0
         self.hops = 0
 
@@ -197,58 +321,106 @@ class NoteTracker:
         """Feed one hop; returns the notes reported or finished during it (often none)."""
         if hop.shape != (HOP_SIZE,):
             raise InvalidSettingError(f"hops must hold {HOP_SIZE} samples, not {hop.shape}")
-        if hop.dtype != np.float32:
-            hop = hop.astype(np.float32)
-        half = self._decimate(hop)
+        hop = hop.astype(np.float32)  # a copy: the caller may reuse its buffer
+        self._recent.append(hop)
+        start = self._samples
         self._samples += HOP_SIZE
         self.hops += 1
         now = self._samples / self._rate
 
-        energy = float(np.dot(hop, hop)) / HOP_SIZE
-        rms_db = 10.0 * math.log10(energy + 1e-12)
-        self._track_floor(rms_db)
+        energy = float(np.dot(hop, hop))
+        rms_db = 10.0 * math.log10(energy / HOP_SIZE + 1e-12)
+        # Noise floor: follows quiet hops down at once, creeps up 3 dB per second, so
+        # sustained hum or hiss raises the start level while a sustained note cannot
+        # (it lasts seconds, the floor needs ~10 s to climb to it). It starts no higher
+        # than −60 dBFS, so a stream that opens on a note still hears it.
+        floor_db = self._floor_db
+        if floor_db is None:
+            floor_db = min(rms_db, _FLOOR_START_DB)
+        elif rms_db < floor_db:
+            floor_db = rms_db
+        else:
+            floor_db += self._floor_creep
+        self._floor_db = floor_db
+        start_db = max(self._gate_db, floor_db + _FLOOR_MARGIN_DB)
+        loud = rms_db >= start_db
+        attack_s = self._find_attack(hop, energy, start, start_db)
+        if loud and not self._was_loud:
+            self._rise_s = start / self._rate
+        self._was_loud = loud
+        self._levels.append((now, rms_db))
 
-        is_onset = bool(self._onset(half)[0])
-        freq = float(self._pitch(self._highpass(half))[0])
+        half = np.dot(hop.reshape(-1, _DECIMATION), self._pair_mean)
+        is_onset = self._onset(half)[0] > 0
+        filtered = self._highpass(half)
+        freq = float(self._pitch(filtered)[0])
         confidence = float(self._pitch.get_confidence())
-        midi = self._tuning.hz_to_midi(freq) if freq > 0 else math.nan
-        voiced = (
-            confidence >= _MIN_CONFIDENCE
-            and self.config.min_midi - 0.5 <= midi <= self.config.max_midi + 0.5
-        )
-        frame = _Frame(now, midi if voiced else math.nan, confidence, rms_db)
-        self._history.append(frame)
+        midi = guess = math.nan
+        if freq > 0 and confidence >= _GUESS_CONFIDENCE:
+            guess = 69.0 + 12.0 * math.log2(freq / self._a4)
+            if not self._min_voiced <= guess <= self._max_voiced:
+                guess = math.nan
+            elif confidence >= _WEAK_CONFIDENCE:
+                midi = guess
 
         events: list[NoteEvent] = []
-        start_level = self._start_level_db
-        loud = rms_db >= start_level
-        previous_db = self._history[-2].rms_db if len(self._history) > 1 else -120.0
-        if loud and (not self._was_loud or rms_db - previous_db >= _JUMP_DB):
-            # An attack by level alone: remember where, to the sample, in case aubio's
-            # onset does not fire (soft attacks, low strings with little HF content).
-            threshold = 10.0 ** (max(start_level, previous_db + 3.0) / 20.0)
-            above = np.flatnonzero(np.abs(hop) >= threshold)
-            offset = int(above[0]) if above.size else 0
-            self._rise_s = (self._samples - HOP_SIZE + offset) / self._rate
-        self._was_loud = loud
-        if is_onset and loud:
+        note = self._note
+        if attack_s is not None:
+            self._attack(attack_s, self._attack_db, now, events)
+        elif is_onset and loud:
             onset_s = max(self._onset.get_last() * _DECIMATION / self._rate, 0.0)
-            if self._note is None or self._rose_since(onset_s):
-                self._start_note(onset_s, now, events)
-        elif self._note is None and loud and voiced:
+            if onset_s - self._last_attack_s >= _SAME_ATTACK_S and (
+                note is None or self._rose_since(onset_s)
+            ):
+                self._attack(onset_s, rms_db, now, events)
+        elif note is None and loud and confidence >= _MIN_CONFIDENCE and midi == midi:
             # A note that crept in without a detected attack.
-            rise = self._rise_s if now - self._rise_s < _GIVE_UP_S else now - HOP_SIZE / self._rate
-            self._start_note(max(rise, 0.0), now, events)
-        elif self._note is not None:
-            self._note.frames.append(frame)
-            self._note.peak_db = max(self._note.peak_db, rms_db)
-            if self._ended(self._note, frame):
-                self._finish(now - _RELEASE_FRAMES * HOP_SIZE / self._rate, events)
-            else:
-                self._check_legato(self._note, now, events)
-        if self._note is not None and self._note.reported is None:
-            self._try_report(self._note, now, events)
+            rise = self._rise_s if now - self._rise_s < _GIVE_UP_S else now - self._hop_s
+            self._attack(max(rise, 0.0), rms_db, now, events)
+
+        note = self._note
+        if note is None:
+            return events
+        if rms_db > note.peak_db:
+            note.peak_db = rms_db
+        if midi == midi:
+            self._voiced.append((now, midi, confidence))
+        if midi == midi and now - note.onset_s <= _FINAL_SPAN_S:
+            note.times.append(now)
+            note.midis.append(midi)
+            note.confidences.append(confidence)
+        if note.reported is None and guess == guess and now >= note.onset_s + _SETTLE_S:
+            note.guesses.append(guess)
+        if note.reported is None and now - self._early_span_s >= note.onset_s - 0.002:
+            note.early.append(self._early_reading(filtered))
+        taken = note.body
+        if taken < len(self._body) and start >= note.body_from * self._rate:
+            self._body[taken : taken + HOP_SIZE] = hop
+            note.body = taken + HOP_SIZE
+            if note.spectrum is None and note.body >= _SPECTRUM_SAMPLES:
+                note.spectrum = self._spectrum(_SPECTRUM_SAMPLES)
+        quiet = rms_db < max(self._gate_db - 6.0, note.peak_db - _DECAY_BELOW_PEAK_DB)
+        self._quiet_frames = self._quiet_frames + 1 if quiet else 0
+        if self._quiet_frames >= _RELEASE_FRAMES:
+            self._finish(now - _RELEASE_FRAMES * self._hop_s, events)
+        elif note.reported is None:
+            self._try_report(note, now, events)
+        else:
+            self._follow(note, midi, confidence, now, events)
+        self._previous_filtered = filtered
         return events
+
+    def _early_reading(self, filtered: np.ndarray) -> tuple[float, float]:
+        """YIN on just the last 21 ms, all of it after the attack: the main window needs
+        43 ms of the new note before it is confident. (MIDI, confidence); NaN when unsure
+        or too low for the window to tell its octave."""
+        window = np.concatenate((self._previous_filtered, filtered))
+        freq = float(self._early_pitch(window)[0])
+        confidence = float(self._early_pitch.get_confidence())
+        if freq <= 0 or confidence < _WEAK_EARLY_CONFIDENCE:
+            return math.nan, confidence
+        midi = 69.0 + 12.0 * math.log2(freq / self._a4)
+        return (midi if _EARLY_MIN_MIDI <= midi <= self._max_voiced else math.nan), confidence
 
     def flush(self) -> list[NoteEvent]:
         """End of stream: finish the sounding note, if any."""
@@ -257,120 +429,421 @@ class NoteTracker:
             self._finish(self.time_s, events)
         return events
 
-    # -- internals ----------------------------------------------------------------------
+    # -- level --------------------------------------------------------------------------
 
-    @property
-    def _start_level_db(self) -> float:
-        return max(self.config.gate_dbfs, self._floor_db + _FLOOR_MARGIN_DB)
+    def _find_attack(
+        self, hop: np.ndarray, energy: float, start: int, start_db: float
+    ) -> float | None:
+        """Time of a pluck in this hop: a block ≥ 9 dB above the loudest of the six before
+        the two that precede it (16 ms, ending 5 ms back, so an attack that takes a few ms
+        to rise still counts), and loud enough.
+
+        Most hops are cleared without splitting them into blocks: no block holds more than
+        the whole hop, and every block's reference includes three blocks of the history.
+        """
+        history = self._blocks
+        rise = self._rise_ratio
+        floor = _BLOCK * 10.0 ** (start_db / 10.0)
+        shared = max(history[3], history[4], history[5])
+        if energy < rise * shared or energy < floor:
+            history.extend((energy / _BLOCKS,) * _BLOCKS)
+            return None
+        blocks = np.multiply(hop, hop, out=self._squares).reshape(_BLOCKS, _BLOCK).sum(axis=1)
+        blocks = blocks.tolist()
+        sequence = [*history, *blocks]
+        history.extend(blocks)
+        span = len(sequence) - _BLOCKS  # blocks before this hop
+        for k, block in enumerate(blocks):
+            i = span + k
+            reference = max(sequence[i - _LOOKBACK_BLOCKS - _GAP_BLOCKS : i - _GAP_BLOCKS])
+            if block >= floor and block >= rise * reference:
+                # The first sample above half the block's RMS, from two blocks earlier on:
+                # where the pluck begins.
+                audio = np.concatenate((self._recent[-2], hop)) if len(self._recent) > 1 else hop
+                offset = len(audio) - HOP_SIZE + k * _BLOCK
+                first = max(offset - _GAP_BLOCKS * _BLOCK, 0)
+                threshold = 0.5 * math.sqrt(block / _BLOCK)
+                above = np.flatnonzero(np.abs(audio[first : offset + _BLOCK]) >= threshold)
+                at = first + (int(above[0]) if above.size else _GAP_BLOCKS * _BLOCK)
+                self._attack_db = 10.0 * math.log10(max(blocks) / _BLOCK + 1e-12)
+                return (start - (len(audio) - HOP_SIZE) + at) / self._rate
+        return None
 
     def _rose_since(self, onset_s: float) -> bool:
         """Did the level jump at ``onset_s``? Re-plucks do; fret buzz and vibrato do not."""
-        before = [f.rms_db for f in self._history if f.time_s <= onset_s]
-        after = [f.rms_db for f in self._history if f.time_s > onset_s]
+        before = [db for t, db in self._levels if t <= onset_s]
+        after = [db for t, db in self._levels if t > onset_s]
         if not before or not after:
             return True
         return max(after) - min(before[-3:]) >= _RETRIGGER_RISE_DB
 
-    def _decimate(self, hop: np.ndarray) -> np.ndarray:
-        # [1, 2, 1] / 4 low-pass then keep every other sample; carries one sample of state.
-        padded = np.empty(HOP_SIZE + 1, dtype=np.float32)
-        padded[0] = self._prev_sample
-        padded[1:] = hop
-        self._prev_sample = hop[-1]
-        out = padded[1::2] * np.float32(0.5)
-        out += (padded[0:-1:2] + padded[2::2]) * np.float32(0.25)
-        return out
+    # -- notes --------------------------------------------------------------------------
 
-    def _track_floor(self, rms_db: float) -> None:
-        # Noise floor: follows quiet hops down at once, creeps up 3 dB per second, so
-        # sustained hum or hiss raises the start level while a sustained note cannot
-        # (it lasts seconds, the floor needs ~10 s to climb to it).
-        if rms_db < self._floor_db:
-            self._floor_db = rms_db
-        else:
-            self._floor_db += 3.0 * HOP_SIZE / self._rate
-
-    def _start_note(self, onset_s: float, now: float, events: list[NoteEvent]) -> None:
-        if self._note is not None:
-            if self._note.reported is None and now - self._note.onset_s < 0.05:
-                # Two triggers for one attack: keep the earlier onset.
-                return
-            self._finish(onset_s, events)
-        frames = [f for f in self._history if f.time_s > onset_s]
-        self._note = _Note(self._next_index, onset_s, frames, max(f.rms_db for f in frames))
+    def _attack(
+        self, attack_s: float, level_db: float, now: float, events: list[NoteEvent]
+    ) -> None:
+        self._last_attack_s = attack_s
+        note = self._note
+        if note is not None:
+            louder = level_db - note.peak_db >= _BLIP_DB
+            if attack_s - note.onset_s < _SAME_ATTACK_S and not louder:
+                return  # two triggers for one attack: keep the earlier time
+            if note.reported is not None and attack_s - note.onset_s < _BLIP_S and louder:
+                self._note = None  # a faint blip right before a real pluck
+            else:
+                self._finish(attack_s, events)
+        self._note = _Note(self._next_index, attack_s, level_db)
+        self._note.body_from = attack_s + _BODY_SKIP_S
         self._next_index += 1
         self._quiet_frames = 0
 
-    def _settled_midis(self, note: _Note, skip_s: float, span_s: float) -> list[float]:
-        start = note.onset_s + skip_s
-        stop = note.onset_s + span_s
-        return [f.midi for f in note.frames if start <= f.time_s <= stop and not math.isnan(f.midi)]
-
     def _try_report(self, note: _Note, now: float, events: list[NoteEvent]) -> None:
+        """Report the note once its pitch holds: two confident frames that agree, or three
+        weaker ones that agree closely (a new note under a ringing one reads with low
+        confidence but a steady period); at the deadline, the confident frames so far."""
         age = now - note.onset_s
-        midis = self._settled_midis(note, _SETTLE_S, _FINAL_SPAN_S)
-        stable = len(midis) >= 2 and abs(midis[-1] - midis[-2]) < 0.3
-        if midis and (stable or age >= _REPORT_DEADLINE_S):
-            note.reported = self._event(note, _robust_midi(midis), None, now)
+        settle = note.onset_s + _SETTLE_S
+        strong: list[float] = []
+        midis: list[float] = []
+        for t, m, c in zip(note.times, note.midis, note.confidences, strict=True):
+            if t >= settle:
+                midis.append(m)
+                if c >= _MIN_CONFIDENCE:
+                    strong.append(m)
+        early = note.early[-2:]
+        if len(early) == 2 and _early_agree(*early):
+            pool = [m for m, _ in early]
+        elif len(strong) >= 2 and abs(strong[-1] - strong[-2]) < 0.3:
+            pool = strong
+        elif len(midis) >= 3 and max(midis[-3:]) - min(midis[-3:]) < _WEAK_AGREEMENT:
+            pool = midis
+        elif age + self._hop_s > _REPORT_DEADLINE_S and (midis or _steady_guess(note.guesses)):
+            # The last hop before the deadline: the best reading so far, however unsure
+            # (the final report corrects it).
+            pool = strong or midis or note.guesses[-1:]
+        else:
+            decayed = note.peak_db - self._levels[-1][1] >= _DECAYED_DB
+            if age >= _PENDING_S or (age >= _GIVE_UP_S and decayed):
+                self._note = None  # unpitched: a pick scrape, a knock, a muted string
+            return
+        last = pool[-1]
+        self._decide(note, _median([m for m in pool if abs(m - last) < 0.5]), now)
+        note.reported = self._event(note, note.ref, None, now)
+        events.append(note.reported)
+
+    def _decide(self, note: _Note, midi: float, now: float) -> None:
+        """Set the note's pitch from a frame estimate, after the octave check."""
+        available = int((now - note.onset_s - 0.005) * self._rate)
+        checked, note.locked = self._octave_check(midi, available)
+        if checked != midi:
+            # Re-read the pitch from the frames that see the note in the octave found.
+            direct = [m for m in note.midis[-8:] if abs(m - checked) < 0.5]
+            if direct:
+                checked = _median(direct)
+        note.ref = checked
+
+    def _follow(
+        self, note: _Note, midi: float, confidence: float, now: float, events: list[NoteEvent]
+    ) -> None:
+        """After the report: confirm the octave once, correct a young note, spot legato."""
+        age = now - note.onset_s
+        if not note.confirmed and age >= _CONFIRM_S:
+            note.confirmed = True
+            if not note.locked and note.midis:
+                last = note.midis[-1]
+                self._decide(
+                    note, _median([m for m in note.midis[-5:] if abs(m - last) < 0.5]), now
+                )
+        if midi != midi:
+            return
+        offset = midi - note.ref
+        if abs(offset) < _LEGATO_SEMITONES:  # the note itself: the usual case, kept cheap
+            if confidence >= _MIN_CONFIDENCE:
+                note.support += 1
+            return
+        harmonic = any(abs(offset - k) < _HARMONIC_TOLERANCE for k in _HARMONIC_JUMPS)
+        if confidence >= _MIN_CONFIDENCE and harmonic:
+            note.support += 1
+        voiced = self._voiced
+        if harmonic or len(voiced) < _LEGATO_FRAMES:
+            return
+        if voiced[0][0] < now - (_LEGATO_FRAMES - 0.5) * self._hop_s:
+            return  # a gap: the last frames are not consecutive
+        confidences = [c for _, _, c in voiced]
+        if min(confidences) < _MIN_CONFIDENCE or sum(confidences) < _LEGATO_CONFIDENCE * len(
+            confidences
+        ):
+            return  # a harmonic or a neighbour string showing through a decaying note
+        recent = [m for _, m, _ in voiced]
+        low, high = min(recent), max(recent)
+        if high - low >= _STEADY_SEMITONES:
+            return
+        jump = sorted(recent)[_LEGATO_FRAMES // 2] - note.ref
+        if abs(jump) < _LEGATO_SEMITONES or any(
+            abs(jump - k) < _HARMONIC_TOLERANCE for k in _HARMONIC_JUMPS
+        ):
+            return
+        if age < _CORRECTION_S or note.support < _LEGATO_FRAMES:
+            # Still the attack (the first frames mix it with what rang before), or a pitch
+            # no steady frame has confirmed yet: a better reading of the same note.
+            self._decide(note, _median(recent), now)
+            note.reported = self._event(note, note.ref, None, note.reported.reported_s)
             events.append(note.reported)
-        elif age >= _GIVE_UP_S:
-            self._note = None  # unpitched: a pick scrape, a knock, a muted string
+            return
+        # A new note without an attack. Its onset: the first frame of the run, less ~half a
+        # window of analysis lag.
+        onset_s = max(self._legato_onset(voiced[0][0]), note.onset_s + 0.02)
+        self._finish(onset_s, events)
+        new = _Note(self._next_index, onset_s, self._levels[-1][1])
+        new.body_from = onset_s + _BODY_SKIP_S
+        self._next_index += 1
+        self._quiet_frames = 0
+        for t, m, c in voiced:
+            new.times.append(t)
+            new.midis.append(m)
+            new.confidences.append(c)
+        self._note = new
+        self._try_report(new, now, events)
 
-    def _ended(self, note: _Note, frame: _Frame) -> bool:
-        quiet = frame.rms_db < max(self.config.gate_dbfs - 6.0, note.peak_db - _DECAY_BELOW_PEAK_DB)
-        self._quiet_frames = self._quiet_frames + 1 if quiet else 0
-        return self._quiet_frames >= _RELEASE_FRAMES
-
-    def _check_legato(self, note: _Note, now: float, events: list[NoteEvent]) -> None:
-        """Split the note when its pitch moves to a new steady value without an onset.
-
-        While the note is young a change is taken as a better reading of the same note
-        (the first frames mix the attack with what came before); later it is a new note,
-        unless it is an octave or a twelfth away — a harmonic taking over, not a finger.
-        """
-        reported = note.reported
-        if reported is None:
-            return
-        midis = self._settled_midis(note, _SETTLE_S, _FINAL_SPAN_S)
-        if not midis:
-            return
-        age = now - note.onset_s
-        if age < _CORRECTION_S:
-            estimate = _robust_midi(midis)
-            if abs(estimate - (reported.midi + reported.cents / 100.0)) >= _LEGATO_SEMITONES:
-                note.reported = self._event(note, estimate, None, reported.reported_s)
-                events.append(note.reported)
-            return
-        recent = [f.midi for f in note.frames[-_LEGATO_FRAMES:]]
-        if len(recent) < _LEGATO_FRAMES or any(math.isnan(m) for m in recent):
-            return
-        if max(recent) - min(recent) >= 0.5:
-            return
-        jump = float(np.median(recent)) - _robust_midi(midis)
-        harmonic = any(abs(abs(jump) - k) < 0.5 for k in (12, 19, 24))
-        if abs(jump) >= _LEGATO_SEMITONES and not harmonic:
-            # Onset: the first frame of the run, less ~half a window of analysis lag.
-            onset_s = max(note.frames[-_LEGATO_FRAMES].time_s - 0.02, note.onset_s + 0.02)
-            self._start_note(onset_s, now, events)
+    def _legato_onset(self, first_s: float) -> float:
+        """Where a note that came without an attack began, its new pitch first read at
+        ``first_s``: at a dip in level shortly before (the old note letting go as the new
+        one sounds), else a YIN window earlier, when the new note filled half the window."""
+        window = [(t, db) for t, db in self._levels if first_s - _LEGATO_LOOKBACK_S <= t <= first_s]
+        if len(window) >= 3:
+            k = min(range(len(window)), key=lambda i: window[i][1])
+            before = max(db for _, db in window[: k + 1])
+            after = max(db for _, db in window[k:])
+            if 0 < k < len(window) - 1 and min(before, after) - window[k][1] >= _DIP_DB:
+                return window[k][0]
+        return first_s - _LEGATO_LAG_S
 
     def _finish(self, end_s: float, events: list[NoteEvent]) -> None:
         note = self._note
         self._note = None
         if note is None or note.reported is None:
             return
-        midis = self._settled_midis(note, _FINAL_SKIP_S, _FINAL_SPAN_S) or self._settled_midis(
-            note, 0.0, _FINAL_SPAN_S
-        )
-        final_midi = (
-            _robust_midi(midis) if midis else note.reported.midi + note.reported.cents / 100
-        )
-        end_s = max(end_s, note.onset_s + HOP_SIZE / self._rate)
-        event = self._event(note, final_midi, end_s, note.reported.reported_s)
-        events.append(event)
+        skip = note.onset_s + _FINAL_SKIP_S
+        midis = [m for t, m in zip(note.times, note.midis, strict=True) if t >= skip]
+        final = self._final_pitch(note, midis or note.midis)
+        body = note.body
+        if note.body_from + body / self._rate > end_s:  # the body ran past the note's end
+            body = max(int((end_s - note.body_from) * self._rate), 0)
+        if note.spectrum is None and body >= _BODY_MIN_SAMPLES:
+            note.spectrum = self._spectrum(body)
+        previous, self._previous = self._previous, None
+        if note.spectrum is not None:
+            ringing = previous if previous is not None and previous[1] >= note.onset_s else None
+            final = self._phantom_check(note.spectrum, final, ringing)
+            odd = self._odd_share(note.spectrum, final)
+            if odd < (_LOCKED_ODD_SHARE if note.locked else _ODD_SHARE):
+                final += 12.0  # nothing at partials 1 and 3: YIN read a sub-octave
+        if body >= _BODY_MIN_SAMPLES:
+            settled = int((_PERIOD_FROM_S - _BODY_SKIP_S) * self._rate)
+            start = settled if body - settled >= _BODY_MIN_SAMPLES else 0
+            period = self._period_pitch(self._body[start:body], final)
+            partials = (
+                self._partials_pitch(note.spectrum, final) if note.spectrum is not None else None
+            )
+            # On a stiff string a period reads sharper than the partials' peaks (it weighs
+            # the sharp upper partials in), by up to ~20 cents on low notes. A period
+            # flatter than the peaks, or far sharper, has been bent by something else
+            # still ringing; a partial's peak stays where it is.
+            if partials is not None and not (
+                -_PERIOD_FLAT_CENTS <= (period - partials) * 100.0 <= _PERIOD_SHARP_CENTS
+            ):
+                final = partials
+            else:
+                final = period
+        end_s = max(end_s, note.onset_s + self._hop_s)
+        events.append(self._event(note, final, end_s, note.reported.reported_s))
+        self._previous = (final, end_s)
+
+    def _final_pitch(self, note: _Note, midis: list[float]) -> float:
+        """The note's pitch from its frames, in the octave decided (or voted) for it."""
+        ref, locked = note.ref, note.locked
+        same, up, down = _classes(ref, midis)
+        if len(midis) >= 4 and 3 * (len(same) + len(up) + len(down)) < len(midis):
+            # The frames never agreed with the reported pitch (an attack read wrong): start
+            # again from the semitone they read most.
+            counts: dict[int, int] = {}
+            for m in midis:
+                counts[round(m)] = counts.get(round(m), 0) + 1
+            mode = max(counts, key=counts.__getitem__)
+            ref = _median([m for m in midis if abs(m - mode) < 0.5])
+            locked = False
+            same, up, down = _classes(ref, midis)
+        if not locked:
+            # Nothing proved the octave: the frames' majority picks it.
+            if len(up) >= 4 and len(up) > 2 * len(same):
+                return _median(up) + 12.0
+            if len(down) >= 4 and len(down) > 2 * len(same):
+                return _median(down) - 12.0
+        if same:
+            return _median(same)
+        folded = up + down
+        return _median(folded) if folded else ref
+
+    def _spectrum(self, samples: int) -> np.ndarray:
+        """Magnitude spectrum of the body's first ``samples`` (at most 171 ms), half rate."""
+        n = min(samples, _SPECTRUM_SAMPLES) // _DECIMATION * _DECIMATION
+        body = np.dot(self._body[:n].reshape(-1, _DECIMATION), self._pair_mean)
+        half = len(body)
+        window = self._body_window if half == len(self._body_window) else np.hanning(half)
+        return np.abs(np.fft.rfft((body - body.mean()) * window, _SPECTRUM_SIZE))
+
+    def _period_pitch(self, body: np.ndarray, midi: float) -> float:
+        """``midi`` made exact from the period of the note's body.
+
+        The period is the lag within ±20 cents of ``midi``'s that minimises the difference
+        function ``sum((x[t] - x[t + lag]) ** 2)`` over the whole body — YIN's core on one
+        long window, interpolated by a parabola — which is what tuners, YIN and pYIN read
+        (on a stiff string it weighs the sharp upper partials in, as the ear does). The
+        window then reaches past the attack's sharp start. ``midi`` is kept when the body
+        is too short for it or the minimum is not inside the span.
+        """
+        period = self._rate / (self._a4 * 2.0 ** ((midi - 69.0) / 12.0))
+        reach = max(3, math.ceil(period * (2.0 ** (_PERIOD_SPAN_CENTS / 1200.0) - 1.0)))
+        lo, hi = round(period) - reach, round(period) + reach
+        width = min(len(body) - hi, int(_PERIOD_WINDOW_S * self._rate))
+        if lo < 2 or width < 2 * hi:
+            return midi
+        head = body[:width]
+        cross = np.correlate(body[lo : hi + width], head, mode="valid").tolist()
+        # The energy of each lagged window, slid one sample at a time from the first.
+        tail = body[lo : lo + width]
+        energy = float(np.dot(tail, tail))
+        edges = body[lo : hi + 1].tolist()
+        ends = body[lo + width : hi + width].tolist()
+        diff = []
+        for k, c in enumerate(cross):
+            diff.append(energy - 2.0 * c)
+            if k < len(ends):
+                energy += ends[k] * ends[k] - edges[k] * edges[k]
+        k = min(range(1, len(diff) - 1), key=diff.__getitem__)
+        a, b, c = diff[k - 1 : k + 2]
+        if not a > b < c:
+            return midi
+        best = lo + k + 0.5 * (a - c) / (a - 2.0 * b + c)
+        return 69.0 + 12.0 * math.log2(self._rate / best / self._a4)
+
+    def _partials_pitch(self, spectrum: np.ndarray, midi: float) -> float | None:
+        """``midi`` made exact from the peaks of its partials 1–4 (energy-weighted cents).
+
+        Each partial is looked for within ±50 cents of where ``midi`` puts it; its peak is
+        interpolated (parabola on the log magnitude). None when no partial shows a peak.
+        """
+        f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
+        bin_hz = self._bin_hz
+        span = 2.0 ** (_PARTIAL_SEARCH_CENTS / 1200.0)
+        weighted = 0.0
+        total = 0.0
+        for k in range(1, _PARTIALS + 1):
+            fk = k * f0
+            lo = int(fk / span / bin_hz)
+            hi = int(fk * span / bin_hz) + 1
+            if lo < 1 or hi >= len(spectrum) - 1:
+                break
+            window = spectrum[lo - 1 : hi + 1].tolist()
+            peak = max(range(1, len(window) - 1), key=window.__getitem__)
+            if window[peak - 1] > window[peak] or window[peak + 1] > window[peak]:
+                continue  # rising out of the window: the partial is not in it
+            a, b, c = (math.log(v + 1e-20) for v in window[peak - 1 : peak + 2])
+            curvature = a - 2.0 * b + c
+            offset = 0.5 * (a - c) / curvature if curvature < 0 else 0.0
+            energy = window[peak] ** 2
+            weighted += energy * 1200.0 * math.log2((lo - 1 + peak + offset) * bin_hz / fk)
+            total += energy
+        return midi + weighted / total / 100.0 if total > 0 else None
+
+    def _phantom_check(
+        self, spectrum: np.ndarray, midi: float, ringing: tuple[float, float] | None
+    ) -> float:
+        """The note played when YIN read a period common to it and a note still ringing.
+
+        G4 over a ringing E4 repeats every 15.3 ms, as C2 would: YIN reads C2, a pitch with
+        nothing at its partials 1 and 2 (every note played has energy at one of them). Then
+        the note is the harmonic of that reading with the most energy at its own
+        fundamental, other than the ringing note (or its octaves).
+        """
+        energies = self._peak_energies(spectrum, midi, (1, 2))
+        loudest = float(spectrum.max()) ** 2
+        if max(energies) >= _PHANTOM_SHARE * loudest:
+            return midi
+        best, best_energy = midi, _PHANTOM_SHARE * loudest
+        for k in range(2, _PHANTOM_HARMONICS + 1):
+            candidate = midi + 12.0 * math.log2(k)
+            if candidate > self._max_voiced:
+                break
+            if ringing is not None and abs((candidate - ringing[0] + 6.0) % 12.0 - 6.0) < 0.5:
+                continue  # the ringing note, or an octave of it
+            energy = self._peak_energies(spectrum, candidate, (1,))[0]
+            if energy > best_energy:
+                best, best_energy = candidate, energy
+        return best
+
+    def _peak_energies(
+        self, spectrum: np.ndarray, midi: float, partials: tuple[int, ...]
+    ) -> list[float]:
+        """Peak energy within ±25 cents of each of ``midi``'s ``partials`` (0 past the end)."""
+        f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
+        span = 2.0 ** (_ODD_SEARCH_CENTS / 1200.0)
+        energies = []
+        for k in partials:
+            lo = int(k * f0 / span / self._bin_hz)
+            hi = int(k * f0 * span / self._bin_hz) + 2
+            energies.append(float(spectrum[lo:hi].max()) ** 2 if hi < len(spectrum) else 0.0)
+        return energies
+
+    def _odd_share(self, spectrum: np.ndarray, midi: float) -> float:
+        """Peak energy at partials 1 and 3 of ``midi`` over that at partials 2 and 4.
+
+        A note has its fundamental or its third partial, however weak one of them is
+        (−31 dB on the hardest real low E we have); a reading an octave too low finds only
+        the real note's partials at its even ones. Other notes still ringing rarely put a
+        partial within ±25 cents of both odd ones.
+        """
+        p1, p2, p3, p4 = self._peak_energies(spectrum, midi, (1, 2, 3, 4))
+        return (p1 + p3) / (p2 + p4) if p2 + p4 > 0 else math.inf
+
+    def _octave_check(self, midi: float, available: int) -> tuple[float, bool]:
+        """The note's pitch after a normalised autocorrelation of its audio, and whether
+        that proved the octave.
+
+        YIN read period ``tau``. If ``2 tau`` fits the note's audio clearly better, YIN
+        read the 2nd harmonic: the note is an octave lower. If ``tau / 2`` fits as well as
+        ``tau``, YIN read a sub-octave: the note is an octave higher. The octave is proved
+        when the period chosen fits well and clearly better than half of it, and twice it
+        was compared too. (Three times the period is not tried: on real guitars a string
+        ringing in sympathy a twelfth below fits it better than the note played.)
+        """
+        available = min(available, _RECENT_HOPS * HOP_SIZE)
+        if available < _CHECK_MIN_WINDOW:
+            return midi, False
+        audio = np.concatenate(list(self._recent))[-available:]
+        tau = self._rate / (self._a4 * 2.0 ** ((midi - 69.0) / 12.0))
+        fit = _nsdf_peak(audio, tau)
+        if fit is None:
+            return midi, False
+        below_checked = midi - 12.0 < self._min_voiced  # nothing below to compare with
+        if not below_checked:
+            longer = _nsdf_peak(audio, 2.0 * tau)
+            if longer is not None:
+                if longer >= _DOWN_MIN_FIT and longer - fit >= _DOWN_MARGIN:
+                    return midi - 12.0, True
+                below_checked = True
+        if midi + 12.0 > self._max_voiced:
+            return midi, False
+        shorter = _nsdf_peak(audio, tau / 2.0)
+        if shorter is None:
+            return midi, False
+        if shorter >= fit - _UP_MARGIN:
+            return midi + 12.0, False
+        proved = below_checked and fit >= _DOWN_MIN_FIT and fit - shorter >= _DOWN_MARGIN
+        return midi, proved
 
     def _event(self, note: _Note, midi_exact: float, end_s: float | None, now: float) -> NoteEvent:
         nearest = round(midi_exact)
-        confidences = [f.confidence for f in note.frames if not math.isnan(f.midi)]
         return NoteEvent(
             index=note.index,
             onset_s=round(note.onset_s, 4),
@@ -378,14 +851,82 @@ class NoteTracker:
             midi=nearest,
             cents=round((midi_exact - nearest) * 100.0, 1),
             freq_hz=round(self._tuning.midi_to_hz(midi_exact), 2),
-            confidence=round(float(np.median(confidences)) if confidences else 0.0, 3),
+            confidence=round(_median(note.confidences), 3) if note.confidences else 0.0,
             level_db=round(note.peak_db, 1),
             reported_s=round(now, 4),
         )
 
 
-def _robust_midi(midis: list[float]) -> float:
-    """Median pitch after voting out frames an octave (or a fifth above it) away."""
-    center = float(np.median(midis))
-    kept = [m for m in midis if abs(m - center) < 0.5]
-    return float(np.median(kept)) if kept else center
+def _steady_guess(guesses: list[float]) -> bool:
+    """The last two unsure readings agree: a weak but steady period, not a click's noise."""
+    return len(guesses) >= 2 and abs(guesses[-1] - guesses[-2]) < 0.5
+
+
+def _early_agree(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Two short-window readings that agree (False when either is NaN)."""
+    spread = abs(a[0] - b[0])
+    if min(a[1], b[1]) >= _EARLY_CONFIDENCE:
+        return spread < 0.3
+    return spread < 0.1
+
+
+def _classes(ref: float, midis: list[float]) -> tuple[list[float], list[float], list[float]]:
+    """Frames reading ``ref``, an octave above it and an octave below (folded onto ``ref``)."""
+    same = [m for m in midis if abs(m - ref) < 0.5]
+    up = [m - 12.0 for m in midis if abs(m - ref - 12.0) < 0.5]
+    down = [m + 12.0 for m in midis if abs(m - ref + 12.0) < 0.5]
+    return same, up, down
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    mid = n // 2
+    return ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+
+
+def _nsdf_peak(audio: np.ndarray, lag: float) -> float | None:
+    """Peak of the normalised square-difference function near ``lag`` (1 = periodic).
+
+    Compares the last ``W`` samples with the ``W`` samples ``t`` earlier, for the nine
+    integer lags ``t`` around ``lag``, and interpolates the best (parabola). The energy
+    that normalises it is taken at ``lag`` for all nine: four samples either way change it
+    by a fraction of a percent. ``None`` when the audio is too short for a
+    ``_CHECK_MIN_WINDOW`` comparison at that lag.
+    """
+    n = len(audio)
+    center = round(lag)
+    width = min(_CHECK_WINDOW, n - center - _LAG_SPAN)
+    if width < _CHECK_MIN_WINDOW or center <= _LAG_SPAN:
+        return None
+    tail = audio[n - width :]
+    head = audio[n - width - center : n - center]
+    norm = float(np.dot(tail, tail)) + float(np.dot(head, head))
+    if norm <= 0.0:
+        return None
+    first = n - width - center - _LAG_SPAN  # the head at the longest lag starts here
+    cross = np.correlate(audio[first : first + width + 2 * _LAG_SPAN], tail, mode="valid")
+    values = cross.tolist()
+    k = max(range(len(values)), key=values.__getitem__)
+    best = values[k]
+    if 0 < k < len(values) - 1:
+        y0, y2 = values[k - 1], values[k + 1]
+        curvature = y0 - 2.0 * best + y2
+        if curvature < 0:
+            best -= 0.125 * (y0 - y2) ** 2 / curvature
+    return 2.0 * best / norm
+
+
+def butterworth_highpass(cutoff_hz: float, rate: float) -> tuple[float, float, float, float, float]:
+    """2nd-order Butterworth high-pass biquad ``(b0, b1, b2, a1, a2)``, bilinear-transformed.
+
+    The same coefficients as ``scipy.signal.butter(2, cutoff, "highpass", fs=rate)``
+    (RBJ cookbook, Q = 1/√2), written out because importing scipy.signal costs ~2.5 s of
+    start-up on every ``fretcoach`` command.
+    """
+    w0 = 2.0 * math.pi * cutoff_hz / rate
+    alpha = math.sin(w0) / math.sqrt(2.0)  # sin(w0) / (2 Q) with Q = 1/√2
+    cos_w0 = math.cos(w0)
+    a0 = 1.0 + alpha
+    b0 = (1.0 + cos_w0) / 2.0 / a0
+    return (b0, -2.0 * b0, b0, -2.0 * cos_w0 / a0, (1.0 - alpha) / a0)

@@ -215,3 +215,20 @@ def test_help_describes_the_command() -> None:
     result = run_cli("analyze", "--help")
     assert result.returncode == 0
     assert "--scale" in result.stdout and "--json" in result.stdout and "--channel" in result.stdout
+
+
+def test_the_bundled_demo_reads_as_its_ground_truth() -> None:
+    """What `make run` shows: every demo note found, named right, in tune or not as rendered."""
+    result = run_cli("analyze", "--demo", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    truth = json.loads((Path(__file__).parents[1] / "device/demo/demo.json").read_text())["notes"]
+    assert data["scale"]["name"] == "A minor pentatonic"
+    assert data["settings"]["bpm"] == 90
+    assert [n["midi"] for n in data["notes"]] == [n["midi"] for n in truth]
+    for heard, played in zip(data["notes"], truth, strict=True):
+        assert heard["onset_s"] == pytest.approx(played["onset_s"], abs=0.03)
+        # The truth is measured on isolated long notes; in the phrase each note lasts
+        # 0.33 s with the previous one still ringing, so allow a few cents more.
+        assert heard["cents"] == pytest.approx(played["cents"], abs=6.0)
+    assert data["counts"]["out_of_scale_notes"] == sum(not n["in_scale"] for n in truth)

@@ -1,0 +1,88 @@
+"""The tracker on 109 recorded guitar notes: six open strings on 17 guitars and phones.
+
+The recordings live outside the repository (``../shared/data/real-guitar-notes``, or
+``FRETCOACH_REAL_NOTES``); without them these tests skip. Each clip holds one plucked
+open string; its label is the string's note and a hand-marked onset.
+
+A clip reads right when the note that covers most of the 0.1–0.6 s after the marked onset
+has the labelled name. That judges the pitch, not the onset convention: some labellers
+marked the first touch of the pick, others the pluck ~60 ms later (``make bench`` reports
+onsets at ±50 ms against the labels as they are).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from device.wavread import read_wav
+from dsp import NoteEvent, NoteTracker, TrackerConfig, hops_of, note_name
+
+REAL_NOTES = Path(
+    os.environ.get(
+        "FRETCOACH_REAL_NOTES",
+        Path(__file__).resolve().parents[2] / "shared" / "data" / "real-guitar-notes",
+    )
+)
+# Measured 108 of 109 (the Strandberg low E, read as its 7th partial) when the floor was
+# set; the floor leaves room for three more misses.
+ACCURACY_FLOOR = 0.963
+
+pytestmark = pytest.mark.skipif(
+    not (REAL_NOTES / "labels.csv").is_file(),
+    reason=f"real guitar notes not found at {REAL_NOTES} (set FRETCOACH_REAL_NOTES)",
+)
+
+
+@dataclass(frozen=True)
+class Label:
+    file: str
+    midi: int
+    onset_s: float
+
+
+def labels() -> list[Label]:
+    with (REAL_NOTES / "labels.csv").open(newline="") as f:
+        return [Label(r["file"], int(r["midi"]), float(r["onset_s"])) for r in csv.DictReader(f)]
+
+
+def final_notes(path: Path) -> list[NoteEvent]:
+    samples, rate = read_wav(path)
+    tracker = NoteTracker(TrackerConfig(sample_rate=rate))
+    events = [e for hop, _ in hops_of(samples) for e in tracker.process(hop)]
+    return [e for e in events + tracker.flush() if e.is_final]
+
+
+def reading(notes: list[NoteEvent], onset_s: float) -> NoteEvent | None:
+    """The note covering most of 0.1–0.6 s after the marked onset."""
+    start, stop = onset_s + 0.1, onset_s + 0.6
+
+    def overlap(n: NoteEvent) -> float:
+        return min(stop, n.end_s or stop) - max(start, n.onset_s)
+
+    covering = [n for n in notes if overlap(n) > 0]
+    return max(covering, key=overlap, default=None)
+
+
+def test_open_strings_read_their_names() -> None:
+    wrong = []
+    clips = labels()
+    for label in clips:
+        note = reading(final_notes(REAL_NOTES / label.file), label.onset_s)
+        if note is None or note.midi != label.midi:
+            got = "nothing" if note is None else f"{note_name(note.midi)}{note.cents:+.0f}"
+            wrong.append(f"{label.file}: {note_name(label.midi)} read {got}")
+    accuracy = 1 - len(wrong) / len(clips)
+    assert accuracy >= ACCURACY_FLOOR, "\n".join(wrong)
+
+
+def test_low_e_with_a_fundamental_31_db_down_reads_e2() -> None:
+    # Its 82 Hz fundamental is ~31 dB under the 2nd harmonic: reading E3 is an octave error.
+    notes = final_notes(REAL_NOTES / "guitar_1__e2.wav")
+    note = reading(notes, 0.3)
+    assert note is not None
+    assert note_name(note.midi) == "E2", notes
