@@ -30,7 +30,7 @@ help: ## show this help
 run: $(STAMP_RUN) ## set up, then play the bundled demo through the whole device (no hardware)
 	$(VENV)/bin/fretcoach analyze --demo
 	$(VENV)/bin/fretcoach run --source demo --display emulator --buttons none --local-hub \
-		-o display.emulator_dir='"out/oled"' 
+		-o display.emulator_dir='"out/oled"' -o coach.first_tip_s=4
 
 test: $(STAMP_DEV) ## set up (incl. test tools), then run the test suite
 	$(PY) -m pytest

@@ -314,10 +314,14 @@ def format_analysis(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The daemon logs its life (sessions, reconnects) for journald; one-shot commands
+    # only speak up when something is wrong.
+    quiet_level = logging.INFO if args.command in ("run", "hub") else logging.WARNING
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if args.verbose else quiet_level,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     try:
         return int(args.handler(args))
     except FretCoachError as err:

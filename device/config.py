@@ -72,6 +72,15 @@ class ButtonsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CoachConfig:
+    enabled: bool = True  # with no OPENAI_API_KEY the offline coach writes the tips
+    first_tip_s: float = 15.0
+    interval_s: float = 60.0  # 30, 60, 120 or 300
+    min_notes: int = 8  # no tip from a window with fewer notes
+    tip_page_s: float = 3.0  # how long each line of a long tip stays on the OLED
+
+
+@dataclass(frozen=True, slots=True)
 class SyncConfig:
     user_id: str = "guitarist"
     data_dir: str = ""  # "" = FRETCOACH_DATA_DIR, systemd's STATE_DIRECTORY, or ~/.local/share
@@ -83,6 +92,7 @@ class Config:
     practice: PracticeConfig = field(default_factory=PracticeConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
     buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
+    coach: CoachConfig = field(default_factory=CoachConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
 
 
@@ -92,6 +102,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "display.driver": ("ssd1306", "sh1106"),
     "display.rotate": (0, 2),  # the screens are landscape: 0° or 180°
     "buttons.kind": ("gpio", "keyboard", "none"),
+    "coach.interval_s": (30.0, 60.0, 120.0, 300.0),
 }
 _RANGES: dict[str, tuple[float, float]] = {
     "audio.channel": (1, 32),
@@ -108,6 +119,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "display.dim_after_s": (0, 86400),
     "buttons.debounce_ms": (0, 500),
     "buttons.long_press_ms": (100, 5000),
+    "coach.first_tip_s": (1, 600),
+    "coach.min_notes": (1, 200),
+    "coach.tip_page_s": (0.5, 30),
 }
 
 

@@ -44,6 +44,7 @@ from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
 
+SUMMARY_LINGER_S = 1.5  # a file run's last summary stays this long before "stopped"
 TEMPO_CHOICES: tuple[float | None, ...] = (None, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0)
 
 
@@ -77,6 +78,7 @@ class Daemon:
         display: Any | None = None,  # display.device.DisplayWorker (or None)
         buttons: Any | None = None,  # device.buttons.Buttons (or None: start at once)
         sync_worker: SyncWorker | None = None,
+        coach: Any | None = None,  # coach.LiveCoach (or None: no tips)
         exit_when_source_ends: bool = True,
         notifier: Notifier | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -87,6 +89,7 @@ class Daemon:
         self.display = display
         self.buttons = buttons
         self.sync_worker = sync_worker
+        self.coach = coach
         self.exit_when_source_ends = exit_when_source_ends
         self.notifier = notifier or Notifier()
         self._monotonic = monotonic
@@ -122,6 +125,8 @@ class Daemon:
         self._stop_requested = False
         self._last_result: SessionResult | None = None
         self._unsaved: list[NoteRow] = []
+        self._tip_page_offset = 0
+        self._stop_at: float | None = None
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -156,6 +161,8 @@ class Daemon:
         watchdog_every = self.notifier.watchdog_interval_s()
         last_ping = 0.0
         while not self._stop_requested:
+            if self._stop_at is not None and self._monotonic() >= self._stop_at:
+                break
             try:
                 event = self.events.get(timeout=0.1)
             except queue.Empty:
@@ -167,10 +174,49 @@ class Daemon:
                 self.config.practice.checkpoint_s
             ):
                 self._checkpoint()
+            self._coach_tick()
             if watchdog_every and now - last_ping >= watchdog_every and not self.capture.stalled:
                 self.notifier.watchdog()  # only while audio is fresh: stuck = restarted
                 last_ping = now
             self._show()
+
+    def _coach_tick(self) -> None:
+        """Let the coach ask for a tip when one is due; it never blocks this thread."""
+        live = self.live
+        if self.coach is None or live is None:
+            return
+        with self._snapshot_lock:
+            snapshot = self._snapshot
+        if snapshot is None or snapshot.session_id != live.session_id or snapshot.window is None:
+            return
+        self.coach.maybe_request(
+            live.session_id,
+            self._metric_snapshot(snapshot.window),
+            live.stream_s,
+            self.state is State.PAUSED,
+        )
+
+    def _metric_snapshot(self, scores: Scores) -> Any:
+        from coach import snapshot_from_scores
+
+        return snapshot_from_scores(
+            scores,
+            scale=self.settings.scale,
+            metrics=self.settings.metrics,
+            bpm=self.settings.bpm,
+        )
+
+    def _tip_text(self, session_id: str, *, summary: bool) -> str | None:
+        if self.coach is None:
+            return None
+        if summary:
+            tip = self.coach.summary(session_id) or self.coach.summary_tip(session_id)
+        else:
+            tip = self.coach.latest(session_id)
+        return tip.text if tip is not None else None
+
+    def _tip_page(self) -> int:
+        return int(self._monotonic() / self.config.coach.tip_page_s)
 
     def _shutdown(self) -> None:
         self.notifier.stopping()
@@ -185,6 +231,8 @@ class Daemon:
             self.sync_worker.wake()
         if self._sync_thread is not None:
             self._sync_thread.join(timeout=5.0)
+        if self.coach is not None:
+            self.coach.close(timeout=3.0)
         if self.display is not None:
             self.display.close(_screens().StoppedScreen())
         self.notifier.close()
@@ -225,7 +273,12 @@ class Daemon:
             if self.live is not None:
                 self._finish_session(status="completed")
             if self.exit_when_source_ends:
-                self._stop_requested = True
+                if self.coach is not None:
+                    # A recording ends the run: give the session summary a moment to arrive
+                    # so the last screen (and the printed result) can show it.
+                    self.coach.wait_idle(timeout=5.0)
+                # Leave the summary on screen for a moment before the "stopped" screen.
+                self._stop_at = self._monotonic() + SUMMARY_LINGER_S
             return
         if event.kind == "button":
             self._on_press(event.button, long=event.long)
@@ -245,6 +298,8 @@ class Daemon:
                 self.state = State.IDLE
         elif button == "select" and state is State.IDLE:
             self._change_scale(next_type=long)
+        elif button == "select" and state in (State.PRACTISING, State.PAUSED, State.SUMMARY):
+            self._tip_page_offset += 1  # read the next line of a long tip now
         elif button == "mode":
             if long and state in (State.IDLE, State.TUNER):
                 self._toggle_tuner()
@@ -418,7 +473,8 @@ class Daemon:
                 note_name=snapshot.note_name if snapshot else None,
                 cents=snapshot.cents if snapshot else None,
                 in_scale=snapshot.in_scale if snapshot else None,
-                tip=None,
+                tip=self._tip_text(self.live.session_id, summary=False),
+                tip_page=self._tip_page() + self._tip_page_offset,
                 paused=self.state is State.PAUSED,
                 bpm=self.settings.bpm,
                 scale_name=scale.name,
@@ -434,7 +490,8 @@ class Daemon:
                 notes_in_scale=scores.counts.in_scale_notes if scores else 0,
                 duration_s=result.duration_s,
                 sync_state=result.sync_state,
-                tip=None,
+                tip=self._tip_text(result.session_id, summary=True),
+                tip_page=self._tip_page() + self._tip_page_offset,
             )
         counts = self.store.outbox_counts()
         return screens.HomeScreen(

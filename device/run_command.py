@@ -151,6 +151,19 @@ def build_display(config: Config, data_dir: Path) -> Any | None:
     return DisplayWorker(factory, max_fps=shown.max_fps, dim_after_s=shown.dim_after_s)
 
 
+def build_coach(config: Config, store: Store) -> Any | None:
+    if not config.coach.enabled:
+        return None
+    from coach import LiveCoach
+
+    return LiveCoach.from_env(
+        store=store,
+        first_tip_s=config.coach.first_tip_s,
+        interval_s=config.coach.interval_s,
+        min_notes=config.coach.min_notes,
+    ).start()
+
+
 def build_buttons(config: Config) -> Any | None:
     if config.buttons.kind == "none":
         return None
@@ -192,6 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         store = stack.enter_context(Store.open(data_dir))
         sync_worker = SyncWorker(store, HubClient(hub)) if hub is not None else None
         display = build_display(config, data_dir)
+        coach = build_coach(config, store)
         daemon = Daemon(
             config,
             source=source,
@@ -199,6 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             display=display,
             buttons=build_buttons(config),
             sync_worker=sync_worker,
+            coach=coach,
             exit_when_source_ends=args.source != "device",
         )
         results = daemon.run()

@@ -85,6 +85,7 @@ class LiveSession:
         self.hops = 0
         self.sample_rate = sample_rate
         self.paused = False
+        self.scores: tuple[Scores, Scores] | None = None  # (window, session), DSP thread only
         self.ended = threading.Event()  # set by the DSP thread after the final flush
 
     @property
@@ -195,10 +196,15 @@ class DspLoop:
         session.hops += 1
         events = session.tracker.process(hop)
         news = bool(events) or session.hops % 8 == 0
+        scored = False
         for event in events:
             if event.is_final:
                 in_scale = session.scorer.add(event)
                 session.finished.put((event, in_scale))
+                scored = True
+        if scored or session.scores is None:
+            # Scores change only when a note is added: compute them then, not every hop.
+            session.scores = (session.scorer.window(), session.scorer.session())
         if news:
             # "urgent" when a note was reported: the screen should show it now, not at the
             # main loop's next tick.
@@ -211,6 +217,7 @@ class DspLoop:
         for event in session.tracker.flush():
             if event.is_final:
                 session.finished.put((event, session.scorer.add(event)))
+        session.scores = (session.scorer.window(), session.scorer.session())
         self.on_snapshot(self._snapshot(session), True)
         session.ended.set()
 
@@ -220,8 +227,8 @@ class DspLoop:
         return LiveSnapshot(
             session_id=session.session_id,
             stream_s=session.stream_s,
-            window=session.scorer.window(),
-            session=session.scorer.session(),
+            window=session.scores[0] if session.scores else None,
+            session=session.scores[1] if session.scores else None,
             note_name=note_name(current.midi, flats=scale.prefers_flats) if current else None,
             cents=current.cents if current else None,
             in_scale=scale.contains(current.midi) if current else None,

@@ -287,3 +287,36 @@ def test_buttons_drive_the_session_state_machine(tmp_path: Path) -> None:
     # Practised ~3.5 s of the ~4.5 s between start and stop: the pause is not counted.
     assert 2.0 < session["duration_seconds"] < 4.4
     assert session["total_notes_played"] >= 2
+
+
+def test_coach_tips_reach_the_live_screen_and_the_summary(tmp_path: Path) -> None:
+    """No key: the offline coach writes the tips; they show while playing and at the end."""
+    from coach import LiveCoach
+    from display.device import DisplayWorker, open_display
+    from display.state import PracticeScreen, SummaryScreen
+
+    frames: list[object] = []
+    config, _ = load_config(
+        None, ["practice.scale='A minor pentatonic'", "coach.first_tip_s=3", "coach.min_notes=4"]
+    )
+    with Store.open(tmp_path) as store:
+        coach = LiveCoach.from_env(
+            store=store, first_tip_s=3, interval_s=30, min_notes=4, environ={}
+        ).start()
+        display = DisplayWorker(
+            lambda: open_display("dummy"), max_fps=60, on_frame=lambda s, t: frames.append(s)
+        )
+        daemon = Daemon(
+            config,
+            source=WavSource(DEMO, realtime=True),
+            store=store,
+            display=display,
+            coach=coach,
+        )
+        results = daemon.run()
+    live_tips = {f.tip for f in frames if isinstance(f, PracticeScreen) and f.tip}
+    summary_tips = {f.tip for f in frames if isinstance(f, SummaryScreen) and f.tip}
+    assert live_tips, "no tip reached the practice screen"
+    assert all(len(tip.split()) <= 30 for tip in live_tips)
+    assert summary_tips, "the summary screen showed no coach summary"
+    assert results[0].status == "completed"
