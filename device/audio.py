@@ -230,9 +230,15 @@ class PyAudioSource:
     """The USB interface. Blocking reads; only ever used from the capture thread."""
 
     def __init__(
-        self, *, device: str = "", channel: int = 1, rates: tuple[int, ...] = PREFERRED_RATES
+        self,
+        *,
+        device: str = "",
+        channel: int = 1,
+        rates: tuple[int, ...] = PREFERRED_RATES,
+        stall_timeout_s: float = 1.0,
     ) -> None:
         self.device_query = device
+        self.stall_timeout_s = stall_timeout_s
         self.channel = channel
         self.rates = rates
         self.sample_rate = rates[0]
@@ -311,11 +317,24 @@ class PyAudioSource:
         )
 
     def read_hop(self) -> np.ndarray:
+        """The next hop. Waits for a full hop to be available rather than blocking in
+        PortAudio, so a USB unplug that PortAudio never reports (the read would hang
+        forever) becomes a stall this thread sees and turns into a reopen."""
         stream = self._stream
         if stream is None:
             raise AudioSourceError("the interface is not open")
+        waited_since = time.monotonic()
         try:
-            if stream.get_read_available() > 4 * HOP_SIZE:
+            while True:
+                available = stream.get_read_available()
+                if available >= HOP_SIZE:
+                    break
+                if time.monotonic() - waited_since > self.stall_timeout_s:
+                    raise AudioSourceError(
+                        f"no audio from the interface for {self.stall_timeout_s:g} s (unplugged?)"
+                    )
+                time.sleep(0.002)
+            if available > 4 * HOP_SIZE:
                 self.overflows += 1  # the host buffer filled up: frames were lost
             data = stream.read(HOP_SIZE, exception_on_overflow=False)
         except OSError as err:

@@ -44,6 +44,15 @@ from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
 
+METRIC_CHOICES: tuple[tuple[str, ...], ...] = (
+    ("pitch", "scale", "timing"),
+    ("pitch", "scale"),
+    ("pitch", "timing"),
+    ("scale", "timing"),
+    ("pitch",),
+    ("scale",),
+    ("timing",),
+)
 SUMMARY_LINGER_S = 1.5  # a file run's last summary stays this long before "stopped"
 TEMPO_CHOICES: tuple[float | None, ...] = (None, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0)
 
@@ -305,6 +314,8 @@ class Daemon:
                 self._toggle_tuner()
             elif not long and state is State.IDLE:
                 self._next_tempo()
+        elif button == "feedback" and state is State.IDLE and not long:
+            self._next_metrics()
         elif button == "feedback":
             self._record_feedback(thumbs_up=not long)
 
@@ -331,6 +342,13 @@ class Daemon:
         current = self.settings.bpm
         index = TEMPO_CHOICES.index(current) if current in TEMPO_CHOICES else 0
         self.settings = replace(self.settings, bpm=TEMPO_CHOICES[(index + 1) % len(TEMPO_CHOICES)])
+
+    def _next_metrics(self) -> None:
+        """Cycle which metrics are scored: all three, then each pair, then each alone."""
+        current = tuple(m for m in METRICS if m in self.settings.metrics)
+        index = METRIC_CHOICES.index(current) if current in METRIC_CHOICES else -1
+        chosen = METRIC_CHOICES[(index + 1) % len(METRIC_CHOICES)]
+        self.settings = replace(self.settings, metrics=chosen)
 
     def _toggle_tuner(self) -> None:
         self.dsp.tuning = self.state is not State.TUNER

@@ -123,7 +123,11 @@ def _data_dir(args: argparse.Namespace, config: Config) -> Path:
 
 def build_source(spec: str, config: Config, *, fast: bool) -> Any:
     if spec == "device":
-        return PyAudioSource(device=config.audio.device, channel=config.audio.channel)
+        return PyAudioSource(
+            device=config.audio.device,
+            channel=config.audio.channel,
+            stall_timeout_s=config.audio.stall_timeout_s,
+        )
     if spec == "tone":
         return ToneSource(sample_rate=config.audio.sample_rate, seconds=None, realtime=not fast)
     path = demo_paths()[0] if spec == "demo" else Path(spec)

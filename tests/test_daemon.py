@@ -320,3 +320,75 @@ def test_coach_tips_reach_the_live_screen_and_the_summary(tmp_path: Path) -> Non
     assert all(len(tip.split()) <= 30 for tip in live_tips)
     assert summary_tips, "the summary screen showed no coach summary"
     assert results[0].status == "completed"
+
+
+class _SilentStream:
+    """What PortAudio's stream looks like after a USB unplug it never reported."""
+
+    def get_read_available(self) -> int:
+        return 0
+
+    def read(self, frames: int, exception_on_overflow: bool = False) -> bytes:
+        raise AssertionError("must not block in read() when nothing is available")
+
+
+def test_a_silent_stream_is_a_stall_not_a_hang() -> None:
+    # The real hang cannot be made here (no USB to pull), so the real source class is given
+    # a stream that never has frames, exactly as after an unreported unplug.
+    from device.audio import PyAudioSource
+
+    source = PyAudioSource(stall_timeout_s=0.2)
+    source._stream = _SilentStream()
+    with pytest.raises(AudioSourceError, match=r"no audio from the interface for 0.2 s"):
+        source.read_hop()
+
+
+def test_buttons_from_gpio_pins_drive_the_daemon(tmp_path: Path) -> None:
+    """gpiozero's MockFactory pins, pressed like real buttons, through the whole daemon."""
+    from gpiozero.pins.mock import MockFactory
+
+    from device.buttons import open_buttons
+
+    factory = MockFactory()
+    pins = {"start": 17, "select": 27, "mode": 22, "feedback": 23}
+    buttons = open_buttons(
+        "gpio", pins=pins, debounce_s=0.01, long_press_s=0.3, pin_factory=factory
+    )
+    config, _ = load_config(None, ["practice.scale='A minor pentatonic'"])
+    with Store.open(tmp_path) as store:
+        daemon = Daemon(
+            config,
+            source=ToneSource(realtime=True),
+            store=store,
+            buttons=buttons,
+            exit_when_source_ends=False,
+        )
+        runner = threading.Thread(target=daemon.run)
+        runner.start()
+        deadline = time.monotonic() + 10
+        while daemon.capture.stats.hops < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the daemon is up and listening
+
+        def press(name: str, hold_s: float = 0.05) -> None:
+            pin = factory.pin(pins[name])
+            pin.drive_low()  # pull-up wiring: pressed = low
+            time.sleep(hold_s)
+            pin.drive_high()
+            time.sleep(0.3)
+
+        press("feedback")  # home screen: next metrics set
+        assert daemon.settings.metrics == ("pitch", "scale")
+        press("select")  # home screen: next root
+        assert daemon.settings.scale.name == "A# minor pentatonic"
+        press("start")
+        assert daemon.state is State.PRACTISING
+        time.sleep(1.5)
+        press("start", hold_s=0.6)  # long press: stop
+        assert daemon.state is State.SUMMARY
+        daemon.stop()
+        runner.join(timeout=10)
+        [record] = store.sessions()
+        assert record.status == "completed"
+        assert record.scale_chosen == "A# Minor (Pentatonic)"
+        assert record.enabled_metrics == ("pitch", "scale")
+        assert record.timing_stability is None
