@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.stubproc import StubProcess
+
 DEFAULT_TEXT = (
     "Pitch is strong at 95%, but timing stability is low at 21% – "
     "set a metronome to 70 BPM and count aloud."
@@ -187,55 +185,15 @@ def main(argv: list[str] | None = None) -> None:
     server.serve_forever()
 
 
-class LLMStub:
+class LLMStub(StubProcess):
     """The stub in a subprocess; a context manager. ``base_url`` ends in ``/v1``."""
 
-    def __init__(self) -> None:
-        self.port = 0
-        self._proc: subprocess.Popen[str] | None = None
+    module = "tests.llmstub"
+    label = "LLM stub"
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> LLMStub:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.llmstub"],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line.strip().isdigit():
-            self.stop()
-            raise RuntimeError(f"the LLM stub did not start (said {line!r})")
-        self.port = int(line)
-        return self
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-    def __enter__(self) -> LLMStub:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _call(self, method: str, path: str, data: Any = None) -> Any:
         import requests

@@ -23,16 +23,15 @@ import argparse
 import gzip
 import json
 import re
-import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.stubproc import StubProcess
+
 _ITEM = re.compile(r"/v1/private/(traces|spans)/([0-9a-fA-F-]{36})$")
 
 
@@ -163,58 +162,23 @@ def main(argv: list[str] | None = None) -> None:
     server.serve_forever()
 
 
-class OpikStub:
+class OpikStub(StubProcess):
     """The capture server in a subprocess; restartable on the same port and log."""
 
+    module = "tests.opikstub"
+    label = "Opik stub"
+
     def __init__(self, log_path: Path, *, port: int = 0) -> None:
+        super().__init__(port=port)
         self.log_path = log_path
-        self.port = port
-        self._proc: subprocess.Popen[str] | None = None
 
     @property
     def url(self) -> str:
         """The value for ``OPIK_URL_OVERRIDE``, as the SDK expects it (ends in ``/api/``)."""
         return f"http://127.0.0.1:{self.port}/api/"
 
-    def start(self) -> OpikStub:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.opikstub"]
-            + ["--port", str(self.port), "--log", str(self.log_path)],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line.strip().isdigit():
-            self.stop()
-            raise RuntimeError(f"the Opik stub did not start (said {line!r})")
-        self.port = int(line)
-        return self
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-    def __enter__(self) -> OpikStub:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def arguments(self) -> list[str]:
+        return ["--port", str(self.port), "--log", str(self.log_path)]
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Every item received (from the log, so also while stopped), optionally one kind."""
