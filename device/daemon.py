@@ -136,6 +136,9 @@ class Daemon:
         self._unsaved: list[NoteRow] = []
         self._tip_page_offset = 0
         self._stop_at: float | None = None
+        self._last_shown: Any = None
+        self._clock_checked_at = -1e9
+        self._clock_ok = True
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -462,7 +465,10 @@ class Daemon:
     def _show(self) -> None:
         if self.display is None:
             return
-        self.display.show(self.screen())
+        state = self.screen()
+        if state != self._last_shown:  # equal states render equal frames: skip the work
+            self._last_shown = state
+            self.display.show(state)
 
     def screen(self) -> Any:
         """The screen state for what is happening now (pure apart from reading state)."""
@@ -484,7 +490,7 @@ class Daemon:
         if self.state in (State.PRACTISING, State.PAUSED) and self.live is not None:
             window = snapshot.window if snapshot and snapshot.session_id else None
             return screens.PracticeScreen(
-                elapsed_s=self.live.stream_s,
+                elapsed_s=float(int(self.live.stream_s)),  # the screen shows m:ss
                 pitch=window.pitch_accuracy if window else None,
                 scale=window.scale_conformity if window else None,
                 timing=window.timing_stability if window else None,
@@ -512,7 +518,7 @@ class Daemon:
                 tip_page=self._tip_page() + self._tip_page_offset,
             )
         counts = self.store.outbox_counts()
-        return screens.HomeScreen(
+        home = screens.HomeScreen(
             scale_name=scale.name,
             bpm=self.settings.bpm,
             metrics=self.settings.metrics,
@@ -520,6 +526,18 @@ class Daemon:
             sync_dead=counts.dead,
             hub_configured=self.sync_worker is not None,
         )
+        if counts.pending and self._tip_page() % 2 and not self._clock_synced():
+            # Sessions are kept, but their times wait for NTP before they are uploaded.
+            # Alternates with "Press START to play" so what to do next stays in view.
+            return replace(home, hint="Clock not synced yet")
+        return home
+
+    def _clock_synced(self) -> bool:
+        now = self._monotonic()
+        if now - self._clock_checked_at > 10.0:
+            self._clock_checked_at = now
+            self._clock_ok = read_clock().synced
+        return self._clock_ok
 
 
 def _screens() -> Any:
