@@ -341,6 +341,7 @@ class DisplayWorker:
         self.errors = 0
         self._open_sink = open_sink
         self._interval = 1.0 / max_fps
+        self._next_news_at = 0.0
         self._dim_after = dim_after_s or None
         self._bright, self._dim = bright, dim
         self._retry_s = retry_s
@@ -404,7 +405,10 @@ class DisplayWorker:
 
         with self._cond:
             state = self._pending
-            if state is not None and now >= self._next_frame_at:
+            if state is not None and (
+                now >= self._next_frame_at
+                or (_new_note(state, self._last_state) and now >= self._next_news_at)
+            ):
                 self._pending = None
             else:
                 state = None
@@ -421,7 +425,8 @@ class DisplayWorker:
 
         due = []
         if self._pending is not None:
-            due.append(self._next_frame_at)
+            news = _new_note(self._pending, self._last_state)
+            due.append(max(self._next_news_at, now) if news else self._next_frame_at)
         if self._sink is None:
             due.append(self._retry_at)
         elif not self._dimmed and self._dim_after is not None:
@@ -526,6 +531,7 @@ class DisplayWorker:
             return
         image = render(state)
         self._next_frame_at = now + self._interval
+        self._next_news_at = now + NEWS_INTERVAL_S
         if self._shown_bytes is not None and image.tobytes() == self._shown_bytes:
             self._last_state = state
             self.frames_skipped += 1
@@ -577,3 +583,15 @@ class DisplayWorker:
                 sink.close(persist=True)
             except (DisplayError, OSError) as close_err:
                 log.debug("closing the lost display: %s", close_err)
+
+
+# A newly played note may jump the frame-rate queue, but no sooner than this after the last
+# frame: ~30 fps is what a 400 kHz I2C bus can carry for a 128×64 panel (~23 ms a frame).
+NEWS_INTERVAL_S = 1 / 30
+
+
+def _new_note(state: ScreenState | None, last: ScreenState | None) -> bool:
+    """Does ``state`` show a different note than ``last``? Then it is worth drawing now:
+    note-to-screen latency is what a player feels, the cents needle's wobble is not."""
+    note = getattr(state, "note_name", None)
+    return note is not None and note != getattr(last, "note_name", None)

@@ -457,3 +457,23 @@ def test_real_oled_shows_every_screen() -> None:
         worker.poll()
         assert worker.sink is not None, "the OLED did not answer"
     worker.close(StoppedScreen())
+
+
+def test_a_new_note_jumps_the_frame_rate_queue_but_not_the_bus_limit() -> None:
+    panel, clock = Panel(), FakeClock()
+    worker = _worker(panel, clock, max_fps=15)
+    worker.show(_practice(note_name="A2", cents=4))
+    worker.poll()
+    assert worker.frames_pushed == 1
+    clock.advance(0.02)
+    worker.show(_practice(note_name="A2", cents=9))  # the needle moved: waits its turn
+    worker.poll()
+    assert worker.frames_pushed == 1
+    worker.show(_practice(note_name="C3", cents=0))  # a new note, 20 ms after a frame
+    worker.poll()
+    assert worker.frames_pushed == 1  # not before 1/30 s: the I2C bus cannot carry more
+    clock.advance(0.015)
+    worker.poll()
+    assert worker.frames_pushed == 2  # at 35 ms, well before the 67 ms a 15 fps cap allows
+    assert panel.sink is not None
+    assert _same(panel.sink.device.image, _practice(note_name="C3", cents=0))
