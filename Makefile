@@ -11,8 +11,9 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # Build deps for aubio (compiles from source) and pyaudio (links PortAudio).
 APT_RUN  := build-essential python3-dev python3-venv portaudio19-dev
 # Test / bench extras: FluidSynth + a GM soundfont render the guitar test set;
-# libsndfile is what librosa (the benchmark peer) reads audio with.
-APT_TEST := fluidsynth fluid-soundfont-gm libsndfile1
+# libsndfile is what librosa (the benchmark peer) reads audio with; PostgreSQL runs the
+# reference Hub's DATABASE_URL test on a throwaway loopback cluster.
+APT_TEST := fluidsynth fluid-soundfont-gm libsndfile1 postgresql
 
 STAMP_RUN := $(VENV)/.stamp-run-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STAMP_DEV := $(VENV)/.stamp-dev-$(shell cksum pyproject.toml | cut -d' ' -f1)

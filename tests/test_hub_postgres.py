@@ -1,0 +1,154 @@
+"""The reference Hub on PostgreSQL (``DATABASE_URL``), against a throwaway cluster on loopback.
+
+Skipped, with the reason, where PostgreSQL's server binaries are not installed (CI installs
+the `postgresql` package through `make test`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.hubproc import free_port
+from tests.test_hub_server import session_body
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+def _as_postgres_user() -> list[str]:
+    """initdb refuses to run as root: use the `postgres` account when we are root."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("running as root and there is no `postgres` user for initdb")
+    return ["runuser", "-u", "postgres", "--"]
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    pg_bin = _pg_bin()
+    if pg_bin is None:
+        pytest.skip("PostgreSQL is not installed (apt: postgresql)")
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip: psycopg[binary])")
+    # Not under pytest's tmp dir: that is private to root, and initdb runs as `postgres`.
+    base = Path(tempfile.mkdtemp(prefix="fretcoach-pg-"))
+    os.chmod(base, 0o755)
+    data = base / "data"
+    data.mkdir()
+    prefix = _as_postgres_user()
+    if prefix:
+        shutil.chown(data, "postgres")
+    port = free_port()
+    made = subprocess.run(
+        [*prefix, str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        raise RuntimeError(f"initdb failed:\n{made.stderr}")
+    server = subprocess.Popen(
+        [*prefix, str(pg_bin / "postgres"), "-D", str(data), "-p", str(port), "-k", str(data)]
+        + ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import psycopg
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with psycopg.connect(
+                    f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True
+                ) as conn:
+                    conn.execute("CREATE DATABASE hub")
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/hub"
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg_hub(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("pghub") / "hub.log"
+    env = {**os.environ, "DATABASE_URL": postgres_url, "FRETCOACH_HUB_TOKENS": "pgtok=alice"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sync.hub_server", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the Hub did not start on PostgreSQL:\n{log.read_text()}")
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def post(url: str, body: dict, key: str | None = None) -> requests.Response:
+    headers = {"Authorization": "Bearer pgtok", "Idempotency-Key": key or body["session_id"]}
+    return requests.post(f"{url}/api/v1/sessions", json=body, headers=headers, timeout=10)
+
+
+def test_sessions_are_stored_once_on_postgres(pg_hub: str) -> None:
+    body = session_body()
+    first = post(pg_hub, body)
+    assert first.status_code == 201, first.text
+    again = post(pg_hub, body)
+    assert again.status_code == 200
+    assert again.json()["result"] == "duplicate"
+    changed = post(pg_hub, {**body, "duration_seconds": body["duration_seconds"] + 1})
+    assert changed.status_code == 409
+    listed = requests.get(
+        f"{pg_hub}/api/v1/sessions",
+        params={"user_id": "alice"},
+        headers={"Authorization": "Bearer pgtok"},
+        timeout=10,
+    ).json()["sessions"]
+    assert [s["session_id"] for s in listed].count(body["session_id"]) == 1
+
+
+def test_concurrent_identical_posts_make_one_row_on_postgres(pg_hub: str) -> None:
+    body = session_body()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = sorted(r.status_code for r in pool.map(lambda _: post(pg_hub, body), range(8)))
+    assert codes.count(201) == 1
+    assert codes.count(200) == 7
