@@ -17,6 +17,7 @@ it) closes the source and reopens it until it comes back.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -186,8 +187,7 @@ class InputDevice:
 
 def list_input_devices() -> list[InputDevice]:
     """Every PortAudio input with its channels and which of 44.1/48 kHz it accepts."""
-    pyaudio = _import_pyaudio()
-    pa = pyaudio.PyAudio()
+    pa = _portaudio()
     try:
         devices = []
         for index in range(pa.get_device_count()):
@@ -226,6 +226,21 @@ def _import_pyaudio():  # type: ignore[no-untyped-def]
     return pyaudio
 
 
+def _portaudio():  # type: ignore[no-untyped-def]
+    """``pyaudio.PyAudio()`` without the screenful of ALSA/JACK probing chatter that
+    PortAudio prints straight to file descriptor 2 (it would flood journald on every
+    reopen). Only initialisation is silenced; our own errors say what went wrong."""
+    pyaudio = _import_pyaudio()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            return pyaudio.PyAudio()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class PyAudioSource:
     """The USB interface. Blocking reads; only ever used from the capture thread."""
 
@@ -250,7 +265,7 @@ class PyAudioSource:
 
     def open(self) -> None:
         pyaudio = _import_pyaudio()
-        self._pa = pa = pyaudio.PyAudio()
+        self._pa = pa = _portaudio()
         try:
             index, name, channels = self._choose(pa)
             if self.channel > channels:
