@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from device import run_command, sync_commands
+from device import coach_commands, run_command, sync_commands
 from device.analyze import analyze_file
 from device.bundled import demo_paths
 from device.errors import DeviceError
@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.set_defaults(handler=cmd_analyze)
     sync_commands.add_parsers(commands)
     run_command.add_parsers(commands)
+    coach_commands.add_parsers(commands)
     return parser
 
 
