@@ -6,6 +6,12 @@ buttons' events, signals and the systemd watchdog. Start-up and shutdown are in 
 (:meth:`Daemon.run`): on SIGTERM/SIGINT the session in progress is finished and queued,
 the store flushed, the OLED left on a deliberate "stopped" screen, and systemd told
 ``STOPPING=1``.
+
+Buttons on the home (idle) screen: START starts a session; SELECT steps the root (long:
+the scale type); MODE steps the tempo (long: tuner); FEEDBACK steps the scored metrics
+(long: AI mode — the coach recommends the next session from the stored history, on its
+own thread; the suggestion is shown, applied to the next session's scale, strictness and
+sensitivity, and linked to the session START then begins; any other press dismisses it).
 """
 
 from __future__ import annotations
@@ -70,9 +76,10 @@ class SessionResult:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    kind: str  # "button" | "end" | "redraw"
+    kind: str  # "button" | "end" | "redraw" | "recommendation"
     button: str = ""
     long: bool = False
+    payload: Any = None  # "recommendation": (Recommendation, practice_id) or None
 
 
 class Daemon:
@@ -88,6 +95,7 @@ class Daemon:
         buttons: Any | None = None,  # device.buttons.Buttons (or None: start at once)
         sync_worker: SyncWorker | None = None,
         coach: Any | None = None,  # coach.LiveCoach (or None: no tips)
+        recommender: Any | None = None,  # coach.recommend.Recommender (None: from env)
         exit_when_source_ends: bool = True,
         notifier: Notifier | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -99,6 +107,7 @@ class Daemon:
         self.buttons = buttons
         self.sync_worker = sync_worker
         self.coach = coach
+        self.recommender = recommender
         self.exit_when_source_ends = exit_when_source_ends
         self.notifier = notifier or Notifier()
         self._monotonic = monotonic
@@ -139,6 +148,10 @@ class Daemon:
         self._last_shown: Any = None
         self._clock_checked_at = -1e9
         self._clock_ok = True
+        self._ai_thread: threading.Thread | None = None
+        self._suggestion: Any = None  # the Recommendation on screen, until dismissed
+        self._plan_id: str | None = None  # the plan the next session will run
+        self._ai_tracer: Any = None
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -245,6 +258,8 @@ class Daemon:
             self._sync_thread.join(timeout=5.0)
         if self.coach is not None:
             self.coach.close(timeout=3.0)
+        if self._ai_tracer is not None:
+            self._ai_tracer.close(3.0)
         if self.display is not None:
             self.display.close(_screens().StoppedScreen())
         self.notifier.close()
@@ -294,9 +309,15 @@ class Daemon:
             return
         if event.kind == "button":
             self._on_press(event.button, long=event.long)
+        elif event.kind == "recommendation":
+            self._apply_recommendation(event.payload)
 
     def _on_press(self, button: str, *, long: bool) -> None:
         state = self.state
+        if state is State.IDLE and self._suggestion is not None:
+            self._suggestion = None  # any press dismisses the suggestion; START also starts
+            if button != "start":
+                return
         if button == "start":
             if state is State.IDLE and not long:
                 self._start_session()
@@ -319,6 +340,8 @@ class Daemon:
                 self._next_tempo()
         elif button == "feedback" and state is State.IDLE and not long:
             self._next_metrics()
+        elif button == "feedback" and state is State.IDLE:
+            self._request_recommendation()
         elif button == "feedback":
             self._record_feedback(thumbs_up=not long)
 
@@ -364,6 +387,57 @@ class Daemon:
             "feedback %s on session %s", "thumbs up" if thumbs_up else "thumbs down", session_id
         )
 
+    # -- AI mode -------------------------------------------------------------------------
+
+    def _request_recommendation(self) -> None:
+        """Ask on a thread (the model may take seconds); the answer comes as an event."""
+        if self._ai_thread is not None and self._ai_thread.is_alive():
+            return
+        self._ai_thread = threading.Thread(target=self._recommend, name="ai-mode", daemon=True)
+        self._ai_thread.start()
+
+    def _recommend(self) -> None:
+        payload = None
+        try:
+            from coach.recommend import Recommender, recommend_for
+
+            if self.recommender is None:
+                from coach.providers import CoachSettings
+                from coach.tracing import OpikSettings, Tracer
+
+                try:
+                    settings = CoachSettings.from_env()
+                except ValueError as err:
+                    log.warning("ai mode: %s — using the rule-based coach", err)
+                    settings = CoachSettings(None)
+                try:
+                    tracer: Tracer | None = Tracer(OpikSettings.from_env())
+                except ValueError as err:
+                    log.warning("ai mode: %s — not tracing", err)
+                    tracer = None
+                self.recommender = Recommender(settings, tracer=tracer)
+                self._ai_tracer = tracer  # made here, so closed by _shutdown
+            payload = recommend_for(self.store, self.config.sync.user_id, self.recommender)
+        except Exception:  # AI mode is optional: log it, never take the device down
+            log.exception("ai mode: no recommendation")
+        self.events.put(Event("recommendation", payload=payload))
+
+    def _apply_recommendation(self, payload: Any) -> None:
+        if payload is None:
+            return
+        rec, practice_id = payload
+        self.settings = replace(
+            self.settings,
+            scale=rec.scale,
+            strictness=rec.strictness,
+            sensitivity=rec.sensitivity,
+        )
+        self._plan_id = practice_id
+        self._suggestion = rec if self.state is State.IDLE else None
+        log.info("ai mode (%s): %s, focus %s", rec.source, rec.scale_name, rec.focus_area)
+        if self.sync_worker is not None:
+            self.sync_worker.wake()  # the plan is queued for the Hub
+
     # -- sessions ------------------------------------------------------------------------
 
     def _start_session(self) -> None:
@@ -390,6 +464,12 @@ class Daemon:
                 source=_source_label(self.source),
             )
         )
+        if self._plan_id is not None:
+            try:
+                self.store.link_practice_plan(self._plan_id, session_id)
+            except StoreError as err:
+                log.error("could not link plan %s to the session: %s", self._plan_id, err)
+            self._plan_id = None
         self.live = LiveSession(session_id, self.settings, self.source.sample_rate)
         self.dsp.session = self.live
         self._last_checkpoint = self._monotonic()
@@ -517,6 +597,14 @@ class Daemon:
                 tip=self._tip_text(result.session_id, summary=True),
                 tip_page=self._tip_page() + self._tip_page_offset,
             )
+        if self.state is State.IDLE and self._suggestion is not None:
+            rec = self._suggestion
+            return screens.StatusScreen(
+                "AI coach suggests",
+                (rec.scale.name, f"Focus: {rec.focus_area}", _short_reason(rec)),
+            )
+        if self.state is State.IDLE and self._ai_thread is not None and self._ai_thread.is_alive():
+            return screens.StatusScreen("AI coach", ("Choosing your next", "practice..."))
         counts = self.store.outbox_counts()
         home = screens.HomeScreen(
             scale_name=scale.name,
@@ -538,6 +626,22 @@ class Daemon:
             self._clock_checked_at = now
             self._clock_ok = read_clock().synced
         return self._clock_ok
+
+
+# What each focus trains, short enough for one line of the 128×64 screen.
+_FOCUS_LINES = {
+    "pitch": "Clean, in-tune notes",
+    "scale": "Stay inside the key",
+    "timing": "Even notes, on beat",
+}
+
+
+def _short_reason(rec: Any, limit: int = 21) -> str:
+    """One screen line: the model's first words, or what the rule-based pick trains."""
+    if rec.source != "model":
+        return _FOCUS_LINES.get(rec.focus_area, "")
+    first = rec.reasoning.split(". ")[0].strip()
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
 def _screens() -> Any:

@@ -506,6 +506,99 @@ class Store:
                 )
             return records
 
+    def user_sessions(self, user_id: str, *, limit: int = 10) -> list[SessionRecord]:
+        """A user's finished sessions, newest first, without their notes (for AI mode)."""
+        return self._records(
+            "WHERE s.user_id = ? AND s.status != 'live' ORDER BY s.start_wall DESC LIMIT ?",
+            (user_id, int(limit)),
+            with_notes=False,
+        )
+
+    # -- practice plans (AI mode) --------------------------------------------------------
+
+    def add_practice_plan(
+        self, practice_id: str, user_id: str, generated_at: str, plan: dict[str, Any]
+    ) -> None:
+        """Keep a plan and queue it for the Hub (``practice_plan``), in one transaction.
+
+        The payload is frozen here with ``executed_session_id`` null: a plan is made
+        before it is practised. :meth:`link_practice_plan` queues the one change later.
+        """
+        payload = {
+            "practice_id": practice_id,
+            "user_id": user_id,
+            "generated_at": generated_at,
+            "practice_plan": plan,
+            "executed_session_id": None,
+        }
+        now = utc_iso(time.time())
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO practice_plans (practice_id, user_id, generated_at, practice_plan) "
+                "VALUES (?, ?, ?, ?)",
+                (practice_id, user_id, generated_at, json.dumps(plan, sort_keys=True)),
+            )
+            db.execute(
+                "INSERT INTO outbox (kind, ref, state, payload, created_at, updated_at) "
+                "VALUES ('practice_plan', ?, 'pending', ?, ?, ?) "
+                "ON CONFLICT (kind, ref) DO NOTHING",
+                (practice_id, _compact(payload), now, now),
+            )
+
+    def link_practice_plan(self, practice_id: str, session_id: str) -> bool:
+        """Record the session a plan started and queue that change (``practice_plan_link``).
+
+        Returns False when the plan is unknown or already linked: a plan runs once.
+        """
+        now = utc_iso(time.time())
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE practice_plans SET executed_session_id = ? "
+                "WHERE practice_id = ? AND executed_session_id IS NULL",
+                (session_id, practice_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            user_id, generated_at, plan = db.execute(
+                "SELECT user_id, generated_at, practice_plan FROM practice_plans "
+                "WHERE practice_id = ?",
+                (practice_id,),
+            ).fetchone()
+            payload = {
+                "practice_id": practice_id,
+                "user_id": user_id,
+                "generated_at": generated_at,
+                "practice_plan": json.loads(plan),
+                "executed_session_id": session_id,
+            }
+            db.execute(
+                "INSERT INTO outbox (kind, ref, state, payload, created_at, updated_at) "
+                "VALUES ('practice_plan_link', ?, 'pending', ?, ?, ?) "
+                "ON CONFLICT (kind, ref) DO NOTHING",
+                (practice_id, _compact(payload), now, now),
+            )
+            return True
+
+    def practice_plans(self, user_id: str, *, limit: int = 10) -> list[dict[str, Any]]:
+        """A user's plans, newest first: ``practice_id``, ``generated_at``,
+        ``practice_plan`` (a dict) and ``executed_session_id``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT practice_id, generated_at, practice_plan, executed_session_id "
+                "FROM practice_plans WHERE user_id = ? ORDER BY generated_at DESC, rowid DESC "
+                "LIMIT ?",
+                (user_id, int(limit)),
+            ).fetchall()
+        return [
+            {
+                "practice_id": row[0],
+                "generated_at": row[1],
+                "practice_plan": json.loads(row[2]),
+                "executed_session_id": row[3],
+            }
+            for row in rows
+        ]
+
     # -- outbox --------------------------------------------------------------------------
 
     def _enqueue(self, db: sqlite3.Connection, kind: str, ref: str) -> None:
@@ -586,6 +679,10 @@ class Store:
         with self._lock:
             counts = dict(self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
         return OutboxCounts(counts.get("pending", 0), counts.get("sent", 0), counts.get("dead", 0))
+
+
+def _compact(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -21,13 +21,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sync.client import SESSIONS_PATH, HubClient, Verdict
+from sync.client import PLANS_PATH, SESSIONS_PATH, HubClient, Verdict
 from sync.clock import ClockReading, read_clock
 from sync.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
+# AI-mode practice plans, after sessions: a plan as made, then the session it started.
+# Both go to PLANS_PATH under the practice_id; their payloads are frozen when queued.
+PLAN_KINDS = ("practice_plan", "practice_plan_link")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class SyncWorker:
                 log.info("clock synchronised: re-timed %d session(s) recorded before", corrected)
         held = self._held_for_clock(reading)
         items = [i for i in self.store.pending(limit=100_000) if i.ref not in held]
+        items += self.store.pending(limit=100_000, kinds=PLAN_KINDS)
         sent = dead = 0
         error = None
         for done, item in enumerate(items):
@@ -92,7 +96,12 @@ class SyncWorker:
                 self._failures = 0
             elif verdict is Verdict.DEAD:
                 dead += 1
-                log.error("session %s rejected by the Hub: %s (dead-lettered)", item.ref, reason)
+                log.error(
+                    "%s %s rejected by the Hub: %s (dead-lettered)",
+                    item.kind.replace("_", " "),
+                    item.ref,
+                    reason,
+                )
             else:
                 error = reason
                 self._back_off(retry_after)
@@ -109,7 +118,8 @@ class SyncWorker:
             self.store.mark_dead(item.id, "the session is no longer in the store")
             return Verdict.DEAD, "missing from the store", None
         body = self.store.freeze_payload(item.id, body)
-        result = self.client.post(SESSIONS_PATH, body, idempotency_key=item.ref)
+        path = PLANS_PATH if item.kind in PLAN_KINDS else SESSIONS_PATH
+        result = self.client.post(path, body, idempotency_key=item.ref)
         if result.verdict is Verdict.SENT:
             self.store.mark_sent(item.id)
         elif result.verdict is Verdict.DEAD:
@@ -119,6 +129,8 @@ class SyncWorker:
         return result.verdict, result.reason, result.retry_after_s
 
     def _payload(self, item: OutboxItem) -> str | None:
+        if item.kind != "session":
+            return None  # plans are queued with their payload
         record = self.store.session(item.ref)
         if record is None:
             return None

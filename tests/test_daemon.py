@@ -392,3 +392,69 @@ def test_buttons_from_gpio_pins_drive_the_daemon(tmp_path: Path) -> None:
         assert record.scale_chosen == "A# Minor (Pentatonic)"
         assert record.enabled_metrics == ("pitch", "scale")
         assert record.timing_stability is None
+
+
+def test_ai_mode_from_the_home_screen_suggests_and_runs_the_next_session(tmp_path: Path) -> None:
+    """FEEDBACK held on the home screen: a suggestion on screen, then the session it sets up."""
+    from gpiozero.pins.mock import MockFactory
+
+    from coach.recommend import Recommender
+    from device.buttons import open_buttons
+    from display.state import StatusScreen
+
+    factory = MockFactory()
+    pins = {"start": 17, "select": 27, "mode": 22, "feedback": 23}
+    buttons = open_buttons(
+        "gpio", pins=pins, debounce_s=0.01, long_press_s=0.3, pin_factory=factory
+    )
+    config, _ = load_config(None, ["practice.scale='E dorian'"])
+    with Store.open(tmp_path) as store:
+        daemon = Daemon(
+            config,
+            source=ToneSource(realtime=True),
+            store=store,
+            buttons=buttons,
+            recommender=Recommender(),  # no model configured: the rule-based coach
+            exit_when_source_ends=False,
+        )
+        runner = threading.Thread(target=daemon.run)
+        runner.start()
+        deadline = time.monotonic() + 10
+        while daemon.capture.stats.hops < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        def press(name: str, hold_s: float = 0.05) -> None:
+            pin = factory.pin(pins[name])
+            pin.drive_low()
+            time.sleep(hold_s)
+            pin.drive_high()
+            time.sleep(0.3)
+
+        try:
+            press("feedback", hold_s=0.6)  # long press on the home screen: AI mode
+            deadline = time.monotonic() + 10
+            while not isinstance(screen := daemon.screen(), StatusScreen) or (
+                screen.title != "AI coach suggests"
+            ):
+                assert time.monotonic() < deadline, f"no suggestion, screen {screen}"
+                time.sleep(0.05)
+            assert screen.lines[0] == "A minor pentatonic"
+            assert screen.lines[1] == "Focus: pitch"
+            assert daemon.settings.scale.name == "A minor pentatonic"
+            assert daemon.settings.metrics == ("pitch", "scale", "timing")  # not cycled
+            press("start")  # dismisses the suggestion and plays it
+            assert daemon.state is State.PRACTISING
+            time.sleep(1.0)
+            press("start", hold_s=0.6)
+            assert daemon.state is State.SUMMARY
+        finally:
+            daemon.stop()
+            runner.join(timeout=10)
+        [record] = store.sessions()
+        assert record.scale_chosen == "A Minor (Pentatonic)"
+        [plan] = store.practice_plans(config.sync.user_id)
+        assert plan["practice_plan"]["strictness"] == record.strictness
+        assert plan["practice_plan"]["sensitivity"] == record.sensitivity
+        assert plan["executed_session_id"] == record.session_id
+        kinds = {item.kind for item in store.pending(kinds=("practice_plan", "practice_plan_link"))}
+        assert kinds == {"practice_plan", "practice_plan_link"}

@@ -362,3 +362,40 @@ def test_kill_9_mid_sync_then_restart_sends_once(tmp_path: Path, hub: HubProcess
     )
     assert again.returncode == 0
     assert hub_counts(hub, ids) == dict.fromkeys(ids, 1)
+
+
+# --------------------------------------------------------------------------- practice plans
+
+
+def hub_plans(hub_server: HubProcess, practice_id: str) -> list[dict]:
+    return [r for r in hub_server.rows("ai_practice_plans") if r["practice_id"] == practice_id]
+
+
+def test_practice_plans_arrive_exactly_once_then_learn_their_session(
+    store: Store, hub: HubProcess
+) -> None:
+    from coach.recommend import Recommender, recommend_for
+
+    session_id = record_session(store)
+    rec, practice_id = recommend_for(store, "alice", Recommender())  # rules: no model
+    # The session passes; the plan is committed, then its answer fails.
+    hub.faults([{"delay_before_s": 0}, {"commit_then_status": 500}])
+    sync = worker(store, hub)
+    first = sync.sync_once()
+    assert first.error is not None
+    assert first.sent == 1  # the session went first; the plan's answer was lost
+    second = sync.sync_once()
+    assert second.complete
+    assert second.sent == 1  # a 200 duplicate: the Hub already had it
+    [row] = hub_plans(hub, practice_id)
+    assert json.loads(row["practice_plan"])["scale_name"] == rec.scale_name
+    assert row["executed_session_id"] is None
+    ran = record_session(store)
+    assert store.link_practice_plan(practice_id, ran)
+    third = sync.sync_once()
+    assert third.complete
+    assert third.sent == 2  # the new session, then the plan's one change
+    [row] = hub_plans(hub, practice_id)
+    assert row["executed_session_id"] == ran
+    assert sync.sync_once().sent == 0
+    assert hub_counts(hub, [session_id, ran]) == {session_id: 1, ran: 1}

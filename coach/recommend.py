@@ -1,0 +1,510 @@
+"""AI mode: what to practise next, from the local history — by the model, else by rules.
+
+:func:`history_from_store` sums up the last sessions (scores, averages, per-scale stats,
+the weakest area, a plan not yet practised, recent suggestions not to repeat).
+:class:`Recommender` asks the configured model (the coach's ``CoachSettings``: primary,
+then fallback) for a structured reply through the official ``openai`` client with a
+strict JSON-schema ``response_format``. The reply is checked against ``dsp``'s scales: a
+scale that does not exist (or a reply that is not the JSON asked for) is sent back once
+with the reason; a second bad reply, no key, no network or any other failure gives the
+rule-based pick (:func:`rule_based`), so AI mode always answers. Ranges are clamped.
+
+:func:`store_plan` keeps the plan and queues it for the Hub (``POST
+/api/v1/practice-plans``) in one transaction; ``Store.link_practice_plan`` records and
+queues the session it started.
+
+With a started :class:`coach.tracing.Tracer`, each recommendation is one Opik trace
+(``ai-mode-recommendation``) in the thread ``portable-ai-mode-<practice_id>``, with
+metadata ``user_id``, ``practice_id`` and tags ``fretcoach-core``, the model, ``ai-mode``,
+``fretcoach-portable``, ``practice-recommendation``; the LLM calls are its child spans.
+These traces go through the SDK only (not the coach's outbox): one missed while offline
+is lost, the plan itself is not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from coach.errors import CoachError
+from coach.providers import CoachSettings, ProviderSettings
+from dsp.errors import UnknownScaleError
+from dsp.scales import Scale, parse_scale
+from sync.records import utc_iso
+
+if TYPE_CHECKING:
+    from coach.tracing import Tracer
+    from sync.store import Store
+
+log = logging.getLogger(__name__)
+
+FocusArea = Literal["pitch", "scale", "timing"]
+FOCUS_AREAS: tuple[FocusArea, ...] = ("pitch", "scale", "timing")
+_SCORE_FIELDS = {
+    "pitch": "pitch_accuracy",
+    "scale": "scale_conformity",
+    "timing": "timing_stability",
+}
+MAX_REASONING = 4000  # the Hub's limit
+MAX_TOKENS = 400
+TEMPERATURE = 0.4
+# Suggestions made this recently are not made again (by rules; the model is told).
+RECENT_PLANS = 3
+TRACE_NAME = "ai-mode-recommendation"
+PURPOSE_TAG = "practice-recommendation"
+
+
+class RecommendationError(CoachError, ValueError):
+    """A recommendation that cannot be used; the message says what is wrong with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    scale: str  # Hub form, "A Minor (Pentatonic)"
+    scale_type: str
+    pitch_accuracy: float | None
+    scale_conformity: float | None
+    timing_stability: float | None
+    duration_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleStats:
+    sessions: int
+    pitch_accuracy: float | None
+    scale_conformity: float | None
+    timing_stability: float | None
+
+
+@dataclass(frozen=True)
+class PracticeHistory:
+    """What AI mode knows about a player; sessions newest first."""
+
+    user_id: str
+    sessions: tuple[SessionSummary, ...] = ()
+    averages: dict[str, float | None] = field(default_factory=dict)  # by focus area
+    per_scale: dict[str, ScaleStats] = field(default_factory=dict)
+    weakest_area: FocusArea | None = None
+    pending_plan: dict[str, Any] | None = None
+    recent_suggestions: tuple[str, ...] = ()  # Hub scale names, newest first
+
+    def as_prompt_data(self) -> dict[str, Any]:
+        return {
+            "last_sessions": [
+                {
+                    "scale": s.scale,
+                    "scale_type": s.scale_type,
+                    "pitch_accuracy": _round(s.pitch_accuracy),
+                    "scale_conformity": _round(s.scale_conformity),
+                    "timing_stability": _round(s.timing_stability),
+                    "duration_seconds": round(s.duration_seconds),
+                }
+                for s in self.sessions
+            ],
+            "averages": {k: _round(v) for k, v in self.averages.items()},
+            "per_scale": {
+                name: {
+                    "sessions": st.sessions,
+                    "pitch_accuracy": _round(st.pitch_accuracy),
+                    "scale_conformity": _round(st.scale_conformity),
+                    "timing_stability": _round(st.timing_stability),
+                }
+                for name, st in self.per_scale.items()
+            },
+            "weakest_area": self.weakest_area,
+            "pending_plan": self.pending_plan,
+            "recent_suggestions_do_not_repeat": list(self.recent_suggestions),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """A checked plan: the scale exists (Hub form), ranges are in 0–1.
+
+    Build with :meth:`checked`, which validates and clamps; ``source`` is "model" or
+    "rules" and is not part of the Hub's plan.
+    """
+
+    scale_name: str  # Hub form, "A Minor (Pentatonic)"
+    scale_type: str  # the Hub's type, "pentatonic"
+    focus_area: FocusArea
+    reasoning: str
+    strictness: float
+    sensitivity: float
+    source: str = "rules"
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        scale_name: Any,
+        scale_type: Any,
+        focus_area: Any,
+        reasoning: Any,
+        strictness: Any,
+        sensitivity: Any,
+        source: str = "rules",
+    ) -> Recommendation:
+        scale = _known_scale(scale_name, scale_type)
+        if focus_area not in FOCUS_AREAS:
+            raise RecommendationError(
+                f"focus_area must be one of {', '.join(FOCUS_AREAS)}, not {focus_area!r}"
+            )
+        if not isinstance(reasoning, str) or not reasoning.strip():
+            raise RecommendationError("reasoning must be a non-empty text")
+        return cls(
+            scale_name=scale.hub_name,
+            scale_type=scale.hub_type,
+            focus_area=focus_area,
+            reasoning=reasoning.strip()[:MAX_REASONING],
+            strictness=_unit(strictness, "strictness"),
+            sensitivity=_unit(sensitivity, "sensitivity"),
+            source=source,
+        )
+
+    @property
+    def scale(self) -> Scale:
+        return parse_scale(self.scale_name)
+
+    def plan(self) -> dict[str, Any]:
+        """The Hub's ``practice_plan`` object (no other keys)."""
+        return {
+            "scale_name": self.scale_name,
+            "scale_type": self.scale_type,
+            "focus_area": self.focus_area,
+            "reasoning": self.reasoning,
+            "strictness": self.strictness,
+            "sensitivity": self.sensitivity,
+        }
+
+
+def _known_scale(name: Any, scale_type: Any) -> Scale:
+    """The Hub form ("A Minor (Pentatonic)") or "<root> <type>" — else rejected."""
+    if not isinstance(name, str) or not name.strip():
+        raise RecommendationError("scale_name must be a scale such as 'A Minor (Pentatonic)'")
+    typed = isinstance(scale_type, str) and scale_type.strip()
+    try:
+        scale = parse_scale(name)
+    except UnknownScaleError:
+        # "A Minor" + "pentatonic": the type completes the name.
+        try:
+            scale = parse_scale(f"{name} {scale_type}") if typed else None
+        except UnknownScaleError:
+            scale = None
+        if scale is not None:
+            return scale
+    else:
+        if not typed or scale_type.strip().lower() in (
+            scale.hub_type,
+            scale.type.key.replace("_", " "),
+            scale.type.display,
+        ):
+            return scale
+    raise RecommendationError(
+        f"{name!r} ({scale_type!r}) is not a scale FretCoach knows: use the Hub form, e.g. "
+        "'A Minor (Pentatonic)' with scale_type 'pentatonic', 'E Blues' with 'blues', "
+        "'D Dorian' with 'dorian', 'C Major (Natural)' with 'natural'"
+    )
+
+
+def _unit(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise RecommendationError(f"{name} must be a number from 0 to 1, not {value!r}")
+    return round(min(1.0, max(0.0, float(value))), 3)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+# -- history ------------------------------------------------------------------------------
+
+
+def history_from_store(store: Store, user_id: str, limit: int = 10) -> PracticeHistory:
+    records = store.user_sessions(user_id, limit=limit)
+    sessions = tuple(
+        SessionSummary(
+            scale=r.scale_chosen,
+            scale_type=r.scale_type,
+            pitch_accuracy=r.pitch_accuracy,
+            scale_conformity=r.scale_conformity,
+            timing_stability=r.timing_stability,
+            duration_seconds=r.duration_seconds,
+        )
+        for r in records
+    )
+    averages = {
+        area: _mean(getattr(s, _SCORE_FIELDS[area]) for s in sessions) for area in FOCUS_AREAS
+    }
+    per_scale: dict[str, ScaleStats] = {}
+    for name in dict.fromkeys(s.scale for s in sessions):
+        mine = [s for s in sessions if s.scale == name]
+        per_scale[name] = ScaleStats(
+            len(mine), *(_mean(getattr(s, _SCORE_FIELDS[a]) for s in mine) for a in FOCUS_AREAS)
+        )
+    scored = {a: v for a, v in averages.items() if v is not None}
+    weakest: FocusArea | None = min(scored, key=lambda a: scored[a]) if scored else None
+    plans = store.practice_plans(user_id, limit=max(RECENT_PLANS, 1))
+    pending = next((p for p in plans if p["executed_session_id"] is None), None)
+    return PracticeHistory(
+        user_id=user_id,
+        sessions=sessions,
+        averages=averages,
+        per_scale=per_scale,
+        weakest_area=weakest,
+        pending_plan=(
+            {"generated_at": pending["generated_at"], **pending["practice_plan"]}
+            if pending
+            else None
+        ),
+        recent_suggestions=tuple(p["practice_plan"]["scale_name"] for p in plans[:RECENT_PLANS]),
+    )
+
+
+def _mean(values: Any) -> float | None:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+# -- rules ----------------------------------------------------------------------------------
+
+# Per focus: scales that train it (first fits best) and the settings to practise it with.
+_RULES: dict[str, tuple[tuple[str, ...], float, float, str]] = {
+    "pitch": (
+        ("A minor pentatonic", "E minor pentatonic", "G major pentatonic", "D minor pentatonic"),
+        0.7,
+        0.5,
+        "Pitch is your weakest area: a five-note scale lets you listen to every note and "
+        "fret just behind the fret wire; stricter tuning shows each bent or sharp note.",
+    ),
+    "scale": (
+        ("C major", "A natural minor", "D dorian", "G mixolydian"),
+        0.5,
+        0.6,
+        "Scale conformity is your weakest area: a seven-note scale with its half steps "
+        "trains you to stay inside the key; play it up and down slowly, then in thirds.",
+    ),
+    "timing": (
+        ("E minor pentatonic", "A blues", "G major pentatonic", "D minor pentatonic"),
+        0.4,
+        0.6,
+        "Timing is your weakest area: a familiar, small scale leaves your attention for the "
+        "beat; play even eighth notes with the metronome and keep every note the same length.",
+    ),
+}
+
+
+def rule_based(history: PracticeHistory) -> Recommendation:
+    """The weakest area → a scale and settings that train it, not one suggested lately."""
+    focus: FocusArea = history.weakest_area or "pitch"
+    names, strictness, sensitivity, why = _RULES[focus]
+    recent = set(history.recent_suggestions)
+    scales = [parse_scale(n) for n in names]
+    scale = next((s for s in scales if s.hub_name not in recent), scales[0])
+    score = history.averages.get(focus)
+    if score is not None:
+        # Ease off when the area is weak, ask more once it is good.
+        strictness = min(0.9, max(0.3, strictness - 0.2 + 0.3 * score))
+        why = f"{why} (average {score:.0%} over your last {len(history.sessions)} sessions)"
+    elif not history.sessions:
+        why = "No sessions yet: " + why.split(": ", 1)[1]
+    return Recommendation.checked(
+        scale_name=scale.hub_name,
+        scale_type=scale.hub_type,
+        focus_area=focus,
+        reasoning=why,
+        strictness=strictness,
+        sensitivity=sensitivity,
+        source="rules",
+    )
+
+
+# -- model ----------------------------------------------------------------------------------
+
+RESPONSE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "scale_name": {"type": "string"},
+        "scale_type": {"type": "string"},
+        "focus_area": {"type": "string", "enum": list(FOCUS_AREAS)},
+        "reasoning": {"type": "string"},
+        "strictness": {"type": "number"},
+        "sensitivity": {"type": "number"},
+    },
+    "required": [
+        "scale_name",
+        "scale_type",
+        "focus_area",
+        "reasoning",
+        "strictness",
+        "sensitivity",
+    ],
+    "additionalProperties": False,
+}
+RESPONSE_FORMAT: dict[str, Any] = {
+    "type": "json_schema",
+    "json_schema": {"name": "practice_recommendation", "strict": True, "schema": RESPONSE_SCHEMA},
+}
+SYSTEM_PROMPT = (
+    "You are FretCoach, a guitar practice coach. From the player's recent practice history, "
+    "recommend the next session: one scale, the area to focus on (pitch, scale or timing), "
+    "a short reasoning (two sentences, addressed to the player), and the settings "
+    "strictness and sensitivity, each from 0 to 1 (higher strictness = a narrower pitch "
+    "tolerance; higher sensitivity = quieter notes are heard). Name the scale in the Hub "
+    "form: '<root> <base> (<variant>)' such as 'A Minor (Pentatonic)', 'C Major (Natural)', "
+    "'F# Minor (Harmonic)', or '<root> <name>' such as 'E Blues', 'D Dorian', 'G Mixolydian'; "
+    "scale_type is the variant or name in lower case ('pentatonic', 'natural', 'harmonic', "
+    "'melodic', 'blues', 'dorian', ...). Do not repeat a recent suggestion."
+)
+
+
+class Recommender:
+    """Model first (primary, then fallback), rules always. Call from a worker thread."""
+
+    def __init__(
+        self, settings: CoachSettings | None = None, *, tracer: Tracer | None = None
+    ) -> None:
+        self.settings = settings if settings is not None else CoachSettings(None)
+        self.tracer = tracer
+        self._clients: dict[str, Any] = {}
+
+    def recommend(
+        self, history: PracticeHistory, *, practice_id: str | None = None
+    ) -> Recommendation:
+        """Never raises for the model's sake; traced when a tracer is given and starts."""
+        tracer = self.tracer
+        if tracer is None or practice_id is None or not tracer.start():
+            return self._recommend(history)
+        import opik
+
+        tracked = opik.track(
+            name=TRACE_NAME,
+            capture_input=False,
+            capture_output=False,
+            project_name=tracer.settings.project_name,
+        )(self._traced)
+        opik.set_global_client(tracer._client, context_wise=True)  # as Tracer.live_feedback
+        result: Recommendation = tracked(history, practice_id)
+        return result
+
+    def _traced(self, history: PracticeHistory, practice_id: str) -> Recommendation:
+        from opik import opik_context
+
+        rec = self._recommend(history)
+        primary = self.settings.primary
+        model = primary.model if rec.source == "model" and primary else "rule-based"
+        tags = ["fretcoach-core", model, "ai-mode", "fretcoach-portable", PURPOSE_TAG]
+        metadata = {
+            "user_id": history.user_id,
+            "practice_id": practice_id,
+            "source": rec.source,
+            "weakest_area": history.weakest_area,
+            "sessions": len(history.sessions),
+        }
+        opik_context.update_current_trace(
+            input={"history": history.as_prompt_data()},
+            output=rec.plan(),
+            tags=list(dict.fromkeys(tags)),
+            metadata=metadata,
+            thread_id=f"portable-ai-mode-{practice_id}",
+        )
+        return rec
+
+    def _recommend(self, history: PracticeHistory) -> Recommendation:
+        for provider in self.settings.providers:
+            try:
+                rec = self._ask(provider, history)
+            except Exception as err:  # AI mode must answer: any failure → next, then rules
+                log.info("ai mode: %s (%s) failed: %s", provider.name, provider.model, err)
+                continue
+            if rec is not None:
+                return rec
+            break  # the model answered, twice, with no usable plan: the rules decide
+        return rule_based(history)
+
+    def _ask(self, provider: ProviderSettings, history: PracticeHistory) -> Recommendation | None:
+        messages: list[dict[str, str]] = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": json.dumps(history.as_prompt_data(), sort_keys=True)},
+        ]
+        for attempt in range(2):
+            text = self._complete(provider, messages)
+            try:
+                data = json.loads(text)
+                if not isinstance(data, dict):
+                    raise RecommendationError("the reply must be one JSON object")
+                return Recommendation.checked(
+                    scale_name=data.get("scale_name"),
+                    scale_type=data.get("scale_type"),
+                    focus_area=data.get("focus_area"),
+                    reasoning=data.get("reasoning"),
+                    strictness=data.get("strictness"),
+                    sensitivity=data.get("sensitivity"),
+                    source="model",
+                )
+            except ValueError as err:  # JSONDecodeError and RecommendationError
+                log.info(
+                    "ai mode: unusable reply from %s (try %d): %s", provider.model, attempt + 1, err
+                )
+                messages += [
+                    {"role": "assistant", "content": text},
+                    {"role": "user", "content": f"That cannot be used: {err}. Answer again."},
+                ]
+        return None
+
+    def _complete(self, provider: ProviderSettings, messages: Sequence[dict[str, str]]) -> str:
+        client = self._clients.get(provider.name)
+        if client is None:
+            import openai
+
+            client = openai.OpenAI(
+                api_key=provider.api_key,
+                base_url=provider.base_url,
+                timeout=provider.timeout_s,
+                max_retries=0,
+            )
+            if self.tracer is not None:
+                client = self.tracer.wrap_openai(client, provider.trace_provider)
+            self._clients[provider.name] = client
+        completion = client.chat.completions.create(
+            model=provider.model,
+            messages=list(messages),
+            temperature=TEMPERATURE,
+            max_tokens=MAX_TOKENS,
+            response_format=RESPONSE_FORMAT,
+        )
+        text = completion.choices[0].message.content
+        if not isinstance(text, str):
+            raise RecommendationError("the reply has no text (refused?)")
+        return text
+
+
+# -- plans ----------------------------------------------------------------------------------
+
+
+def new_practice_id() -> str:
+    return str(uuid.uuid4())
+
+
+def store_plan(
+    store: Store, rec: Recommendation, user_id: str, *, practice_id: str | None = None
+) -> str:
+    """Keep the plan and queue it for the Hub; returns its ``practice_id``."""
+    practice_id = practice_id or new_practice_id()
+    store.add_practice_plan(practice_id, user_id, utc_iso(time.time()), rec.plan())
+    return practice_id
+
+
+def recommend_for(
+    store: Store, user_id: str, recommender: Recommender
+) -> tuple[Recommendation, str]:
+    """History → recommendation → stored plan: what AI mode's button does."""
+    practice_id = new_practice_id()
+    rec = recommender.recommend(history_from_store(store, user_id), practice_id=practice_id)
+    return rec, store_plan(store, rec, user_id, practice_id=practice_id)
