@@ -151,6 +151,7 @@ class Daemon:
         self._ai_thread: threading.Thread | None = None
         self._suggestion: Any = None  # the Recommendation on screen, until dismissed
         self._plan_id: str | None = None  # the plan the next session will run
+        self._ai_session = False  # the live session was started from an AI-mode plan
         self._ai_tracer: Any = None
 
     # -- life cycle ----------------------------------------------------------------------
@@ -219,6 +220,7 @@ class Daemon:
             self._metric_snapshot(snapshot.window),
             live.stream_s,
             self.state is State.PAUSED,
+            ai_mode=self._ai_session,
         )
 
     def _metric_snapshot(self, scores: Scores) -> Any:
@@ -464,6 +466,8 @@ class Daemon:
                 source=_source_label(self.source),
             )
         )
+        # A session started from an AI-mode plan is traced as `ai-mode`, else `manual-mode`.
+        self._ai_session = self._plan_id is not None
         if self._plan_id is not None:
             try:
                 self.store.link_practice_plan(self._plan_id, session_id)
@@ -525,6 +529,15 @@ class Daemon:
         with self._snapshot_lock:
             snapshot = self._snapshot
         scores = snapshot.session if snapshot and snapshot.session_id == live.session_id else None
+        if self.coach is not None and scores is not None:
+            # The 2–3 sentence summary, in the session's thread; it reaches the summary
+            # screen when ready (the main loop never waits for it).
+            self.coach.request_summary(
+                live.session_id,
+                self._metric_snapshot(scores),
+                progress.duration_seconds,
+                ai_mode=self._ai_session,
+            )
         result = SessionResult(
             live.session_id, status, progress.duration_seconds, scores, sync_state
         )

@@ -319,6 +319,9 @@ def test_coach_tips_reach_the_live_screen_and_the_summary(tmp_path: Path) -> Non
     assert live_tips, "no tip reached the practice screen"
     assert all(len(tip.split()) <= 30 for tip in live_tips)
     assert summary_tips, "the summary screen showed no coach summary"
+    summary = coach.summary(results[0].session_id)
+    assert summary is not None, "no session summary was asked for"
+    assert summary.text in summary_tips  # the session summary, not just the last live tip
     assert results[0].status == "completed"
 
 
