@@ -18,6 +18,7 @@ from typing import Any
 
 from device import coach_commands, run_command, sync_commands
 from device.analyze import analyze_file
+from device.argtypes import fraction
 from device.bundled import demo_paths
 from device.errors import DeviceError
 from device.progress import ProgressBar
@@ -39,18 +40,6 @@ def _version() -> str:
         return metadata.version("fretcoach-portable")
     except metadata.PackageNotFoundError:
         return "0+unknown"
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number between 0 and 1, not {text!r}"
-        ) from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
-    return value
 
 
 def _bpm(text: str) -> float:
@@ -96,13 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument(
         "--strictness",
-        type=_fraction,
+        type=fraction,
         default=0.5,
         help="0–1: tightens the in-tune band (±25 → ±10 cents) and timing tolerance (default 0.5)",
     )
     analyze.add_argument(
         "--sensitivity",
-        type=_fraction,
+        type=fraction,
         default=0.5,
         help="0–1: how soft a note may be and still count (default 0.5: gate at −55 dBFS RMS)",
     )

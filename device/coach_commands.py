@@ -14,6 +14,7 @@ from coach.eval import DEFAULT_DATASET, evaluate_coach, format_table, load_datas
 from coach.feedback import TipGenerator
 from coach.providers import CoachSettings
 from coach.tracing import OpikSettings
+from device.argtypes import fraction
 
 log = logging.getLogger(__name__)
 
@@ -52,24 +53,12 @@ def add_eval_parser(coach_commands: argparse._SubParsersAction[argparse.Argument
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.add_argument(
         "--min-score",
-        type=_score,
+        type=fraction,
         default=0.0,
         metavar="X",
         help="fail (exit 1) when any metric's average is below X, 0–1 (default 0)",
     )
     evaluate.set_defaults(handler=cmd_coach_eval)
-
-
-def _score(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number between 0 and 1, not {text!r}"
-        ) from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
-    return value
 
 
 def cmd_coach_eval(args: argparse.Namespace) -> int:

@@ -29,14 +29,13 @@ from typing import Any
 from device.audio import AudioSource, Capture
 from device.config import Config
 from device.errors import DeviceError
-from device.recording import software_version
+from device.recording import begin_session, progress_of
 from device.session import (
     DspLoop,
     LiveSession,
     LiveSnapshot,
     PracticeSettings,
     State,
-    new_session_id,
 )
 from device.systemd import Notifier
 from dsp import METRICS, SCALE_TYPES, Scores, parse_scale
@@ -44,7 +43,7 @@ from dsp.notes import SHARP_NAMES
 from dsp.scales import Scale
 from sync.clock import read_clock
 from sync.errors import StoreError
-from sync.records import NoteRow, SessionProgress, SessionStart
+from sync.records import NoteRow, SessionProgress
 from sync.store import Store
 from sync.worker import SyncWorker
 
@@ -443,28 +442,16 @@ class Daemon:
     # -- sessions ------------------------------------------------------------------------
 
     def _start_session(self) -> None:
-        clock = read_clock()
-        session_id = new_session_id()
         scale = self.settings.scale
-        self.store.begin_session(
-            SessionStart(
-                session_id=session_id,
-                user_id=self.config.sync.user_id,
-                device_id=self.store.device_id(),
-                software_version=software_version(),
-                scale_chosen=scale.hub_name,
-                scale_type=scale.hub_type,
-                total_inscale_notes=scale.size,
-                sensitivity=self.settings.sensitivity,
-                strictness=self.settings.strictness,
-                bpm=self.settings.bpm,
-                enabled_metrics=tuple(m for m in METRICS if m in self.settings.metrics),
-                start_wall=clock.wall,
-                start_monotonic=clock.monotonic,
-                boot_id=clock.boot_id,
-                clock_synced=clock.synced,
-                source=_source_label(self.source),
-            )
+        session_id = begin_session(
+            self.store,
+            user=self.config.sync.user_id,
+            scale=scale,
+            strictness=self.settings.strictness,
+            sensitivity=self.settings.sensitivity,
+            bpm=self.settings.bpm,
+            metrics=self.settings.metrics,
+            source=_source_label(self.source),
         )
         # A session started from an AI-mode plan is traced as `ai-mode`, else `manual-mode`.
         self._ai_session = self._plan_id is not None
@@ -493,7 +480,7 @@ class Daemon:
         with self._snapshot_lock:
             snapshot = self._snapshot
         scores = snapshot.session if snapshot and snapshot.session_id == live.session_id else None
-        return _progress_of(scores, live.stream_s)
+        return progress_of(scores, live.stream_s)
 
     def _checkpoint(self) -> None:
         live = self.live
@@ -661,20 +648,6 @@ def _screens() -> Any:
     from display import state
 
     return state
-
-
-def _progress_of(scores: Scores | None, seconds: float) -> SessionProgress:
-    if scores is None:
-        return SessionProgress(round(seconds, 3), None, None, None, 0, 0, 0)
-    return SessionProgress(
-        duration_seconds=round(seconds, 3),
-        pitch_accuracy=scores.pitch_accuracy,
-        scale_conformity=scores.scale_conformity,
-        timing_stability=scores.timing_stability,
-        total_notes_played=scores.counts.total_notes,
-        correct_notes_played=scores.counts.in_scale_notes,
-        bad_notes_played=scores.counts.out_of_scale_notes,
-    )
 
 
 _OPEN_STRINGS = (("E2", 40), ("A2", 45), ("D3", 50), ("G3", 55), ("B3", 59), ("E4", 64))

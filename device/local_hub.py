@@ -20,6 +20,7 @@ from types import TracebackType
 import requests
 
 from device.errors import DeviceError
+from device.processes import stop_process
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,4 @@ class LocalHub:
         tb: TracebackType | None,
     ) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from importlib import metadata
 
-from dsp import METRICS, Analysis
+from dsp import METRICS, Analysis, Scores
 from dsp.scales import Scale
 from sync.clock import read_clock
 from sync.records import NoteRow, SessionProgress, SessionStart
@@ -31,10 +32,12 @@ def user_id() -> str:
     return os.environ.get("FRETCOACH_USER_ID", "").strip() or DEFAULT_USER_ID
 
 
-def progress_of(analysis: Analysis) -> SessionProgress:
-    scores = analysis.scores
+def progress_of(scores: Scores | None, seconds: float) -> SessionProgress:
+    """The store's view of a session so far: its scores, its counts, how long it lasted."""
+    if scores is None:
+        return SessionProgress(round(seconds, 3), None, None, None, 0, 0, 0)
     return SessionProgress(
-        duration_seconds=analysis.audio_seconds,
+        duration_seconds=round(seconds, 3),
         pitch_accuracy=scores.pitch_accuracy,
         scale_conformity=scores.scale_conformity,
         timing_stability=scores.timing_stability,
@@ -42,6 +45,47 @@ def progress_of(analysis: Analysis) -> SessionProgress:
         correct_notes_played=scores.counts.in_scale_notes,
         bad_notes_played=scores.counts.out_of_scale_notes,
     )
+
+
+def begin_session(
+    store: Store,
+    *,
+    user: str,
+    scale: Scale,
+    strictness: float,
+    sensitivity: float,
+    bpm: float | None,
+    metrics: Sequence[str],
+    source: str,
+    started_seconds_ago: float = 0.0,
+) -> str:
+    """Open a live session in the store, stamped with both clocks; returns its id.
+
+    The one place a :class:`SessionStart` is made, for the daemon and for ``--save``.
+    """
+    clock = read_clock()
+    session_id = str(uuid.uuid4())
+    store.begin_session(
+        SessionStart(
+            session_id=session_id,
+            user_id=user,
+            device_id=store.device_id(),
+            software_version=software_version(),
+            scale_chosen=scale.hub_name,
+            scale_type=scale.hub_type,
+            total_inscale_notes=scale.size,
+            sensitivity=sensitivity,
+            strictness=strictness,
+            bpm=bpm,
+            enabled_metrics=tuple(m for m in METRICS if m in metrics),
+            start_wall=clock.wall - started_seconds_ago,
+            start_monotonic=clock.monotonic - started_seconds_ago,
+            boot_id=clock.boot_id,
+            clock_synced=clock.synced,
+            source=source,
+        )
+    )
+    return session_id
 
 
 def save_analysis(
@@ -58,31 +102,20 @@ def save_analysis(
 
     The session is taken to have ended now and lasted as long as the audio.
     """
-    clock = read_clock()
-    session_id = str(uuid.uuid4())
-    store.begin_session(
-        SessionStart(
-            session_id=session_id,
-            user_id=user_id(),
-            device_id=store.device_id(),
-            software_version=software_version(),
-            scale_chosen=scale.hub_name,
-            scale_type=scale.hub_type,
-            total_inscale_notes=scale.size,
-            sensitivity=sensitivity,
-            strictness=strictness,
-            bpm=bpm,
-            enabled_metrics=METRICS,
-            start_wall=clock.wall - analysis.audio_seconds,
-            start_monotonic=clock.monotonic - analysis.audio_seconds,
-            boot_id=clock.boot_id,
-            clock_synced=clock.synced,
-            source=source,
-        )
+    session_id = begin_session(
+        store,
+        user=user_id(),
+        scale=scale,
+        strictness=strictness,
+        sensitivity=sensitivity,
+        bpm=bpm,
+        metrics=METRICS,
+        source=source,
+        started_seconds_ago=analysis.audio_seconds,
     )
     notes = [
         NoteRow(n.onset_s, n.midi, n.cents, in_scale)
         for n, in_scale in zip(analysis.notes, analysis.in_scale, strict=True)
     ]
-    store.finish_session(session_id, progress_of(analysis), notes)
+    store.finish_session(session_id, progress_of(analysis.scores, analysis.audio_seconds), notes)
     return session_id

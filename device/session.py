@@ -16,7 +16,6 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -254,7 +253,3 @@ class DspLoop:
             ),
             changed,
         )
-
-
-def new_session_id() -> str:
-    return str(uuid.uuid4())

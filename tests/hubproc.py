@@ -27,6 +27,8 @@ from typing import Any, Literal
 import pytest
 import requests
 
+from device.processes import stop_process
+
 REPO = Path(__file__).resolve().parent.parent
 # Usually 2–4 s (dsp, FastAPI and SQLAlchemy imports); generous for a loaded CI machine.
 START_TIMEOUT_S = 30.0
@@ -125,14 +127,7 @@ class HubProcess:
     def stop(self) -> None:
         """Terminate (SIGTERM), then kill after 5 s; safe to call twice."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc)
 
     def __enter__(self) -> HubProcess:
         return self.start()

@@ -14,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from device.processes import stop_process
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -50,12 +52,7 @@ class StubProcess:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc)
         if proc.stdout is not None:
             proc.stdout.close()
 

@@ -1,0 +1,18 @@
+"""Argument types shared by the ``fretcoach`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def fraction(text: str) -> float:
+    """A number from 0 to 1 (strictness, sensitivity, a minimum score)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number between 0 and 1, not {text!r}"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
