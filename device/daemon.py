@@ -7,6 +7,11 @@ buttons' events, signals and the systemd watchdog. Start-up and shutdown are in 
 the store flushed, the OLED left on a deliberate "stopped" screen, and systemd told
 ``STOPPING=1``.
 
+While practising: START pauses and resumes (long: stop), SELECT pages a long tip, MODE
+steps the tip interval (30/60/120/300 s), FEEDBACK rates the tip on screen (thumbs up;
+long: down) as Opik "User Feedback". The session summary the coach writes at the end is
+queued for the Hub as soon as it arrives.
+
 Buttons on the home (idle) screen: START starts a session; SELECT steps the root (long:
 the scale type); MODE steps the tempo (long: tuner); FEEDBACK steps the scored metrics
 (long: AI mode — the coach recommends the next session from the stored history, on its
@@ -44,7 +49,7 @@ from dsp.scales import Scale
 from sync.clock import read_clock
 from sync.errors import StoreError
 from sync.records import NoteRow, SessionProgress
-from sync.store import Store
+from sync.store import HUB_KINDS, Store
 from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,8 @@ METRIC_CHOICES: tuple[tuple[str, ...], ...] = (
     ("timing",),
 )
 SUMMARY_LINGER_S = 1.5  # a file run's last summary stays this long before "stopped"
+NOTICE_S = 2.0  # a button's acknowledgement replaces the tip line this long
+TIP_INTERVALS: tuple[float, ...] = (30.0, 60.0, 120.0, 300.0)  # coach.interval_s choices
 TEMPO_CHOICES: tuple[float | None, ...] = (None, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0)
 
 
@@ -152,6 +159,9 @@ class Daemon:
         self._plan_id: str | None = None  # the plan the next session will run
         self._ai_session = False  # the live session was started from an AI-mode plan
         self._ai_tracer: Any = None
+        self._notice: tuple[str, float] | None = None  # (text, until): a press acknowledged
+        self._summary_wanted: set[str] = set()  # sessions whose coach summary is not stored
+        self._tip_interval_s = config.coach.interval_s
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -200,6 +210,7 @@ class Daemon:
             ):
                 self._checkpoint()
             self._coach_tick()
+            self._store_summaries()
             if watchdog_every and now - last_ping >= watchdog_every and not self.capture.stalled:
                 self.notifier.watchdog()  # only while audio is fresh: stuck = restarted
                 last_ping = now
@@ -222,6 +233,29 @@ class Daemon:
             ai_mode=self._ai_session,
         )
 
+    def _store_summaries(self) -> None:
+        """Queue each finished session's coach summary for the Hub once it has arrived."""
+        if self.coach is None or not self._summary_wanted:
+            return
+        for session_id in list(self._summary_wanted):
+            tip = self.coach.summary(session_id)
+            if tip is None:
+                continue
+            self._summary_wanted.discard(session_id)
+            try:
+                self.store.queue_session_summary(
+                    session_id,
+                    summary=tip.text,
+                    source=tip.kind,
+                    model=tip.model,
+                    trace_id=tip.trace_id,
+                )
+            except StoreError as err:
+                log.error("could not keep the summary of session %s: %s", session_id, err)
+                continue
+            if self.sync_worker is not None:
+                self.sync_worker.wake()
+
     def _metric_snapshot(self, scores: Scores) -> Any:
         from coach import snapshot_from_scores
 
@@ -233,6 +267,13 @@ class Daemon:
         )
 
     def _tip_text(self, session_id: str, *, summary: bool) -> str | None:
+        """The tip line: a button's acknowledgement for a moment, else the coach's words."""
+        notice = self._notice
+        if notice is not None and self._monotonic() < notice[1]:
+            return notice[0]
+        return self._coach_text(session_id, summary=summary)
+
+    def _coach_text(self, session_id: str, *, summary: bool) -> str | None:
         if self.coach is None:
             return None
         if summary:
@@ -258,7 +299,10 @@ class Daemon:
         if self._sync_thread is not None:
             self._sync_thread.join(timeout=5.0)
         if self.coach is not None:
+            if self._summary_wanted:
+                self.coach.wait_idle(timeout=2.0)  # a summary on its way is worth keeping
             self.coach.close(timeout=3.0)
+            self._store_summaries()
         if self._ai_tracer is not None:
             self._ai_tracer.close(3.0)
         if self.display is not None:
@@ -339,6 +383,8 @@ class Daemon:
                 self._toggle_tuner()
             elif not long and state is State.IDLE:
                 self._next_tempo()
+            elif not long and state in (State.PRACTISING, State.PAUSED):
+                self._next_tip_interval()
         elif button == "feedback" and state is State.IDLE and not long:
             self._next_metrics()
         elif button == "feedback" and state is State.IDLE:
@@ -381,12 +427,44 @@ class Daemon:
         self.dsp.tuning = self.state is not State.TUNER
         self.state = State.TUNER if self.dsp.tuning else State.IDLE
 
+    def _next_tip_interval(self) -> None:
+        """Step how often the coach speaks up: every 30, 60, 120 or 300 s of playing."""
+        current = self._tip_interval_s
+        index = TIP_INTERVALS.index(current) if current in TIP_INTERVALS else -1
+        self._tip_interval_s = TIP_INTERVALS[(index + 1) % len(TIP_INTERVALS)]
+        if self.coach is not None:
+            self.coach.set_interval(self._tip_interval_s)
+        self._flash(f"Tips every {self._tip_interval_s:g} s")
+        log.info("coach: a tip every %g s", self._tip_interval_s)
+
     def _record_feedback(self, *, thumbs_up: bool) -> None:
-        # The coach (issue [4 of 4]) turns these into Opik "User Feedback" scores.
-        session_id = self.live.session_id if self.live else None
-        log.info(
-            "feedback %s on session %s", "thumbs up" if thumbs_up else "thumbs down", session_id
+        """Thumbs up/down on the tip on screen: the coach sends it to Opik as "User Feedback"."""
+        if self.live is not None:
+            session_id: str | None = self.live.session_id
+        else:
+            session_id = self._last_result.session_id if self._last_result else None
+        verdict = "thumbs up" if thumbs_up else "thumbs down"
+        recorded = (
+            self.coach is not None
+            and session_id is not None
+            and self.coach.feedback(session_id, thumbs_up=thumbs_up)
         )
+        if recorded:
+            self._flash(f"{verdict.capitalize()}: thanks!")
+        elif session_id is not None and self._coach_text(session_id, summary=self.live is None):
+            self._flash(f"{verdict.capitalize()} (not traced)")  # Opik is off
+        else:
+            self._flash("No tip to rate yet")
+        log.info(
+            "feedback %s on session %s (%s)",
+            verdict,
+            session_id,
+            "sent to Opik" if recorded else "not recorded: no traced tip",
+        )
+
+    def _flash(self, text: str) -> None:
+        """Acknowledge a press on the tip line for a moment."""
+        self._notice = (text, self._monotonic() + NOTICE_S)
 
     # -- AI mode -------------------------------------------------------------------------
 
@@ -518,7 +596,8 @@ class Daemon:
         scores = snapshot.session if snapshot and snapshot.session_id == live.session_id else None
         if self.coach is not None and scores is not None:
             # The 2–3 sentence summary, in the session's thread; it reaches the summary
-            # screen when ready (the main loop never waits for it).
+            # screen when ready (the main loop never waits for it), and the Hub after it.
+            self._summary_wanted.add(live.session_id)
             self.coach.request_summary(
                 live.session_id,
                 self._metric_snapshot(scores),
@@ -605,7 +684,7 @@ class Daemon:
             )
         if self.state is State.IDLE and self._ai_thread is not None and self._ai_thread.is_alive():
             return screens.StatusScreen("AI coach", ("Choosing your next", "practice..."))
-        counts = self.store.outbox_counts()
+        counts = self.store.outbox_counts(HUB_KINDS)
         home = screens.HomeScreen(
             scale_name=scale.name,
             bpm=self.settings.bpm,

@@ -22,7 +22,7 @@ from device.config import Config, describe, load_config
 from device.daemon import Daemon, SessionResult
 from device.local_hub import LocalHub
 from sync.client import HubClient, HubSettings
-from sync.store import Store, default_data_dir
+from sync.store import HUB_KINDS, Store, default_data_dir
 from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
@@ -231,13 +231,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         records = {r.session_id: store.session(r.session_id, with_notes=False) for r in results}
         if args.json:
             json.dump(
-                [records[r.session_id].as_json() for r in results if records.get(r.session_id)],
+                [
+                    {
+                        **records[r.session_id].as_json(),
+                        "coach_summary": store.session_summary(r.session_id),
+                    }
+                    for r in results
+                    if records.get(r.session_id)
+                ],
                 sys.stdout,
             )
             sys.stdout.write("\n")
             return 0
         for result in results:
             print(format_result(result, records.get(result.session_id)))
+            summary = store.session_summary(result.session_id)
+            if summary:
+                print(f"  coach: {summary}")
         if display is not None and config.display.kind == "emulator":
             where = (
                 Path(config.display.emulator_dir)
@@ -295,7 +305,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = effective_config(args)
     data_dir = _data_dir(args, config)
     with Store.open(data_dir) as store:
-        counts = store.outbox_counts()
+        counts = store.outbox_counts(HUB_KINDS)
         sessions = store.sessions(limit=1)
     hub = HubSettings.from_env()
     status = {

@@ -12,7 +12,7 @@ from device.errors import DeviceError
 from device.progress import ProgressBar
 from sync.client import HubClient, HubSettings
 from sync.records import SessionRecord
-from sync.store import Store, default_data_dir
+from sync.store import HUB_KINDS, Store, default_data_dir
 from sync.worker import SyncWorker
 
 EXIT_OK = 0
@@ -104,7 +104,7 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 def cmd_sessions(args: argparse.Namespace) -> int:
     with Store.open(args.data_dir) as store:
         records = store.sessions(limit=args.limit)
-        counts = store.outbox_counts()
+        counts = store.outbox_counts(HUB_KINDS)
     if args.json:
         json.dump([r.as_json() for r in records], sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -159,7 +159,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         finally:
             bar.close()
             client.close()
-        counts = store.outbox_counts()
+        counts = store.outbox_counts(HUB_KINDS)
     if args.json:
         json.dump(
             {

@@ -24,6 +24,7 @@ from sync.errors import HubConfigError
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 SESSIONS_PATH = "/api/v1/sessions"
 PLANS_PATH = "/api/v1/practice-plans"
+SUMMARIES_PATH = "/api/v1/session-summaries"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 
 ``sync/hub-api.md`` is the contract; this module is its executable form, kept next to the
 columns each field fills so the two cannot drift apart unnoticed. The tables are the
-Hub's ``sessions`` and ``ai_practice_plans`` plus the device fields and the
-``content_hash`` that makes re-posting a session idempotent.
+Hub's ``sessions`` and ``ai_practice_plans``, the coach's ``session_summaries``, plus the
+device fields and the ``content_hash`` that makes re-posting a session idempotent.
 
 Validation is strict on purpose: the device dead-letters a 422 with our message, so every
 message names the field and says what a valid value looks like.
@@ -182,6 +182,9 @@ class SessionOut(_SessionFields):
     model_config = ConfigDict(from_attributes=True, extra="ignore")
 
     received_at: AwareDatetime
+    coach_summary: str | None = Field(
+        default=None, description="the coach's session summary, once it has been posted"
+    )
 
 
 class PracticePlan(_Strict):
@@ -217,6 +220,27 @@ class PracticePlanIn(_Strict):
     executed_session_id: UUID | None = None
 
 
+class SessionSummaryIn(_Strict):
+    """``POST /api/v1/session-summaries`` body: the coach's words at the end of a session.
+
+    A separate resource, not a session field: the session is queued the moment it ends,
+    while the summary is written seconds later (or never, on a power cut), and a session
+    body is frozen at its first upload. No foreign key either: a summary may arrive
+    before its session (the session can wait for the clock to sync).
+    """
+
+    session_id: UUID
+    user_id: UserId
+    summary: str = Field(min_length=1, max_length=2000, description="2–3 sentences")
+    source: Literal["model", "trimmed", "offline"] = Field(
+        description="a model's reply, a model's reply trimmed to fit, or the offline coach"
+    )
+    model: str = Field(min_length=1, max_length=64, description='e.g. "gpt-4o-mini"')
+    trace_id: str | None = Field(
+        default=None, max_length=64, description="the Opik trace of the summary, if traced"
+    )
+
+
 # --------------------------------------------------------------------------- answers
 
 
@@ -232,6 +256,13 @@ class PlanIngestResult(BaseModel):
 
     practice_id: UUID
     result: Literal["created", "duplicate", "updated"]
+
+
+class SummaryIngestResult(BaseModel):
+    """201 ``created`` or 200 ``duplicate`` (the same summary again)."""
+
+    session_id: UUID
+    result: Literal["created", "duplicate"]
 
 
 class SessionList(BaseModel):
@@ -337,4 +368,19 @@ class PracticePlanRow(Base):
     executed_session_id: Mapped[str | None] = mapped_column(String(36))
     content_hash: Mapped[str] = mapped_column(String(64))
     plan_hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SessionSummaryRow(Base):
+    """The coach's end-of-session summary, keyed by the session it is about."""
+
+    __tablename__ = "session_summaries"
+
+    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), index=True)
+    summary: Mapped[str] = mapped_column(String(2000))
+    source: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(64))
+    trace_id: Mapped[str | None] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -60,6 +60,9 @@ from sync.hub_models import (
     SessionList,
     SessionOut,
     SessionRow,
+    SessionSummaryIn,
+    SessionSummaryRow,
+    SummaryIngestResult,
 )
 
 # Named explicitly: under `python -m` __name__ is "__main__", outside the "sync" logger.
@@ -71,7 +74,7 @@ DATABASE_URL_ENV = "DATABASE_URL"
 
 Outcome = Literal["created", "duplicate", "conflict"]
 PlanOutcome = Literal["created", "duplicate", "updated", "conflict"]
-RowT = TypeVar("RowT", SessionRow, PracticePlanRow)
+RowT = TypeVar("RowT", SessionRow, PracticePlanRow, SessionSummaryRow)
 
 
 class HubServerConfigError(SyncError, ValueError):
@@ -311,7 +314,7 @@ def sqlite_url(path: str | os.PathLike[str]) -> str:
 
 
 class HubStore:
-    """The two tables and the one write pattern they need: insert once, compare on clash."""
+    """The three tables and the one write pattern they need: insert once, compare on clash."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -397,16 +400,30 @@ class HubStore:
             now = db.scalar(select(plans.content_hash).where(plans.practice_id == row.practice_id))
         return "duplicate" if now == row.content_hash else "conflict"
 
-    def sessions_of(self, user_id: str, *, limit: int) -> list[SessionRow]:
+    def add_summary(self, summary: SessionSummaryIn) -> Outcome:
+        row = SessionSummaryRow(
+            **summary.model_dump(exclude={"session_id"}),
+            session_id=str(summary.session_id),
+            content_hash=content_hash(summary),
+            received_at=datetime.now(UTC),
+        )
+        return self._store_once(row, row.session_id, row.content_hash)
+
+    def sessions_of(self, user_id: str, *, limit: int) -> list[SessionOut]:
+        """A user's sessions, newest first, each with its coach summary when there is one."""
         query = (
-            select(SessionRow)
+            select(SessionRow, SessionSummaryRow.summary)
             .options(defer(SessionRow.notes))  # up to 20 000 notes each; the list omits them
+            .outerjoin(SessionSummaryRow, SessionSummaryRow.session_id == SessionRow.session_id)
             .where(SessionRow.user_id == user_id)
             .order_by(SessionRow.start_timestamp.desc(), SessionRow.session_id)
             .limit(limit)
         )
         with Session(self.engine) as db:
-            return list(db.scalars(query))
+            return [
+                SessionOut.model_validate(row).model_copy(update={"coach_summary": text})
+                for row, text in db.execute(query)
+            ]
 
     def _store_once(self, row: RowT, key: str, digest: str) -> Outcome:
         """Insert; on a primary-key clash compare hashes with the stored row.
@@ -496,6 +513,14 @@ def _answers(ok: type[BaseModel], what: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def _answer_outcome(outcome: str, response: Response, *, conflict: str) -> None:
+    """201 for a new row (the route's default), 200 for anything else stored, 409 a clash."""
+    if outcome == "conflict":
+        raise HubError(409, "conflict", conflict)
+    if outcome != "created":
+        response.status_code = 200
+
+
 api = APIRouter(prefix="/api/v1")
 
 
@@ -517,15 +542,12 @@ def post_session(
     _check_owner(user, session.user_id)
     outcome = store.add_session(session)
     log.info("session %s from user %s: %s", session.session_id, user, outcome)
-    if outcome == "conflict":
-        raise HubError(
-            409,
-            "conflict",
-            f"session {session.session_id} is already stored with different content; "
-            "a changed session needs a new session_id",
-        )
-    if outcome == "duplicate":
-        response.status_code = 200
+    _answer_outcome(
+        outcome,
+        response,
+        conflict=f"session {session.session_id} is already stored with different content; "
+        "a changed session needs a new session_id",
+    )
     return IngestResult(session_id=session.session_id, result=outcome)
 
 
@@ -546,8 +568,7 @@ def list_sessions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> SessionList:
     _check_owner(user, user_id)
-    rows = store.sessions_of(user_id, limit=limit)
-    return SessionList(sessions=[SessionOut.model_validate(row) for row in rows])
+    return SessionList(sessions=store.sessions_of(user_id, limit=limit))
 
 
 @api.post(
@@ -568,17 +589,41 @@ def post_practice_plan(
     _check_owner(user, plan.user_id)
     outcome = store.add_plan(plan)
     log.info("practice plan %s from user %s: %s", plan.practice_id, user, outcome)
-    if outcome == "conflict":
-        raise HubError(
-            409,
-            "conflict",
-            f"practice plan {plan.practice_id} is already stored with different content; "
-            "only a null executed_session_id may be filled in later; "
-            "a changed plan needs a new practice_id",
-        )
-    if outcome != "created":
-        response.status_code = 200
+    _answer_outcome(
+        outcome,
+        response,
+        conflict=f"practice plan {plan.practice_id} is already stored with different content; "
+        "only a null executed_session_id may be filled in later; "
+        "a changed plan needs a new practice_id",
+    )
     return PlanIngestResult(practice_id=plan.practice_id, result=outcome)
+
+
+@api.post(
+    "/session-summaries",
+    status_code=201,
+    response_model=SummaryIngestResult,
+    responses=_answers(SummaryIngestResult, "session summary"),
+    summary="Store the coach's summary of a session exactly once",
+)
+def post_session_summary(
+    summary: SessionSummaryIn,
+    user: CurrentUser,
+    store: Store,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> SummaryIngestResult:
+    _check_idempotency_key(idempotency_key, summary.session_id, "session_id")
+    _check_owner(user, summary.user_id)
+    outcome = store.add_summary(summary)
+    log.info("summary of session %s from user %s: %s", summary.session_id, user, outcome)
+    _answer_outcome(
+        outcome,
+        response,
+        conflict=f"session {summary.session_id} already has a different summary; "
+        "a session has one summary",
+    )
+    return SummaryIngestResult(session_id=summary.session_id, result=outcome)
 
 
 class Health(BaseModel):

@@ -30,6 +30,9 @@ from sync.records import NoteRow, SessionProgress, SessionRecord, SessionStart, 
 log = logging.getLogger(__name__)
 
 DB_NAME = "fretcoach.db"
+# What goes to the Hub, as opposed to the coach's Opik traces and feedback scores that
+# share the outbox: "N waiting to sync" on the screen and in `fretcoach sync` counts these.
+HUB_KINDS: tuple[str, ...] = ("session", "practice_plan", "practice_plan_link", "session_summary")
 
 _MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema.
@@ -599,6 +602,48 @@ class Store:
             for row in rows
         ]
 
+    # -- the coach's session summary -----------------------------------------------------
+
+    def queue_session_summary(
+        self,
+        session_id: str,
+        *,
+        summary: str,
+        source: str,
+        model: str,
+        trace_id: str | None = None,
+    ) -> bool:
+        """Queue the coach's summary of a finished session for the Hub (once per session).
+
+        The session's own upload is frozen when it ends, and the summary comes seconds
+        later, so it travels as its own item (``POST /api/v1/session-summaries``) under
+        the session's id. Returns False when the session is unknown or already has one.
+        """
+        with self._lock:
+            row = self._db.execute(
+                "SELECT user_id FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+        if row is None:
+            return False
+        payload = {
+            "session_id": session_id,
+            "user_id": row[0],
+            "summary": summary,
+            "source": source,
+            "model": model,
+            "trace_id": trace_id,
+        }
+        return self.enqueue_payload("session_summary", session_id, _compact(payload))
+
+    def session_summary(self, session_id: str) -> str | None:
+        """The summary queued for a session, if any (``fretcoach sessions`` shows it)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT payload FROM outbox WHERE kind = 'session_summary' AND ref = ?",
+                (session_id,),
+            ).fetchone()
+        return str(json.loads(row[0])["summary"]) if row and row[0] else None
+
     # -- outbox --------------------------------------------------------------------------
 
     def _enqueue(self, db: sqlite3.Connection, kind: str, ref: str) -> None:
@@ -675,9 +720,18 @@ class Store:
             )
             return cursor.rowcount
 
-    def outbox_counts(self) -> OutboxCounts:
+    def outbox_counts(self, kinds: Sequence[str] | None = None) -> OutboxCounts:
+        """Items per state; only ``kinds`` when given (e.g. :data:`HUB_KINDS`), else all."""
+        where, params = "", ()
+        if kinds is not None:
+            where = f"WHERE kind IN ({','.join('?' for _ in kinds)}) "
+            params = tuple(kinds)
         with self._lock:
-            counts = dict(self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
+            counts = dict(
+                self._db.execute(
+                    f"SELECT state, COUNT(*) FROM outbox {where}GROUP BY state", params
+                )
+            )
         return OutboxCounts(counts.get("pending", 0), counts.get("sent", 0), counts.get("dead", 0))
 
 

@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sync.client import PLANS_PATH, SESSIONS_PATH, HubClient, Verdict
+from sync.client import PLANS_PATH, SESSIONS_PATH, SUMMARIES_PATH, HubClient, Verdict
 from sync.clock import ClockReading, read_clock
-from sync.store import OutboxItem, Store
+from sync.store import HUB_KINDS, OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,15 @@ ProgressCallback = Callable[[int, int], None]  # (done, total)
 # AI-mode practice plans, after sessions: a plan as made, then the session it started.
 # Both go to PLANS_PATH under the practice_id; their payloads are frozen when queued.
 PLAN_KINDS = ("practice_plan", "practice_plan_link")
+# The coach's session summary, under the session_id; queued with its payload when the
+# summary is written (seconds after the session), held for the clock with its session.
+SUMMARY_KIND = "session_summary"
+_PATHS = {
+    "session": SESSIONS_PATH,
+    "practice_plan": PLANS_PATH,
+    "practice_plan_link": PLANS_PATH,
+    SUMMARY_KIND: SUMMARIES_PATH,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +96,9 @@ class SyncWorker:
         held = self._held_for_clock(reading)
         items = [i for i in self.store.pending(limit=100_000) if i.ref not in held]
         items += self.store.pending(limit=100_000, kinds=PLAN_KINDS)
+        items += [
+            i for i in self.store.pending(limit=100_000, kinds=(SUMMARY_KIND,)) if i.ref not in held
+        ]
         sent = dead = 0
         error = None
         for done, item in enumerate(items):
@@ -109,7 +121,7 @@ class SyncWorker:
             if progress is not None:
                 progress(done + 1, len(items))
         self.last_error = error
-        remaining = self.store.outbox_counts().pending
+        remaining = self.store.outbox_counts(HUB_KINDS).pending
         return SyncReport(sent, dead, remaining, len(held), error)
 
     def _offer(self, item: OutboxItem) -> tuple[Verdict, str, float | None]:
@@ -118,7 +130,7 @@ class SyncWorker:
             self.store.mark_dead(item.id, "the session is no longer in the store")
             return Verdict.DEAD, "missing from the store", None
         body = self.store.freeze_payload(item.id, body)
-        path = PLANS_PATH if item.kind in PLAN_KINDS else SESSIONS_PATH
+        path = _PATHS[item.kind]
         result = self.client.post(path, body, idempotency_key=item.ref)
         if result.verdict is Verdict.SENT:
             self.store.mark_sent(item.id)
@@ -130,7 +142,7 @@ class SyncWorker:
 
     def _payload(self, item: OutboxItem) -> str | None:
         if item.kind != "session":
-            return None  # plans are queued with their payload
+            return None  # plans and summaries are queued with their payload
         record = self.store.session(item.ref)
         if record is None:
             return None

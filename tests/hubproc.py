@@ -32,7 +32,7 @@ from device.processes import stop_process
 REPO = Path(__file__).resolve().parent.parent
 # Usually 2–4 s (dsp, FastAPI and SQLAlchemy imports); generous for a loaded CI machine.
 START_TIMEOUT_S = 30.0
-TABLES = ("sessions", "ai_practice_plans")
+TABLES = ("sessions", "ai_practice_plans", "session_summaries")
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -22,7 +23,24 @@ from dsp import HOP_SIZE
 from sync.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
+PINS = {"start": 17, "select": 27, "mode": 22, "feedback": 23}
 DEMO = REPO / "device" / "demo" / "demo.wav"
+
+
+def gpio_buttons(factory: object) -> object:
+    """The daemon's buttons on gpiozero MockFactory pins (short debounce and long press)."""
+    from device.buttons import open_buttons
+
+    return open_buttons("gpio", pins=PINS, debounce_s=0.01, long_press_s=0.3, pin_factory=factory)
+
+
+def press_pin(factory: object, name: str, hold_s: float = 0.05) -> None:
+    """Press a button as a finger would: pull-up wiring, so pressed is low."""
+    pin = factory.pin(PINS[name])  # type: ignore[attr-defined]
+    pin.drive_low()
+    time.sleep(hold_s)
+    pin.drive_high()
+    time.sleep(0.3)
 
 
 def test_a_file_runs_through_the_whole_daemon_and_is_stored(tmp_path: Path) -> None:
@@ -250,6 +268,13 @@ def test_the_embedded_demo_goes_all_the_way_to_a_local_hub(tmp_path: Path) -> No
     with sqlite3.connect(hub_db) as db:
         rows = db.execute("SELECT session_id, total_notes_played FROM sessions").fetchall()
     assert rows == [(session["session_id"], session["total_notes_played"])]
+    # The offline coach's session summary travels to the Hub beside the session.
+    assert session["coach_summary"]
+    with sqlite3.connect(hub_db) as db:
+        summaries = db.execute(
+            "SELECT session_id, summary, model FROM session_summaries"
+        ).fetchall()
+    assert summaries == [(session["session_id"], session["coach_summary"], "offline-coach")]
 
 
 def test_buttons_drive_the_session_state_machine(tmp_path: Path) -> None:
@@ -350,13 +375,9 @@ def test_buttons_from_gpio_pins_drive_the_daemon(tmp_path: Path) -> None:
     """gpiozero's MockFactory pins, pressed like real buttons, through the whole daemon."""
     from gpiozero.pins.mock import MockFactory
 
-    from device.buttons import open_buttons
-
     factory = MockFactory()
-    pins = {"start": 17, "select": 27, "mode": 22, "feedback": 23}
-    buttons = open_buttons(
-        "gpio", pins=pins, debounce_s=0.01, long_press_s=0.3, pin_factory=factory
-    )
+    buttons = gpio_buttons(factory)
+    press = functools.partial(press_pin, factory)
     config, _ = load_config(None, ["practice.scale='A minor pentatonic'"])
     with Store.open(tmp_path) as store:
         daemon = Daemon(
@@ -371,13 +392,6 @@ def test_buttons_from_gpio_pins_drive_the_daemon(tmp_path: Path) -> None:
         deadline = time.monotonic() + 10
         while daemon.capture.stats.hops < 10 and time.monotonic() < deadline:
             time.sleep(0.05)  # until the daemon is up and listening
-
-        def press(name: str, hold_s: float = 0.05) -> None:
-            pin = factory.pin(pins[name])
-            pin.drive_low()  # pull-up wiring: pressed = low
-            time.sleep(hold_s)
-            pin.drive_high()
-            time.sleep(0.3)
 
         press("feedback")  # home screen: next metrics set
         assert daemon.settings.metrics == ("pitch", "scale")
@@ -402,14 +416,11 @@ def test_ai_mode_from_the_home_screen_suggests_and_runs_the_next_session(tmp_pat
     from gpiozero.pins.mock import MockFactory
 
     from coach.recommend import Recommender
-    from device.buttons import open_buttons
     from display.state import StatusScreen
 
     factory = MockFactory()
-    pins = {"start": 17, "select": 27, "mode": 22, "feedback": 23}
-    buttons = open_buttons(
-        "gpio", pins=pins, debounce_s=0.01, long_press_s=0.3, pin_factory=factory
-    )
+    buttons = gpio_buttons(factory)
+    press = functools.partial(press_pin, factory)
     config, _ = load_config(None, ["practice.scale='E dorian'"])
     with Store.open(tmp_path) as store:
         daemon = Daemon(
@@ -425,13 +436,6 @@ def test_ai_mode_from_the_home_screen_suggests_and_runs_the_next_session(tmp_pat
         deadline = time.monotonic() + 10
         while daemon.capture.stats.hops < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
-
-        def press(name: str, hold_s: float = 0.05) -> None:
-            pin = factory.pin(pins[name])
-            pin.drive_low()
-            time.sleep(hold_s)
-            pin.drive_high()
-            time.sleep(0.3)
 
         try:
             press("feedback", hold_s=0.6)  # long press on the home screen: AI mode
@@ -461,3 +465,82 @@ def test_ai_mode_from_the_home_screen_suggests_and_runs_the_next_session(tmp_pat
         assert plan["executed_session_id"] == record.session_id
         kinds = {item.kind for item in store.pending(kinds=("practice_plan", "practice_plan_link"))}
         assert kinds == {"practice_plan", "practice_plan_link"}
+
+
+def test_thumbs_and_the_tip_interval_from_the_buttons_reach_the_coach_and_opik(
+    tmp_path: Path,
+) -> None:
+    """FEEDBACK rates the tip on screen in Opik; MODE steps the tip interval; the session
+    summary is kept for the Hub. Real opik SDK, capture server on loopback, MockFactory pins."""
+    from gpiozero.pins.mock import MockFactory
+
+    from coach import LiveCoach
+    from display.state import PracticeScreen
+    from tests.opikstub import OpikStub
+
+    factory = MockFactory()
+    buttons = gpio_buttons(factory)
+    press = functools.partial(press_pin, factory)
+    config, _ = load_config(
+        None, ["practice.scale='A minor pentatonic'", "coach.interval_s=30", "coach.min_notes=4"]
+    )
+    with OpikStub(tmp_path / "opik.jsonl") as opik, Store.open(tmp_path / "state") as store:
+        coach = LiveCoach.from_env(
+            store=store,
+            first_tip_s=2,
+            interval_s=30,
+            min_notes=4,
+            environ={"OPIK_URL_OVERRIDE": opik.url, "OPIK_PROJECT_NAME": "FretCoach"},
+        ).start()
+        daemon = Daemon(
+            config,
+            source=ToneSource(realtime=True),
+            store=store,
+            buttons=buttons,
+            coach=coach,
+            exit_when_source_ends=False,
+        )
+        runner = threading.Thread(target=daemon.run)
+        runner.start()
+
+        def tip_line() -> str | None:
+            screen = daemon.screen()
+            return screen.tip if isinstance(screen, PracticeScreen) else None
+
+        try:
+            deadline = time.monotonic() + 10
+            while daemon.capture.stats.hops < 10 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            press("feedback")  # on the home screen this steps the metrics, rates nothing
+            assert daemon.settings.metrics == ("pitch", "scale")
+            press("start")
+            assert daemon.state is State.PRACTISING
+            assert daemon.live is not None
+            session_id = daemon.live.session_id
+            deadline = time.monotonic() + 40  # the first tip also imports opik and openai
+            while (tip := coach.latest(session_id)) is None:
+                assert time.monotonic() < deadline, "no tip arrived"
+                time.sleep(0.1)
+            assert tip.trace_id is not None
+            press("feedback")  # thumbs up on the tip on screen
+            assert tip_line() == "Thumbs up: thanks!"
+            press("mode")  # the tip interval: 30 → 60 s
+            assert coach.interval_s == 60.0
+            assert tip_line() == "Tips every 60 s"
+            press("start", hold_s=0.6)  # stop
+            assert daemon.state is State.SUMMARY
+            assert coach.wait_idle(timeout=20)
+            time.sleep(0.5)  # the main loop stores the summary on its next turn
+        finally:
+            daemon.stop()
+            runner.join(timeout=15)
+        [score] = opik.wait_for("feedback", 1, timeout=30)
+        assert score["id"] == tip.trace_id
+        assert (score["name"], score["value"]) == ("User Feedback", 1.0)
+        summary = coach.summary(session_id)
+        assert summary is not None
+        assert store.session_summary(session_id) == summary.text
+        [item] = store.pending(kinds=("session_summary",))
+        assert json.loads(item.payload or "")["model"] == summary.model
+        time.sleep(1.0)
+        assert len(opik.feedback()) == 1  # the home-screen press rated nothing

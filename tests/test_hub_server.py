@@ -485,6 +485,63 @@ def test_practice_plan_checks_scale_user_and_key(server: HubProcess) -> None:
     assert fields(mismatched) == ["Idempotency-Key"]
 
 
+# --------------------------------------------------------------------------- summaries
+
+
+def summary_body(session_id: str, user: str = "alice", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "session_id": session_id,
+        "user_id": user,
+        "summary": "Pitch held at 91% all session. Timing drifted late; count the beat aloud.",
+        "source": "model",
+        "model": "gpt-4o-mini",
+        "trace_id": "0193c1f0-0000-7000-8000-000000000001",
+    }
+    body.update(changes)
+    return body
+
+
+def test_a_session_summary_is_stored_once_and_listed_with_its_session(
+    server: HubProcess,
+) -> None:
+    path = "/api/v1/session-summaries"
+    session = session_body("carol")
+    summary = summary_body(session["session_id"], "carol")
+    # The summary may come first: the session can be waiting for the clock to sync.
+    first = post(server, summary, path=path)
+    assert (first.status_code, first.json()["result"]) == (201, "created")
+    again = post(server, summary, path=path)
+    assert (again.status_code, again.json()["result"]) == (200, "duplicate")
+    changed = post(server, {**summary, "summary": "Something else."}, path=path)
+    assert changed.status_code == 409
+    assert "already has a different summary" in changed.json()["detail"]
+    assert post(server, session).status_code == 201
+    [row] = [
+        r for r in server.rows("session_summaries") if r["session_id"] == session["session_id"]
+    ]
+    assert row["summary"] == summary["summary"] and row["source"] == "model"
+    listed = requests.get(
+        f"{server.url}/api/v1/sessions",
+        params={"user_id": "carol"},
+        headers=server.headers("carol"),
+        timeout=10,
+    ).json()["sessions"]
+    by_id = {s["session_id"]: s for s in listed}
+    assert by_id[session["session_id"]]["coach_summary"] == summary["summary"]
+
+
+def test_a_session_summary_checks_its_fields_user_and_key(server: HubProcess) -> None:
+    path = "/api/v1/session-summaries"
+    session_id = str(uuid.uuid4())
+    assert fields(post(server, summary_body(session_id, source="guess"), path=path)) == ["source"]
+    assert fields(post(server, summary_body(session_id, summary=""), path=path)) == ["summary"]
+    assert fields(post(server, summary_body(session_id, extra=1), path=path)) == ["extra"]
+    assert post(server, summary_body(session_id), user="bob", path=path).status_code == 403
+    mismatched = post(server, summary_body(session_id), key=str(uuid.uuid4()), path=path)
+    assert fields(mismatched) == ["Idempotency-Key"]
+    assert not [r for r in server.rows("session_summaries") if r["session_id"] == session_id]
+
+
 # --------------------------------------------------------------------------- faults
 
 

@@ -21,7 +21,7 @@ import requests
 from sync.client import HubClient, HubSettings, parse_retry_after
 from sync.clock import ClockReading
 from sync.records import NoteRow, SessionProgress, SessionStart
-from sync.store import Store
+from sync.store import HUB_KINDS, Store
 from sync.worker import SyncWorker
 from tests.hubproc import HubProcess, free_port
 
@@ -399,3 +399,38 @@ def test_practice_plans_arrive_exactly_once_then_learn_their_session(
     assert row["executed_session_id"] == ran
     assert sync.sync_once().sent == 0
     assert hub_counts(hub, [session_id, ran]) == {session_id: 1, ran: 1}
+
+
+def test_a_session_summary_follows_its_session_exactly_once(store: Store, hub: HubProcess) -> None:
+    session_id = record_session(store)
+    assert store.queue_session_summary(
+        session_id,
+        summary="Clean pitch. Keep the timing steady.",
+        source="offline",
+        model="offline-coach",
+    )
+    assert not store.queue_session_summary(
+        session_id, summary="A second one.", source="offline", model="offline-coach"
+    )  # one summary per session
+    assert not store.queue_session_summary(
+        str(uuid.uuid4()), summary="x", source="offline", model="offline-coach"
+    )  # an unknown session
+    assert store.outbox_counts(HUB_KINDS).pending == 2
+    hub.faults([{"delay_before_s": 0}, {"commit_then_status": 500}])
+    sync = worker(store, hub)
+    assert sync.sync_once().sent == 1  # the session; the summary's answer was lost
+    second = sync.sync_once()
+    assert second.complete and second.sent == 1  # a 200 duplicate
+    [row] = [r for r in hub.rows("session_summaries") if r["session_id"] == session_id]
+    assert row["summary"] == "Clean pitch. Keep the timing steady."
+    assert row["user_id"] == "alice" and row["model"] == "offline-coach"
+    assert store.session_summary(session_id) == "Clean pitch. Keep the timing steady."
+    assert sync.sync_once().sent == 0
+
+
+def test_traces_waiting_for_opik_do_not_count_as_unsynced(store: Store, hub: HubProcess) -> None:
+    record_session(store)
+    store.enqueue_payload("opik-trace", "trace-1", "{}")
+    report = worker(store, hub).sync_once()
+    assert report.complete and report.remaining == 0
+    assert store.outbox_counts().pending == 1  # the trace waits for Opik, not the Hub
