@@ -680,7 +680,12 @@ class Daemon:
             rec = self._suggestion
             return screens.StatusScreen(
                 "AI coach suggests",
-                (rec.scale.name, f"Focus: {rec.focus_area}", _short_reason(rec)),
+                (
+                    rec.scale.name,
+                    f"Focus: {rec.focus_area}",
+                    _short_reason(rec),
+                    "START to play it",
+                ),
             )
         if self.state is State.IDLE and self._ai_thread is not None and self._ai_thread.is_alive():
             return screens.StatusScreen("AI coach", ("Choosing your next", "practice..."))

@@ -191,6 +191,26 @@ EXAMPLES: dict[str, ScreenState] = {
         ),
         level="error",
     ),
+    "practice_notice": PracticeScreen(
+        elapsed_s=47,
+        pitch=0.93,
+        scale=1.0,
+        timing=0.58,
+        note_name="D3",
+        cents=-4,
+        in_scale=True,
+        tip="Thumbs up: thanks!",
+        scale_name="A minor pentatonic",
+    ),
+    "ai_mode_choosing": StatusScreen("AI coach", ("Choosing your next", "practice...")),
+    "ai_mode_rules": StatusScreen(
+        "AI coach suggests",
+        ("A minor pentatonic", "Focus: timing", "Even notes, on beat", "START to play it"),
+    ),
+    "ai_mode_model": StatusScreen(
+        "AI coach suggests",
+        ("F# harmonic minor", "Focus: scale", "Your weakest area h…", "START to play it"),
+    ),
     "stopped": StoppedScreen(),
 }
 
