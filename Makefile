@@ -13,7 +13,8 @@ APT_RUN  := build-essential python3-dev python3-venv portaudio19-dev
 # Test / bench extras: FluidSynth + a GM soundfont render the guitar test set;
 # libsndfile is what librosa (the benchmark peer) reads audio with; PostgreSQL runs the
 # reference Hub's DATABASE_URL test on a throwaway loopback cluster.
-APT_TEST := fluidsynth fluid-soundfont-gm libsndfile1 postgresql
+# espeak-ng + alsa-utils (aplay): the coach's optional text-to-speech, offline voice and player.
+APT_TEST := fluidsynth fluid-soundfont-gm libsndfile1 postgresql espeak-ng alsa-utils
 
 STAMP_RUN := $(VENV)/.stamp-run-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STAMP_DEV := $(VENV)/.stamp-dev-$(shell cksum pyproject.toml | cut -d' ' -f1)
@@ -44,10 +45,11 @@ format: $(STAMP_DEV) ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP_DEV) ## benchmark our engine against librosa pyin on the rendered guitar set
+bench: $(STAMP_DEV) ## benchmarks: engine vs librosa pyin, store and sync, the device, the coach
 	$(PY) -m tests.bench
 	$(PY) -m tests.bench_sync
 	$(PY) -m tests.bench_device
+	$(PY) -m tests.bench_coach
 
 setup: $(STAMP_RUN) ## create .venv and install the product
 setup-dev: $(STAMP_DEV) ## create .venv and install the product + test tools

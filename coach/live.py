@@ -108,6 +108,9 @@ class LiveCoach:
         self._jobs: queue.SimpleQueue[TipRequest | _Feedback | _Replay | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="coach", daemon=True)
         self.tips_made = 0
+        # Called on the worker thread after a tip or summary is ready (the daemon wakes its
+        # main loop with it, so the tip is drawn now rather than at the next poll).
+        self.on_update: Callable[[], None] | None = None
 
     @classmethod
     def from_env(
@@ -354,6 +357,11 @@ class LiveCoach:
             self._outstanding -= 1
             if self._outstanding == 0:
                 self._idle.set()
+        if tip is not None and self.on_update is not None:
+            try:
+                self.on_update()
+            except Exception:  # a callback's bug must not stop the coach
+                log.exception("coach: on_update failed")
 
     def _replay(self) -> None:
         if self.replayer is None:

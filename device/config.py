@@ -16,6 +16,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import coach.speech as speech_defaults
+from coach.errors import CoachSettingError
+from coach.speech import SpeechSettings
 from device.errors import DeviceError
 from dsp import METRICS, parse_scale
 from dsp.errors import UnknownScaleError
@@ -78,6 +81,19 @@ class CoachConfig:
     interval_s: float = 60.0  # 30, 60, 120 or 300
     min_notes: int = 8  # no tip from a window with fewer notes
     tip_page_s: float = 3.0  # how long each line of a long tip stays on the OLED
+    # Text-to-speech of each tip (coach.speech: off | auto | openai | espeak); the rest as
+    # coach.speech.SpeechSettings documents, whose defaults these are.
+    speech: str = "off"
+    speech_voice: str = speech_defaults.DEFAULT_VOICE
+    speech_model: str = speech_defaults.DEFAULT_MODEL
+    speech_instructions: str = speech_defaults.DEFAULT_INSTRUCTIONS
+    speech_speed: float = 1.0
+    speech_device: str = ""  # "" = the interface (audio.device), else an ALSA name/card
+    speech_player: str = ""  # "" = aplay -q -D {device} -
+    speech_timeout_s: float = speech_defaults.DEFAULT_TIMEOUT_S
+    speech_espeak: str = speech_defaults.ESPEAK
+    speech_espeak_voice: str = speech_defaults.DEFAULT_ESPEAK_VOICE
+    speech_espeak_wpm: int = speech_defaults.DEFAULT_ESPEAK_WPM
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +268,10 @@ def validate(config: Config) -> Config:
             f"`practice.metrics` must be a non-empty list of {', '.join(METRICS)}, "
             f"not {list(config.practice.metrics)}"
         )
+    try:
+        speech_settings(config)
+    except CoachSettingError as err:
+        raise ConfigError(str(err)) from err
     pins = [
         config.buttons.start_pin,
         config.buttons.select_pin,
@@ -261,6 +281,25 @@ def validate(config: Config) -> Config:
     if len(set(pins)) != len(pins):
         raise ConfigError(f"`buttons.*_pin` must be four different GPIO pins, not {pins}")
     return config
+
+
+def speech_settings(config: Config) -> SpeechSettings:
+    """The ``coach.speech*`` keys as the speaker takes them; speech goes out through the
+    interface (``audio.device``) unless ``coach.speech_device`` names another output."""
+    c = config.coach
+    return SpeechSettings(
+        mode=c.speech,
+        voice=c.speech_voice,
+        model=c.speech_model,
+        instructions=c.speech_instructions,
+        speed=c.speech_speed,
+        output_device=c.speech_device or config.audio.device,
+        player=c.speech_player,
+        timeout_s=c.speech_timeout_s,
+        espeak=c.speech_espeak,
+        espeak_voice=c.speech_espeak_voice,
+        espeak_wpm=c.speech_espeak_wpm,
+    )
 
 
 def _get(config: Config, dotted: str) -> Any:

@@ -102,6 +102,7 @@ class Daemon:
         sync_worker: SyncWorker | None = None,
         coach: Any | None = None,  # coach.LiveCoach (or None: no tips)
         recommender: Any | None = None,  # coach.recommend.Recommender (None: from env)
+        speaker: Any | None = None,  # coach.speech.Speaker (or None: tips are not spoken)
         exit_when_source_ends: bool = True,
         notifier: Notifier | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -114,6 +115,7 @@ class Daemon:
         self.sync_worker = sync_worker
         self.coach = coach
         self.recommender = recommender
+        self.speaker = speaker
         self.exit_when_source_ends = exit_when_source_ends
         self.notifier = notifier or Notifier()
         self._monotonic = monotonic
@@ -162,6 +164,9 @@ class Daemon:
         self._notice: tuple[str, float] | None = None  # (text, until): a press acknowledged
         self._summary_wanted: set[str] = set()  # sessions whose coach summary is not stored
         self._tip_interval_s = config.coach.interval_s
+        self._spoken: Any = None  # the last tip (or summary) handed to the speaker
+        if coach is not None and hasattr(coach, "on_update"):
+            coach.on_update = self._wake  # a new tip is drawn now, not at the next poll
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -216,8 +221,27 @@ class Daemon:
                 last_ping = now
             self._show()
 
+    def _wake(self) -> None:
+        self.events.put_nowait(Event("redraw"))
+
+    def _speak_new_tip(self) -> None:
+        """Hand a tip that just reached the screen to the speaker (it never blocks)."""
+        if self.speaker is None or self.coach is None:
+            return
+        if self.live is not None:
+            tip = self.coach.latest(self.live.session_id)
+        elif self.state is State.SUMMARY and self._last_result is not None:
+            tip = self.coach.summary(self._last_result.session_id)
+        else:
+            return
+        if tip is None or tip is self._spoken:
+            return
+        self._spoken = tip
+        self.speaker.say(tip.text, session_id=tip.session_id, ai_mode=self._ai_session)
+
     def _coach_tick(self) -> None:
         """Let the coach ask for a tip when one is due; it never blocks this thread."""
+        self._speak_new_tip()
         live = self.live
         if self.coach is None or live is None:
             return
@@ -298,6 +322,8 @@ class Daemon:
             self.sync_worker.wake()
         if self._sync_thread is not None:
             self._sync_thread.join(timeout=5.0)
+        if self.speaker is not None:
+            self.speaker.close(timeout=2.0)
         if self.coach is not None:
             if self._summary_wanted:
                 self.coach.wait_idle(timeout=2.0)  # a summary on its way is worth keeping
@@ -582,6 +608,8 @@ class Daemon:
         self.dsp.finish(live)
         self.dsp.session = None
         self.live = None
+        if self.speaker is not None:
+            self.speaker.cancel()  # a live tip half spoken gives way to the summary
         progress = self._progress(live)
         notes = self._drain_notes(live)
         sync_state = "queued"

@@ -18,7 +18,7 @@ from typing import Any
 
 from device.audio import PyAudioSource, ToneSource, WavSource, list_input_devices
 from device.bundled import demo_paths
-from device.config import Config, describe, load_config
+from device.config import Config, describe, load_config, speech_settings
 from device.daemon import Daemon, SessionResult
 from device.local_hub import LocalHub
 from sync.client import HubClient, HubSettings
@@ -168,6 +168,20 @@ def build_coach(config: Config, store: Store) -> Any | None:
     ).start()
 
 
+def build_speaker(config: Config, coach: Any | None) -> Any | None:
+    """The tip speaker when ``coach.speech`` is on; it traces with the coach's tracer."""
+    if config.coach.speech == "off" or coach is None:
+        return None
+    from coach.providers import CoachSettings
+    from coach.speech import Speaker
+
+    return Speaker(
+        speech_settings(config),
+        coach_settings=CoachSettings.from_env(),
+        tracer=coach.generator.tracer,
+    ).start()
+
+
 def build_buttons(config: Config) -> Any | None:
     if config.buttons.kind == "none":
         return None
@@ -210,6 +224,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         sync_worker = SyncWorker(store, HubClient(hub)) if hub is not None else None
         display = build_display(config, data_dir)
         coach = build_coach(config, store)
+        speaker = build_speaker(config, coach)
         daemon = Daemon(
             config,
             source=source,
@@ -218,6 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             buttons=build_buttons(config),
             sync_worker=sync_worker,
             coach=coach,
+            speaker=speaker,
             exit_when_source_ends=args.source != "device",
         )
         results = daemon.run()

@@ -1,4 +1,5 @@
-"""An OpenAI-compatible ``/v1/chat/completions`` server on 127.0.0.1, scripted by the test.
+"""An OpenAI-compatible ``/v1/chat/completions`` (and ``/v1/audio/speech``) server on
+127.0.0.1, scripted by the test.
 
 Not a test module. Run by :class:`LLMStub` as ``python -m tests.llmstub`` in its own
 process, so the real ``openai`` client talks real HTTP to it. Standard library only: it
@@ -17,15 +18,26 @@ Control endpoints: ``POST /_script`` (append steps), ``POST /_default`` (the def
 answer text), ``GET /_requests`` (every completion request received, with its model,
 messages, temperature, max_tokens and whether it carried a key), ``GET /_holding`` (how
 many requests are held right now), ``POST /_release`` (let held requests answer).
+
+Text to speech: ``POST /v1/audio/speech`` takes the next step from the same queue; its
+answer is a WAV (16-bit mono, 24 kHz like OpenAI's) of a quiet 440 Hz tone lasting
+:data:`SPEECH_S_PER_CHAR` seconds per character of the input — so a test can tell which
+text a WAV it played came from — or whatever the step says ("status", "hang",
+"malformed": 200 with bytes that are not audio). ``GET /_speech`` lists those requests
+(model, voice, input, response_format, instructions, speed, whether it carried a key);
+they are not in ``/_requests``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import math
 import sys
 import threading
 import time
+import wave
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,6 +48,8 @@ DEFAULT_TEXT = (
     "Pitch is strong at 95%, but timing stability is low at 21% – "
     "set a metronome to 70 BPM and count aloud."
 )
+SPEECH_RATE = 24000
+SPEECH_S_PER_CHAR = 0.01
 
 
 class _State:
@@ -43,6 +57,7 @@ class _State:
         self.lock = threading.Lock()
         self.steps: deque[dict[str, Any]] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.speech: list[dict[str, Any]] = []
         self.default_text = DEFAULT_TEXT
         self.holding = 0
         self.release = threading.Event()
@@ -86,6 +101,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_requests":
             with STATE.lock:
                 self._json(200, STATE.requests)
+        elif self.path == "/_speech":
+            with STATE.lock:
+                self._json(200, STATE.speech)
         elif self.path == "/_holding":
             with STATE.lock:
                 self._json(200, {"holding": STATE.holding})
@@ -109,8 +127,37 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, {})
         elif self.path.endswith("/chat/completions"):
             self._completion(body)
+        elif self.path.endswith("/audio/speech"):
+            self._speech(body)
         else:
             self._json(404, {"error": {"message": f"no route {self.path}"}})
+
+    def _speech(self, request: dict[str, Any]) -> None:
+        with STATE.lock:
+            STATE.speech.append(
+                {
+                    key: request.get(key)
+                    for key in ("model", "voice", "input", "response_format", "instructions")
+                }
+                | {
+                    "speed": request.get("speed"),
+                    "authorized": self.headers.get("Authorization", "").startswith("Bearer "),
+                }
+            )
+            step = STATE.steps.popleft() if STATE.steps else {"kind": "answer"}
+        kind = _hold(step)
+        if kind == "status":
+            self._status(step)
+        elif kind == "malformed":
+            self._send(200, b"<html>not audio</html>", content_type="audio/wav")
+        else:
+            self._send(200, speech_wav(str(request.get("input", ""))), content_type="audio/wav")
+
+    def _status(self, step: dict[str, Any]) -> None:
+        status = int(step["status"])
+        headers = {"Retry-After": str(step["retry_after"])} if "retry_after" in step else {}
+        error = {"message": f"stub says {status}", "type": "stub_error", "code": None}
+        self._json(status, {"error": error}, headers=headers)
 
     def _completion(self, request: dict[str, Any]) -> None:
         with STATE.lock:
@@ -145,6 +192,36 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, {"id": "chatcmpl-stub", "object": "chat.completion"})
         else:
             self._json(200, _completion(request, step))
+
+
+def _hold(step: dict[str, Any]) -> str:
+    """A "hang" step: hold the request until released (or its time is up), then answer."""
+    if step["kind"] != "hang":
+        return str(step["kind"])
+    with STATE.lock:
+        STATE.holding += 1
+    try:
+        STATE.release.wait(step.get("seconds", 30))
+    finally:
+        with STATE.lock:
+            STATE.holding -= 1
+    return "answer"
+
+
+def speech_wav(text: str) -> bytes:
+    """The stub's "speech": :data:`SPEECH_S_PER_CHAR` s of a quiet tone per character."""
+    frames = max(1, round(len(text) * SPEECH_S_PER_CHAR * SPEECH_RATE))
+    samples = b"".join(
+        int(3000 * math.sin(2 * math.pi * 440 * i / SPEECH_RATE)).to_bytes(2, "little", signed=True)
+        for i in range(frames)
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SPEECH_RATE)
+        out.writeframes(samples)
+    return buffer.getvalue()
 
 
 def _completion(request: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +289,10 @@ class LLMStub(StubProcess):
 
     def requests(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/_requests"))
+
+    def speech_requests(self) -> list[dict[str, Any]]:
+        """Every ``/audio/speech`` request received (see the module docstring)."""
+        return list(self._call("GET", "/_speech"))
 
     def holding(self) -> int:
         return int(self._call("GET", "/_holding")["holding"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -544,3 +546,38 @@ def test_thumbs_and_the_tip_interval_from_the_buttons_reach_the_coach_and_opik(
         assert json.loads(item.payload or "")["model"] == summary.model
         time.sleep(1.0)
         assert len(opik.feedback()) == 1  # the home-screen press rated nothing
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (apt install espeak-ng)"
+)
+def test_tips_are_spoken_when_speech_is_on(tmp_path: Path) -> None:
+    """`coach.speech = "espeak"`: the offline coach's tips go through espeak-ng to the player
+    (here a command that keeps each WAV it is given), while the session plays on."""
+    spoken = tmp_path / "spoken"
+    spoken.mkdir()
+    keep = (
+        "import sys, time; from pathlib import Path; "
+        "Path(sys.argv[1], f'{time.time_ns()}.wav').write_bytes(sys.stdin.buffer.read())"
+    )
+    player = f"{sys.executable} -c {shlex.quote(keep)} {spoken}"
+    result = subprocess.run(
+        [sys.executable, "-m", "device.cli", "run", "--source", "demo"]
+        + ["--display", "none", "--buttons", "none", "--json"]
+        + ["-o", "coach.first_tip_s=3", "-o", "coach.min_notes=4", "-o", "coach.speech=espeak"]
+        + ["-o", f"coach.speech_player={json.dumps(player)}"],
+        cwd=REPO,
+        env={**os.environ, "FRETCOACH_DATA_DIR": str(tmp_path / "state")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [session] = json.loads(result.stdout)
+    assert session["status"] == "completed"
+    wavs = sorted(spoken.glob("*.wav"))
+    assert wavs, f"nothing was spoken: {result.stderr[-2000:]}"
+    first = wavs[0].read_bytes()
+    assert first[:4] == b"RIFF" and first[8:12] == b"WAVE"
+    assert len(first) > 10_000  # a sentence, not an empty file
