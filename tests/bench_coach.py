@@ -39,6 +39,14 @@ OUT = Path("out")
 REPEATS = 4  # the 9.8 s demo, four times: room for a cold and a warm tip at 3 s and 33 s
 SCENARIOS = ("idle", "coach", "busy")
 BENCH_TIP = "Your pitch is steady, but timing drifts – play along with a slow metronome."
+# Each scheduled tip a different text, or a repeat would leave the screen unchanged and
+# the request → screen time would be measured to some later frame.
+BENCH_FIXES = (
+    "count the beats aloud",
+    "tap your foot on every beat",
+    "play each note twice, evenly",
+    "slow down until it is even",
+)
 
 
 def _long_demo(folder: Path) -> Path:
@@ -240,6 +248,16 @@ def main(argv: list[str] | None = None) -> int:
         }
         for scenario in SCENARIOS:
             print(f"bench_coach: {scenario} (~{REPEATS * 10} s)...", flush=True)
+            if scenario == "coach":
+                llm.script(
+                    *[
+                        {
+                            "kind": "answer",
+                            "text": f"Your pitch is steady, but timing drifts – {fix}.",
+                        }
+                        for fix in BENCH_FIXES
+                    ]
+                )
             runs[scenario] = _child(scenario, base if scenario == "idle" else coach_env)
         traces = len(opik.traces())
     idle, coach, busy = runs["idle"], runs["coach"], runs["busy"]
