@@ -23,17 +23,26 @@ failure names what is missing. They do not judge tone or whether the advice is g
 :func:`run_eval` asks a real :class:`~coach.feedback.TipGenerator` (no tracer) for one
 tip per item, so without ``OPENAI_API_KEY`` it scores the offline coach and with a key
 the model, through the same provider chain and reply checks as the live coach.
-:func:`log_experiment` optionally sends the same items, tips and scores to Opik as a
-dataset plus an experiment through the SDK's ``evaluate``; it fails softly.
+:func:`log_experiment` optionally sends the same items, tips and scores to Opik through
+the SDK: the items as the dataset ``<name>-v<version>`` (inserted once: a rerun adds
+nothing), then ``evaluate`` over it, which makes one experiment (named after the prompt
+version, the models and the time; its configuration names the dataset and its version,
+the prompt version, the models and providers) and, per dataset item, a trace of the tip
+linked to that item, with the four scores as its feedback scores. A dataset that Opik
+holds with other items under the same name and version is refused rather than mixed
+in: a changed dataset is a new version. It fails softly: a warning, never an error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import json
 import logging
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +51,7 @@ from typing import Any
 from coach.errors import CoachError
 from coach.feedback import TipGenerator, TipRequest
 from coach.tips import METRIC_NAMES, MetricSnapshot
-from coach.tracing import OpikSettings, prepare_opik_environment
+from coach.tracing import DEPLOYMENT, OpikSettings, prepare_opik_environment
 from coach.validate import MAX_WORDS, PERCENT_TOLERANCE, word_count
 from dsp.scoring import METRICS
 
@@ -50,6 +59,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DATASET = Path(__file__).with_name("eval_dataset_v1.json")
 EVAL_SESSION_ID = "coach-eval"
+EXPERIMENT_TAGS = ["fretcoach-core", DEPLOYMENT, "live-feedback", "coach-eval"]
 
 # Words that name a metric. Narrower than the reply checks' lists on purpose: "scale"
 # alone would match every tip that names the scale being played, so the scale metric
@@ -381,12 +391,14 @@ def log_experiment(report: EvalReport, dataset: EvalDataset, settings: OpikSetti
     if not settings.enabled:
         return None
     try:
-        return _log_experiment(report, dataset, settings)
+        # The SDK prints to stdout (a link to the results), where --json puts the report.
+        with contextlib.redirect_stdout(sys.stderr):
+            return _log_experiment(report, dataset, settings)
     except Exception as err:  # an optional part: the table is already printed
         log.warning(
             "coach eval: the Opik experiment was not logged (%s: %s)",
             type(err).__name__,
-            str(err)[:200],
+            str(err)[:300],
         )
         return None
 
@@ -416,6 +428,63 @@ def opik_metrics() -> list[Any]:
     return [OpikMetric(name, metric) for name, metric in METRIC_FUNCTIONS.items()]
 
 
+def opik_items(dataset: EvalDataset) -> list[dict[str, Any]]:
+    """The dataset's items as Opik dataset items: ``item_id`` and ``snapshot`` are the
+    data; ``description`` is the item's description (Opik keeps it beside the data)."""
+    return [
+        {
+            "item_id": item.id,
+            "description": item.description,
+            "snapshot": snapshot_as_dict(item.snapshot),
+        }
+        for item in dataset.items
+    ]
+
+
+def experiment_name(report: EvalReport, now: dt.datetime | None = None) -> str:
+    """``coach-eval-<prompt version>-<models>-<UTC time>``: unique per run, sortable."""
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"coach-eval-{report.prompt_version}-{'+'.join(report.models)}-{stamp}"
+
+
+def experiment_config(report: EvalReport, dataset: EvalDataset) -> dict[str, Any]:
+    """What the experiment was run with, for Opik's experiment configuration."""
+    return {
+        "dataset": dataset.label,
+        "dataset_name": dataset.name,
+        "dataset_version": dataset.version,
+        "dataset_items": len(dataset.items),
+        "prompt_version": report.prompt_version,
+        "models": list(report.models),
+        "providers": list(dict.fromkeys(row.provider for row in report.rows)),
+        "metrics": list(METRIC_FUNCTIONS),
+        "deployment": DEPLOYMENT,
+    }
+
+
+def _check_same_items(stored: list[dict[str, Any]], dataset: EvalDataset) -> None:
+    """Refuse to log into an Opik dataset that holds items this one does not (or one of
+    its items twice: the experiment would score it twice)."""
+    ours = {
+        item["item_id"]: json.loads(json.dumps(item["snapshot"])) for item in opik_items(dataset)
+    }
+    seen: set[Any] = set()
+    other: set[str] = set()
+    for item in stored:
+        item_id = item.get("item_id")
+        if item_id in seen or ours.get(item_id) != item.get("snapshot"):
+            other.add(str(item_id))
+        seen.add(item_id)
+    if other:
+        listed = sorted(other)
+        shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
+        raise EvalDatasetError(
+            f"Opik's dataset {dataset.label!r} holds items that this dataset does not "
+            f"({shown}): a changed dataset is a new version (a new file with "
+            f'"version": {dataset.version + 1}), a subset one with a name of its own'
+        )
+
+
 def _log_experiment(report: EvalReport, dataset: EvalDataset, settings: OpikSettings) -> str:
     prepare_opik_environment(settings)
     import opik
@@ -429,44 +498,44 @@ def _log_experiment(report: EvalReport, dataset: EvalDataset, settings: OpikSett
     )
     try:
         opik_dataset = client.get_or_create_dataset(
-            name=dataset.label, description=dataset.description
+            name=dataset.label,
+            description=dataset.description,
+            project_name=settings.project_name,
         )
-        opik_dataset.insert(
-            [
-                {
-                    "item_id": item.id,
-                    "description": item.description,
-                    "snapshot": snapshot_as_dict(item.snapshot),
-                }
-                for item in dataset.items
-            ]
-        )
+        _check_same_items(opik_dataset.get_items(num_threads=1), dataset)
+        # Items Opik has already (same content) are skipped: a rerun adds no version.
+        opik_dataset.insert(opik_items(dataset), num_threads=1)
         rows = {row.item_id: row for row in report.rows}
 
         def task(item: dict[str, Any]) -> dict[str, Any]:
             row = rows[item["item_id"]]
-            return {"output": row.tip, "provider": row.provider, "kind": row.kind}
+            return {
+                "output": row.tip,
+                "provider": row.provider,
+                "model": row.model,
+                "kind": row.kind,
+                "replaced_because": row.reason,
+            }
 
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        name = f"coach-eval-{report.prompt_version}-{'+'.join(report.models)}-{stamp}"
-        evaluate(
-            dataset=opik_dataset,
-            task=task,
-            scoring_metrics=opik_metrics(),
-            experiment_name=name,
-            project_name=settings.project_name,
-            experiment_config={
-                "prompt_version": report.prompt_version,
-                "models": list(report.models),
-                "dataset": dataset.label,
-                "deployment": "fretcoach-portable",
-            },
-            verbose=0,
-            task_threads=1,
-        )
+        def run() -> Any:
+            # evaluate() works through the current client: this one, in a context of its
+            # own, so the caller's (and its backend) is left as it was.
+            opik.set_global_client(client, context_wise=True)
+            return evaluate(
+                dataset=opik_dataset,
+                task=task,
+                scoring_metrics=opik_metrics(),
+                experiment_name=experiment_name(report),
+                experiment_config=experiment_config(report, dataset),
+                experiment_tags=EXPERIMENT_TAGS,
+                verbose=0,
+                task_threads=1,
+            )
+
+        result = contextvars.copy_context().run(run)
     finally:
-        client.flush(timeout=settings.flush_timeout_s)
-    return name
+        client.end(timeout=settings.flush_timeout_s)
+    return str(result.experiment_name)
 
 
 def evaluate_coach(
@@ -495,11 +564,14 @@ __all__ = [
     "MetricResult",
     "actionable_fix",
     "evaluate_coach",
+    "experiment_config",
+    "experiment_name",
     "format_table",
     "load_dataset",
     "log_experiment",
     "names_weakest",
     "no_contradicting_numbers",
+    "opik_items",
     "opik_metrics",
     "run_eval",
     "score_tip",

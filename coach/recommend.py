@@ -15,14 +15,19 @@ queues the session it started.
 
 With a started :class:`coach.tracing.Tracer`, each recommendation is one Opik trace
 (``ai-mode-recommendation``) in the thread ``portable-ai-mode-<practice_id>``, with
-metadata ``user_id``, ``practice_id`` and tags ``fretcoach-core``, the model, ``ai-mode``,
-``fretcoach-portable``, ``practice-recommendation``; the LLM calls are its child spans.
-These traces go through the SDK only (not the coach's outbox): one missed while offline
-is lost, the plan itself is not.
+metadata ``user_id``, ``practice_id`` (and the source, provider, model and every model
+request's outcome) and tags ``fretcoach-core``, the model that answered (``rule-based``
+when the rules did), ``ai-mode``, ``fretcoach-portable``, ``practice-recommendation``; the
+LLM calls are its child spans. As for live tips, the SDK sends it at once and, when the
+tracer has a store, the same trace — same ids, original times, LLM spans with token
+usage — is queued in the coach's outbox, so :class:`coach.tracing.TraceReplayer`
+delivers one made offline, or lost to a kill, later: exactly once. Tracing never costs a
+recommendation: a fault in it is logged and the plan is still made.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
@@ -33,7 +38,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from coach.errors import CoachError
-from coach.providers import CoachSettings, ProviderSettings
+from coach.providers import Attempt, CoachSettings, Outcome, ProviderSettings
+from coach.tracing import DEPLOYMENT, LLMCall
 from dsp.errors import UnknownScaleError
 from dsp.scales import Scale, parse_scale
 from sync.records import utc_iso
@@ -58,6 +64,7 @@ TEMPERATURE = 0.4
 RECENT_PLANS = 3
 TRACE_NAME = "ai-mode-recommendation"
 PURPOSE_TAG = "practice-recommendation"
+RULES_MODEL = "rule-based"  # the model tag of a plan the rules made
 
 
 class RecommendationError(CoachError, ValueError):
@@ -364,6 +371,11 @@ SYSTEM_PROMPT = (
 )
 
 
+def thread_id_for_plan(practice_id: str) -> str:
+    """The family's AI-mode thread: every trace about one plan."""
+    return f"portable-ai-mode-{practice_id}"
+
+
 class Recommender:
     """Model first (primary, then fallback), rules always. Call from a worker thread."""
 
@@ -377,49 +389,64 @@ class Recommender:
     def recommend(
         self, history: PracticeHistory, *, practice_id: str | None = None
     ) -> Recommendation:
-        """Never raises for the model's sake; traced when a tracer is given and starts."""
+        """Never raises for the model's or the tracer's sake; traced when a tracer is given
+        and starts (``practice_id`` names the thread)."""
         tracer = self.tracer
         if tracer is None or practice_id is None or not tracer.start():
-            return self._recommend(history)
-        import opik
+            return self._recommend(history, [])
+        made: list[Recommendation] = []
+        try:
+            return tracer.run_traced(TRACE_NAME, self._traced, history, practice_id, made)
+        except Exception:  # tracing is optional: it must not cost the player the plan
+            log.exception("ai mode: tracing the recommendation failed")
+            return made[0] if made else self._recommend(history, [])
 
-        tracked = opik.track(
-            name=TRACE_NAME,
-            capture_input=False,
-            capture_output=False,
-            project_name=tracer.settings.project_name,
-        )(self._traced)
-        opik.set_global_client(tracer._client, context_wise=True)  # as Tracer.live_feedback
-        result: Recommendation = tracked(history, practice_id)
-        return result
-
-    def _traced(self, history: PracticeHistory, practice_id: str) -> Recommendation:
+    def _traced(
+        self, history: PracticeHistory, practice_id: str, made: list[Recommendation]
+    ) -> Recommendation:
         from opik import opik_context
 
-        rec = self._recommend(history)
-        primary = self.settings.primary
-        model = primary.model if rec.source == "model" and primary else "rule-based"
-        tags = ["fretcoach-core", model, "ai-mode", "fretcoach-portable", PURPOSE_TAG]
-        metadata = {
-            "user_id": history.user_id,
-            "practice_id": practice_id,
-            "source": rec.source,
-            "weakest_area": history.weakest_area,
-            "sessions": len(history.sessions),
-        }
+        trace = opik_context.get_current_trace_data()
+        span = opik_context.get_current_span_data()
+        started = (trace.start_time if trace and trace.start_time else None) or _utcnow()
+        calls: list[LLMCall] = []
+        rec = self._recommend(history, calls)
+        made.append(rec)
+        tags, metadata = plan_trace_fields(history, practice_id, rec, calls)
+        trace_input = {"history": history.as_prompt_data()}
+        trace_output = rec.plan()
+        thread_id = thread_id_for_plan(practice_id)
         opik_context.update_current_trace(
-            input={"history": history.as_prompt_data()},
-            output=rec.plan(),
-            tags=list(dict.fromkeys(tags)),
+            input=trace_input,
+            output=trace_output,
+            tags=tags,
             metadata=metadata,
-            thread_id=f"portable-ai-mode-{practice_id}",
+            thread_id=thread_id,
         )
+        opik_context.update_current_span(
+            input=trace_input, output=trace_output, metadata=metadata, tags=tags
+        )
+        if self.tracer is not None and trace is not None and span is not None:
+            self.tracer.record_trace(
+                name=TRACE_NAME,
+                trace_id=trace.id,
+                root_span_id=span.id,
+                started=started,
+                ended=_utcnow(),
+                trace_input=trace_input,
+                trace_output=trace_output,
+                tags=tags,
+                metadata=metadata,
+                thread_id=thread_id,
+                llm_calls=calls,
+            )
         return rec
 
-    def _recommend(self, history: PracticeHistory) -> Recommendation:
+    def _recommend(self, history: PracticeHistory, calls: list[LLMCall]) -> Recommendation:
+        """The plan; every model request made is appended to ``calls``."""
         for provider in self.settings.providers:
             try:
-                rec = self._ask(provider, history)
+                rec = self._ask(provider, history, calls)
             except Exception as err:  # AI mode must answer: any failure → next, then rules
                 log.info("ai mode: %s (%s) failed: %s", provider.name, provider.model, err)
                 continue
@@ -428,13 +455,15 @@ class Recommender:
             break  # the model answered, twice, with no usable plan: the rules decide
         return rule_based(history)
 
-    def _ask(self, provider: ProviderSettings, history: PracticeHistory) -> Recommendation | None:
+    def _ask(
+        self, provider: ProviderSettings, history: PracticeHistory, calls: list[LLMCall]
+    ) -> Recommendation | None:
         messages: list[dict[str, str]] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": json.dumps(history.as_prompt_data(), sort_keys=True)},
         ]
         for attempt in range(2):
-            text = self._complete(provider, messages)
+            text = self._complete(provider, messages, calls)
             try:
                 data = json.loads(text)
                 if not isinstance(data, dict):
@@ -458,7 +487,13 @@ class Recommender:
                 ]
         return None
 
-    def _complete(self, provider: ProviderSettings, messages: Sequence[dict[str, str]]) -> str:
+    def _complete(
+        self,
+        provider: ProviderSettings,
+        messages: Sequence[dict[str, str]],
+        calls: list[LLMCall],
+    ) -> str:
+        """The reply's text; the request, answered or not, is appended to ``calls``."""
         client = self._clients.get(provider.name)
         if client is None:
             import openai
@@ -472,17 +507,98 @@ class Recommender:
             if self.tracer is not None:
                 client = self.tracer.wrap_openai(client, provider.trace_provider)
             self._clients[provider.name] = client
-        completion = client.chat.completions.create(
-            model=provider.model,
-            messages=list(messages),
-            temperature=TEMPERATURE,
-            max_tokens=MAX_TOKENS,
-            response_format=RESPONSE_FORMAT,
-        )
-        text = completion.choices[0].message.content
+        sent = tuple(dict(m) for m in messages)  # the list grows on a retry
+
+        def attempt(outcome: Outcome, **fields: Any) -> Attempt:
+            return Attempt(
+                provider=provider.name,
+                model=provider.model,
+                outcome=outcome,
+                started_at=started,
+                ended_at=_utcnow(),
+                trace_provider=provider.trace_provider,
+                **fields,
+            )
+
+        started = _utcnow()
+        try:
+            completion = client.chat.completions.create(
+                model=provider.model,
+                messages=list(messages),
+                temperature=TEMPERATURE,
+                max_tokens=MAX_TOKENS,
+                response_format=RESPONSE_FORMAT,
+            )
+            text = completion.choices[0].message.content
+        except Exception as err:
+            calls.append(
+                LLMCall(sent, attempt(_outcome(err), error=f"{type(err).__name__}: {err}"[:300]))
+            )
+            raise
         if not isinstance(text, str):
+            calls.append(LLMCall(sent, attempt("rejected", error="the reply has no text")))
             raise RecommendationError("the reply has no text (refused?)")
+        calls.append(LLMCall(sent, attempt("ok", text=text, usage=_usage(completion))))
         return text
+
+
+def plan_trace_fields(
+    history: PracticeHistory,
+    practice_id: str,
+    rec: Recommendation,
+    calls: Sequence[LLMCall],
+) -> tuple[list[str], dict[str, Any]]:
+    """A recommendation trace's tags and metadata. The model tag is the model that
+    answered (the fallback's, when it did), ``rule-based`` when the rules decided."""
+    answered = next((c.attempt for c in reversed(calls) if c.attempt.outcome == "ok"), None)
+    by_model = rec.source == "model" and answered is not None
+    model = answered.model if by_model and answered else RULES_MODEL
+    tags = list(dict.fromkeys(["fretcoach-core", model, "ai-mode", DEPLOYMENT, PURPOSE_TAG]))
+    metadata = {
+        "user_id": history.user_id,
+        "practice_id": practice_id,
+        "source": rec.source,
+        "provider": answered.provider if by_model and answered else "rules",
+        "model": model,
+        "weakest_area": history.weakest_area,
+        "sessions": len(history.sessions),
+        "attempts": [
+            {"provider": c.attempt.provider, "model": c.attempt.model, "outcome": c.attempt.outcome}
+            for c in calls
+        ],
+        "deployment": DEPLOYMENT,
+    }
+    return tags, metadata
+
+
+def _outcome(err: Exception) -> Outcome:
+    """The provider outcome an exception from the ``openai`` client stands for."""
+    import openai
+
+    if isinstance(err, openai.RateLimitError):
+        return "rate-limited"
+    if isinstance(err, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(err, openai.APIConnectionError):
+        return "connection-error"
+    if isinstance(err, openai.APIStatusError):
+        return "server-error" if err.status_code >= 500 else "rejected"
+    return "malformed"
+
+
+def _usage(completion: Any) -> dict[str, int] | None:
+    """The token counts Opik's LLM span carries, as :mod:`coach.providers` reads them."""
+    usage = getattr(completion, "usage", None)
+    counts = {
+        key: value
+        for key in ("prompt_tokens", "completion_tokens", "total_tokens")
+        if isinstance(value := getattr(usage, key, None), int)
+    }
+    return counts or None
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 # -- plans ----------------------------------------------------------------------------------

@@ -7,21 +7,25 @@ child span carrying its token usage), and ``opik_context.update_current_trace`` 
 family's thread id (``<session_id>-live-aicoach-feedback``), tags (``fretcoach-core``,
 the model, ``ai-mode``/``manual-mode``, ``fretcoach-portable``, ``live-feedback``, and
 ``offline-coach`` for rule-based tips) and metadata (session, scale, BPM, metric values,
-the provider actually used). The project is ``OPIK_PROJECT_NAME`` (default
-``FretCoach``). Tracing is on when ``OPIK_URL_OVERRIDE`` or ``OPIK_API_KEY`` is set, and
-off with ``OPIK_TRACK_DISABLE=true``.
+the provider actually used). AI mode's recommendations are traced the same way
+(:mod:`coach.recommend`, through :meth:`Tracer.run_traced` and :meth:`Tracer.record_trace`).
+The project is ``OPIK_PROJECT_NAME`` (default ``FretCoach``). Tracing is on when
+``OPIK_URL_OVERRIDE`` or ``OPIK_API_KEY`` is set, and off with ``OPIK_TRACK_DISABLE=true``.
 
 The SDK keeps undelivered data in memory and in a temporary SQLite file that is deleted
 at exit, so a device that is offline, or killed, would lose it. Hence our own outbox:
 each trace — with its original timestamps, thread id, tags, metadata, input, output and
-spans with usage — is also written to the store (``sync.store.Store``, the one import
-from outside ``dsp`` this package makes) as an ``opik-trace`` payload *before* the SDK
-sends it. :class:`TraceReplayer` later delivers what Opik does not have, through the same
-REST API the SDK uses, with explicit ids: exactly once per trace id. A trace this
-process's SDK is still responsible for (it replays its own backlog when the connection
-returns) is only checked, never posted, so the two paths never both send it; what that
-SDK leaves undelivered is posted by the next process. Thumbs up/down become the
-"User Feedback" score on a tip's trace, queued as ``opik-feedback`` the same way.
+spans with usage (:func:`trace_record`) — is also written to the store
+(``sync.store.Store``, the one import from outside ``dsp`` this package makes) as an
+``opik-trace`` payload *before* the SDK sends it. :class:`TraceReplayer` later delivers
+what Opik does not have, through the same REST API the SDK uses, with explicit ids:
+exactly once per trace id. A trace this process's SDK clients are still responsible for
+(they replay their own backlog when the connection returns) is only checked, never
+posted, so the two paths never both send it; what they leave undelivered is posted by
+the next process. Every :class:`Tracer` of a process marks its records with the same
+origin, so a replayer told the live coach's origin leaves AI mode's traces to AI mode's
+SDK client too. Thumbs up/down become the "User Feedback" score on a tip's trace, queued
+as ``opik-feedback`` the same way.
 
 Device-friendly defaults, applied by :func:`prepare_opik_environment` before the SDK is
 imported (an explicit value in the environment always wins): flush timeout 3 s
@@ -44,9 +48,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from coach.errors import CoachSettingError
 
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     from opik.rest_api import OpikApi
 
     from coach.feedback import FeedbackResult, TipRequest
+    from coach.providers import Attempt
     from sync.store import Store
 
 log = logging.getLogger(__name__)
@@ -71,6 +76,12 @@ TRACE_KIND = "opik-trace"
 FEEDBACK_KIND = "opik-feedback"
 OPIK_CLOUD_URL = "https://www.comet.com/opik/api/"
 RECORD_VERSION = 1
+# The origin every Tracer of this process gives its outbox records unless told otherwise:
+# the replayer defers this process's traces to its SDK clients, whichever tracer made them.
+PROCESS_ORIGIN = uuid.uuid4().hex
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +196,24 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat()
 
 
+@dataclass(frozen=True, slots=True)
+class LLMCall:
+    """One request to a model as the outbox records it: what was sent and how it went
+    (an LLM span; with the token usage when the model answered)."""
+
+    messages: Sequence[Mapping[str, str]]
+    attempt: Attempt
+
+
 class Tracer:
-    """Traces tips through the Opik SDK and records them in the outbox.
+    """Traces tips (and AI mode's recommendations) through the Opik SDK and records them
+    in the outbox.
 
     :meth:`start` imports the SDK (seconds on a Pi): call it from a worker thread. When
     tracing is off, or the SDK cannot start, every method still works and traces nothing.
+    Without a ``store`` nothing is queued: traces go through the SDK only. ``origin``
+    marks the outbox records this process's SDK clients send themselves (default: the
+    same for every tracer of the process, see :class:`TraceReplayer`).
     """
 
     def __init__(
@@ -202,9 +226,8 @@ class Tracer:
         self.settings = settings
         self.store = store
         # Marks the traces this process's SDK is responsible for (see TraceReplayer).
-        self.origin = origin or uuid.uuid4().hex
+        self.origin = origin or PROCESS_ORIGIN
         self._client: opik.Opik | None = None
-        self._tracked: dict[str, Callable[..., tuple[FeedbackResult, str]]] = {}
         self._started = False
         self._lock = threading.Lock()
 
@@ -231,16 +254,6 @@ class Tracer:
             except Exception as err:  # an optional part: fail softly, keep coaching
                 log.warning("Opik tracing is off: the opik SDK failed to start (%s)", err)
                 return False
-            # @opik.track on the feedback function, once per trace name.
-            self._tracked = {
-                name: opik.track(
-                    name=name,
-                    capture_input=False,
-                    capture_output=False,
-                    project_name=self.settings.project_name,
-                )(self._live_feedback)
-                for name in (LIVE_FEEDBACK, SESSION_SUMMARY)
-            }
             self._client = client
             log.info(
                 "coach: tracing to Opik project %r at %s",
@@ -257,20 +270,35 @@ class Tracer:
 
         return track_openai(client, project_name=self.settings.project_name, provider=provider)
 
+    def run_traced(
+        self, name: str, body: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Run ``body`` as one SDK trace named ``name``: ``body`` sets the trace's input,
+        output, tags and thread itself (``opik_context``), and its LLM calls, through
+        :meth:`wrap_openai` clients, are child spans. Only after :meth:`start` returned True.
+        """
+        if self._client is None:
+            raise RuntimeError("the tracer is not running: start() it first")
+        import opik
+
+        tracked = opik.track(
+            name=name,
+            capture_input=False,
+            capture_output=False,
+            project_name=self.settings.project_name,
+        )(body)
+        # The calling thread's current client, not a process-wide one: two tracers (two
+        # backends) never cross, and nothing else in the process is affected.
+        opik.set_global_client(self._client, context_wise=True)
+        return tracked(*args, **kwargs)
+
     def live_feedback(
         self, request: TipRequest, produce: Callable[[TipRequest], FeedbackResult]
     ) -> tuple[FeedbackResult, str | None]:
         """Run ``produce`` as the traced feedback function; returns its result and trace id."""
-        tracked = self._tracked.get(request.purpose)
-        if tracked is None or self._client is None:
+        if self._client is None:
             return produce(request), None
-        import opik
-
-        # The worker thread's current client, not a process-wide one: two tracers (two
-        # backends) never cross, and nothing else in the process is affected.
-        opik.set_global_client(self._client, context_wise=True)
-        result, trace_id = tracked(request, produce)
-        return result, trace_id
+        return self.run_traced(request.purpose, self._live_feedback, request, produce)
 
     def _live_feedback(
         self, request: TipRequest, produce: Callable[[TipRequest], FeedbackResult]
@@ -302,12 +330,10 @@ class Tracer:
             input=trace_input, output=trace_output, metadata=metadata, tags=tags
         )
         trace_id = trace.id if trace is not None else uuid7()
-        record = trace_record(
+        self.record_trace(
             name=request.purpose,
             trace_id=trace_id,
             root_span_id=span.id if span is not None else uuid7(),
-            origin=self.origin,
-            project_name=self.settings.project_name,
             started=started,
             ended=_utcnow(),
             trace_input=trace_input,
@@ -315,10 +341,53 @@ class Tracer:
             tags=tags,
             metadata=metadata,
             thread_id=thread_id,
-            result=result,
+            llm_calls=[LLMCall(result.messages, attempt) for attempt in result.attempts],
         )
-        self._enqueue(TRACE_KIND, trace_id, record)
         return result, trace_id
+
+    def record_trace(
+        self,
+        *,
+        name: str,
+        trace_id: str,
+        root_span_id: str,
+        started: dt.datetime,
+        ended: dt.datetime,
+        trace_input: dict[str, Any],
+        trace_output: dict[str, Any],
+        tags: list[str],
+        metadata: dict[str, Any],
+        thread_id: str,
+        llm_calls: Sequence[LLMCall] = (),
+    ) -> bool:
+        """Queue a trace in the outbox (:func:`trace_record`, with this tracer's origin
+        and project) for :class:`TraceReplayer`; False without a store or when queueing
+        failed. Use the ids the SDK gave the trace and its root span when it sends it too,
+        so the two paths stay one trace."""
+        if not self.settings.enabled:
+            return False
+        return self.enqueue_record(
+            trace_record(
+                name=name,
+                trace_id=trace_id,
+                root_span_id=root_span_id,
+                origin=self.origin,
+                project_name=self.settings.project_name,
+                started=started,
+                ended=ended,
+                trace_input=trace_input,
+                trace_output=trace_output,
+                tags=tags,
+                metadata=metadata,
+                thread_id=thread_id,
+                llm_calls=llm_calls,
+            )
+        )
+
+    def enqueue_record(self, record: Mapping[str, Any]) -> bool:
+        """Queue a ready-made outbox trace record (:func:`trace_record`'s form) under its
+        trace id; False without a store, when it is queued already or queueing failed."""
+        return self._enqueue(TRACE_KIND, str(record["trace"]["id"]), dict(record))
 
     def queue_feedback(self, trace_id: str, *, thumbs_up: bool) -> bool:
         """Queue "User Feedback" (thumbs up = 1, down = 0) on a trace; False if not traced."""
@@ -368,7 +437,6 @@ class Tracer:
     def close(self, timeout_s: float) -> None:
         """Flush what the SDK holds for at most ``timeout_s`` (whole seconds, at least 1)."""
         client, self._client = self._client, None
-        self._tracked = {}
         if client is not None:
             client.end(timeout=max(1, int(timeout_s)))
 
@@ -413,9 +481,10 @@ def trace_record(
     tags: list[str],
     metadata: dict[str, Any],
     thread_id: str,
-    result: FeedbackResult,
+    llm_calls: Sequence[LLMCall] = (),
 ) -> dict[str, Any]:
-    """The outbox form of a trace: the trace, its root span and one LLM span per attempt."""
+    """The outbox form of a trace: the trace, its root span and one LLM span per request
+    made (a call skipped, e.g. while rate-limited, made none)."""
     spans: list[dict[str, Any]] = [
         {
             "id": root_span_id,
@@ -430,31 +499,11 @@ def trace_record(
             "tags": tags,
         }
     ]
-    for attempt in result.attempts:
-        if attempt.outcome == "skipped":
-            continue  # no request was made
-        span: dict[str, Any] = {
-            "id": uuid7(),
-            "trace_id": trace_id,
-            "parent_span_id": root_span_id,
-            "name": "chat_completion_create",
-            "type": "llm",
-            "start_time": _iso(attempt.started_at),
-            "end_time": _iso(attempt.ended_at),
-            "input": {"messages": result.messages},
-            "output": {"content": attempt.text} if attempt.text is not None else None,
-            "metadata": {"outcome": attempt.outcome, "coach_provider": attempt.provider},
-            "model": attempt.model,
-            "provider": attempt.trace_provider or attempt.provider,
-            "usage": attempt.usage,
-        }
-        if attempt.error:
-            span["error_info"] = {
-                "exception_type": attempt.error.split(":", 1)[0],
-                "message": attempt.error,
-                "traceback": "",
-            }
-        spans.append(span)
+    spans += [
+        llm_span(call, trace_id=trace_id, parent_span_id=root_span_id)
+        for call in llm_calls
+        if call.attempt.outcome != "skipped"
+    ]
     return {
         "v": RECORD_VERSION,
         "origin": origin,
@@ -472,6 +521,33 @@ def trace_record(
         },
         "spans": spans,
     }
+
+
+def llm_span(call: LLMCall, *, trace_id: str, parent_span_id: str) -> dict[str, Any]:
+    """One model request as an Opik LLM span, shaped as ``track_openai`` logs it."""
+    attempt = call.attempt
+    span: dict[str, Any] = {
+        "id": uuid7(),
+        "trace_id": trace_id,
+        "parent_span_id": parent_span_id,
+        "name": "chat_completion_create",
+        "type": "llm",
+        "start_time": _iso(attempt.started_at),
+        "end_time": _iso(attempt.ended_at),
+        "input": {"messages": [dict(m) for m in call.messages]},
+        "output": {"content": attempt.text} if attempt.text is not None else None,
+        "metadata": {"outcome": attempt.outcome, "coach_provider": attempt.provider},
+        "model": attempt.model,
+        "provider": attempt.trace_provider or attempt.provider,
+        "usage": attempt.usage,
+    }
+    if attempt.error:
+        span["error_info"] = {
+            "exception_type": attempt.error.split(":", 1)[0],
+            "message": attempt.error,
+            "traceback": "",
+        }
+    return span
 
 
 @dataclass(slots=True)
@@ -495,10 +571,12 @@ class TraceReplayer:
 
     A round stops at the first sign that Opik is unreachable and writes nothing to the
     store then (no SD-card wear while offline). Per trace: if Opik already has it (the
-    SDK delivered it), it is marked sent; if not, and it is ``live_origin``'s — the
-    running SDK may still deliver it — it waits; otherwise its spans are posted, then
-    the trace, and only then is it marked sent (a trace that exists implies its spans
-    do). Feedback waits for its trace. Not thread-safe: one caller at a time.
+    SDK delivered it), it is marked sent; if not, and it is ``live_origin``'s — this
+    process's running SDK clients may still deliver it — it waits; otherwise its spans
+    are posted, then the trace, and only then is it marked sent (a trace that exists
+    implies its spans do). ``live_origin`` is a running tracer's :attr:`Tracer.origin`,
+    or None when no SDK runs here (then everything not in Opik is posted). Feedback waits
+    for its trace. Not thread-safe: one caller at a time.
     """
 
     def __init__(

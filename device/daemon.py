@@ -516,7 +516,7 @@ class Daemon:
                     log.warning("ai mode: %s — using the rule-based coach", err)
                     settings = CoachSettings(None)
                 try:
-                    tracer: Tracer | None = Tracer(OpikSettings.from_env())
+                    tracer: Tracer | None = Tracer(OpikSettings.from_env(), store=self.store)
                 except ValueError as err:
                     log.warning("ai mode: %s — not tracing", err)
                     tracer = None

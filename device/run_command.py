@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from coach.tracing import FEEDBACK_KIND, TRACE_KIND
 from device.audio import PyAudioSource, ToneSource, WavSource, list_input_devices
 from device.bundled import demo_paths
 from device.config import Config, describe, load_config, speech_settings
@@ -323,7 +324,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     with Store.open(data_dir) as store:
         counts = store.outbox_counts(HUB_KINDS)
         sessions = store.sessions(limit=1)
+        traces = store.outbox_counts((TRACE_KIND, FEEDBACK_KIND))
     hub = HubSettings.from_env()
+    coach = coach_status(config)
     status = {
         "data_dir": str(data_dir),
         "hub": hub.url if hub else None,
@@ -331,6 +334,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "sessions_synced": counts.sent,
         "sessions_rejected": counts.dead,
         "last_session": sessions[0].as_json() if sessions else None,
+        "coach": {**coach, "traces_waiting": traces.pending, "traces_rejected": traces.dead},
         "config": describe(config),
     }
     if args.json:
@@ -349,4 +353,34 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"strictness {practice.strictness:g}, sensitivity {practice.sensitivity:g}"
     )
     print(f"display: {config.display.kind}; buttons: {config.buttons.kind}")
+    print(
+        f"coach: {coach['tips']}; tracing: {coach['tracing']} "
+        f"({traces.pending} trace(s) waiting for Opik, {traces.dead} rejected); "
+        f"speech: {coach['speech']}"
+    )
     return 0
+
+
+def coach_status(config: Config) -> dict[str, str]:
+    """Who writes the tips, where traces go and how tips are spoken (from env and config)."""
+    from coach.providers import CoachSettings
+    from coach.tracing import OpikSettings
+
+    if not config.coach.enabled:
+        tips = "off (coach.enabled = false)"
+    else:
+        try:
+            providers = CoachSettings.from_env().providers
+        except ValueError as err:
+            providers, tips = (), f"offline coach ({err})"
+        else:
+            tips = " then ".join(p.model for p in providers) if providers else "offline coach"
+            tips += " (offline coach as the last resort)" if providers else " (no OPENAI_API_KEY)"
+    try:
+        opik = OpikSettings.from_env()
+        tracing = (
+            f"Opik project {opik.project_name!r} at {opik.base_url}" if opik.enabled else "off"
+        )
+    except ValueError as err:
+        tracing = f"off ({err})"
+    return {"tips": tips, "tracing": tracing, "speech": config.coach.speech}

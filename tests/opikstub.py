@@ -11,6 +11,21 @@ monitor), ``POST v1/private/traces/batch`` and ``spans/batch`` (and the single-i
 ``PUT v1/private/traces/feedback-scores``, and ``GET v1/private/traces/{id}`` /
 ``spans/{id}`` (404 when unknown). Bodies may be gzipped, as the SDK sends them.
 
+For ``evaluate`` (datasets and experiments), what the SDK does on that path:
+``GET is-alive/ver`` (the backend's version, asked before a parallel dataset upload),
+``POST v1/private/datasets/retrieve`` (a dataset by name; 404 when unknown) and ``POST
+v1/private/datasets`` (create; 409 when the name is taken), ``GET v1/private/datasets/{id}``,
+``.../{id}/versions`` (one version per insert, as the backend commits them) and
+``.../{id}/items`` (pages, optionally of a version), ``PUT v1/private/datasets/items``
+(insert) and ``POST v1/private/datasets/items/stream`` (newline-delimited JSON, after a
+cursor), ``POST v1/private/experiments``, ``.../experiments/items`` and
+``.../experiments/finish``, ``GET v1/private/experiments/{id}``, and the two look-ups the
+SDK makes for the links it logs, ``POST v1/private/projects/retrieve`` and ``GET
+v1/private/auth/workspace``. Like the backend, it answers 400 to a dataset item,
+experiment or experiment item whose id is not a UUIDv7. A route named with ``--refuse``
+answers 422 (a backend that cannot take it); any other route it does not know answers 404
+and is logged as ``unknown``.
+
 Every received item is also appended to a JSON-lines log, so a server restarted on the
 same port with the same log remembers what it had (like a real backend) and a test can
 count deliveries across restarts. ``GET /_captured`` returns everything received so far
@@ -20,12 +35,17 @@ count deliveries across restarts. ``GET /_captured`` returns everything received
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gzip
 import json
+import os
 import re
 import sys
 import threading
 import time
+import urllib.parse
+import uuid
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,6 +53,10 @@ from typing import Any
 from tests.stubproc import StubProcess
 
 _ITEM = re.compile(r"/v1/private/(traces|spans)/([0-9a-fA-F-]{36})$")
+_DATASET = re.compile(r"/v1/private/datasets/([0-9a-fA-F-]{36})(/versions|/items)?$")
+_EXPERIMENT = re.compile(r"/v1/private/experiments/([0-9a-fA-F-]{36})$")
+# What the stub says it is: new enough for the SDK's parallel dataset upload (2.2.8).
+BACKEND_VERSION = "2.2.8"
 
 
 class _State:
@@ -54,15 +78,88 @@ class _State:
 
     def find(self, kind: str, item_id: str) -> dict[str, Any] | None:
         """The item as stored: every write for that id merged, later fields winning."""
+        return self.find_by(kind, "id", item_id)
+
+    def find_by(self, kind: str, key: str, value: Any) -> dict[str, Any] | None:
         merged: dict[str, Any] | None = None
         with self.lock:
             for event in self.events:
-                if event["kind"] == kind and event["body"].get("id") == item_id:
+                if event["kind"] == kind and event["body"].get(key) == value:
                     merged = {**(merged or {}), **event["body"]}
         return merged
 
+    def all_events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.events)
+
+    def all(self, kind: str, **where: Any) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                e["body"]
+                for e in self.events
+                if e["kind"] == kind and all(e["body"].get(k) == v for k, v in where.items())
+            ]
+
+    def dataset_public(self, dataset: dict[str, Any]) -> dict[str, Any]:
+        return {**dataset, "dataset_items_count": len(self.items(dataset["id"]))}
+
+    def items(self, dataset_id: str, *, version_hash: str | None = None) -> list[dict[str, Any]]:
+        """The dataset's items in the order first inserted (an id written again is
+        updated in place, as the backend upserts), as of a version when one is named."""
+        by_id: dict[str, dict[str, Any]] = {}
+        for item in self.all("dataset_item", dataset_id=dataset_id):
+            by_id[item["id"]] = {**by_id.get(item["id"], {}), **item}
+        items = list(by_id.values())
+        if version_hash:
+            versions = self.all("dataset_version", dataset_id=dataset_id)
+            hashes = [v["version_hash"] for v in versions]
+            groups = {
+                v["batch_group_id"]
+                for v in versions[: hashes.index(version_hash) + 1 if version_hash in hashes else 0]
+            }
+            items = [item for item in items if item.get("batch_group_id") in groups]
+        return items
+
+    def versions(self, dataset_id: str) -> list[dict[str, Any]]:
+        """Newest first, as the backend lists them."""
+        versions = self.all("dataset_version", dataset_id=dataset_id)
+        named = [
+            {**version, "version_name": f"v{number}", "is_latest": number == len(versions)}
+            for number, version in enumerate(versions, start=1)
+        ]
+        return named[::-1]
+
 
 STATE: _State
+REFUSED: tuple[str, ...] = ()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _uuid7() -> str:
+    """A fresh UUIDv7, the id form the backend gives what it creates."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = (value & ~(0xF << 76)) | (0x7 << 76)
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)
+    return str(uuid.UUID(int=value))
+
+
+def _project_id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"opik-stub/project/{name}"))
+
+
+def _not_v7(*ids: Any) -> str | None:
+    """The first id that is not a UUIDv7: the backend refuses those (HTTP 400) for
+    dataset items, experiments and experiment items."""
+    for value in ids:
+        try:
+            if uuid.UUID(str(value)).version != 7:
+                return str(value)
+        except ValueError:
+            return str(value)
+    return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -92,12 +189,32 @@ class Handler(BaseHTTPRequestHandler):
         index = path.find("/v1/private/")
         if index >= 0:
             return path[index:]
-        return "/is-alive/ping" if path.endswith("/is-alive/ping") else path
+        index = path.find("/is-alive/")
+        return path[index:] if index >= 0 else path
+
+    def _refused(self, route: str, body: Any = None) -> bool:
+        if not any(route.startswith(prefix) for prefix in REFUSED):
+            return False
+        STATE.record("refused", {"method": self.command, "route": route, "body": body})
+        self._send(422, {"errors": [f"this backend does not take {route}"]})
+        return True
+
+    def _unknown(self, route: str, body: Any = None) -> None:
+        STATE.record("unknown", {"method": self.command, "route": route, "body": body})
+        self._send(404, {"errors": [f"no route {self.command} {route}"]})
+
+    def _query(self) -> dict[str, str]:
+        query = self.path.split("?", 1)[1] if "?" in self.path else ""
+        return dict(urllib.parse.parse_qsl(query))
 
     def do_GET(self) -> None:
         route = self._route()
+        if self._refused(route):
+            return
         if route == "/is-alive/ping":
             self._send(200, {})
+        elif route == "/is-alive/ver":
+            self._send(200, {"version": BACKEND_VERSION})
         elif route == "/_captured":
             with STATE.lock:
                 self._send(200, list(STATE.events))
@@ -108,11 +225,122 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(404, {"errors": [f"{kind} not found"]})
             else:
                 self._send(200, item)
+        elif match := _DATASET.match(route):
+            dataset = STATE.find("dataset", match.group(1))
+            if dataset is None:
+                self._send(404, {"errors": ["dataset not found"]})
+            elif match.group(2):
+                query = self._query()
+                page, size = int(query.get("page", 1)), int(query.get("size", 10))
+                if match.group(2) == "/versions":
+                    rows = STATE.versions(dataset["id"])
+                else:
+                    rows = STATE.items(dataset["id"], version_hash=query.get("version"))
+                content = rows[(page - 1) * size : page * size]
+                self._send(
+                    200, {"content": content, "page": page, "size": size, "total": len(rows)}
+                )
+            else:
+                self._send(200, STATE.dataset_public(dataset))
+        elif route == "/v1/private/auth/workspace":
+            self._send(200, {"workspace_name": "default"})
+        elif match := _EXPERIMENT.match(route):
+            experiment = STATE.find("experiment", match.group(1))
+            if experiment is None:
+                self._send(404, {"errors": ["experiment not found"]})
+            else:
+                self._send(200, experiment)
         else:
-            self._send(404, {"errors": [f"no route {route}"]})
+            self._unknown(route)
+
+    def _datasets(self, route: str, body: Any) -> bool:
+        """The dataset routes of ``POST``; False when ``route`` is none of them."""
+        if route == "/v1/private/datasets/retrieve":
+            dataset = STATE.find_by("dataset", "name", body["dataset_name"])
+            if dataset is None:
+                self._send(404, {"errors": ["dataset not found"]})
+            else:
+                self._send(200, STATE.dataset_public(dataset))
+        elif route == "/v1/private/datasets":
+            if STATE.find_by("dataset", "name", body["name"]) is not None:
+                self._send(409, {"errors": ["a dataset with that name exists"]})
+                return True
+            dataset = {
+                **{k: v for k, v in body.items() if v is not None},
+                "id": body.get("id") or _uuid7(),
+                "created_at": _now(),
+            }
+            STATE.record("dataset", dataset)
+            self._send(201)
+        elif route == "/v1/private/datasets/items/stream":
+            dataset = STATE.find_by("dataset", "name", body["dataset_name"])
+            if dataset is None:
+                self._send(404, {"errors": ["dataset not found"]})
+                return True
+            items = STATE.items(dataset["id"], version_hash=body.get("dataset_version"))
+            after = body.get("last_retrieved_id")
+            if after is not None:
+                ids = [item["id"] for item in items]
+                items = items[ids.index(after) + 1 :] if after in ids else []
+            limit = body.get("steam_limit") or len(items)
+            lines = b"".join(json.dumps(item).encode() + b"\n" for item in items[:limit])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(lines)))
+            self.end_headers()
+            self.wfile.write(lines)
+        else:
+            return False
+        return True
+
+    def _experiments(self, route: str, body: Any) -> bool:
+        """The experiment routes of ``POST``; False when ``route`` is none of them."""
+        if route == "/v1/private/experiments":
+            if bad := _not_v7(body.get("id")):
+                self._send(400, {"errors": [f"experiment id {bad} is not a UUID v7"]})
+                return True
+            dataset = STATE.find_by("dataset", "name", body["dataset_name"])
+            if dataset is None:
+                self._send(404, {"errors": [f"no dataset {body['dataset_name']!r}"]})
+                return True
+            STATE.record(
+                "experiment",
+                {
+                    **{k: v for k, v in body.items() if v is not None},
+                    "dataset_id": dataset["id"],
+                    "created_at": _now(),
+                },
+            )
+            self._send(201)
+        elif route == "/v1/private/experiments/items":
+            for item in body["experiment_items"]:
+                if bad := _not_v7(item["id"], item["experiment_id"], item["dataset_item_id"]):
+                    self._send(400, {"errors": [f"experiment item id {bad} is not a UUID v7"]})
+                    return True
+            for item in body["experiment_items"]:
+                STATE.record("experiment_item", item)
+            self._send(204)
+        elif route == "/v1/private/experiments/finish":
+            for experiment_id in body["ids"]:
+                STATE.record("experiment_finished", {"id": experiment_id, "at": _now()})
+            self._send(204)
+        else:
+            return False
+        return True
 
     def do_POST(self) -> None:
         route, body = self._route(), self._body()
+        if self._refused(route, body):
+            return
+        if self._datasets(route, body) or self._experiments(route, body):
+            return
+        if route == "/v1/private/projects/retrieve":
+            # A project exists once something names it, as the backend makes them on use.
+            if any(e["body"].get("project_name") == body["name"] for e in STATE.all_events()):
+                self._send(200, {"id": _project_id(body["name"]), "name": body["name"]})
+            else:
+                self._send(404, {"errors": [f"no project {body['name']!r}"]})
+            return
         if route == "/v1/private/traces/batch":
             for trace in body["traces"]:
                 STATE.record("trace", trace)
@@ -134,11 +362,56 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         route, body = self._route(), self._body()
+        if self._refused(route, body):
+            return
         if route == "/v1/private/traces/feedback-scores":
             for score in body["scores"]:
                 STATE.record("feedback", score)
+        elif route == "/v1/private/datasets/items":
+            self._insert_items(body)
+            return
         else:
             STATE.record("unknown", {"method": "PUT", "route": route, "body": body})
+        self._send(204)
+
+    def _insert_items(self, body: dict[str, Any]) -> None:
+        name = body.get("dataset_name")
+        dataset = STATE.find_by("dataset", "name", name) if name else None
+        if dataset is None and body.get("dataset_id"):
+            dataset = STATE.find("dataset", body["dataset_id"])
+        if dataset is None:
+            self._send(404, {"errors": [f"no dataset {name!r}"]})
+            return
+        if bad := _not_v7(*(item["id"] for item in body["items"] if item.get("id"))):
+            self._send(400, {"errors": [f"dataset_item id {bad} is not a UUID v7"]})
+            return
+        group = body.get("batch_group_id") or _uuid7()
+        for item in body["items"]:
+            STATE.record(
+                "dataset_item",
+                {
+                    **{k: v for k, v in item.items() if v is not None},
+                    "id": item.get("id") or _uuid7(),
+                    "dataset_id": dataset["id"],
+                    "batch_group_id": group,
+                    "created_at": _now(),
+                },
+            )
+        # One version per insert (batch group), as the backend commits them.
+        if STATE.find_by("dataset_version", "batch_group_id", group) is None:
+            items = STATE.items(dataset["id"])
+            STATE.record(
+                "dataset_version",
+                {
+                    "id": _uuid7(),
+                    "dataset_id": dataset["id"],
+                    "batch_group_id": group,
+                    "version_hash": uuid.uuid4().hex,
+                    "items_total": len(items),
+                    "items_added": len(body["items"]),
+                    "created_at": _now(),
+                },
+            )
         self._send(204)
 
 
@@ -151,11 +424,19 @@ class _Server(ThreadingHTTPServer):
 
 
 def main(argv: list[str] | None = None) -> None:
-    global STATE
+    global STATE, REFUSED
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log", type=Path, required=True)
+    parser.add_argument(
+        "--refuse",
+        action="append",
+        default=[],
+        metavar="ROUTE",
+        help="answer 422 to routes starting with this, e.g. /v1/private/experiments",
+    )
     args = parser.parse_args(argv)
+    REFUSED = tuple(args.refuse)
     STATE = _State(args.log)
     server = _Server(("127.0.0.1", args.port), Handler)
     print(server.server_address[1], flush=True)
@@ -168,9 +449,10 @@ class OpikStub(StubProcess):
     module = "tests.opikstub"
     label = "Opik stub"
 
-    def __init__(self, log_path: Path, *, port: int = 0) -> None:
+    def __init__(self, log_path: Path, *, port: int = 0, refuse: Sequence[str] = ()) -> None:
         super().__init__(port=port)
         self.log_path = log_path
+        self.refuse = tuple(refuse)
 
     @property
     def url(self) -> str:
@@ -178,7 +460,8 @@ class OpikStub(StubProcess):
         return f"http://127.0.0.1:{self.port}/api/"
 
     def arguments(self) -> list[str]:
-        return ["--port", str(self.port), "--log", str(self.log_path)]
+        refuse = [arg for route in self.refuse for arg in ("--refuse", route)]
+        return ["--port", str(self.port), "--log", str(self.log_path), *refuse]
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Every item received (from the log, so also while stopped), optionally one kind."""
@@ -195,6 +478,18 @@ class OpikStub(StubProcess):
 
     def feedback(self) -> list[dict[str, Any]]:
         return self.events("feedback")
+
+    def datasets(self) -> list[dict[str, Any]]:
+        return self.events("dataset")
+
+    def dataset_items(self) -> list[dict[str, Any]]:
+        return self.events("dataset_item")
+
+    def experiments(self) -> list[dict[str, Any]]:
+        return self.events("experiment")
+
+    def experiment_items(self) -> list[dict[str, Any]]:
+        return self.events("experiment_item")
 
     def wait_for(self, kind: str, count: int, *, timeout: float = 15.0) -> list[dict[str, Any]]:
         """Wait until at least ``count`` items of ``kind`` arrived; returns them all."""

@@ -1,6 +1,8 @@
 """``coach eval``: the metrics on hand-written tips, the offline coach over the shipped
-dataset, the command as a process, a model reply from the OpenAI-compatible stub, and an
-Opik backend that cannot take experiments (a warning, never a crash)."""
+dataset, the command as a process, a model reply from the OpenAI-compatible stub, the
+Opik experiment as the capture server receives it from the real SDK (dataset, items,
+experiment, experiment items linked to traces, feedback scores), and an Opik backend that
+cannot take experiments (a warning, never a crash)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from coach.eval import (
     DEFAULT_DATASET,
+    METRIC_FUNCTIONS,
     EvalDataset,
     EvalDatasetError,
     actionable_fix,
@@ -25,6 +29,7 @@ from coach.eval import (
     names_weakest,
     no_contradicting_numbers,
     run_eval,
+    snapshot_as_dict,
     word_limit,
 )
 from coach.feedback import TipGenerator
@@ -302,14 +307,133 @@ def test_a_vague_model_reply_fails_the_metrics(
     assert args.handler(args) == 1
 
 
+# --- the Opik experiment ------------------------------------------------------------
+
+
+def coach_eval(opik: OpikStub, *args: str, env: dict[str, str] | None = None) -> Any:
+    """``fretcoach coach eval --json ARGS`` as a process logging to ``opik``."""
+    done = subprocess.run(
+        [sys.executable, "-c", COMMAND, "--json", *args],
+        cwd=REPO,
+        env={**CLEAN_ENV, "OPIK_URL_OVERRIDE": opik.url, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not logged" not in done.stderr, done.stderr
+    return json.loads(done.stdout)  # stdout is the report alone, whatever the SDK prints
+
+
+def assert_experiment_matches(opik: OpikStub, report: dict[str, Any]) -> dict[str, Any]:
+    """The experiment named in ``report``: one item per dataset item, each linked to a
+    trace of that item's tip scored as the report scores it. Returns the experiment."""
+    (experiment,) = [e for e in opik.experiments() if e["name"] == report["experiment"]]
+    dataset_items = {item["id"]: item for item in opik.dataset_items()}
+    traces = {trace["id"]: trace for trace in opik.traces()}
+    rows = {row["id"]: row for row in report["items"]}
+    links = [i for i in opik.experiment_items() if i["experiment_id"] == experiment["id"]]
+    assert len(links) == len(rows)
+    linked = [dataset_items[link["dataset_item_id"]]["data"]["item_id"] for link in links]
+    assert sorted(linked) == sorted(rows)  # each dataset item once
+    for link in links:
+        row = rows[dataset_items[link["dataset_item_id"]]["data"]["item_id"]]
+        trace = traces[link["trace_id"]]
+        assert trace["output"]["output"] == row["tip"]
+        assert (trace["output"]["provider"], trace["output"]["model"]) == (
+            row["provider"],
+            row["model"],
+        )
+        scores = {s["name"]: s for s in opik.feedback() if s["id"] == link["trace_id"]}
+        assert set(scores) == set(METRIC_FUNCTIONS)
+        for name, score in scores.items():
+            assert score["value"] == row["scores"][name]["score"], (row["id"], name)
+            assert score["reason"] == row["scores"][name]["reason"]
+    assert experiment["id"] in [e["id"] for e in opik.events("experiment_finished")]
+    return experiment
+
+
+def test_coach_eval_logs_a_dataset_and_an_experiment_to_opik(tmp_path: Path, llm: LLMStub) -> None:
+    dataset = load_dataset()
+    with OpikStub(tmp_path / "opik.jsonl") as opik:
+        report = coach_eval(opik)  # the offline coach
+
+        # The dataset, under its versioned name, holding the shipped items.
+        (stored,) = opik.datasets()
+        assert stored["name"] == "fretcoach-coach-eval-v1"
+        assert stored["description"] == dataset.description
+        assert stored["project_name"] == "FretCoach"
+        items = {item["data"]["item_id"]: item for item in opik.dataset_items()}
+        assert sorted(items) == sorted(item.id for item in dataset.items)
+        for item in dataset.items:
+            assert items[item.id]["data"]["snapshot"] == snapshot_as_dict(item.snapshot)
+            assert items[item.id]["description"] == item.description
+        (version,) = opik.events("dataset_version")
+
+        # One experiment over it: named after the prompt and model, configured with what
+        # the run used.
+        experiment = assert_experiment_matches(opik, report)
+        assert report["experiment"].startswith("coach-eval-live-feedback-v1-offline-coach-")
+        assert experiment["dataset_name"] == "fretcoach-coach-eval-v1"
+        assert experiment["dataset_version_id"] == version["id"]
+        assert experiment["project_name"] == "FretCoach"
+        config = experiment["metadata"]
+        assert (config["dataset"], config["dataset_version"]) == ("fretcoach-coach-eval-v1", 1)
+        assert config["dataset_items"] == len(dataset.items)
+        assert config["prompt_version"] == "live-feedback-v1"
+        assert (config["models"], config["providers"]) == (["offline-coach"], ["offline"])
+        assert config["metrics"] == list(METRIC_FUNCTIONS)
+        assert "coach-eval" in experiment["tags"] and "fretcoach-portable" in experiment["tags"]
+        assert all(
+            trace["project_name"] == "FretCoach" and trace["source"] == "experiment"
+            for trace in opik.traces()
+        )
+
+        # Again, with a model: the same dataset (nothing inserted, no new version), a
+        # second experiment whose scores are the model's, failures included.
+        llm.set_default("Nice work, keep the beat steady – count aloud with a metronome.")
+        model_report = coach_eval(
+            opik, env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.base_url}
+        )
+        assert len(opik.datasets()) == 1 and len(opik.dataset_items()) == len(dataset.items)
+        assert len(opik.events("dataset_version")) == 1
+        second = assert_experiment_matches(opik, model_report)
+        assert second["id"] != experiment["id"]
+        assert (second["metadata"]["models"], second["metadata"]["providers"]) == (
+            ["gpt-4o-mini"],
+            ["openai"],
+        )
+        assert 0.0 < model_report["averages"]["names_weakest"] < 1.0
+        assert opik.events("unknown") == []  # every request the SDK made had its route
+
+
+def test_an_opik_dataset_with_other_items_is_refused_not_mixed_in(tmp_path: Path) -> None:
+    """Opik holds the shipped v1; a file that changes it without a new version is told so
+    and logs nothing."""
+    with OpikStub(tmp_path / "opik.jsonl") as opik:
+        coach_eval(opik)
+        done = subprocess.run(
+            [sys.executable, "-c", COMMAND, "--dataset", str(one_item_dataset(tmp_path))],
+            cwd=REPO,
+            env={**CLEAN_ENV, "OPIK_URL_OVERRIDE": opik.url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "holds items that this dataset does not" in done.stderr
+        assert '"version": 2' in done.stderr
+        assert len(opik.experiments()) == 1 and len(opik.dataset_items()) == 18
+
+
 # --- an Opik backend that cannot take the experiment --------------------------------
 
 
 def test_an_opik_failure_is_a_warning_not_a_crash(tmp_path: Path) -> None:
-    """The capture stub takes traces but knows no datasets: the SDK's first dataset call
-    fails, the table is still printed and the exit status is 0."""
+    """A backend that takes the dataset but refuses experiments (HTTP 422): the SDK's
+    call fails, the table is still printed and the exit status is 0."""
     path = str(one_item_dataset(tmp_path))
-    with OpikStub(tmp_path / "opik.jsonl") as opik:
+    with OpikStub(tmp_path / "opik.jsonl", refuse=["/v1/private/experiments"]) as opik:
         done = subprocess.run(
             [sys.executable, "-c", COMMAND, "--dataset", path],
             cwd=REPO,
@@ -318,8 +442,11 @@ def test_an_opik_failure_is_a_warning_not_a_crash(tmp_path: Path) -> None:
             text=True,
             timeout=60,
         )
-        asked = [e for e in opik.events("unknown") if "datasets" in e["route"]]
+        refused = opik.events("refused")
+        (dataset,) = opik.datasets()
     assert done.returncode == 0, done.stderr
     assert "the Opik experiment was not logged" in done.stderr
     assert "weak-timing-metronome" in done.stdout
-    assert asked and asked[0]["body"]["dataset_name"] == "fretcoach-coach-eval-v1"
+    assert "Opik experiment:" not in done.stdout
+    assert dataset["name"] == "fretcoach-coach-eval-v1"
+    assert refused and refused[0]["route"] == "/v1/private/experiments"

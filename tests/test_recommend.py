@@ -1,4 +1,6 @@
-"""AI mode: history from the store, rule-based picks, the model's reply checked, plans queued."""
+"""AI mode: history from the store, rule-based picks, the model's reply checked, plans queued.
+
+Its Opik traces: ``test_recommend_tracing.py``."""
 
 from __future__ import annotations
 
@@ -244,40 +246,3 @@ def test_a_plan_is_stored_and_queued_for_the_hub(store: Store) -> None:
     [link] = store.pending(kinds=("practice_plan_link",))
     assert json.loads(link.payload or "")["executed_session_id"] == session_id
     assert history_from_store(store, "alice").pending_plan is None
-
-
-def test_a_recommendation_is_traced_in_its_own_thread(
-    store: Store, llm: LLMStub, tmp_path: Path
-) -> None:
-    from coach.tracing import OpikSettings, Tracer
-    from tests.opikstub import OpikStub
-
-    add_session(store, pitch=0.9, scale=0.5, timing=0.8)
-    llm.script({"kind": "answer", "text": reply()})
-    with OpikStub(tmp_path / "opik-received.jsonl") as opik_stub:
-        tracer = Tracer(OpikSettings(enabled=True, url=opik_stub.url))
-        try:
-            rec, practice_id = recommend_for(
-                store, "alice", Recommender(settings_for(llm), tracer=tracer)
-            )
-            assert tracer.flush(5.0)
-            (trace,) = opik_stub.wait_for("trace", 1)
-            spans = opik_stub.wait_for("span", 2)
-        finally:
-            tracer.close(3.0)
-    assert rec.source == "model"
-    assert trace["name"] == "ai-mode-recommendation"
-    assert trace["thread_id"] == f"portable-ai-mode-{practice_id}"
-    assert trace["tags"] == [
-        "fretcoach-core",
-        "gpt-4o-mini",
-        "ai-mode",
-        "fretcoach-portable",
-        "practice-recommendation",
-    ]
-    assert (trace["metadata"]["user_id"], trace["metadata"]["practice_id"]) == (
-        "alice",
-        practice_id,
-    )
-    assert trace["output"]["scale_name"] == "D Dorian"
-    assert any(s["type"] == "llm" and s["trace_id"] == trace["id"] for s in spans)
