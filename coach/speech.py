@@ -39,7 +39,6 @@ espeak-ng``, ``sudo apt install alsa-utils``); nothing here raises after
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 import shlex
@@ -56,7 +55,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from coach.errors import CoachSettingError
 from coach.providers import CoachSettings, ProviderSettings
-from coach.tracing import DEPLOYMENT, RECORD_VERSION, TRACE_KIND, thread_id_for, uuid7
+from coach.tracing import DEPLOYMENT, RECORD_VERSION, thread_id_for, uuid7
 
 if TYPE_CHECKING:
     import openai
@@ -820,7 +819,7 @@ class Speaker:
         tracer = self.tracer
         if tracer is None or not tracer.settings.enabled:
             return None
-        live_client = tracer._client  # the running SDK, when the coach started it
+        live_client = tracer.sdk_client  # the running SDK, when the coach started it
         record = tts_record(
             utterance=utterance,
             started=started,
@@ -834,11 +833,7 @@ class Speaker:
             project_name=tracer.settings.project_name,
         )
         trace_id = str(record["trace"]["id"])
-        if tracer.store is not None:
-            try:
-                tracer.store.enqueue_payload(TRACE_KIND, trace_id, json.dumps(record, default=str))
-            except Exception as err:  # a full disk must not stop the voice
-                log.warning("text-to-speech: could not queue trace %s: %s", trace_id, err)
+        tracer.enqueue_record(record)  # logs, never raises: a full disk must not stop the voice
         if live_client is not None:
             try:
                 _send_with_sdk(live_client, record)

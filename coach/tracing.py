@@ -235,6 +235,12 @@ class Tracer:
     def active(self) -> bool:
         return self._client is not None
 
+    @property
+    def sdk_client(self) -> opik.Opik | None:
+        """The running SDK client (None until :meth:`start` succeeded), for callers that
+        send a trace themselves with explicit ids, as :mod:`coach.speech` does."""
+        return self._client
+
     def start(self) -> bool:
         """Set up the SDK; False when tracing is off or the SDK failed to start."""
         with self._lock:
