@@ -695,6 +695,11 @@ class Store:
     def mark_sent(self, item_id: int) -> None:
         self._set_state(item_id, "sent", None, count_attempt=True)
 
+    def mark_declined(self, item_id: int, reason: str) -> None:
+        """Done with, though the Hub did not take it (an optional item it does not know);
+        the reason is kept, and the item is neither resent nor counted as rejected."""
+        self._set_state(item_id, "sent", f"declined: {reason}", count_attempt=True)
+
     def mark_retry(self, item_id: int, error: str) -> None:
         self._set_state(item_id, "pending", error, count_attempt=True)
 

@@ -132,6 +132,14 @@ class SyncWorker:
         body = self.store.freeze_payload(item.id, body)
         path = _PATHS[item.kind]
         result = self.client.post(path, body, idempotency_key=item.ref)
+        if result.verdict is Verdict.DEAD and item.kind == SUMMARY_KIND:
+            # An optional extra: a Hub that predates it (404, 405, 422 on an unknown route)
+            # must not turn every session into a dead letter. Kept on the device, not resent.
+            self.store.mark_declined(item.id, result.reason)
+            log.info(
+                "the Hub does not take session summaries (%s); kept on the device", result.reason
+            )
+            return Verdict.SENT, f"declined by the Hub: {result.reason}", None
         if result.verdict is Verdict.SENT:
             self.store.mark_sent(item.id)
         elif result.verdict is Verdict.DEAD:

@@ -434,3 +434,24 @@ def test_traces_waiting_for_opik_do_not_count_as_unsynced(store: Store, hub: Hub
     report = worker(store, hub).sync_once()
     assert report.complete and report.remaining == 0
     assert store.outbox_counts().pending == 1  # the trace waits for Opik, not the Hub
+
+
+def test_a_hub_without_session_summaries_declines_them_without_dead_letters(
+    store: Store, hub: HubProcess
+) -> None:
+    """A Hub built to the original contract (sessions, plans) answers the summary route 404:
+    the session syncs, the summary stays on the device, and nothing counts as rejected."""
+    session_id = record_session(store)
+    store.queue_session_summary(session_id, summary="Steady.", source="model", model="gpt-4o-mini")
+    hub.faults([{"delay_before_s": 0}, {"status": 404}])
+    report = worker(store, hub).sync_once()
+    assert report.complete, report
+    assert (report.sent, report.dead) == (2, 0)
+    assert store.outbox_counts(HUB_KINDS).dead == 0
+    [item] = [i for i in store.pending(kinds=("session_summary",))] or [
+        None
+    ]  # not pending any more
+    assert item is None
+    assert not [r for r in hub.rows("session_summaries") if r["session_id"] == session_id]
+    assert store.session_summary(session_id) == "Steady."
+    assert store.session(session_id).sync_state == "synced"
