@@ -64,6 +64,7 @@ METRIC_CHOICES: tuple[tuple[str, ...], ...] = (
     ("timing",),
 )
 SUMMARY_LINGER_S = 1.5  # a file run's last summary stays this long before "stopped"
+SPEECH_LINGER_S = 20.0  # at the end of a file run, how long a spoken summary may finish
 NOTICE_S = 2.0  # a button's acknowledgement replaces the tip line this long
 TIP_INTERVALS: tuple[float, ...] = (30.0, 60.0, 120.0, 300.0)  # coach.interval_s choices
 TEMPO_CHOICES: tuple[float | None, ...] = (None, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0)
@@ -323,6 +324,10 @@ class Daemon:
         if self._sync_thread is not None:
             self._sync_thread.join(timeout=5.0)
         if self.speaker is not None:
+            if not self._stop_requested:
+                # A recording ended the run: let the summary be heard out (SIGTERM: no).
+                self._speak_new_tip()
+                self.speaker.wait_idle(timeout=SPEECH_LINGER_S)
             self.speaker.close(timeout=2.0)
         if self.coach is not None:
             if self._summary_wanted:
