@@ -28,6 +28,10 @@ from dsp.scales import Scale
 
 log = logging.getLogger(__name__)
 
+# How long the screen's news may wait for a note being named: the tracker names a note by
+# ~57 ms after its onset (its report deadline), plus a hop.
+NAMING_HOLD_S = 0.07
+
 
 class State(enum.Enum):
     IDLE = "idle"
@@ -85,6 +89,7 @@ class LiveSession:
         self.sample_rate = sample_rate
         self.paused = False
         self.scores: tuple[Scores, Scores] | None = None  # (window, session), DSP thread only
+        self.held: bool | None = None  # news held while a note is named (True: urgent)
         self.ended = threading.Event()  # set by the DSP thread after the final flush
 
     @property
@@ -193,7 +198,8 @@ class DspLoop:
         if session is None or session.paused:
             return
         session.hops += 1
-        events = session.tracker.process(hop)
+        tracker = session.tracker
+        events = tracker.process(hop)
         news = bool(events) or session.hops % 8 == 0
         scored = False
         for event in events:
@@ -204,10 +210,21 @@ class DspLoop:
         if scored or session.scores is None:
             # Scores change only when a note is added: compute them then, not every hop.
             session.scores = (session.scorer.window(), session.scorer.session())
+        # "urgent" when a note was reported or ended: the screen should show it now, not at
+        # the main loop's next tick.
+        urgent = bool(events) or session.held is True
+        news = news or session.held is not None
+        pending = tracker.pending_onset_s
+        if news and pending is not None and tracker.time_s - pending < NAMING_HOLD_S:
+            # A pluck is being named. What changed now (the last note's end and scores, the
+            # note gone from the screen) would take the panel's bus 10–50 ms before the new
+            # name, which would then wait for it: it goes out with the name instead, and the
+            # screen keeps the last note meanwhile, as a tuner does.
+            session.held = urgent
+            return
+        session.held = None
         if news:
-            # "urgent" when a note was reported: the screen should show it now, not at the
-            # main loop's next tick.
-            self.on_snapshot(self._snapshot(session), bool(events))
+            self.on_snapshot(self._snapshot(session), urgent)
 
     def _flush(self, session: LiveSession) -> None:
         self._flush_request = None

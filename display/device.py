@@ -7,10 +7,12 @@ luma's I2C code, so this module loads on any machine.
 
 ``DisplayWorker`` owns the sink on its own thread so that nothing the daemon does ever
 waits for I2C: ``show(state)`` drops the state into a single latest-wins slot and returns.
-The thread renders at most ``max_fps`` frames a second, pushes a frame only when its
-pixels changed (no ``clear()`` first: that is what makes OLEDs flicker), dims the panel
-when nothing changed for a while, and survives the display going away: it logs once,
-carries on without one, and reopens it every few seconds.
+The thread renders at most ``max_fps`` frames a second — except a newly played note, which
+is drawn as soon as the panel has taken the frame before (a write holds the thread for as
+long as the bus needs: ~23 ms for 1 KiB at 400 kHz) — pushes a frame only when its pixels
+changed (no ``clear()`` first: that is what makes OLEDs flicker), dims the panel when
+nothing changed for a while, and survives the display going away: it logs once, carries
+on without one, and reopens it every few seconds.
 """
 
 from __future__ import annotations
@@ -341,7 +343,6 @@ class DisplayWorker:
         self.errors = 0
         self._open_sink = open_sink
         self._interval = 1.0 / max_fps
-        self._next_news_at = 0.0
         self._dim_after = dim_after_s or None
         self._bright, self._dim = bright, dim
         self._retry_s = retry_s
@@ -406,8 +407,7 @@ class DisplayWorker:
         with self._cond:
             state = self._pending
             if state is not None and (
-                now >= self._next_frame_at
-                or (_new_note(state, self._last_state) and now >= self._next_news_at)
+                now >= self._next_frame_at or _new_note(state, self._last_state)
             ):
                 self._pending = None
             else:
@@ -425,8 +425,9 @@ class DisplayWorker:
 
         due = []
         if self._pending is not None:
+            # A new note that arrived during the last write: at once.
             news = _new_note(self._pending, self._last_state)
-            due.append(max(self._next_news_at, now) if news else self._next_frame_at)
+            due.append(now if news else self._next_frame_at)
         if self._sink is None:
             due.append(self._retry_at)
         elif not self._dimmed and self._dim_after is not None:
@@ -531,7 +532,6 @@ class DisplayWorker:
             return
         image = render(state)
         self._next_frame_at = now + self._interval
-        self._next_news_at = now + NEWS_INTERVAL_S
         if self._shown_bytes is not None and image.tobytes() == self._shown_bytes:
             self._last_state = state
             self.frames_skipped += 1
@@ -585,13 +585,10 @@ class DisplayWorker:
                 log.debug("closing the lost display: %s", close_err)
 
 
-# A newly played note may jump the frame-rate queue, but no sooner than this after the last
-# frame: ~30 fps is what a 400 kHz I2C bus can carry for a 128×64 panel (~23 ms a frame).
-NEWS_INTERVAL_S = 1 / 30
-
-
 def _new_note(state: ScreenState | None, last: ScreenState | None) -> bool:
-    """Does ``state`` show a different note than ``last``? Then it is worth drawing now:
-    note-to-screen latency is what a player feels, the cents needle's wobble is not."""
+    """Does ``state`` show a different note than ``last``? Then it is worth drawing now,
+    ahead of the frame-rate cap: note-to-screen latency is what a player feels, the cents
+    needle's wobble is not. Only the bus paces these frames (the worker writes one at a
+    time); there are as many as notes played, and a few corrections."""
     note = getattr(state, "note_name", None)
     return note is not None and note != getattr(last, "note_name", None)

@@ -317,6 +317,16 @@ class NoteTracker:
         """The note sounding now, as last reported (for the live screen and the tuner)."""
         return self._note.reported if self._note else None
 
+    @property
+    def pending_onset_s(self) -> float | None:
+        """Onset of a note heard but not named yet (its pitch is still settling), else None.
+
+        The live screen's hint that a report is due: by ~60 ms after this onset, unless the
+        sound turns out to be unpitched (a knock, a pick scrape) and is dropped.
+        """
+        note = self._note
+        return note.onset_s if note is not None and note.reported is None else None
+
     def process(self, hop: np.ndarray) -> list[NoteEvent]:
         """Feed one hop; returns the notes reported or finished during it (often none)."""
         if hop.shape != (HOP_SIZE,):

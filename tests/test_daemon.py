@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import shlex
@@ -20,8 +21,8 @@ import pytest
 from device.audio import AudioSourceError, Capture, EndOfStream, ToneSource, WavSource
 from device.config import Config, ConfigError, load_config
 from device.daemon import Daemon
-from device.session import State
-from dsp import HOP_SIZE
+from device.session import NAMING_HOLD_S, DspLoop, LiveSession, PracticeSettings, State
+from dsp import HOP_SIZE, METRICS, parse_scale
 from sync.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,6 +140,35 @@ def test_capture_counts_dropped_hops_instead_of_blocking() -> None:
     stats = capture.stats
     assert stats.hops >= 40
     assert stats.dropped == stats.hops - 4
+
+
+def test_the_live_screen_goes_from_note_to_note_without_a_blank_between() -> None:
+    """While a pluck is being named (≤ ~60 ms) the DSP thread holds its news back, so the
+    screen never flashes "no note" between two notes (that frame would take the bus just
+    before the new name), and the new name comes with the last note's scores."""
+    capture = Capture(WavSource(DEMO, realtime=False))
+    published: list[tuple[str | None, float, bool]] = []
+    ended = threading.Event()
+    loop = DspLoop(
+        capture,
+        on_snapshot=lambda snap, urgent: published.append((snap.note_name, snap.stream_s, urgent)),
+        on_end_of_stream=ended.set,
+    )
+    settings = PracticeSettings(parse_scale("A minor pentatonic"), None, 0.5, 0.5, METRICS, 440.0)
+    loop.session = session = LiveSession("s", settings, capture.source.sample_rate)
+    capture.start()
+    loop.start()
+    assert ended.wait(30), "the demo did not play through"
+    loop.stop()
+    capture.stop()
+    named = [i for i, (name, _, _) in enumerate(published) if name is not None]
+    between = published[named[0] : named[-1]]
+    assert all(name is not None for name, _, _ in between), "a blank frame between two notes"
+    changes = [new for old, new in itertools.pairwise(between) if new[0] != old[0]]
+    assert len(changes) >= 15 and all(urgent for _, _, urgent in changes)
+    gaps = [b[1] - a[1] for a, b in itertools.pairwise(published)]
+    assert max(gaps) <= 8 * HOP_SIZE / 48000 + NAMING_HOLD_S + HOP_SIZE / 48000
+    assert session.finished.qsize() == 20  # every note still reaches the scorer and store
 
 
 def test_config_errors_name_the_key_and_the_allowed_values(tmp_path: Path) -> None:
@@ -577,7 +607,8 @@ def test_tips_are_spoken_when_speech_is_on(tmp_path: Path) -> None:
     [session] = json.loads(result.stdout)
     assert session["status"] == "completed"
     wavs = sorted(spoken.glob("*.wav"))
-    assert wavs, f"nothing was spoken: {result.stderr[-2000:]}"
+    # A live tip, then the session summary, heard out before the run ends.
+    assert len(wavs) >= 2, f"spoken: {wavs}; {result.stderr[-2000:]}"
     first = wavs[0].read_bytes()
     assert first[:4] == b"RIFF" and first[8:12] == b"WAVE"
     assert len(first) > 10_000  # a sentence, not an empty file

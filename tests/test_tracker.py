@@ -148,6 +148,21 @@ def test_the_final_report_repeats_the_early_one_with_an_end() -> None:
     assert final.reported_s == early.reported_s
 
 
+def test_a_note_is_pending_from_its_attack_until_it_is_named() -> None:
+    tracker = NoteTracker()
+    states = []
+    for hop, _ in hops_of(padded(tone("ks", hz(57)))):
+        named = any(not e.is_final for e in tracker.process(hop))
+        states.append((tracker.time_s, tracker.pending_onset_s, named))
+    pending = [(t, onset) for t, onset, _ in states if onset is not None]
+    assert pending, "the pluck was never pending"
+    assert len({onset for _, onset in pending}) == 1
+    assert pending[0][1] == pytest.approx(LEAD_S, abs=0.005)
+    reported_at = next(t for t, _, named in states if named)
+    assert all(t < reported_at for t, _ in pending), "still pending once named"
+    assert reported_at - pending[0][0] <= 0.06
+
+
 def test_silence_yields_no_notes() -> None:
     assert track(signals.silence(2.0)) == []
 
