@@ -24,7 +24,10 @@ that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, a
   the new note (~45 ms), so a second, one-shot YIN over just the last 21 ms reads notes
   from G3 up as soon as two readings agree; below G3 that window cannot tell the octave
   and the main one decides. At 57 ms the best reading so far is reported, however unsure;
-  the final report corrects it.
+  the final report corrects it. For the live screen, a report that names the wrong
+  semitone is corrected sooner: when the octave check at 100 ms, or the checks on the
+  body's spectrum (~0.22 s in), name another one. These corrections change only what the
+  screen shows; the note's own decisions, and its final report, are the same without them.
 * **Legato.** A softer new note under a still-ringing one often produces no onset; a
   steady pitch change of more than ~0.6 semitone for three confident hops starts a new
   note, timed at the dip in level where the old note let go (else a window earlier).
@@ -46,7 +49,8 @@ that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, a
   the pick touching the string first) is dropped.
 
 A note is reported (``end_s is None``) once its pitch is settled, at most ~60 ms after the
-onset; the same note is reported again with its final pitch and ``end_s`` when it ends.
+onset, again (still without ``end_s``) if the screen's name needs correcting, and with its
+final pitch and ``end_s`` when it ends.
 Times are stream times (samples / rate), never wall-clock. Per hop the work is two aubio
 calls and a little Python (~75 µs on the reference machine); once per note an 8192-point
 FFT, a few autocorrelation lags and one long difference function (~50–150 µs each,
@@ -232,6 +236,7 @@ class _Note:
     locked: bool = False  # the octave check decided ``ref``'s octave
     support: int = 0  # confident frames since the report that read ``ref`` (or a harmonic)
     confirmed: bool = False
+    previewed: bool = False  # the live screen was checked against the body's spectrum
     reported: NoteEvent | None = None
     body_from: float = 0.0  # the note's body, for the spectrum, starts here
     body: int = 0  # half-rate samples of the body collected
@@ -564,6 +569,11 @@ class NoteTracker:
                 self._decide(
                     note, _median([m for m in note.midis[-5:] if abs(m - last) < 0.5]), now
                 )
+                self._show(note, note.ref, events)
+        if not note.previewed and note.spectrum is not None:
+            # The body's spectrum is in (~0.22 s): what the final report would name now.
+            note.previewed = True
+            self._show(note, self._octave_of_body(note, self._frames_pitch(note)), events)
         if midi != midi:
             return
         offset = midi - note.ref
@@ -633,21 +643,15 @@ class NoteTracker:
         self._note = None
         if note is None or note.reported is None:
             return
-        skip = note.onset_s + _FINAL_SKIP_S
-        midis = [m for t, m in zip(note.times, note.midis, strict=True) if t >= skip]
-        final = self._final_pitch(note, midis or note.midis)
+        final = self._frames_pitch(note)
         body = note.body
         if note.body_from + body / self._rate > end_s:  # the body ran past the note's end
             body = max(int((end_s - note.body_from) * self._rate), 0)
         if note.spectrum is None and body >= _BODY_MIN_SAMPLES:
             note.spectrum = self._spectrum(body)
-        previous, self._previous = self._previous, None
         if note.spectrum is not None:
-            ringing = previous if previous is not None and previous[1] >= note.onset_s else None
-            final = self._phantom_check(note.spectrum, final, ringing)
-            odd = self._odd_share(note.spectrum, final)
-            if odd < (_LOCKED_ODD_SHARE if note.locked else _ODD_SHARE):
-                final += 12.0  # nothing at partials 1 and 3: YIN read a sub-octave
+            final = self._octave_of_body(note, final)
+        self._previous = None
         if body >= _BODY_MIN_SAMPLES:
             settled = int((_PERIOD_FROM_S - _BODY_SKIP_S) * self._rate)
             start = settled if body - settled >= _BODY_MIN_SAMPLES else 0
@@ -668,6 +672,37 @@ class NoteTracker:
         end_s = max(end_s, note.onset_s + self._hop_s)
         events.append(self._event(note, final, end_s, note.reported.reported_s))
         self._previous = (final, end_s)
+
+    def _show(self, note: _Note, midi_exact: float, events: list[NoteEvent]) -> None:
+        """Correct the note the live screen shows when a later look names another semitone.
+
+        Only the report changes (its time stays the first report's): the note's own
+        decisions, and so its final report, are not touched.
+        """
+        reported = note.reported
+        if reported is not None and round(midi_exact) != reported.midi:
+            note.reported = self._event(note, midi_exact, None, reported.reported_s)
+            events.append(note.reported)
+
+    def _frames_pitch(self, note: _Note) -> float:
+        """The note's pitch from its frames so far, past the attack's glide."""
+        skip = note.onset_s + _FINAL_SKIP_S
+        midis = [m for t, m in zip(note.times, note.midis, strict=True) if t >= skip]
+        return self._final_pitch(note, midis or note.midis)
+
+    def _octave_of_body(self, note: _Note, midi: float) -> float:
+        """``midi`` after the checks on the body's spectrum (``note.spectrum``, not None):
+        a phantom of a ringing note, or a sub-octave with nothing at partials 1 and 3."""
+        spectrum = note.spectrum
+        if spectrum is None:
+            return midi
+        previous = self._previous
+        ringing = previous if previous is not None and previous[1] >= note.onset_s else None
+        midi = self._phantom_check(spectrum, midi, ringing)
+        odd = self._odd_share(spectrum, midi)
+        if odd < (_LOCKED_ODD_SHARE if note.locked else _ODD_SHARE):
+            midi += 12.0  # nothing at partials 1 and 3: YIN read a sub-octave
+        return midi
 
     def _final_pitch(self, note: _Note, midis: list[float]) -> float:
         """The note's pitch from its frames, in the octave decided (or voted) for it."""

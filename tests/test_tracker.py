@@ -163,6 +163,24 @@ def test_a_note_is_pending_from_its_attack_until_it_is_named() -> None:
     assert reported_at - pending[0][0] <= 0.06
 
 
+def test_a_wrong_early_name_is_corrected_while_the_note_sounds() -> None:
+    """The bundled demo (rendered steel guitar) has early reports an octave low or a
+    common sub-harmonic of two ringing notes (G4 over E4 reads C2); the live screen gets
+    the right name before the note ends, and the final reports keep the first report's
+    time."""
+    from device.bundled import demo_paths
+    from device.wavread import read_wav
+
+    samples, rate = read_wav(demo_paths()[0])
+    events = track(samples, sample_rate=rate)
+    finals = {e.index: e for e in events if e.is_final}
+    for index, final in finals.items():
+        live = [e for e in events if e.index == index and not e.is_final]
+        assert live[-1].midi == final.midi, f"note {index}: the screen ended on {live[-1]}"
+        assert {e.reported_s for e in live} == {final.reported_s}
+    assert sum(len([e for e in events if e.index == i]) > 2 for i in finals) >= 3
+
+
 def test_silence_yields_no_notes() -> None:
     assert track(signals.silence(2.0)) == []
 
