@@ -189,6 +189,17 @@ class LiveCoach:
                 return None
             return state.late or state.latest
 
+    def tip_on_screen(self, session_id: str) -> Tip | None:
+        """What the player is reading: the live tip while the session runs; after its end
+        the summary (once it came), else a tip that came late, else the last live one."""
+        with self._lock:
+            state = self._sessions.get(session_id)
+            if state is None:
+                return None
+            if not state.ended:
+                return state.latest
+            return state.summary or state.late or state.latest
+
     def end_session(self, session_id: str) -> None:
         """From now on a tip for this session goes to the summary, not the live screen."""
         with self._lock:
@@ -241,12 +252,12 @@ class LiveCoach:
                     state.next_due_s = state.last_request_s + interval_s
 
     def feedback(self, session_id: str, *, thumbs_up: bool) -> bool:
-        """Thumbs up/down on the session's tip on screen (or its summary tip).
+        """Thumbs up/down on the session's tip on screen (:meth:`tip_on_screen`).
 
         False when there is no traced tip to attach it to. The score is queued and sent
         by the worker.
         """
-        tip = self.latest(session_id) or self.summary_tip(session_id)
+        tip = self.tip_on_screen(session_id)
         if tip is None or tip.trace_id is None:
             return False
         with self._lock:

@@ -38,11 +38,14 @@ espeak-ng``, ``sudo apt install alsa-utils``); nothing here raises after
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
 import re
 import shlex
 import shutil
+import signal
 import struct
 import subprocess
 import threading
@@ -297,26 +300,33 @@ class _Children:
         self, command: Sequence[str], data: bytes, timeout_s: float, *, generation: int
     ) -> _Finished:
         try:
+            # Its own process group, so a player that is a wrapper (``sh -c '… aplay …'``)
+            # is killed with everything it started, not just the shell.
             proc = subprocess.Popen(
                 list(command),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                start_new_session=True,
             )
         except OSError as err:
             return _Finished(None, b"", b"", error=f"cannot run {command[0]}: {err.strerror}")
+        _lower_priority(proc.pid)
         with self._lock:
             self._current, self._killed = proc, False
             if self.closed or generation != self.generation:
                 self._killed = True
-                proc.kill()
+                _kill_group(proc)
         timed_out = False
         try:
             stdout, stderr = proc.communicate(data, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-            proc.kill()
-            stdout, stderr = proc.communicate()
+            _kill_group(proc)
+            try:
+                stdout, stderr = proc.communicate(timeout=_REAP_S)
+            except subprocess.TimeoutExpired:  # a grandchild holding the pipes: let go
+                stdout, stderr = b"", b""
         finally:
             with self._lock:
                 self._current = None
@@ -332,7 +342,25 @@ class _Children:
             proc = self._current
             if proc is not None and proc.poll() is None:
                 self._killed = True
-                proc.kill()
+                _kill_group(proc)
+
+
+_REAP_S = 2.0  # after SIGKILL, how long to wait for the pipes to close
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the child's whole process group (it leads one: ``start_new_session``)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()  # already gone, or not ours to signal as a group
+
+
+def _lower_priority(pid: int) -> None:
+    """Speech yields to the audio path: synthesis and playback run at nice 10 (the unit
+    runs the daemon at -5), never competing with capture and DSP for the CPU."""
+    with contextlib.suppress(OSError):  # it may already have exited
+        os.setpriority(os.PRIO_PROCESS, pid, max(os.getpriority(os.PRIO_PROCESS, 0), 10))
 
 
 # -- synthesis ------------------------------------------------------------------------

@@ -38,6 +38,7 @@ when ``TMPDIR`` is not set: the SDK offers no setting for it, only ``tempfile``'
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime as dt
 import json
@@ -293,10 +294,16 @@ class Tracer:
             capture_output=False,
             project_name=self.settings.project_name,
         )(body)
-        # The calling thread's current client, not a process-wide one: two tracers (two
-        # backends) never cross, and nothing else in the process is affected.
-        opik.set_global_client(self._client, context_wise=True)
-        return tracked(*args, **kwargs)
+        client = self._client
+
+        def run() -> R:
+            # This call's current client, not a process-wide one: two tracers (two
+            # backends) never cross, and the thread is not left holding a client that may
+            # be closed later (the copied context is dropped when the call returns).
+            opik.set_global_client(client, context_wise=True)
+            return tracked(*args, **kwargs)
+
+        return contextvars.copy_context().run(run)
 
     def live_feedback(
         self, request: TipRequest, produce: Callable[[TipRequest], FeedbackResult]

@@ -10,6 +10,7 @@ tokens come from the environment only (``OPENAI_API_KEY``, ``OPIK_*``,
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -293,13 +294,27 @@ def speech_settings(config: Config) -> SpeechSettings:
         model=c.speech_model,
         instructions=c.speech_instructions,
         speed=c.speech_speed,
-        output_device=c.speech_device or config.audio.device,
+        output_device=c.speech_device or speech_output_for(config.audio.device),
         player=c.speech_player,
         timeout_s=c.speech_timeout_s,
         espeak=c.speech_espeak,
         espeak_voice=c.speech_espeak_voice,
         espeak_wpm=c.speech_espeak_wpm,
     )
+
+
+def speech_output_for(input_name: str) -> str:
+    """The interface's own output for speech, from ``audio.device`` (a substring of the
+    PortAudio input's name, e.g. "Scarlett Solo USB: Audio (hw:1,0)"): its ALSA card
+    through ``plughw`` (which converts the 24 kHz mono speech), or the card's name for
+    the speaker to look up; "" (ALSA's default) when no interface is named."""
+    name = input_name.strip()
+    found = re.search(r"\bhw:(\d+),(\d+)", name)
+    if found:
+        return f"plughw:{found[1]},{found[2]}"
+    if name.startswith("plughw:"):
+        return name
+    return name.split(":", 1)[0].strip()  # "Scarlett Solo USB: Audio" → the card's name
 
 
 def _get(config: Config, dotted: str) -> Any:

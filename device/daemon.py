@@ -64,7 +64,9 @@ METRIC_CHOICES: tuple[tuple[str, ...], ...] = (
     ("timing",),
 )
 SUMMARY_LINGER_S = 1.5  # a file run's last summary stays this long before "stopped"
+SHUTDOWN_BUDGET_S = 10.0  # sync, coach, speech and tracing together, after a signal
 SPEECH_LINGER_S = 20.0  # at the end of a file run, how long a spoken summary may finish
+COUNTS_EVERY_S = 2.0  # how stale the home screen's sync counts may be
 NOTICE_S = 2.0  # a button's acknowledgement replaces the tip line this long
 TIP_INTERVALS: tuple[float, ...] = (30.0, 60.0, 120.0, 300.0)  # coach.interval_s choices
 TEMPO_CHOICES: tuple[float | None, ...] = (None, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0)
@@ -165,6 +167,7 @@ class Daemon:
         self._notice: tuple[str, float] | None = None  # (text, until): a press acknowledged
         self._summary_wanted: set[str] = set()  # sessions whose coach summary is not stored
         self._tip_interval_s = config.coach.interval_s
+        self._counts: tuple[float, int, int] | None = None  # (read at, pending, rejected)
         self._spoken: Any = None  # the last tip (or summary) handed to the speaker
         if coach is not None and hasattr(coach, "on_update"):
             coach.on_update = self._wake  # a new tip is drawn now, not at the next poll
@@ -301,16 +304,16 @@ class Daemon:
     def _coach_text(self, session_id: str, *, summary: bool) -> str | None:
         if self.coach is None:
             return None
-        if summary:
-            tip = self.coach.summary(session_id) or self.coach.summary_tip(session_id)
-        else:
-            tip = self.coach.latest(session_id)
+        coach = self.coach
+        tip = coach.tip_on_screen(session_id) if summary else coach.latest(session_id)
         return tip.text if tip is not None else None
 
     def _tip_page(self) -> int:
         return int(self._monotonic() / self.config.coach.tip_page_s)
 
     def _shutdown(self) -> None:
+        """Stop everything in reverse order, within :data:`SHUTDOWN_BUDGET_S` in all
+        (systemd's ``TimeoutStopSec`` is 15 s), so the "stopped" screen is always drawn."""
         self.notifier.stopping()
         if self.live is not None:
             self._finish_session(status="completed")
@@ -318,24 +321,33 @@ class Daemon:
         self.capture.stop()
         if self.buttons is not None:
             self.buttons.close()
+        if self.speaker is not None and not self._stop_requested:
+            # A recording ended the run: let the summary be heard out; a signal cuts it short.
+            self._speak_new_tip()
+            linger_until = self._monotonic() + SPEECH_LINGER_S
+            while not self._stop_requested and self._monotonic() < linger_until:
+                if self.speaker.wait_idle(timeout=0.1):
+                    break
+        deadline = self._monotonic() + SHUTDOWN_BUDGET_S
+
+        def left(cap: float) -> float:
+            return max(0.1, min(cap, deadline - self._monotonic()))
+
         self._sync_stop.set()
         if self.sync_worker is not None:
             self.sync_worker.wake()
         if self._sync_thread is not None:
-            self._sync_thread.join(timeout=5.0)
+            self._sync_thread.join(timeout=left(3.0))
+        if self.coach is not None and self._summary_wanted:
+            self.coach.wait_idle(timeout=left(2.0))  # a summary on its way is worth keeping
+        self._store_summaries()
         if self.speaker is not None:
-            if not self._stop_requested:
-                # A recording ended the run: let the summary be heard out (SIGTERM: no).
-                self._speak_new_tip()
-                self.speaker.wait_idle(timeout=SPEECH_LINGER_S)
-            self.speaker.close(timeout=2.0)
+            self.speaker.close(timeout=left(2.0))
         if self.coach is not None:
-            if self._summary_wanted:
-                self.coach.wait_idle(timeout=2.0)  # a summary on its way is worth keeping
-            self.coach.close(timeout=3.0)
+            self.coach.close(timeout=left(2.0))
             self._store_summaries()
         if self._ai_tracer is not None:
-            self._ai_tracer.close(3.0)
+            self._ai_tracer.close(left(1.0))
         if self.display is not None:
             self.display.close(_screens().StoppedScreen())
         self.notifier.close()
@@ -420,7 +432,7 @@ class Daemon:
             self._next_metrics()
         elif button == "feedback" and state is State.IDLE:
             self._request_recommendation()
-        elif button == "feedback":
+        elif button == "feedback" and state in (State.PRACTISING, State.PAUSED, State.SUMMARY):
             self._record_feedback(thumbs_up=not long)
 
     def _pause(self, paused: bool) -> None:
@@ -572,6 +584,8 @@ class Daemon:
             self._plan_id = None
         self.live = LiveSession(session_id, self.settings, self.source.sample_rate)
         self.dsp.session = self.live
+        if self.speaker is not None:
+            self.speaker.cancel()  # the last session's summary gives way to the new one
         self._last_checkpoint = self._monotonic()
         self.state = State.PRACTISING
         log.info("session %s started: %s", session_id, scale.name)
@@ -722,20 +736,31 @@ class Daemon:
             )
         if self.state is State.IDLE and self._ai_thread is not None and self._ai_thread.is_alive():
             return screens.StatusScreen("AI coach", ("Choosing your next", "practice..."))
-        counts = self.store.outbox_counts(HUB_KINDS)
+        pending, rejected = self._sync_counts()
         home = screens.HomeScreen(
             scale_name=scale.name,
             bpm=self.settings.bpm,
             metrics=self.settings.metrics,
-            sync_pending=counts.pending,
-            sync_dead=counts.dead,
+            sync_pending=pending,
+            sync_dead=rejected,
             hub_configured=self.sync_worker is not None,
         )
-        if counts.pending and self._tip_page() % 2 and not self._clock_synced():
+        if pending and self._tip_page() % 2 and not self._clock_synced():
             # Sessions are kept, but their times wait for NTP before they are uploaded.
             # Alternates with "Press START to play" so what to do next stays in view.
             return replace(home, hint="Clock not synced yet")
         return home
+
+    def _sync_counts(self) -> tuple[int, int]:
+        """Sessions waiting for the Hub, and items it rejected (plans, summaries too).
+
+        Read at most every :data:`COUNTS_EVERY_S`: the home screen is rebuilt ten times a
+        second, and the outbox keeps every item ever sent."""
+        now = self._monotonic()
+        if self._counts is None or now - self._counts[0] >= COUNTS_EVERY_S:
+            pending = self.store.outbox_counts(("session",)).pending
+            self._counts = (now, pending, self.store.outbox_counts(HUB_KINDS).dead)
+        return self._counts[1], self._counts[2]
 
     def _clock_synced(self) -> bool:
         now = self._monotonic()

@@ -23,7 +23,7 @@ from device.config import Config, describe, load_config, speech_settings
 from device.daemon import Daemon, SessionResult
 from device.local_hub import LocalHub
 from sync.client import HubClient, HubSettings
-from sync.store import HUB_KINDS, Store, default_data_dir
+from sync.store import Store, default_data_dir
 from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
@@ -322,7 +322,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = effective_config(args)
     data_dir = _data_dir(args, config)
     with Store.open(data_dir) as store:
-        counts = store.outbox_counts(HUB_KINDS)
+        counts = store.outbox_counts(("session",))
         sessions = store.sessions(limit=1)
         traces = store.outbox_counts((TRACE_KIND, FEEDBACK_KIND))
     hub = HubSettings.from_env()

@@ -104,9 +104,14 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 def cmd_sessions(args: argparse.Namespace) -> int:
     with Store.open(args.data_dir) as store:
         records = store.sessions(limit=args.limit)
-        counts = store.outbox_counts(HUB_KINDS)
+        counts = store.outbox_counts(("session",))
+        summaries = {r.session_id: store.session_summary(r.session_id) for r in records}
     if args.json:
-        json.dump([r.as_json() for r in records], sys.stdout, ensure_ascii=False)
+        json.dump(
+            [{**r.as_json(), "coach_summary": summaries[r.session_id]} for r in records],
+            sys.stdout,
+            ensure_ascii=False,
+        )
         sys.stdout.write("\n")
         return EXIT_OK
     if not records:
@@ -120,6 +125,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         print(_session_line(record))
         if record.sync_state == "dead" and record.sync_error:
             print(f"    ↳ rejected by the Hub: {record.sync_error}")
+        if summaries[record.session_id]:
+            print(f"    coach: {summaries[record.session_id]}")
     print(
         f"\n{len(records)} session(s); {counts.pending} waiting to sync, {counts.sent} synced, "
         f"{counts.dead} rejected"

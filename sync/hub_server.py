@@ -414,7 +414,12 @@ class HubStore:
         query = (
             select(SessionRow, SessionSummaryRow.summary)
             .options(defer(SessionRow.notes))  # up to 20 000 notes each; the list omits them
-            .outerjoin(SessionSummaryRow, SessionSummaryRow.session_id == SessionRow.session_id)
+            .outerjoin(
+                SessionSummaryRow,
+                # The same user's summary only: nobody's words appear on another's session.
+                (SessionSummaryRow.session_id == SessionRow.session_id)
+                & (SessionSummaryRow.user_id == SessionRow.user_id),
+            )
             .where(SessionRow.user_id == user_id)
             .order_by(SessionRow.start_timestamp.desc(), SessionRow.session_id)
             .limit(limit)

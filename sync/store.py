@@ -636,7 +636,8 @@ class Store:
         return self.enqueue_payload("session_summary", session_id, _compact(payload))
 
     def session_summary(self, session_id: str) -> str | None:
-        """The summary queued for a session, if any (``fretcoach sessions`` shows it)."""
+        """The summary queued for a session, if any (``fretcoach sessions`` and ``run``
+        show it)."""
         with self._lock:
             row = self._db.execute(
                 "SELECT payload FROM outbox WHERE kind = 'session_summary' AND ref = ?",

@@ -34,6 +34,7 @@ PLAN_KINDS = ("practice_plan", "practice_plan_link")
 # The coach's session summary, under the session_id; queued with its payload when the
 # summary is written (seconds after the session), held for the clock with its session.
 SUMMARY_KIND = "session_summary"
+NO_SUCH_ROUTE = (404, 405, 501)  # what a Hub without the summaries route answers
 _PATHS = {
     "session": SESSIONS_PATH,
     "practice_plan": PLANS_PATH,
@@ -132,9 +133,10 @@ class SyncWorker:
         body = self.store.freeze_payload(item.id, body)
         path = _PATHS[item.kind]
         result = self.client.post(path, body, idempotency_key=item.ref)
-        if result.verdict is Verdict.DEAD and item.kind == SUMMARY_KIND:
-            # An optional extra: a Hub that predates it (404, 405, 422 on an unknown route)
-            # must not turn every session into a dead letter. Kept on the device, not resent.
+        if item.kind == SUMMARY_KIND and result.status in NO_SUCH_ROUTE:
+            # An optional extra: a Hub that predates it must not turn every session's
+            # summary into a dead letter. Kept on the device, not resent. Any other 4xx
+            # (a bad token, an invalid body) is a dead letter like any item's.
             self.store.mark_declined(item.id, result.reason)
             log.info(
                 "the Hub does not take session summaries (%s); kept on the device", result.reason

@@ -73,7 +73,9 @@ def test_model_tips_reach_the_screens_and_their_traces_the_thread(
     live = {f.tip for f in frames if isinstance(f, PracticeScreen) and f.tip}
     summary_screen = {f.tip for f in frames if isinstance(f, SummaryScreen) and f.tip}
     assert STUB_TIP in live, f"the model's tip never reached the practice screen: {live}"
-    assert summary_screen, "the summary screen showed no coach summary"
+    summary = coach.summary(result.session_id)
+    assert summary is not None and summary.provider == "openai"
+    assert summary.text in summary_screen, "the summary screen never showed the summary"
     assert {r["model"] for r in llm.requests()} == {"gpt-4o-mini"}
     thread = f"{result.session_id}-live-aicoach-feedback"
     traces = opik.wait_for("trace", 2, timeout=30)

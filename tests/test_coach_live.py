@@ -163,12 +163,15 @@ def test_close_does_not_wait_for_a_hanging_request(llm: LLMStub) -> None:
 def test_the_session_summary_comes_on_request(offline_coach: LiveCoach) -> None:
     coach = offline_coach
     assert ask(coach, 15.0)
+    live_tip = coach.latest("s1")
+    assert live_tip is not None and coach.tip_on_screen("s1") is live_tip
     coach.request_summary("s1", snap(notes=200), 180.0)
     assert coach.wait_idle(WAIT_S)
     summary = coach.summary("s1")
     assert summary is not None and summary.text.startswith("3 min 0 s of A minor pentatonic")
     assert coach.latest("s1") is None  # the session has ended
     assert coach.summary_tip("s1") is not None  # its last live tip is kept for the screen
+    assert coach.tip_on_screen("s1") is summary  # what thumbs up/down now rate
     assert not ask(coach, 200.0)
 
 

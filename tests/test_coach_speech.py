@@ -593,3 +593,29 @@ def test_speech_settings_name_the_key_and_the_allowed_values() -> None:
     with pytest.raises(CoachSettingError, match=r"`coach.speech_voice` must not be empty"):
         SpeechSettings(voice=" ")
     assert SpeechSettings().player_command == ["aplay", "-q", "-D", "{device}", "-"]
+
+
+@needs_espeak
+def test_a_wrapper_player_is_stopped_with_everything_it_started(tmp_path: Path) -> None:
+    """`coach.speech_player` may be a shell line: close() kills its whole process group,
+    in time, and leaves no grandchild playing."""
+    marker = tmp_path / "playing"
+    player = f"sh -c 'cat >/dev/null; touch {marker}; sleep 37.25; true' {{device}}"
+    speaker = Speaker(SpeechSettings(mode="espeak", player=player)).start()
+    try:
+        assert speaker.say(TIP_B, session_id="sess-W")
+        wait_until(marker.exists, "the wrapper to start playing")
+        started = time.monotonic()
+    finally:
+        assert speaker.close(timeout=3.0), "the speaker thread did not stop"
+    assert time.monotonic() - started < 3.5
+    deadline = time.monotonic() + 5
+    while _running("sleep 37.25") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running("sleep 37.25"), "the wrapper's child is still playing"
+
+
+def _running(pattern: str) -> bool:
+    import subprocess
+
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0

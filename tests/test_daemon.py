@@ -30,15 +30,23 @@ PINS = {"start": 17, "select": 27, "mode": 22, "feedback": 23}
 DEMO = REPO / "device" / "demo" / "demo.wav"
 
 
+def offline_env() -> dict[str, str]:
+    """This environment without keys or backends: the offline coach, no tracing."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OPIK_", "FRETCOACH_"))
+    }
+
+
 def gpio_buttons(factory: object) -> object:
     """The daemon's buttons on gpiozero MockFactory pins (short debounce and long press)."""
     from device.buttons import open_buttons
 
-    return open_buttons("gpio", pins=PINS, debounce_s=0.01, long_press_s=0.3, pin_factory=factory)
+    return open_buttons("gpio", pins=PINS, debounce_s=0.01, long_press_s=0.5, pin_factory=factory)
 
 
 def press_pin(factory: object, name: str, hold_s: float = 0.05) -> None:
-    """Press a button as a finger would: pull-up wiring, so pressed is low."""
+    """Press a button as a finger would: pull-up wiring, so pressed is low. A short press
+    is 0.05 s, far from the 0.5 s long press even on a loaded machine."""
     pin = factory.pin(PINS[name])  # type: ignore[attr-defined]
     pin.drive_low()
     time.sleep(hold_s)
@@ -281,7 +289,7 @@ def test_the_embedded_demo_goes_all_the_way_to_a_local_hub(tmp_path: Path) -> No
             f"display.emulator_dir={json.dumps(str(frames))}",
         ],
         cwd=REPO,
-        env={**os.environ, "FRETCOACH_DATA_DIR": str(tmp_path / "state")},
+        env={**offline_env(), "FRETCOACH_DATA_DIR": str(tmp_path / "state")},
         capture_output=True,
         text=True,
         timeout=120,
@@ -432,7 +440,7 @@ def test_buttons_from_gpio_pins_drive_the_daemon(tmp_path: Path) -> None:
         press("start")
         assert daemon.state is State.PRACTISING
         time.sleep(1.5)
-        press("start", hold_s=0.6)  # long press: stop
+        press("start", hold_s=0.9)  # long press: stop
         assert daemon.state is State.SUMMARY
         daemon.stop()
         runner.join(timeout=10)
@@ -470,7 +478,7 @@ def test_ai_mode_from_the_home_screen_suggests_and_runs_the_next_session(tmp_pat
             time.sleep(0.05)
 
         try:
-            press("feedback", hold_s=0.6)  # long press on the home screen: AI mode
+            press("feedback", hold_s=0.9)  # long press on the home screen: AI mode
             deadline = time.monotonic() + 10
             while not isinstance(screen := daemon.screen(), StatusScreen) or (
                 screen.title != "AI coach suggests"
@@ -484,7 +492,7 @@ def test_ai_mode_from_the_home_screen_suggests_and_runs_the_next_session(tmp_pat
             press("start")  # dismisses the suggestion and plays it
             assert daemon.state is State.PRACTISING
             time.sleep(1.0)
-            press("start", hold_s=0.6)
+            press("start", hold_s=0.9)
             assert daemon.state is State.SUMMARY
         finally:
             daemon.stop()
@@ -559,10 +567,9 @@ def test_thumbs_and_the_tip_interval_from_the_buttons_reach_the_coach_and_opik(
             press("mode")  # the tip interval: 30 → 60 s
             assert coach.interval_s == 60.0
             assert tip_line() == "Tips every 60 s"
-            press("start", hold_s=0.6)  # stop
+            press("start", hold_s=0.9)  # stop
             assert daemon.state is State.SUMMARY
             assert coach.wait_idle(timeout=20)
-            time.sleep(0.5)  # the main loop stores the summary on its next turn
         finally:
             daemon.stop()
             runner.join(timeout=15)
@@ -574,8 +581,6 @@ def test_thumbs_and_the_tip_interval_from_the_buttons_reach_the_coach_and_opik(
         assert store.session_summary(session_id) == summary.text
         [item] = store.pending(kinds=("session_summary",))
         assert json.loads(item.payload or "")["model"] == summary.model
-        time.sleep(1.0)
-        assert len(opik.feedback()) == 1  # the home-screen press rated nothing
 
 
 @pytest.mark.skipif(
@@ -597,7 +602,7 @@ def test_tips_are_spoken_when_speech_is_on(tmp_path: Path) -> None:
         + ["-o", "coach.first_tip_s=3", "-o", "coach.min_notes=4", "-o", "coach.speech=espeak"]
         + ["-o", f"coach.speech_player={json.dumps(player)}"],
         cwd=REPO,
-        env={**os.environ, "FRETCOACH_DATA_DIR": str(tmp_path / "state")},
+        env={**offline_env(), "FRETCOACH_DATA_DIR": str(tmp_path / "state")},
         capture_output=True,
         text=True,
         timeout=120,
@@ -612,3 +617,18 @@ def test_tips_are_spoken_when_speech_is_on(tmp_path: Path) -> None:
     first = wavs[0].read_bytes()
     assert first[:4] == b"RIFF" and first[8:12] == b"WAVE"
     assert len(first) > 10_000  # a sentence, not an empty file
+
+
+def test_speech_goes_to_the_interface_unless_told_otherwise() -> None:
+    from device.config import speech_output_for, speech_settings
+
+    assert speech_output_for("Scarlett Solo USB: Audio (hw:1,0)") == "plughw:1,0"
+    assert speech_output_for("hw:2,0") == "plughw:2,0"  # hw would refuse 24 kHz mono
+    assert speech_output_for("Scarlett Solo USB: Audio") == "Scarlett Solo USB"
+    assert speech_output_for("") == ""  # ALSA's default
+    config, _ = load_config(None, ["audio.device='Scarlett'", "coach.speech='espeak'"])
+    assert speech_settings(config).output_device == "Scarlett"
+    config, _ = load_config(None, ["audio.device='Scarlett'", "coach.speech_device='null'"])
+    assert speech_settings(config).output_device == "null"
+    with pytest.raises(ConfigError, match=r"`coach.speech` must be one of off, auto"):
+        load_config(None, ["coach.speech='loud'"])

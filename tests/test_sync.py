@@ -452,3 +452,20 @@ def test_a_hub_without_session_summaries_declines_them_without_dead_letters(
     assert not [r for r in hub.rows("session_summaries") if r["session_id"] == session_id]
     assert store.session_summary(session_id) == "Steady."
     assert store.session(session_id).sync_state == "synced"
+
+
+def test_a_summary_refused_for_a_bad_token_is_a_dead_letter_not_declined(
+    store: Store, hub: HubProcess
+) -> None:
+    session_id = record_session(store)
+    store.queue_session_summary(
+        session_id, summary="Even.", source="offline", model="offline-coach"
+    )
+    bad = SyncWorker(
+        store, HubClient(HubSettings(url=hub.url, token="wrong-token")), clock=synced_clock
+    )
+    assert bad.sync_once().dead == 2  # the session and its summary: both come back
+    assert store.retry_dead() == 2
+    assert worker(store, hub).sync_once().complete
+    [row] = [r for r in hub.rows("session_summaries") if r["session_id"] == session_id]
+    assert row["summary"] == "Even."
