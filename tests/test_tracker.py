@@ -181,6 +181,27 @@ def test_a_wrong_early_name_is_corrected_while_the_note_sounds() -> None:
     assert sum(len([e for e in events if e.index == i]) > 2 for i in finals) >= 3
 
 
+def test_a_sub_harmonic_read_at_the_report_is_not_what_the_screen_first_shows() -> None:
+    """In the bundled demo E4 comes under a ringing G4 and reads as C2 (their common
+    period), and D#4 reads as D#3 (its half period fits as well, with nothing at D#3's
+    odd partials): the first report names E4 and D#4, the final reports are unchanged."""
+    from device.bundled import demo_paths
+    from device.wavread import read_wav
+
+    samples, rate = read_wav(demo_paths()[0])
+    events = track(samples, sample_rate=rate)
+    finals = {e.index: e for e in events if e.is_final}
+    first = {}
+    for event in events:
+        first.setdefault(event.index, event)
+    for midi, near_s in ((64, 6.97), (63, 7.64)):
+        final = next(f for f in finals.values() if abs(f.onset_s - near_s) < 0.05)
+        assert final.midi == midi
+        assert first[final.index].midi == midi, f"first reported as {first[final.index]}"
+    right = sum(first[i].midi == f.midi for i, f in finals.items())
+    assert right >= len(finals) - 3
+
+
 def test_silence_yields_no_notes() -> None:
     assert track(signals.silence(2.0)) == []
 
