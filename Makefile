@@ -20,7 +20,7 @@ STAMP_RUN := $(VENV)/.stamp-run-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STAMP_DEV := $(VENV)/.stamp-dev-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench setup setup-dev install uninstall clean
+.PHONY: help run test lint format bench setup setup-dev install uninstall install-check clean
 
 help: ## show this help
 	@echo "FretCoach Portable"
@@ -71,6 +71,9 @@ install: ## on a Raspberry Pi, as root: install and start the fretcoach service
 
 uninstall: ## on a Raspberry Pi, as root: remove the service (keeps sessions and settings)
 	./systemd/uninstall.sh
+
+install-check: ## as root: rehearse install/uninstall on a fresh Debian Bookworm chroot
+	./systemd/chroot-check.sh
 
 clean: ## remove the venv and caches (keeps your sessions)
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

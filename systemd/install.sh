@@ -41,6 +41,9 @@ driver = "ssd1306"  # or "sh1106"
 
 [buttons]
 kind = "gpio"
+
+[coach]
+speech = "off"     # "auto": speak tips (OpenAI TTS with a key, else espeak-ng)
 TOML
 if [ ! -f /etc/fretcoach/env ]; then
     install -m 0600 -o root -g root /dev/null /etc/fretcoach/env
@@ -50,11 +53,22 @@ if [ ! -f /etc/fretcoach/env ]; then
 # FRETCOACH_HUB_TOKEN=
 # FRETCOACH_USER_ID=
 # OPENAI_API_KEY=
+# OPIK_API_KEY=            (Opik cloud; with OPIK_WORKSPACE=)
+# OPIK_URL_OVERRIDE=       (a self-hosted Opik, e.g. http://opik.local:5173/api/)
+# OPIK_PROJECT_NAME=FretCoach
 ENV
 fi
 install -m 0644 systemd/fretcoach.service /etc/systemd/system/fretcoach.service
-systemctl daemon-reload
-systemctl enable --now fretcoach.service
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+    systemctl enable fretcoach.service
+    # restart, not just start: a re-install (an upgrade) must run the new code
+    systemctl restart fretcoach.service
+else
+    # Building an image (a chroot, pi-gen): enable it for the first boot; nothing to start.
+    systemctl enable fretcoach.service
+    echo "systemd is not running here: fretcoach is enabled and starts at the next boot"
+fi
 if ! ls /dev/i2c-* >/dev/null 2>&1; then
     echo "I2C is off: enable it with 'sudo raspi-config nonint do_i2c 0' (or raspi-config → Interface Options → I2C), then reboot"
 fi

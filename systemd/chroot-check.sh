@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Rehearse `make install` / `make uninstall` on a fresh Debian Bookworm in a chroot — the
+# nearest thing to a new Raspberry Pi OS card this side of real hardware. As root:
+#
+#     sudo make install-check            # or: sudo systemd/chroot-check.sh [DIR]
+#
+# It debootstraps Bookworm (with systemd, as Pi OS has) into DIR (default
+# /var/tmp/fretcoach-chroot, reused when present), copies this checkout in, runs
+# `make install` twice (it must be idempotent), checks the user and its groups, the
+# config and 0600 env file, the enabled unit (`systemd-analyze verify`), plays the demo
+# through the installed daemon as the `fretcoach` user, then `make uninstall`.
+# systemd is not running in a chroot, so the service is enabled, not started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=${1:-/var/tmp/fretcoach-chroot}
+if [ "$(id -u)" -ne 0 ]; then
+    echo "run as root: sudo make install-check" >&2
+    exit 1
+fi
+command -v debootstrap >/dev/null || ./.ci/apt-install debootstrap
+if [ ! -x "$ROOT/usr/bin/python3" ]; then
+    debootstrap --variant=minbase --include=systemd,make,python3,ca-certificates \
+        bookworm "$ROOT" http://deb.debian.org/debian
+fi
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# The host's CA bundle: a proxy's certificate, if there is one, is trusted there too.
+cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
+mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
+mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
+trap 'umount "$ROOT/dev" "$ROOT/proc" 2>/dev/null || true' EXIT
+rm -rf "$ROOT/root/fretcoach" && mkdir -p "$ROOT/root/fretcoach"
+tar --exclude=./.venv --exclude=./.git --exclude=./out -cf - . | tar -xf - -C "$ROOT/root/fretcoach"
+
+chroot "$ROOT" /usr/bin/env PIP_CERT=/etc/ssl/certs/ca-certificates.crt /bin/bash -euo pipefail -c '
+cd /root/fretcoach
+make install >/tmp/install-1.log 2>&1 || { tail -30 /tmp/install-1.log; exit 1; }
+make install >/tmp/install-2.log 2>&1 || { tail -30 /tmp/install-2.log; exit 1; }
+echo "ok: make install, twice"
+id -nG fretcoach | tr " " "\n" | grep -qx audio
+id -nG fretcoach | tr " " "\n" | grep -qx i2c
+id -nG fretcoach | tr " " "\n" | grep -qx gpio
+echo "ok: user fretcoach in audio, i2c, gpio"
+[ "$(stat -c %a:%U /etc/fretcoach/env)" = "600:root" ]
+/opt/fretcoach/.venv/bin/fretcoach status >/dev/null
+echo "ok: /etc/fretcoach/env is root 0600; the config loads"
+[ -L /etc/systemd/system/multi-user.target.wants/fretcoach.service ]
+systemd-analyze verify /etc/systemd/system/fretcoach.service
+echo "ok: the unit is enabled and verifies"
+runuser -u fretcoach -- env STATE_DIRECTORY=/tmp/fretcoach-check \
+    /opt/fretcoach/.venv/bin/fretcoach run --source demo --fast --display none --buttons none \
+    | grep -q "completed"
+echo "ok: the installed daemon plays the demo as user fretcoach"
+make uninstall >/dev/null
+[ ! -e /opt/fretcoach ] && [ ! -e /etc/systemd/system/fretcoach.service ]
+[ ! -e /etc/systemd/system/multi-user.target.wants/fretcoach.service ]
+[ -f /etc/fretcoach/config.toml ]
+echo "ok: make uninstall removed the service and kept the settings"
+'
