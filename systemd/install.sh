@@ -9,10 +9,11 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 # alsa-utils (aplay) and espeak-ng: spoken tips (coach.speech; off unless configured).
+# lgpio (the Pi 5's GPIO backend) comes from Raspberry Pi OS's archive, not Debian's.
+lgpio=()
+if apt-cache show python3-lgpio >/dev/null 2>&1; then lgpio=(python3-lgpio liblgpio-dev); fi
 ./.ci/apt-install build-essential python3-dev python3-venv portaudio19-dev libasound2-dev \
-    i2c-tools alsa-utils espeak-ng python3-lgpio liblgpio-dev 2>/dev/null || \
-    ./.ci/apt-install build-essential python3-dev python3-venv portaudio19-dev libasound2-dev \
-    i2c-tools alsa-utils espeak-ng
+    i2c-tools alsa-utils espeak-ng "${lgpio[@]}"
 getent group i2c >/dev/null || groupadd --system i2c
 getent group gpio >/dev/null || groupadd --system gpio
 id fretcoach >/dev/null 2>&1 || useradd --system --home-dir /var/lib/fretcoach --shell /usr/sbin/nologin fretcoach
