@@ -123,7 +123,7 @@ def _challenges(snapshot: MetricSnapshot, rng: random.Random) -> list[str]:
         "try the same scale one position higher up the neck",
         "play it in thirds at the same tempo",
         (
-            f"nudge the metronome up to {snapshot.bpm + 5:g} BPM"
+            f"try it at {snapshot.bpm + 5:g} BPM with a metronome"
             if snapshot.bpm is not None
             else "add a metronome and keep it locked in"
         ),

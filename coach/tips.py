@@ -92,12 +92,13 @@ def snapshot_from_scores(
     metrics: Sequence[str] = METRICS,
     bpm: float | None = None,
 ) -> MetricSnapshot:
-    """The snapshot of a live window: ``bpm`` is the metronome's, if one is set."""
+    """The snapshot of a live window: ``bpm`` is the metronome's, if one is set, else the
+    measured tempo as a metronome would be set for it (:func:`beat_tempo`)."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"metrics must be among {', '.join(METRICS)}, not {', '.join(unknown)}")
     enabled = tuple(m for m in METRICS if m in metrics)
-    tempo = bpm if bpm is not None else scores.tempo_bpm
+    tempo = bpm if bpm is not None else beat_tempo(scores.tempo_bpm)
     return MetricSnapshot(
         metrics=enabled,
         pitch=scores.pitch_accuracy if "pitch" in enabled else None,
@@ -109,6 +110,22 @@ def snapshot_from_scores(
         most_out_of_tune=scores.most_out_of_tune if "pitch" in enabled else None,
         most_out_of_scale=scores.most_out_of_scale if "scale" in enabled else None,
     )
+
+
+def beat_tempo(notes_per_minute: float | None) -> float | None:
+    """A tempo measured from the playing, as a metronome would be set for it.
+
+    The timing score measures the rate of notes, so eighths at 90 BPM read as 180: advice
+    to "set a metronome to 135" would then be twice too fast. Halved (or doubled) into
+    40–160 BPM, where a metronome for such playing is set."""
+    if notes_per_minute is None or notes_per_minute <= 0:
+        return None
+    tempo = notes_per_minute
+    while tempo > 160.0:
+        tempo /= 2.0
+    while tempo < 40.0:
+        tempo *= 2.0
+    return tempo
 
 
 @dataclass(frozen=True, slots=True)

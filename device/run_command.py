@@ -205,12 +205,18 @@ def build_buttons(config: Config) -> Any | None:
 def cmd_run(args: argparse.Namespace) -> int:
     config = effective_config(args)
     data_dir = _data_dir(args, config)
-    if args.source == "demo" and not (
-        args.scale or any("practice.scale" in o for o in args.option)
-    ):
-        demo_scale = demo_paths()[1].get("scale")
-        if demo_scale:
-            config = replace(config, practice=replace(config.practice, scale=demo_scale))
+    if args.source == "demo":
+        # The demo is played in its own scale and to its own metronome, as `analyze --demo`
+        # hears it, unless the command line says otherwise.
+        demo = demo_paths()[1]
+        practice = config.practice
+        if demo.get("scale") and not (
+            args.scale or any("practice.scale" in o for o in args.option)
+        ):
+            practice = replace(practice, scale=demo["scale"])
+        if demo.get("bpm") and not (args.bpm or any("practice.bpm" in o for o in args.option)):
+            practice = replace(practice, bpm=float(demo["bpm"]))
+        config = replace(config, practice=practice)
     source = build_source(args.source, config, fast=args.fast)
     with contextlib.ExitStack() as stack:
         local_hub = None

@@ -265,3 +265,14 @@ def test_a_reply_quoting_a_contradicting_percentage_is_replaced(reply: str, why:
 
 def test_percentages_within_five_points_pass() -> None:
     assert check_reply("Pitch is at 91%, but timing lags at 25 percent.", snap()).kind == "model"
+
+
+def test_a_measured_tempo_is_told_as_a_metronome_would_be_set() -> None:
+    """Eighths at 90 BPM measure 180 notes a minute; the advice should say 90, not 180."""
+    from coach.tips import beat_tempo
+
+    assert beat_tempo(180.0) == 90.0
+    assert beat_tempo(280.0) == 140.0
+    assert beat_tempo(100.0) == 100.0
+    assert beat_tempo(30.0) == 60.0
+    assert beat_tempo(None) is None
