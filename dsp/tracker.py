@@ -23,9 +23,10 @@ that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, a
 * **Reported within 60 ms.** The main YIN window is only confident once it is full of
   the new note (~45 ms), so a second, one-shot YIN over just the last 21 ms reads notes
   from G3 up as soon as two readings agree; below G3 that window cannot tell the octave
-  and the main one decides. At 57 ms the best reading so far is reported, however unsure;
-  the final report corrects it. The name the report shows is checked once more on the
-  same ~45 ms (a short spectrum and the fit of shorter periods): a reading with nothing
+  and the main one decides; after the deadline it is not read. At 57 ms the best reading
+  so far (of either window) is reported, however unsure; the final report corrects it.
+  The name the report shows is checked once more on the same ~45 ms (a short spectrum
+  and the fit of shorter periods): a reading with nothing
   at its own partials is a sub-harmonic common to two ringing notes or to the note's
   partials, and the screen gets the harmonic of it that was played. A report that still
   names the wrong semitone is corrected for the screen when the octave check at 100 ms,
@@ -275,7 +276,9 @@ class NoteTracker:
         self._early_pitch.set_silence(-90.0)
         self._early_pitch.set_tolerance(_YIN_TOLERANCE)
         self._early_span_s = _EARLY_WINDOW / half
-        self._previous_filtered = np.zeros(HOP_SIZE // _DECIMATION, dtype=np.float32)
+        # The last 21 ms of filtered audio. aubio returns its own output buffer and
+        # overwrites it on the next call, so the previous hop is copied here, not kept.
+        self._early_window = np.zeros(_EARLY_WINDOW, dtype=np.float32)
         # Rumble, handling noise and mains hum below the lowest string pull YIN towards
         # sub-octaves; a 2nd-order high-pass at 50 Hz removes them before pitch analysis.
         self._highpass = aubio.digital_filter(3)
@@ -379,6 +382,9 @@ class NoteTracker:
         half = np.dot(hop.reshape(-1, _DECIMATION), self._pair_mean)
         is_onset = self._onset(half)[0] > 0
         filtered = self._highpass(half)
+        early_window = self._early_window
+        early_window[: -filtered.size] = early_window[filtered.size :]
+        early_window[-filtered.size :] = filtered
         freq = float(self._pitch(filtered)[0])
         confidence = float(self._pitch.get_confidence())
         midi = guess = math.nan
@@ -417,8 +423,14 @@ class NoteTracker:
             note.confidences.append(confidence)
         if note.reported is None and guess == guess and now >= note.onset_s + _SETTLE_S:
             note.guesses.append(guess)
-        if note.reported is None and now - self._early_span_s >= note.onset_s - 0.002:
-            note.early.append(self._early_reading(filtered))
+        if (
+            note.reported is None
+            and now - self._early_span_s >= note.onset_s - 0.002
+            and now - note.onset_s <= _REPORT_DEADLINE_S + self._hop_s
+        ):
+            # Only until the deadline: later the main window is full of the note, and a
+            # short window on a low note reads its partials (E2 as B3).
+            note.early.append(self._early_reading())
         taken = note.body
         if taken < len(self._body) and start >= note.body_from * self._rate:
             self._body[taken : taken + HOP_SIZE] = hop
@@ -433,15 +445,13 @@ class NoteTracker:
             self._try_report(note, now, events)
         else:
             self._follow(note, midi, confidence, now, events)
-        self._previous_filtered = filtered
         return events
 
-    def _early_reading(self, filtered: np.ndarray) -> tuple[float, float]:
+    def _early_reading(self) -> tuple[float, float]:
         """YIN on just the last 21 ms, all of it after the attack: the main window needs
         43 ms of the new note before it is confident. (MIDI, confidence); NaN when unsure
         or too low for the window to tell its octave."""
-        window = np.concatenate((self._previous_filtered, filtered))
-        freq = float(self._early_pitch(window)[0])
+        freq = float(self._early_pitch(self._early_window)[0])
         confidence = float(self._early_pitch.get_confidence())
         if freq <= 0 or confidence < _WEAK_EARLY_CONFIDENCE:
             return math.nan, confidence
@@ -537,16 +547,19 @@ class NoteTracker:
                 if c >= _MIN_CONFIDENCE:
                     strong.append(m)
         early = note.early[-2:]
+        sure_early = [m for m, c in early[-1:] if m == m and c >= _EARLY_CONFIDENCE]
         if len(early) == 2 and _early_agree(*early):
             pool = [m for m, _ in early]
         elif len(strong) >= 2 and abs(strong[-1] - strong[-2]) < 0.3:
             pool = strong
         elif len(midis) >= 3 and max(midis[-3:]) - min(midis[-3:]) < _WEAK_AGREEMENT:
             pool = midis
-        elif age + self._hop_s > _REPORT_DEADLINE_S and (midis or _steady_guess(note.guesses)):
+        elif age + self._hop_s > _REPORT_DEADLINE_S and (
+            midis or sure_early or _steady_guess(note.guesses)
+        ):
             # The last hop before the deadline: the best reading so far, however unsure
             # (the final report corrects it).
-            pool = strong or midis or note.guesses[-1:]
+            pool = strong or midis or sure_early or note.guesses[-1:]
         else:
             decayed = note.peak_db - self._levels[-1][1] >= _DECAYED_DB
             if age >= _PENDING_S or (age >= _GIVE_UP_S and decayed):
