@@ -66,6 +66,7 @@ METRIC_CHOICES: tuple[tuple[str, ...], ...] = (
 SUMMARY_LINGER_S = 1.5  # a file run's last summary stays this long before "stopped"
 SHUTDOWN_BUDGET_S = 10.0  # sync, coach, speech and tracing together, after a signal
 SPEECH_LINGER_S = 20.0  # at the end of a file run, how long a spoken summary may finish
+SENT_KEEP_S = 30 * 86400.0  # delivered Opik traces are kept this long, then pruned
 COUNTS_EVERY_S = 2.0  # how stale the home screen's sync counts may be
 NOTICE_S = 2.0  # a button's acknowledgement replaces the tip line this long
 TIP_INTERVALS: tuple[float, ...] = (30.0, 60.0, 120.0, 300.0)  # coach.interval_s choices
@@ -175,6 +176,7 @@ class Daemon:
     # -- life cycle ----------------------------------------------------------------------
 
     def run(self) -> list[SessionResult]:
+        self._prune_outbox()
         recovered = self.store.recover_interrupted()
         if recovered:
             log.warning("recovered %d interrupted session(s) from the last run", len(recovered))
@@ -200,6 +202,19 @@ class Daemon:
             self._shutdown()
             self._restore_signal_handlers(previous_handlers)
         return self.results
+
+    def _prune_outbox(self) -> None:
+        """Forget traces Opik has had for a while: one a minute of practice adds up on an
+        SD card over a year. Sessions, plans and summaries are never pruned."""
+        from coach.tracing import FEEDBACK_KIND, TRACE_KIND
+
+        try:
+            pruned = self.store.prune_sent((TRACE_KIND, FEEDBACK_KIND), older_than_s=SENT_KEEP_S)
+        except StoreError as err:
+            log.warning("could not prune delivered traces: %s", err)
+            return
+        if pruned:
+            log.info("pruned %d trace(s) delivered to Opik over 30 days ago", pruned)
 
     def _main_loop(self) -> None:
         watchdog_every = self.notifier.watchdog_interval_s()

@@ -717,6 +717,22 @@ class Store:
                 (state, error, utc_iso(time.time()), int(count_attempt), item_id),
             )
 
+    def prune_sent(self, kinds: Sequence[str], *, older_than_s: float) -> int:
+        """Delete items of ``kinds`` delivered more than ``older_than_s`` ago; returns how
+        many. For what is kept nowhere else (Opik traces and scores: once Opik has them,
+        the device needs no copy); never for sessions, plans or summaries, whose outbox
+        rows carry their sync state and text."""
+        if not kinds:
+            return 0
+        cutoff = utc_iso(time.time() - older_than_s)
+        marks = ",".join("?" for _ in kinds)
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"DELETE FROM outbox WHERE state = 'sent' AND kind IN ({marks}) AND updated_at < ?",
+                (*kinds, cutoff),
+            )
+            return cursor.rowcount
+
     def retry_dead(self) -> int:
         """Move dead-lettered items back to pending (``fretcoach sync --retry-dead``)."""
         with self._transaction() as db:

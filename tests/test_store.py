@@ -279,3 +279,18 @@ def test_ready_made_payloads_queue_once_per_ref(tmp_path: Path) -> None:
         assert store.pending() == []  # sessions only by default
         store.mark_sent(item.id)
         assert store.pending(kinds=("opik-trace",)) == []
+
+
+def test_delivered_traces_are_pruned_but_never_sessions_or_what_waits(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.enqueue_payload("opik-trace", "t-sent", "{}")
+        store.enqueue_payload("opik-trace", "t-waiting", "{}")
+        store.enqueue("session", "s-1")
+        for item in store.pending(kinds=("opik-trace", "session")):
+            if item.ref in ("t-sent", "s-1"):
+                store.mark_sent(item.id)
+        kinds = ("opik-trace", "opik-feedback")
+        assert store.prune_sent(kinds, older_than_s=3600) == 0  # delivered just now: kept
+        assert store.prune_sent(kinds, older_than_s=-60) == 1  # "older than" the future
+        assert [i.ref for i in store.pending(kinds=("opik-trace",))] == ["t-waiting"]
+        assert store.outbox_counts(("session",)).sent == 1  # sessions are never pruned
