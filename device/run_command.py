@@ -59,6 +59,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     run.add_argument(
         "--data-dir", type=Path, help="state directory (default: FRETCOACH_DATA_DIR or the XDG dir)"
     )
+    run.add_argument(
+        "--speech",
+        choices=("off", "auto", "openai", "espeak"),
+        help="override coach.speech: speak the tips (auto: OpenAI TTS with a key, else espeak-ng)",
+    )
     run.add_argument("--json", action="store_true", help="print the finished sessions as JSON")
     run.add_argument(
         "--local-hub",
@@ -107,6 +112,8 @@ def effective_config(args: argparse.Namespace) -> Config:
         overrides.append(f"display.kind={json.dumps(args.display)}")
     if getattr(args, "buttons", None):
         overrides.append(f"buttons.kind={json.dumps(args.buttons)}")
+    if getattr(args, "speech", None):
+        overrides.append(f"coach.speech={json.dumps(args.speech)}")
     config, _ = load_config(args.config, overrides)
     user = os.environ.get("FRETCOACH_USER_ID", "").strip()
     if user:
@@ -214,7 +221,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.scale or any("practice.scale" in o for o in args.option)
         ):
             practice = replace(practice, scale=demo["scale"])
-        if demo.get("bpm") and not (args.bpm or any("practice.bpm" in o for o in args.option)):
+        if demo.get("bpm") and not (
+            args.bpm is not None or any("practice.bpm" in o for o in args.option)
+        ):
             practice = replace(practice, bpm=float(demo["bpm"]))
         config = replace(config, practice=practice)
     source = build_source(args.source, config, fast=args.fast)

@@ -599,7 +599,7 @@ def test_tips_are_spoken_when_speech_is_on(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "device.cli", "run", "--source", "demo"]
         + ["--display", "none", "--buttons", "none", "--json"]
-        + ["-o", "coach.first_tip_s=3", "-o", "coach.min_notes=4", "-o", "coach.speech=espeak"]
+        + ["-o", "coach.first_tip_s=3", "-o", "coach.min_notes=4", "--speech", "espeak"]
         + ["-o", f"coach.speech_player={json.dumps(player)}"],
         cwd=REPO,
         env={**offline_env(), "FRETCOACH_DATA_DIR": str(tmp_path / "state")},
