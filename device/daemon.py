@@ -67,6 +67,7 @@ SUMMARY_LINGER_S = 1.5  # a file run's last summary stays this long before "stop
 SHUTDOWN_BUDGET_S = 10.0  # sync, coach, speech and tracing together, after a signal
 SPEECH_LINGER_S = 20.0  # at the end of a file run, how long a spoken summary may finish
 SENT_KEEP_S = 30 * 86400.0  # delivered Opik traces are kept this long, then pruned
+SYNC_STATE_EVERY_S = 0.5  # the summary screen's sync state (one keyed lookup)
 COUNTS_EVERY_S = 2.0  # how stale the home screen's sync counts may be
 NOTICE_S = 2.0  # a button's acknowledgement replaces the tip line this long
 TIP_INTERVALS: tuple[float, ...] = (30.0, 60.0, 120.0, 300.0)  # coach.interval_s choices
@@ -169,6 +170,7 @@ class Daemon:
         self._summary_wanted: set[str] = set()  # sessions whose coach summary is not stored
         self._tip_interval_s = config.coach.interval_s
         self._counts: tuple[float, int, int] | None = None  # (read at, pending, rejected)
+        self._shown_sync: tuple[str, float, str] | None = None  # (session, read at, state)
         self._spoken: Any = None  # the last tip (or summary) handed to the speaker
         if coach is not None and hasattr(coach, "on_update"):
             coach.on_update = self._wake  # a new tip is drawn now, not at the next poll
@@ -734,7 +736,7 @@ class Daemon:
                 notes_total=scores.counts.total_notes if scores else 0,
                 notes_in_scale=scores.counts.in_scale_notes if scores else 0,
                 duration_s=result.duration_s,
-                sync_state=result.sync_state,
+                sync_state=self._sync_state_of(result),
                 tip=self._tip_text(result.session_id, summary=True),
                 tip_page=self._tip_page() + self._tip_page_offset,
             )
@@ -765,6 +767,36 @@ class Daemon:
             # Alternates with "Press START to play" so what to do next stays in view.
             return replace(home, hint="Clock not synced yet")
         return home
+
+    def _sync_state_of(self, result: SessionResult) -> str:
+        """Where the finished session is on its way to the Hub, as the summary screen says
+        it: queued, offline (the Hub unreachable), synced or rejected. Read from the store
+        at most every :data:`SYNC_STATE_EVERY_S`, so "queued" turns "synced" as you look."""
+        if result.sync_state != "queued":
+            return result.sync_state  # "not saved": the store refused it
+        now = self._monotonic()
+        cached = self._shown_sync
+        if (
+            cached is not None
+            and cached[0] == result.session_id
+            and now - cached[1] < SYNC_STATE_EVERY_S
+        ):
+            return cached[2]
+        try:
+            record = self.store.session(result.session_id, with_notes=False)
+        except StoreError:
+            record = None
+        state = record.sync_state if record is not None else "pending"
+        if state == "synced":
+            shown = "synced"
+        elif state == "dead":
+            shown = "rejected"
+        elif self.sync_worker is not None and self.sync_worker.last_error:
+            shown = "offline"
+        else:
+            shown = "queued"
+        self._shown_sync = (result.session_id, now, shown)
+        return shown
 
     def _sync_counts(self) -> tuple[int, int]:
         """Sessions waiting for the Hub, and items it rejected (plans, summaries too).

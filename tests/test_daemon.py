@@ -632,3 +632,35 @@ def test_speech_goes_to_the_interface_unless_told_otherwise() -> None:
     assert speech_settings(config).output_device == "null"
     with pytest.raises(ConfigError, match=r"`coach.speech` must be one of off, auto"):
         load_config(None, ["coach.speech='loud'"])
+
+
+def test_the_summary_screen_turns_synced_when_the_hub_has_the_session(tmp_path: Path) -> None:
+    from display.device import DisplayWorker, open_display
+    from display.state import SummaryScreen
+    from sync.client import HubClient, HubSettings
+    from sync.clock import ClockReading
+    from sync.worker import SyncWorker
+    from tests.hubproc import HubProcess
+
+    frames: list[object] = []
+    config, _ = load_config(None, ["practice.scale='A minor pentatonic'", "sync.user_id='alice'"])
+    with HubProcess(tmp_path / "hub") as hub, Store.open(tmp_path / "state") as store:
+        worker = SyncWorker(
+            store,
+            HubClient(HubSettings(url=hub.url, token=hub.token_for("alice"))),
+            clock=lambda: ClockReading(time.time(), time.monotonic(), "boot", True),
+        )
+        display = DisplayWorker(
+            lambda: open_display("dummy"), max_fps=60, on_frame=lambda s, t: frames.append(s)
+        )
+        daemon = Daemon(
+            config,
+            source=WavSource(DEMO, realtime=False),
+            store=store,
+            display=display,
+            sync_worker=worker,
+        )
+        [result] = daemon.run()
+        shown = [f.sync_state for f in frames if isinstance(f, SummaryScreen)]
+        assert shown[0] == "queued" and shown[-1] == "synced", shown
+        assert [r["session_id"] for r in hub.rows()] == [result.session_id]
