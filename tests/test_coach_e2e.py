@@ -5,9 +5,6 @@ processes on 127.0.0.1. Tips reach the screens; traces land in the session's thr
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from device.audio import WavSource
 from device.config import load_config
 from device.daemon import Daemon
 from sync.store import Store
+from tests.devicerun import recording_display, run_device
 from tests.llmstub import LLMStub
 from tests.opikstub import OpikStub
 
@@ -49,7 +47,6 @@ def test_model_tips_reach_the_screens_and_their_traces_the_thread(
     tmp_path: Path, servers: tuple[LLMStub, OpikStub]
 ) -> None:
     from coach import LiveCoach
-    from display.device import DisplayWorker, open_display
     from display.state import PracticeScreen, SummaryScreen
 
     llm, opik = servers
@@ -59,9 +56,7 @@ def test_model_tips_reach_the_screens_and_their_traces_the_thread(
         coach = LiveCoach.from_env(
             store=store, first_tip_s=3, interval_s=30, min_notes=4, environ=coach_env(llm, opik)
         ).start()
-        display = DisplayWorker(
-            lambda: open_display("dummy"), max_fps=60, on_frame=lambda s, t: frames.append(s)
-        )
+        display = recording_display(frames)
         daemon = Daemon(
             config,
             source=WavSource(DEMO, realtime=True),
@@ -98,24 +93,13 @@ def test_fretcoach_run_demo_with_a_key_traces_every_tip_in_the_session_thread(
 ) -> None:
     """`fretcoach run --source demo` as a process, as `make run` runs it, with both servers."""
     llm, opik = servers
-    result = subprocess.run(
-        [sys.executable, "-m", "device.cli", "run", "--source", "demo"]
-        + ["--display", "emulator", "--buttons", "none", "--local-hub", "--json"]
+    [session], _ = run_device(
+        ["--source", "demo", "--display", "emulator", "--buttons", "none", "--local-hub"]
         + ["-o", "coach.first_tip_s=3", "-o", "coach.min_notes=4"]
         + ["-o", f"display.emulator_dir={json.dumps(str(tmp_path / 'oled'))}"],
-        cwd=REPO,
-        env={
-            **os.environ,
-            **coach_env(llm, opik),
-            "FRETCOACH_DATA_DIR": str(tmp_path / "state"),
-        },
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        state_dir=tmp_path / "state",
+        env=coach_env(llm, opik),
     )
-    assert result.returncode == 0, result.stderr
-    [session] = json.loads(result.stdout)
     assert session["sync_state"] == "synced"
     thread = f"{session['session_id']}-live-aicoach-feedback"
     traces = [t for t in opik.wait_for("trace", 2, timeout=30) if t.get("thread_id") == thread]

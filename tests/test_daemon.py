@@ -24,17 +24,11 @@ from device.daemon import Daemon
 from device.session import NAMING_HOLD_S, DspLoop, LiveSession, PracticeSettings, State
 from dsp import HOP_SIZE, METRICS, parse_scale
 from sync.store import Store
+from tests.devicerun import recording_display, run_device
 
 REPO = Path(__file__).resolve().parents[1]
 PINS = {"start": 17, "select": 27, "mode": 22, "feedback": 23}
 DEMO = REPO / "device" / "demo" / "demo.wav"
-
-
-def offline_env() -> dict[str, str]:
-    """This environment without keys or backends: the offline coach, no tracing."""
-    return {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OPIK_", "FRETCOACH_"))
-    }
 
 
 def gpio_buttons(factory: object) -> object:
@@ -270,33 +264,11 @@ def test_kill_9_mid_session_is_recovered_on_next_start(tmp_path: Path) -> None:
 def test_the_embedded_demo_goes_all_the_way_to_a_local_hub(tmp_path: Path) -> None:
     """What `make run` does: demo → DSP → screens → store → a real Hub on loopback."""
     frames = tmp_path / "oled"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "device.cli",
-            "run",
-            "--source",
-            "demo",
-            "--fast",
-            "--display",
-            "emulator",
-            "--buttons",
-            "none",
-            "--local-hub",
-            "--json",
-            "-o",
-            f"display.emulator_dir={json.dumps(str(frames))}",
-        ],
-        cwd=REPO,
-        env={**offline_env(), "FRETCOACH_DATA_DIR": str(tmp_path / "state")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    [session], _ = run_device(
+        ["--source", "demo", "--fast", "--display", "emulator", "--buttons", "none"]
+        + ["--local-hub", "-o", f"display.emulator_dir={json.dumps(str(frames))}"],
+        state_dir=tmp_path / "state",
     )
-    assert result.returncode == 0, result.stderr
-    [session] = json.loads(result.stdout)
     assert session["sync_state"] == "synced"
     assert session["total_notes_played"] >= 18
     assert (frames / "last.png").exists()
@@ -357,7 +329,6 @@ def test_buttons_drive_the_session_state_machine(tmp_path: Path) -> None:
 def test_coach_tips_reach_the_live_screen_and_the_summary(tmp_path: Path) -> None:
     """No key: the offline coach writes the tips; they show while playing and at the end."""
     from coach import LiveCoach
-    from display.device import DisplayWorker, open_display
     from display.state import PracticeScreen, SummaryScreen
 
     frames: list[object] = []
@@ -368,9 +339,7 @@ def test_coach_tips_reach_the_live_screen_and_the_summary(tmp_path: Path) -> Non
         coach = LiveCoach.from_env(
             store=store, first_tip_s=3, interval_s=30, min_notes=4, environ={}
         ).start()
-        display = DisplayWorker(
-            lambda: open_display("dummy"), max_fps=60, on_frame=lambda s, t: frames.append(s)
-        )
+        display = recording_display(frames)
         daemon = Daemon(
             config,
             source=WavSource(DEMO, realtime=True),
@@ -596,20 +565,12 @@ def test_tips_are_spoken_when_speech_is_on(tmp_path: Path) -> None:
         "Path(sys.argv[1], f'{time.time_ns()}.wav').write_bytes(sys.stdin.buffer.read())"
     )
     player = f"{sys.executable} -c {shlex.quote(keep)} {spoken}"
-    result = subprocess.run(
-        [sys.executable, "-m", "device.cli", "run", "--source", "demo"]
-        + ["--display", "none", "--buttons", "none", "--json"]
-        + ["-o", "coach.first_tip_s=3", "-o", "coach.min_notes=4", "--speech", "espeak"]
+    [session], result = run_device(
+        ["--source", "demo", "--display", "none", "--buttons", "none", "--speech", "espeak"]
+        + ["-o", "coach.first_tip_s=3", "-o", "coach.min_notes=4"]
         + ["-o", f"coach.speech_player={json.dumps(player)}"],
-        cwd=REPO,
-        env={**offline_env(), "FRETCOACH_DATA_DIR": str(tmp_path / "state")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        state_dir=tmp_path / "state",
     )
-    assert result.returncode == 0, result.stderr
-    [session] = json.loads(result.stdout)
     assert session["status"] == "completed"
     wavs = sorted(spoken.glob("*.wav"))
     # A live tip, then the session summary, heard out before the run ends.
@@ -635,7 +596,6 @@ def test_speech_goes_to_the_interface_unless_told_otherwise() -> None:
 
 
 def test_the_summary_screen_turns_synced_when_the_hub_has_the_session(tmp_path: Path) -> None:
-    from display.device import DisplayWorker, open_display
     from display.state import SummaryScreen
     from sync.client import HubClient, HubSettings
     from sync.clock import ClockReading
@@ -650,9 +610,7 @@ def test_the_summary_screen_turns_synced_when_the_hub_has_the_session(tmp_path: 
             HubClient(HubSettings(url=hub.url, token=hub.token_for("alice"))),
             clock=lambda: ClockReading(time.time(), time.monotonic(), "boot", True),
         )
-        display = DisplayWorker(
-            lambda: open_display("dummy"), max_fps=60, on_frame=lambda s, t: frames.append(s)
-        )
+        display = recording_display(frames)
         daemon = Daemon(
             config,
             source=WavSource(DEMO, realtime=False),
