@@ -360,7 +360,8 @@ def _lower_priority(pid: int) -> None:
     """Speech yields to the audio path: synthesis and playback run at nice 10 (the unit
     runs the daemon at -5), never competing with capture and DSP for the CPU."""
     with contextlib.suppress(OSError):  # it may already have exited
-        os.setpriority(os.PRIO_PROCESS, pid, max(os.getpriority(os.PRIO_PROCESS, 0), 10))
+        # The whole group (the child leads it): a wrapper's children are lowered too.
+        os.setpriority(os.PRIO_PGRP, pid, max(os.getpriority(os.PRIO_PROCESS, 0), 10))
 
 
 # -- synthesis ------------------------------------------------------------------------

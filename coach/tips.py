@@ -9,6 +9,7 @@ buttons need, including the Opik trace id the thumbs attach to.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -118,14 +119,14 @@ def beat_tempo(notes_per_minute: float | None) -> float | None:
     The timing score measures the rate of notes, so eighths at 90 BPM read as 180: advice
     to "set a metronome to 135" would then be twice too fast. Halved (or doubled) into
     40–160 BPM, where a metronome for such playing is set."""
-    if notes_per_minute is None or notes_per_minute <= 0:
+    if notes_per_minute is None or not math.isfinite(notes_per_minute) or notes_per_minute <= 0:
         return None
     tempo = notes_per_minute
     while tempo > 160.0:
         tempo /= 2.0
     while tempo < 40.0:
         tempo *= 2.0
-    return tempo
+    return float(round(tempo))  # a metronome is set in whole BPM
 
 
 @dataclass(frozen=True, slots=True)

@@ -309,11 +309,12 @@ def speech_output_for(input_name: str) -> str:
     through ``plughw`` (which converts the 24 kHz mono speech), or the card's name for
     the speaker to look up; "" (ALSA's default) when no interface is named."""
     name = input_name.strip()
-    found = re.search(r"\bhw:(\d+),(\d+)", name)
+    found = re.search(r"\bhw:(\d+)(?:,(\d+))?", name)
     if found:
-        return f"plughw:{found[1]},{found[2]}"
-    if name.startswith("plughw:"):
-        return name
+        return f"plughw:{found[1]},{found[2] or 0}"
+    card = re.search(r"\bCARD=([^,\s)]+)", name)
+    if card:  # "front:CARD=Solo,DEV=0", "sysdefault:CARD=Solo", "plughw:CARD=Solo,DEV=0"
+        return f"plughw:CARD={card[1]},DEV=0"
     return name.split(":", 1)[0].strip()  # "Scarlett Solo USB: Audio" → the card's name
 
 

@@ -329,8 +329,16 @@ class Daemon:
         return int(self._monotonic() / self.config.coach.tip_page_s)
 
     def _shutdown(self) -> None:
-        """Stop everything in reverse order, within :data:`SHUTDOWN_BUDGET_S` in all
-        (systemd's ``TimeoutStopSec`` is 15 s), so the "stopped" screen is always drawn."""
+        """Stop everything in reverse order. Each step has its own cap, and the optional
+        ones (sync, coach, speech, tracing) share what is left of
+        :data:`SHUTDOWN_BUDGET_S` from the start, so a signal's stop stays under systemd's
+        ``TimeoutStopSec`` (15 s) with time for the "stopped" screen. Only a recording
+        that simply ended may first let its spoken summary finish."""
+        deadline = self._monotonic() + SHUTDOWN_BUDGET_S
+
+        def left(cap: float) -> float:
+            return max(0.1, min(cap, deadline - self._monotonic()))
+
         self.notifier.stopping()
         if self.live is not None:
             self._finish_session(status="completed")
@@ -338,18 +346,9 @@ class Daemon:
         self.capture.stop()
         if self.buttons is not None:
             self.buttons.close()
-        if self.speaker is not None and not self._stop_requested:
-            # A recording ended the run: let the summary be heard out; a signal cuts it short.
-            self._speak_new_tip()
-            linger_until = self._monotonic() + SPEECH_LINGER_S
-            while not self._stop_requested and self._monotonic() < linger_until:
-                if self.speaker.wait_idle(timeout=0.1):
-                    break
-        deadline = self._monotonic() + SHUTDOWN_BUDGET_S
-
-        def left(cap: float) -> float:
-            return max(0.1, min(cap, deadline - self._monotonic()))
-
+        if self.speaker is not None and self._stop_at is not None and not self._stop_requested:
+            self._hear_out_summary()
+            deadline = self._monotonic() + SHUTDOWN_BUDGET_S  # no signal: no systemd clock
         self._sync_stop.set()
         if self.sync_worker is not None:
             self.sync_worker.wake()
@@ -363,11 +362,28 @@ class Daemon:
         if self.coach is not None:
             self.coach.close(timeout=left(2.0))
             self._store_summaries()
-        if self._ai_tracer is not None:
-            self._ai_tracer.close(left(1.0))
+        if self._ai_tracer is not None and deadline - self._monotonic() >= 1.0:
+            self._ai_tracer.close(1.0)  # whole seconds only; skipped when time is short
         if self.display is not None:
             self.display.close(_screens().StoppedScreen())
         self.notifier.close()
+
+    def _hear_out_summary(self) -> None:
+        """A recording ended the run: wait (a signal cuts it short) for the coach's summary
+        and for the speaker to say it, up to :data:`SPEECH_LINGER_S`."""
+        speaker = self.speaker
+        if speaker is None:
+            return
+        until = self._monotonic() + SPEECH_LINGER_S
+        while not self._stop_requested and self._monotonic() < until:
+            self._speak_new_tip()
+            coach_done = self.coach is None or self.coach.wait_idle(timeout=0)
+            if not coach_done:
+                time.sleep(0.1)  # the summary is still being written
+            elif speaker.wait_idle(timeout=0.1):
+                self._speak_new_tip()  # it may have come in that last moment
+                if speaker.wait_idle(timeout=0.1):
+                    return
 
     def _install_signal_handlers(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
@@ -673,6 +689,7 @@ class Daemon:
         )
         self.results.append(result)
         self._last_result = result
+        self._counts = None  # one more session waiting: the home screen must not lag
         self.state = State.SUMMARY
         if self.sync_worker is not None:
             self.sync_worker.wake()
@@ -805,8 +822,12 @@ class Daemon:
         second, and the outbox keeps every item ever sent."""
         now = self._monotonic()
         if self._counts is None or now - self._counts[0] >= COUNTS_EVERY_S:
-            pending = self.store.outbox_counts(("session",)).pending
-            self._counts = (now, pending, self.store.outbox_counts(HUB_KINDS).dead)
+            try:
+                pending = self.store.outbox_counts(("session",)).pending
+                self._counts = (now, pending, self.store.outbox_counts(HUB_KINDS).dead)
+            except StoreError as err:
+                log.warning("cannot read the sync counts: %s", err)
+                return (self._counts[1], self._counts[2]) if self._counts else (0, 0)
         return self._counts[1], self._counts[2]
 
     def _clock_synced(self) -> bool:

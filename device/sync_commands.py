@@ -188,11 +188,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
         reason = f"{counts.pending} session(s) not synced: {report.error}"
     elif counts.dead:
         reason = (
-            f"{counts.dead} session(s) rejected by the Hub (see `fretcoach sessions`); "
+            f"{counts.dead} item(s) (sessions, plans, summaries) rejected by the Hub (see "
+            "`fretcoach sessions` for sessions); "
             "fix the cause, then run `fretcoach sync --retry-dead`"
         )
     else:
-        reason = f"{counts.pending} session(s) still queued"
+        reason = f"{counts.pending} item(s) still queued"
     print(f"fretcoach: {reason}", file=sys.stderr)
     return EXIT_NOT_SYNCED
 

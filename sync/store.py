@@ -698,7 +698,8 @@ class Store:
 
     def mark_declined(self, item_id: int, reason: str) -> None:
         """Done with, though the Hub did not take it (an optional item it does not know);
-        the reason is kept, and the item is neither resent nor counted as rejected."""
+        the reason is kept, and the item is neither resent nor counted as rejected, until
+        :meth:`retry_dead` asks again."""
         self._set_state(item_id, "sent", f"declined: {reason}", count_attempt=True)
 
     def mark_retry(self, item_id: int, error: str) -> None:
@@ -734,10 +735,12 @@ class Store:
             return cursor.rowcount
 
     def retry_dead(self) -> int:
-        """Move dead-lettered items back to pending (``fretcoach sync --retry-dead``)."""
+        """Move dead-lettered items back to pending (``fretcoach sync --retry-dead``), and
+        declined ones too (a Hub that had no route for them may have one now)."""
         with self._transaction() as db:
             cursor = db.execute(
-                "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'dead'",
+                "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'dead' "
+                "OR (state = 'sent' AND last_error LIKE 'declined:%')",
                 (utc_iso(time.time()),),
             )
             return cursor.rowcount

@@ -87,8 +87,14 @@ class SyncWorker:
 
     # -- one pass ------------------------------------------------------------------------
 
-    def sync_once(self, *, progress: ProgressCallback | None = None) -> SyncReport:
-        """Offer every pending item once; stop at the first retryable failure."""
+    def sync_once(
+        self,
+        *,
+        progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
+    ) -> SyncReport:
+        """Offer every pending item once; stop at the first retryable failure, or when
+        ``stop`` is set (between items: shutdown must not wait for a backlog)."""
         reading = self._clock()
         if reading.synced:
             corrected = self.store.correct_clock(reading.boot_id, reading.offset)
@@ -103,6 +109,8 @@ class SyncWorker:
         sent = dead = 0
         error = None
         for done, item in enumerate(items):
+            if stop is not None and stop.is_set():
+                break
             verdict, reason, retry_after = self._offer(item)
             if verdict is Verdict.SENT:
                 sent += 1
@@ -191,7 +199,7 @@ class SyncWorker:
                 self._sleep(stop, wait)
                 continue
             try:
-                report = self.sync_once()
+                report = self.sync_once(stop=stop)
             except Exception:  # the worker must survive anything; log it loudly
                 log.exception("sync pass failed")
                 self._back_off(None)

@@ -5,7 +5,8 @@
 #     sudo make install-check            # or: sudo systemd/chroot-check.sh [DIR]
 #
 # It debootstraps Bookworm (with systemd, as Pi OS has) into DIR (default
-# /var/tmp/fretcoach-chroot, reused when present), copies this checkout in, runs
+# /var/tmp/fretcoach-chroot; made once, then reused: delete it for a fresh one), copies
+# this checkout in, runs
 # `make install` twice (it must be idempotent), checks the user and its groups, the
 # config and 0600 env file, the enabled unit (`systemd-analyze verify`), plays the demo
 # through the installed daemon as the `fretcoach` user, then `make uninstall`.
@@ -25,9 +26,18 @@ fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 # The host's CA bundle: a proxy's certificate, if there is one, is trusted there too.
 cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
-mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
-mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
-trap 'umount "$ROOT/dev" "$ROOT/proc" 2>/dev/null || true' EXIT
+# Unmount only what this run mounted; a failed unmount is said, never hidden (a /dev
+# left bound inside the chroot must not meet a later `rm -rf` of it).
+mounted=()
+cleanup() {
+    local point
+    for point in "${mounted[@]}"; do
+        umount "$point" || echo "warning: could not unmount $point: unmount it before deleting $ROOT" >&2
+    done
+}
+trap cleanup EXIT
+if ! mountpoint -q "$ROOT/proc"; then mount -t proc proc "$ROOT/proc" && mounted=("$ROOT/proc" "${mounted[@]}"); fi
+if ! mountpoint -q "$ROOT/dev"; then mount --bind /dev "$ROOT/dev" && mounted=("$ROOT/dev" "${mounted[@]}"); fi
 rm -rf "$ROOT/root/fretcoach" && mkdir -p "$ROOT/root/fretcoach"
 tar --exclude=./.venv --exclude=./.git --exclude=./out -cf - . | tar -xf - -C "$ROOT/root/fretcoach"
 
@@ -51,8 +61,9 @@ runuser -u fretcoach -- env STATE_DIRECTORY=/tmp/fretcoach-check \
     | grep -q "completed"
 echo "ok: the installed daemon plays the demo as user fretcoach"
 make uninstall >/dev/null
-[ ! -e /opt/fretcoach ] && [ ! -e /etc/systemd/system/fretcoach.service ]
-[ ! -e /etc/systemd/system/multi-user.target.wants/fretcoach.service ]
-[ -f /etc/fretcoach/config.toml ]
+test ! -e /opt/fretcoach
+test ! -e /etc/systemd/system/fretcoach.service
+test ! -e /etc/systemd/system/multi-user.target.wants/fretcoach.service
+test -f /etc/fretcoach/config.toml
 echo "ok: make uninstall removed the service and kept the settings"
 '

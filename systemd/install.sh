@@ -9,9 +9,10 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 # alsa-utils (aplay) and espeak-ng: spoken tips (coach.speech; off unless configured).
-# lgpio (the Pi 5's GPIO backend) comes from Raspberry Pi OS's archive, not Debian's.
+# liblgpio (for the Pi 5's GPIO backend, pip's lgpio below) comes from Raspberry Pi OS's
+# archive, not Debian's. (apt's python3-lgpio would not be seen by the venv.)
 lgpio=()
-if apt-cache show python3-lgpio >/dev/null 2>&1; then lgpio=(python3-lgpio liblgpio-dev); fi
+if apt-cache show liblgpio-dev >/dev/null 2>&1; then lgpio=(liblgpio-dev); fi
 ./.ci/apt-install build-essential python3-dev python3-venv portaudio19-dev libasound2-dev \
     i2c-tools alsa-utils espeak-ng "${lgpio[@]}"
 getent group i2c >/dev/null || groupadd --system i2c

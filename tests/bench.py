@@ -227,7 +227,10 @@ def run_ours(item: Item) -> Run:
     for e in finals:
         first = first_report.get(e.index, e)
         named = named_at.get((e.index, e.midi), e.end_s)
-        notes.append(Guess(e.onset_s, e.midi, e.cents, first.reported_s, first.midi, named))
+        # A note whose first word was its final report (cut off by the end) had no early
+        # report: it counts for latency, not for "early report names the final semitone".
+        early_midi = None if first.is_final else first.midi
+        notes.append(Guess(e.onset_s, e.midi, e.cents, first.reported_s, early_midi, named))
     cpu_s = _whole_path_cpu_s(item)
     return Run(
         notes=notes, audio_s=len(samples) / rate, cpu_s=cpu_s, hop_ns=hop_ns, hop_cpu_ns=hop_cpu_ns

@@ -2,7 +2,7 @@
 
 Not a test module. The subprocess gets this environment without keys or backends unless
 the test passes its own (a developer's ``OPENAI_API_KEY`` must not reach the real OpenAI
-from a test), and its own state directory.
+from a test), an empty config file and its own state directory.
 """
 
 from __future__ import annotations
@@ -35,8 +35,14 @@ def run_device(
     """``fretcoach run --json ARGS``; returns the finished sessions and the process.
 
     Fails the test (with its stderr) when the run does not exit 0."""
+    # An empty config file and an explicit state directory: neither the developer's
+    # ~/.config/fretcoach nor an installed /etc/fretcoach (or its store) can leak in.
+    config = state_dir.with_name(state_dir.name + "-config.toml")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("")
     result = subprocess.run(
-        [sys.executable, "-m", "device.cli", "run", "--json", *args],
+        [sys.executable, "-m", "device.cli", "run", "--json", "--config", str(config)]
+        + ["--data-dir", str(state_dir), *args],
         cwd=REPO,
         env={**offline_env(), **(env or {}), "FRETCOACH_DATA_DIR": str(state_dir)},
         capture_output=True,

@@ -276,3 +276,5 @@ def test_a_measured_tempo_is_told_as_a_metronome_would_be_set() -> None:
     assert beat_tempo(100.0) == 100.0
     assert beat_tempo(30.0) == 60.0
     assert beat_tempo(None) is None
+    assert beat_tempo(180.6) == 90.0  # whole BPM, as a metronome is set
+    assert beat_tempo(float("inf")) is None

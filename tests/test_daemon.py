@@ -585,6 +585,9 @@ def test_speech_goes_to_the_interface_unless_told_otherwise() -> None:
 
     assert speech_output_for("Scarlett Solo USB: Audio (hw:1,0)") == "plughw:1,0"
     assert speech_output_for("hw:2,0") == "plughw:2,0"  # hw would refuse 24 kHz mono
+    assert speech_output_for("hw:1") == "plughw:1,0"
+    assert speech_output_for("front:CARD=Solo,DEV=0") == "plughw:CARD=Solo,DEV=0"
+    assert speech_output_for("sysdefault:CARD=Solo") == "plughw:CARD=Solo,DEV=0"
     assert speech_output_for("Scarlett Solo USB: Audio") == "Scarlett Solo USB"
     assert speech_output_for("") == ""  # ALSA's default
     config, _ = load_config(None, ["audio.device='Scarlett'", "coach.speech='espeak'"])
@@ -602,7 +605,6 @@ def test_the_summary_screen_turns_synced_when_the_hub_has_the_session(tmp_path: 
     from sync.worker import SyncWorker
     from tests.hubproc import HubProcess
 
-    frames: list[object] = []
     config, _ = load_config(None, ["practice.scale='A minor pentatonic'", "sync.user_id='alice'"])
     with HubProcess(tmp_path / "hub") as hub, Store.open(tmp_path / "state") as store:
         worker = SyncWorker(
@@ -610,15 +612,30 @@ def test_the_summary_screen_turns_synced_when_the_hub_has_the_session(tmp_path: 
             HubClient(HubSettings(url=hub.url, token=hub.token_for("alice"))),
             clock=lambda: ClockReading(time.time(), time.monotonic(), "boot", True),
         )
-        display = recording_display(frames)
         daemon = Daemon(
             config,
             source=WavSource(DEMO, realtime=False),
             store=store,
-            display=display,
             sync_worker=worker,
+            exit_when_source_ends=False,  # stay on the summary screen until told
         )
-        [result] = daemon.run()
-        shown = [f.sync_state for f in frames if isinstance(f, SummaryScreen)]
-        assert shown[0] == "queued" and shown[-1] == "synced", shown
+        runner = threading.Thread(target=daemon.run)
+        runner.start()
+        try:
+            states: list[str] = []
+            deadline = time.monotonic() + 30
+            while not states or states[-1] != "synced":
+                assert time.monotonic() < deadline, f"summary screen states: {states}"
+                screen = daemon.screen()
+                if isinstance(screen, SummaryScreen) and (
+                    not states or states[-1] != screen.sync_state
+                ):
+                    states.append(screen.sync_state)
+                time.sleep(0.02)
+        finally:
+            daemon.stop()
+            runner.join(timeout=15)
+        # It said "queued" when the session ended (unless the upload beat the first look).
+        assert set(states) <= {"queued", "synced"} and states[-1] == "synced", states
+        [result] = daemon.results
         assert [r["session_id"] for r in hub.rows()] == [result.session_id]

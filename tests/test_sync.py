@@ -452,6 +452,11 @@ def test_a_hub_without_session_summaries_declines_them_without_dead_letters(
     assert not [r for r in hub.rows("session_summaries") if r["session_id"] == session_id]
     assert store.session_summary(session_id) == "Steady."
     assert store.session(session_id).sync_state == "synced"
+    # The Hub got the route after all (the 404 was a proxy, say): --retry-dead asks again.
+    assert store.retry_dead() == 1
+    assert worker(store, hub).sync_once().sent == 1
+    [row] = [r for r in hub.rows("session_summaries") if r["session_id"] == session_id]
+    assert row["summary"] == "Steady."
 
 
 def test_a_summary_refused_for_a_bad_token_is_a_dead_letter_not_declined(
