@@ -639,3 +639,18 @@ def test_the_summary_screen_turns_synced_when_the_hub_has_the_session(tmp_path: 
         assert set(states) <= {"queued", "synced"} and states[-1] == "synced", states
         [result] = daemon.results
         assert [r["session_id"] for r in hub.rows()] == [result.session_id]
+
+
+def test_the_daemon_prunes_traces_opik_has_had_for_a_month(tmp_path: Path) -> None:
+    import sqlite3
+
+    with Store.open(tmp_path) as store:
+        for ref in ("old", "recent"):
+            store.enqueue_payload("opik-trace", ref, "{}")
+        for item in store.pending(kinds=("opik-trace",)):
+            store.mark_sent(item.id)
+    with sqlite3.connect(tmp_path / "fretcoach.db") as db:  # delivered 31 days ago
+        db.execute("UPDATE outbox SET updated_at = '2020-01-01T00:00:00.000+00:00' WHERE ref='old'")
+    with Store.open(tmp_path) as store:
+        Daemon(Config(), source=ToneSource(realtime=False, seconds=0.5), store=store).run()
+        assert store.outbox_counts(("opik-trace",)).sent == 1  # the recent one is kept

@@ -436,14 +436,15 @@ def test_traces_waiting_for_opik_do_not_count_as_unsynced(store: Store, hub: Hub
     assert store.outbox_counts().pending == 1  # the trace waits for Opik, not the Hub
 
 
+@pytest.mark.parametrize("status", [404, 405, 501])
 def test_a_hub_without_session_summaries_declines_them_without_dead_letters(
-    store: Store, hub: HubProcess
+    store: Store, hub: HubProcess, status: int
 ) -> None:
     """A Hub built to the original contract (sessions, plans) answers the summary route 404:
     the session syncs, the summary stays on the device, and nothing counts as rejected."""
     session_id = record_session(store)
     store.queue_session_summary(session_id, summary="Steady.", source="model", model="gpt-4o-mini")
-    hub.faults([{"delay_before_s": 0}, {"status": 404}])
+    hub.faults([{"delay_before_s": 0}, {"status": status}])
     report = worker(store, hub).sync_once()
     assert report.complete, report
     assert (report.sent, report.dead) == (2, 0)
