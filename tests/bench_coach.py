@@ -11,10 +11,12 @@ CPU on the coach's thread) land inside the run, as they do when the Pi boots:
 * ``busy``  — as ``coach``, plus a second generator asking for traced tips back to back
   on its own thread for the whole run (far more than the 30 s minimum interval allows).
 
-Figures: per-hop DSP time p99 (thread CPU and wall) with the coach busy against idle
-(target ratio ≤ 1.1); the time from a tip request to the first frame that shows the tip;
-peak RSS with and without the coach loaded; hops dropped. Writes ``out/bench_coach.json``
-and ``out/bench_coach.md``.
+Each scenario runs twice, the rounds interleaved (idle, coach, busy, idle, ...), and the
+per-hop p99s are those of the less disturbed round: one round's p99 can catch another
+process's busy spell on the shared machine. Figures: per-hop DSP time p99 (thread CPU
+and wall) with the coach busy against idle (target ratio ≤ 1.1); the time from a tip
+request to the first frame that shows the tip; peak RSS with and without the coach
+loaded; hops dropped. Writes ``out/bench_coach.json`` and ``out/bench_coach.md``.
 
     python -m tests.bench_coach
 """
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path("out")
+ROUNDS = 2  # each scenario twice, interleaved; the less disturbed round counts
 STEADY_AFTER_S = 15.0
 REPEATS = 4  # the 9.8 s demo, four times: room for a cold and a warm tip at 3 s and 33 s
 SCENARIOS = ("idle", "coach", "busy")
@@ -225,6 +228,18 @@ def _child(scenario: str, env: dict[str, str]) -> dict[str, Any]:
     return figures
 
 
+def _combined(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One scenario over its rounds: the per-hop p99s of the least disturbed round (as
+    ``timeit`` takes the best: on a shared machine a round can catch someone else's busy
+    spell, +70 % seen), the rest from the first round, every round kept under ``rounds``."""
+    first = dict(results[0])
+    for key in ("hop_p99_us", "hop_cpu_p99_us"):
+        first[key] = min(r[key] for r in results)
+    first["dropped"] = sum(r["dropped"] for r in results)
+    first["rounds"] = results
+    return first
+
+
 def _ms(value: float | None) -> str:
     return "never shown" if value is None else f"{value:.0f} ms"
 
@@ -240,7 +255,6 @@ def main(argv: list[str] | None = None) -> int:
     from tests.llmstub import LLMStub
     from tests.opikstub import OpikStub
 
-    runs: dict[str, dict[str, Any]] = {}
     with (
         tempfile.TemporaryDirectory() as folder,
         LLMStub() as llm,
@@ -259,26 +273,34 @@ def main(argv: list[str] | None = None) -> int:
             "OPIK_URL_OVERRIDE": opik.url,
             "OPIK_PROJECT_NAME": "FretCoach-bench",
         }
-        for scenario in SCENARIOS:
-            print(f"bench_coach: {scenario} (~{REPEATS * 10} s)...", flush=True)
-            if scenario == "coach":
-                llm.script(
-                    *[
-                        {
-                            "kind": "answer",
-                            "text": f"Your pitch is steady, but timing drifts – {fix}.",
-                        }
-                        for fix in BENCH_FIXES
-                    ]
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in SCENARIOS}
+        for round_ in range(ROUNDS):
+            for scenario in SCENARIOS:
+                print(
+                    f"bench_coach: {scenario}, round {round_ + 1} of {ROUNDS} "
+                    f"(~{REPEATS * 10} s)...",
+                    flush=True,
                 )
-            runs[scenario] = _child(scenario, base if scenario == "idle" else coach_env)
+                if scenario == "coach":
+                    llm.script(
+                        *[
+                            {
+                                "kind": "answer",
+                                "text": f"Your pitch is steady, but timing drifts – {fix}.",
+                            }
+                            for fix in BENCH_FIXES
+                        ]
+                    )
+                env = base if scenario == "idle" else coach_env
+                rounds[scenario].append(_child(scenario, env))
+        runs = {name: _combined(results) for name, results in rounds.items()}
         traces = len(opik.traces())
     idle, coach, busy = runs["idle"], runs["coach"], runs["busy"]
     tips = coach["tips"]
     cold = tips[0]["to_screen_ms"] if tips else None
     warm = [t["to_screen_ms"] for t in tips[1:]]
     table = [
-        ("per-hop DSP p99, thread CPU: idle / coach busy (target ratio ≤ 1.1)",
+        ("per-hop DSP p99 (best of 2 rounds), thread CPU: idle / coach busy (target ≤ 1.1)",
          f"{idle['hop_cpu_p99_us']:.0f} / {busy['hop_cpu_p99_us']:.0f} µs "
          f"(ratio {busy['hop_cpu_p99_us'] / idle['hop_cpu_p99_us']:.2f})"),
         ("per-hop DSP p99, wall (GIL waits included): idle / coach busy",
