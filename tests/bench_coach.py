@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -252,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_scenario(args.scenario)))
         return 0
 
+    from tests.devicerun import offline_env
     from tests.llmstub import LLMStub
     from tests.opikstub import OpikStub
 
@@ -261,11 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         OpikStub(Path(folder) / "opik.jsonl") as opik,
     ):
         llm.set_default(BENCH_TIP)
-        base = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("OPENAI_", "OPIK_", "FRETCOACH_"))
-        }
+        base = offline_env()
         coach_env = {
             **base,
             "OPENAI_API_KEY": "sk-bench",

@@ -13,8 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +23,12 @@ import pytest
 from coach.providers import CoachSettings, ProviderSettings
 from coach.recommend import Recommender, recommend_for
 from coach.tracing import TRACE_KIND, OpikSettings, Tracer, TraceReplayer
-from dsp.scales import parse_scale
-from sync.records import SessionProgress, SessionStart
 from sync.store import Store
 from tests.hubproc import free_port
 from tests.llmstub import LLMStub
 from tests.opikstub import OpikStub
 from tests.stubproc import REPO
+from tests.test_recommend import add_session as add_scored_session
 
 FAMILY_TAGS = [
     "fretcoach-core",
@@ -65,28 +62,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def add_session(store: Store, user: str = "alice") -> None:
-    scale = parse_scale("A Minor (Pentatonic)")
-    session_id = str(uuid.uuid4())
-    store.begin_session(
-        SessionStart(
-            session_id=session_id,
-            user_id=user,
-            device_id="fcp-test",
-            software_version="0.1.0",
-            scale_chosen=scale.hub_name,
-            scale_type=scale.hub_type,
-            total_inscale_notes=scale.size,
-            sensitivity=0.5,
-            strictness=0.5,
-            bpm=80.0,
-            enabled_metrics=("pitch", "scale", "timing"),
-            start_wall=time.time() - 600,
-            start_monotonic=100.0,
-            boot_id="boot-test",
-            clock_synced=True,
-        )
-    )
-    store.finish_session(session_id, SessionProgress(120.0, 0.9, 0.5, 0.8, 40, 36, 4), [])
+    """One finished session of history (pitch 90 %, scale 50 %, timing 80 %)."""
+    add_scored_session(store, pitch=0.9, scale=0.5, timing=0.8, user=user)
 
 
 def model(stub: LLMStub, fallback: str | None = None) -> CoachSettings:
