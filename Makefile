@@ -10,11 +10,12 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 
 # Build deps for aubio (compiles from source) and pyaudio (links PortAudio).
 APT_RUN  := build-essential python3-dev python3-venv portaudio19-dev
-# Test / bench extras: FluidSynth + a GM soundfont render the guitar test set;
+# Test / bench extras: FluidSynth + the three GM soundfonts Debian ships render the guitar
+# sets (FluidR3 for the dev split, TimGM6mb and MuseScore General for the test split);
 # libsndfile is what librosa (the benchmark peer) reads audio with; PostgreSQL runs the
 # reference Hub's DATABASE_URL test on a throwaway loopback cluster.
 # espeak-ng + alsa-utils (aplay): the coach's optional text-to-speech, offline voice and player.
-APT_TEST := fluidsynth fluid-soundfont-gm libsndfile1 postgresql espeak-ng alsa-utils
+APT_TEST := fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small libsndfile1 postgresql espeak-ng alsa-utils
 
 STAMP_RUN := $(VENV)/.stamp-run-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STAMP_DEV := $(VENV)/.stamp-dev-$(shell cksum pyproject.toml | cut -d' ' -f1)
@@ -45,7 +46,8 @@ format: $(STAMP_DEV) ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP_DEV) ## benchmarks: engine vs librosa pyin, store and sync, the device, the coach
+bench: $(STAMP_DEV) ## benchmarks: engine per condition vs aubio and librosa (test split + real notes), store and sync, the device, the coach
+	$(PY) -m bench.evaluate --split all --json out/eval.json --md out/eval.md
 	$(PY) -m tests.bench
 	$(PY) -m tests.bench_sync
 	$(PY) -m tests.bench_device

@@ -1,0 +1,1 @@
+"""Benchmarks and the evaluation sets they run on: tools, not tests (`make bench`)."""

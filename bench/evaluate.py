@@ -1,0 +1,353 @@
+"""Note-tracking accuracy per condition, ours beside plain aubio and librosa, in one run.
+
+    python -m bench.evaluate [--split dev|test|real|all] [--conditions a,b] [--no-peers]
+                             [--jobs 2] [--json out/eval.json] [--md out/eval.md]
+
+Tune on ``--split dev``; report ``--split test`` and ``--split real`` (the 109 real notes,
+each after its own room noise). Every engine hears the same clips; a truth note and a
+detected one match when their onsets are within ±50 ms, one to one, closest first.
+
+Columns, per condition (one table per engine row):
+
+* **F (P/R)** — onset F-measure, precision, recall;
+* **err p50/p90** — |onset error| of matched notes, ms;
+* **rep** — recall of repeated notes (same pitch re-picked);
+* **names** — matched notes named the right semitone;
+* **|c| p50/p90** — |cents error| of right names whose truth pitch is steady;
+* **extra** — detected notes beyond the matched ones, per truth note (phantom notes);
+* **first** — the first name the live screen shows is the right one (ours only);
+* **×RT** — real-time factor: audio seconds per CPU second of that engine.
+
+And the timing score: Spearman between each ``timing`` clip's jitter (relative to its note
+spacing) and the score our engine's notes get, with the scores of the even and 5–10 ms
+clips.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from bench import evalset  # noqa: E402
+
+WINDOW_S = 0.05
+REPEAT_WINDOW_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    onset_s: float
+    midi: int
+    cents: float
+    first_midi: int | None = None  # what the live screen showed first (ours only)
+
+
+@dataclass(frozen=True, slots=True)
+class ClipResult:
+    """One engine on one clip: per truth note, its match; and the totals."""
+
+    clip: str
+    condition: str
+    engine: str
+    truth: int
+    detected: int
+    errors_ms: tuple[float, ...]  # signed onset error of each matched note
+    named: tuple[bool, ...]  # per matched note
+    cents_err: tuple[float, ...]  # right names with a steady truth pitch
+    first_right: tuple[bool, ...]  # per matched note, when the engine reports early names
+    repeated: int
+    repeated_found: int
+    audio_s: float
+    cpu_s: float
+    timing_score: float | None = None
+    jitter_rel: float | None = None
+    jitter_ms: float = 0.0
+
+
+Engine = Callable[[np.ndarray, int], list[Detected]]
+
+
+def ours(samples: np.ndarray, sr: int) -> list[Detected]:
+    """The device's tracker, hop by hop, live and causal; first reports kept by index."""
+    from dsp import NoteTracker, TrackerConfig, hops_of
+
+    tracker = NoteTracker(TrackerConfig(sample_rate=sr))
+    first: dict[int, int] = {}
+    finals = []
+    for hop, _ in hops_of(samples):
+        for e in tracker.process(hop):
+            first.setdefault(e.index, e.midi)
+            if e.is_final:
+                finals.append(e)
+    for e in tracker.flush():
+        first.setdefault(e.index, e.midi)
+        finals.append(e)
+    return [Detected(e.onset_s, e.midi, e.cents, first[e.index]) for e in finals]
+
+
+def _peer(name: str) -> Engine:
+    from bench import peers
+
+    fn = peers.PEERS[name]
+
+    def run(samples: np.ndarray, sr: int) -> list[Detected]:
+        return [Detected(n.onset_s, n.midi, n.cents) for n in fn(samples, sr)]
+
+    return run
+
+
+def engines(with_peers: bool) -> dict[str, Engine]:
+    found: dict[str, Engine] = {"ours": ours}
+    if with_peers:
+        from bench import peers
+
+        found.update({name: _peer(name) for name in peers.PEERS})
+    return found
+
+
+def match(truth: Sequence[evalset.TruthNote], found: Sequence[Detected]) -> dict[int, int]:
+    """Truth index -> detected index: one to one within ±50 ms, closest pairs first."""
+    pairs = sorted(
+        (abs(d.onset_s - t.onset_s), i, j)
+        for i, t in enumerate(truth)
+        for j, d in enumerate(found)
+        if abs(d.onset_s - t.onset_s) <= WINDOW_S
+    )
+    taken_t: dict[int, int] = {}
+    taken_d: set[int] = set()
+    for _, i, j in pairs:
+        if i not in taken_t and j not in taken_d:
+            taken_t[i] = j
+            taken_d.add(j)
+    return taken_t
+
+
+def score_clip(clip: evalset.EvalClip, engine: str, run: Engine) -> ClipResult:
+    start = time.process_time()
+    found = run(clip.audio, evalset.SR)
+    cpu = time.process_time() - start
+    pairs = match(clip.notes, found)
+    errors, named, cents, first = [], [], [], []
+    repeated = found_repeated = 0
+    for i, t in enumerate(clip.notes):
+        if t.repeated:
+            repeated += 1
+            found_repeated += i in pairs
+        if i not in pairs:
+            continue
+        d = found[pairs[i]]
+        errors.append(round(1000.0 * (d.onset_s - t.onset_s), 2))
+        right = d.midi == t.midi
+        named.append(right)
+        if right and t.cents_reliable:
+            cents.append(round(d.cents - t.cents, 2))
+        if d.first_midi is not None:
+            first.append(d.first_midi == t.midi)
+    timing = jitter_rel = None
+    if clip.condition == "timing" and engine == "ours":
+        timing = _timing_score(found)
+        jitter_rel = clip.jitter_ms / 1000.0 / clip.spacing_s if clip.spacing_s else None
+    return ClipResult(
+        clip.name, clip.condition, engine, len(clip.notes), len(found), tuple(errors),
+        tuple(named), tuple(cents), tuple(first), repeated, found_repeated,
+        len(clip.audio) / evalset.SR, cpu, timing, jitter_rel, clip.jitter_ms,
+    )  # fmt: skip
+
+
+def _timing_score(found: Sequence[Detected]) -> float | None:
+    """Free-tempo timing stability of the notes found, as ``analyze`` would score them."""
+    from dsp import NoteEvent, Scorer, ScoringConfig, parse_scale
+
+    scorer = Scorer(ScoringConfig(parse_scale("C chromatic")))
+    for k, d in enumerate(found):
+        scorer.add(NoteEvent(k, d.onset_s, d.onset_s + 0.1, d.midi, d.cents, 0.0, 1.0, -20.0,
+                             d.onset_s + 0.05))  # fmt: skip
+    return scorer.session().timing_stability
+
+
+def _job(args: tuple[str, str, bool]) -> list[ClipResult]:
+    split, condition, with_peers = args
+    runs = engines(with_peers)
+    results = []
+    source = evalset.real_clips() if split == "real" else evalset.clips(split, [condition])
+    for clip in source:
+        for name, run in runs.items():
+            results.append(score_clip(clip, name, run))
+    return results
+
+
+# -- tables ----------------------------------------------------------------------------------
+
+
+def _pct(values: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if len(values) else None
+
+
+def summarise(results: Sequence[ClipResult]) -> dict[str, float | int | None]:
+    truth = sum(r.truth for r in results)
+    detected = sum(r.detected for r in results)
+    matched = sum(len(r.errors_ms) for r in results)
+    errors = [abs(e) for r in results for e in r.errors_ms]
+    named = [n for r in results for n in r.named]
+    cents = [abs(c) for r in results for c in r.cents_err]
+    first = [f for r in results for f in r.first_right]
+    repeated = sum(r.repeated for r in results)
+    p = matched / detected if detected else 0.0
+    rc = matched / truth if truth else 0.0
+    cpu = sum(r.cpu_s for r in results)
+    return {
+        "truth": truth,
+        "f": 2 * p * rc / (p + rc) if p + rc else 0.0,
+        "p": p,
+        "r": rc,
+        "err_p50_ms": _pct(errors, 50),
+        "err_p90_ms": _pct(errors, 90),
+        "late_30ms": sum(1 for r in results for e in r.errors_ms if e > 30) / matched
+        if matched
+        else None,
+        "repeated_recall": sum(r.repeated_found for r in results) / repeated if repeated else None,
+        "names": sum(named) / len(named) if named else None,
+        "cents_p50": _pct(cents, 50),
+        "cents_p90": _pct(cents, 90),
+        "extra_per_pluck": (detected - matched) / truth if truth else None,
+        "first_right": sum(first) / len(first) if first else None,
+        "rtf": sum(r.audio_s for r in results) / cpu if cpu > 0 else None,
+    }
+
+
+def _fmt(v: float | int | None, kind: str) -> str:
+    if v is None:
+        return "–"
+    if kind == "pct":
+        return f"{100 * v:.1f} %"
+    if kind == "f":
+        return f"{v:.3f}"
+    if kind == "ms":
+        return f"{v:.1f}"
+    if kind == "x":
+        return f"{v:.0f}×"
+    return f"{v:.2f}"
+
+
+def table(title: str, rows: dict[str, dict[str, float | int | None]]) -> str:
+    lines = [
+        f"#### {title}",
+        "",
+        "| engine | notes | onset F (P / R) | err p50 / p90 ms | rep | names | "
+        "\\|c\\| p50 / p90 | extra | first | ×RT |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for engine, s in rows.items():
+        lines.append(
+            f"| {engine} | {s['truth']} | {_fmt(s['f'], 'f')} ({_fmt(s['p'], 'f')} / "
+            f"{_fmt(s['r'], 'f')}) | {_fmt(s['err_p50_ms'], 'ms')} / {_fmt(s['err_p90_ms'], 'ms')}"
+            f" | {_fmt(s['repeated_recall'], 'pct')} | {_fmt(s['names'], 'pct')} | "
+            f"{_fmt(s['cents_p50'], 'ms')} / {_fmt(s['cents_p90'], 'ms')} | "
+            f"{_fmt(s['extra_per_pluck'], 'num')} | {_fmt(s['first_right'], 'pct')} | "
+            f"{_fmt(s['rtf'], 'x')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def timing_report(results: Sequence[ClipResult]) -> dict[str, object]:
+    from scipy.stats import spearmanr
+
+    timed = [r for r in results if r.timing_score is not None and r.jitter_rel is not None]
+    if len(timed) < 3:
+        return {}
+    rho = spearmanr([r.jitter_rel for r in timed], [r.timing_score for r in timed]).statistic
+    even = [r.timing_score for r in timed if r.jitter_ms < 1.0]
+    human = [r.timing_score for r in timed if 4.0 <= r.jitter_ms <= 11.0]
+    loose = [r.timing_score for r in timed if r.jitter_ms >= 30.0]
+    return {
+        "clips": len(timed),
+        "spearman": round(float(rho), 3),
+        "even_min": min(even) if even else None,
+        "human_5_10ms_min": min(human) if human else None,
+        "loose_30ms_max": max(loose) if loose else None,
+        "points": [
+            (round(r.jitter_ms, 1), round(r.jitter_rel or 0, 3), r.timing_score) for r in timed
+        ],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.evaluate", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--split", default="test", choices=("dev", "test", "real", "all"))
+    ap.add_argument("--conditions", default="", help="comma-separated (default: all)")
+    ap.add_argument("--no-peers", action="store_true", help="ours only (quick tuning loop)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--md", type=Path, default=None)
+    args = ap.parse_args(argv)
+    splits = ["test", "real"] if args.split == "all" else [args.split]
+    conditions = [c for c in args.conditions.split(",") if c] or list(evalset.CONDITIONS)
+    unknown = set(conditions) - set(evalset.CONDITIONS)
+    if unknown:
+        ap.error(f"unknown condition(s): {', '.join(sorted(unknown))}")
+    jobs = [
+        (split, c, not args.no_peers)
+        for split in splits
+        for c in (["real"] if split == "real" else conditions)
+    ]
+    results: list[ClipResult] = []
+    t0 = time.monotonic()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for k, got in enumerate(pool.map(_job, jobs), 1):
+            results.extend(got)
+            print(f"\r[{k}/{len(jobs)}] {time.monotonic() - t0:5.0f} s", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    report: dict[str, object] = {}
+    md = []
+    for split in splits:
+        mine = [r for r in results if r.clip.startswith(split + "/")]
+        groups = sorted({r.condition for r in mine}) if split != "real" else ["real notes"]
+        names = list(dict.fromkeys(r.engine for r in mine))
+        overall = {e: summarise([r for r in mine if r.engine == e]) for e in names}
+        md.append(table(f"{split}: all conditions", overall))
+        per: dict[str, object] = {"all": overall}
+        if split != "real":
+            for g in groups:
+                rows = {e: summarise([r for r in mine if r.engine == e and r.condition == g])
+                        for e in names}  # fmt: skip
+                per[g] = rows
+                md.append(table(f"{split}: {g}", rows))
+            timing = timing_report(mine)
+            per["timing_score"] = timing
+            if timing:
+                md.append(
+                    f"Timing score ({split}, {timing['clips']} clips): Spearman "
+                    f"{timing['spearman']}, even ≥ {_fmt(timing['even_min'], 'num')}, "
+                    f"5–10 ms ≥ {_fmt(timing['human_5_10ms_min'], 'num')}, "
+                    f"≥ 30 ms ≤ {_fmt(timing['loose_30ms_max'], 'num')}\n"
+                )
+        report[split] = per
+    text = "\n".join(md)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        clips = [asdict(r) for r in results]
+        args.json.write_text(json.dumps({"report": report, "clips": clips}, indent=1))
+    if args.md:
+        args.md.parent.mkdir(parents=True, exist_ok=True)
+        args.md.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

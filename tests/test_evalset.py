@@ -1,0 +1,66 @@
+"""The evaluation set: splits that share conditions and nothing else, truth that is true."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import evalset, evaluate, notebank
+
+pytestmark = pytest.mark.skipif(
+    notebank.unavailable("fluidr3") is not None, reason="FluidSynth or FluidR3 GM missing"
+)
+
+
+def test_the_splits_share_conditions_but_not_sources_or_melodies() -> None:
+    assert not set(evalset.SOUNDFONTS["dev"]) & set(evalset.SOUNDFONTS["test"])
+    assert not set(evalset.VOICES["dev"]) & set(evalset.VOICES["test"])
+    dev = next(evalset.clips("dev", ["clean"]))
+    test = next(evalset.clips("test", ["clean"]))
+    assert [n.midi for n in dev.notes] != [n.midi for n in test.notes]
+    assert dev.condition == test.condition == "clean"
+
+
+def test_clips_are_deterministic_and_labelled() -> None:
+    a = next(evalset.clips("dev", ["repeated"]))
+    b = next(evalset.clips("dev", ["repeated"]))
+    assert np.array_equal(a.audio, b.audio)
+    assert a.audio.dtype == np.float32 and np.isfinite(a.audio).all()
+    assert any(n.repeated for n in a.notes)
+    assert all(0.0 < n.onset_s < len(a.audio) / evalset.SR for n in a.notes)
+
+
+def test_truth_onsets_sit_at_the_attack() -> None:
+    """Each plucked note's energy rises within a few ms after its truth onset."""
+    clip = next(evalset.clips("test", ["clean"]))
+    x = clip.audio.astype(np.float64)
+    for note in clip.notes:
+        at = round(note.onset_s * evalset.SR)
+        before = np.sqrt(np.mean(x[at - 480 : at - 48] ** 2))
+        after = np.sqrt(np.mean(x[at : at + 240] ** 2))
+        assert after > 2.0 * before, note
+
+
+def test_noise_conditions_are_at_their_snr() -> None:
+    clean = next(evalset.clips("dev", ["noise-30dB"]))
+    noisy = next(evalset.clips("dev", ["noise-10dB"]))
+    # The first 0.4 s hold no note: only the added noise.
+    floor = [float(np.sqrt(np.mean(c.audio[: int(0.4 * evalset.SR)] ** 2))) for c in (clean, noisy)]
+    assert 20 * np.log10(floor[1] / floor[0]) > 10.0
+
+
+def test_matching_is_one_to_one_within_50_ms() -> None:
+    truth = [evalset.TruthNote(1.0, 60, 0.0), evalset.TruthNote(1.06, 62, 0.0)]
+    found = [evaluate.Detected(1.03, 60, 0.0), evaluate.Detected(1.07, 62, 0.0)]
+    assert evaluate.match(truth, found) == {0: 0, 1: 1}
+    twice = [evaluate.Detected(1.01, 60, 0.0), evaluate.Detected(1.02, 60, 0.0)]
+    assert evaluate.match(truth[:1], twice) == {0: 0}
+    assert evaluate.match(truth, [evaluate.Detected(1.3, 60, 0.0)]) == {}
+
+
+def test_our_engine_is_scored_on_a_clean_clip() -> None:
+    clip = next(evalset.clips("test", ["clean"]))
+    result = evaluate.score_clip(clip, "ours", evaluate.ours)
+    summary = evaluate.summarise([result])
+    assert summary["truth"] == len(clip.notes)
+    assert summary["f"] > 0.9 and summary["names"] > 0.9
