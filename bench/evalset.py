@@ -170,7 +170,9 @@ def _grid(
             midi = previous
         elif previous is not None and previous != midi and rng.random() < legato:
             kind = "hammer" if midi > previous else "pull"
-        dev = float(rng.normal(0.0, jitter_ms / 1000.0)) if jitter_ms else 0.0
+        # Human jitter, at most a fifth of the spacing (beyond that notes swap places).
+        sd = min(jitter_ms / 1000.0, 0.2 * spacing)
+        dev = float(np.clip(rng.normal(0.0, sd), -0.4 * spacing, 0.4 * spacing)) if sd else 0.0
         offsets.append(dev)
         velocity = float(rng.uniform(0.55, 1.0)) * (1.0 if i % per_beat == 0 else 0.85)
         notes.append(

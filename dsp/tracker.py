@@ -97,7 +97,15 @@ _ATTACK_RISE_DB = 9.0
 _SAME_ATTACK_S = 0.05  # triggers closer than this are one attack
 _BLIP_S = 0.25
 _BLIP_DB = 15.0
-_RETRIGGER_RISE_DB = 4.0
+_NOVELTY_RATIO = 3.0  # specdiff over its recent median: a re-attack (see _is_novel)
+_NOVELTY_HISTORY = 8
+_NOVELTY_RISE_DB = 1.0
+_REPLUCK_RISE_DB = 5.0
+_REPLUCK_DIP_DB = 3.0
+_REPLUCK_NOVELTY = 1.5
+_BLOCK_RISE_DB = 1.0  # a re-attack's onset: a 2.7 ms block at least this much louder
+_NOVELTY_SHARE = 0.1  # of the sounding note's own attack novelty
+_ATTACK_NOVELTY_S = 0.06
 
 # Pitch and reporting: a note's pitch is taken from frames whose window is mostly the note.
 _MIN_CONFIDENCE = 0.75  # a confident frame
@@ -248,6 +256,7 @@ class _Note:
     index: int
     onset_s: float
     peak_db: float
+    novelty: float = 0.0  # the largest spectral change of its attack
     times: list[float] = field(default_factory=list)  # voiced frames: end of hop
     midis: list[float] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
@@ -292,13 +301,15 @@ class NoteTracker:
         # sub-octaves; a 2nd-order high-pass at 50 Hz removes them before pitch analysis.
         self._highpass = aubio.digital_filter(3)
         self._highpass.set_biquad(*butterworth_highpass(_HIGHPASS_HZ, half))
-        self._onset = aubio.onset("hfc", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
+        # Spectral novelty: aubio's ``specdiff`` descriptor (its peak picker is not used).
+        # A re-pluck of a ringing string, or a new note over a ringing one, changes the
+        # spectrum when the level hardly moves; a decay, beating or vibrato barely do.
+        self._onset = aubio.onset("specdiff", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
         self._onset.set_silence(-90.0)
-        self._onset.set_threshold(0.3)
-        self._onset.set_minioi_ms(45.0)
-        # aubio back-dates onsets by 4.3 hops; measured on plucked strings that lands
-        # ~11 ms early at this hop size, so back-date less.
-        self._onset.set_delay(max(int(self._onset.get_delay() - 0.011 * half), 0))
+        self._novelty: deque[float] = deque(maxlen=_NOVELTY_HISTORY)
+        self._was_novel = False
+        self._block_rise = 10.0 ** (_BLOCK_RISE_DB / 10.0)
+        self._recent_levels: deque[tuple[float, float]] = deque(maxlen=6)  # (dB, novelty)
         self._hop_s = HOP_SIZE / self._rate
         self._min_voiced = self.config.min_midi - 0.5
         self._max_voiced = self.config.max_midi + 0.5
@@ -389,7 +400,10 @@ class NoteTracker:
         self._levels.append((now, rms_db))
 
         half = np.dot(hop.reshape(-1, _DECIMATION), self._pair_mean)
-        is_onset = self._onset(half)[0] > 0
+        self._onset(half)
+        descriptor = self._onset.get_descriptor()
+        novel = self._is_novel(descriptor)
+        replucked = self._dip_and_rise(rms_db, descriptor)
         filtered = self._highpass(half)
         early_window = self._early_window
         early_window[: -filtered.size] = early_window[filtered.size :]
@@ -408,11 +422,22 @@ class NoteTracker:
         note = self._note
         if attack_s is not None:
             self._attack(attack_s, self._attack_db, now, events)
-        elif is_onset and loud:
-            onset_s = max(self._onset.get_last() * _DECIMATION / self._rate, 0.0)
-            if onset_s - self._last_attack_s >= _SAME_ATTACK_S and (
-                note is None or self._rose_since(onset_s)
-            ):
+        elif (
+            novel
+            and loud
+            and self._rising()
+            and (note is None or descriptor >= _NOVELTY_SHARE * note.novelty)
+        ):
+            # Not while the level falls (a note letting go), nor a change far smaller than
+            # the note's own attack made (a sample's loop, a harmonic fading in).
+            onset_s = self._novelty_onset(start)
+            if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
+                self._attack(onset_s, rms_db, now, events)
+        elif note is not None and loud and replucked:
+            # A re-pluck the spectrum hides (distortion keeps it busy): the pick stopped
+            # the string, the level dipped and rose again.
+            onset_s = self._novelty_onset(start)
+            if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(onset_s, rms_db, now, events)
         elif note is None and loud and confidence >= _MIN_CONFIDENCE and midi == midi:
             # A note that crept in without a detected attack.
@@ -424,6 +449,8 @@ class NoteTracker:
             return events
         if rms_db > note.peak_db:
             note.peak_db = rms_db
+        if now - note.onset_s <= _ATTACK_NOVELTY_S and descriptor > note.novelty:
+            note.novelty = descriptor
         if midi == midi:
             self._voiced.append((now, midi, confidence))
         if midi == midi and now - note.onset_s <= _FINAL_SPAN_S:
@@ -514,13 +541,70 @@ class NoteTracker:
                 return (start - (len(audio) - HOP_SIZE) + at) / self._rate
         return None
 
-    def _rose_since(self, onset_s: float) -> bool:
-        """Did the level jump at ``onset_s``? Re-plucks do; fret buzz and vibrato do not."""
-        before = [db for t, db in self._levels if t <= onset_s]
-        after = [db for t, db in self._levels if t > onset_s]
-        if not before or not after:
+    def _is_novel(self, descriptor: float) -> bool:
+        """The spectrum changed ``_NOVELTY_RATIO`` times more than it has been changing (the
+        median of the last hops): true on the first hop of such a change only."""
+        history = self._novelty
+        background = sorted(history)[len(history) // 2] if history else 0.0
+        history.append(descriptor)
+        novel = descriptor >= _NOVELTY_RATIO * background + 1e-9 and len(history) > 2
+        fresh = novel and not self._was_novel
+        self._was_novel = novel
+        return fresh
+
+    def _dip_and_rise(self, rms_db: float, descriptor: float) -> bool:
+        """The level rose ``_REPLUCK_RISE_DB`` within two hops out of a dip at least
+        ``_REPLUCK_DIP_DB`` deep, and the spectrum changed more than at the dip."""
+        recent = self._recent_levels
+        recent.append((rms_db, descriptor))
+        if len(recent) < recent.maxlen:
+            return False
+        levels = [db for db, _ in recent]
+        k = min(range(len(levels) - 3, len(levels) - 1), key=levels.__getitem__)
+        dip, changed = recent[k]
+        return (
+            rms_db - dip >= _REPLUCK_RISE_DB
+            and max(levels[:k]) - dip >= _REPLUCK_DIP_DB
+            and descriptor >= _REPLUCK_NOVELTY * changed
+        )
+
+    def _rising(self) -> bool:
+        """The level of this hop or the one before rose over the quietest of the three
+        hops before them (``_levels`` already holds this hop): an attack adds energy; a
+        note letting go, a fade or a sample's loop does not."""
+        levels = self._levels
+        if len(levels) < 3:
             return True
-        return max(after) - min(before[-3:]) >= _RETRIGGER_RISE_DB
+        now, last = levels[-1][1], levels[-2][1]
+        if now < last - _NOVELTY_RISE_DB:
+            return False  # falling now: the change is the sound stopping
+        before = min(db for _, db in list(levels)[-5:-2])
+        return max(now, last) >= before + _NOVELTY_RISE_DB
+
+    def _novelty_onset(self, start: int) -> float:
+        """Where an attack began in this hop or the one before: the 2.7 ms block of the
+        differenced audio (a pick's click stands out of a low note there) whose energy rose
+        most over the block before it; else the start of the louder of the two hops."""
+        recent = self._recent
+        audio = np.concatenate((recent[-2], recent[-1])) if len(recent) > 1 else recent[-1]
+        first = start + HOP_SIZE - len(audio)
+        edges = np.diff(audio, prepend=audio[0])
+        blocks = np.square(edges).reshape(-1, _BLOCK).sum(axis=1).tolist()
+        best, at = self._block_rise, -1
+        for k in range(1, len(blocks)):
+            rise = blocks[k] / (blocks[k - 1] + 1e-12)
+            if rise > best:
+                best, at = rise, k
+        if at >= 0:
+            return (first + at * _BLOCK) / self._rate
+        levels = self._levels
+        if (
+            len(recent) > 1
+            and len(levels) > 2
+            and levels[-2][1] - levels[-3][1] > levels[-1][1] - levels[-2][1]
+        ):
+            return first / self._rate
+        return start / self._rate
 
     # -- notes --------------------------------------------------------------------------
 
