@@ -530,7 +530,7 @@ _REAL_LEAD_S = 1.5
 def real_clips(folder: Path = REAL_NOTES) -> Iterator[EvalClip]:
     """Each of the 109 real notes after 1.5 s of its own room noise, not digital silence.
 
-    The lead-in is noise with the spectrum and level of the clip's own first 0.25 s (its
+    The lead-in is noise with the spectrum and level of the clip's own first 0.15 s (its
     room before the pluck), made by random-phase resynthesis, and cross-faded into it, so
     nothing but the pluck itself is an event.
     """
@@ -547,7 +547,9 @@ def real_clips(folder: Path = REAL_NOTES) -> Iterator[EvalClip]:
         if x.ndim == 2:
             x = x.mean(axis=1)
         onset = float(row["onset_s"])
-        pre = x[: max(round((onset - 0.05) * rate), 2048)]
+        # The room before the pluck: up to 0.15 s before the label (some players rest the
+        # pick on the string ~0.1 s before plucking; that touch is not the room).
+        pre = x[: max(round((onset - 0.15) * rate), 2048)]
         lead = _like(pre, round(_REAL_LEAD_S * rate) + 2048, rng)
         fade = 2048
         ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)

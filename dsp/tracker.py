@@ -104,6 +104,10 @@ _REPLUCK_RISE_DB = 5.0
 _REPLUCK_DIP_DB = 3.0
 _REPLUCK_NOVELTY = 1.5
 _BLOCK_RISE_DB = 1.0  # a re-attack's onset: a 2.7 ms block at least this much louder
+_NOISE_HOPS = 150
+_NOISE_MIN_HOPS = 6
+_ROOM_AFTER_S = 0.3  # a note's tail, still fading after its end, is not the room
+_SNR_DB = 6.0  # a note's peak over the room's level (see _stands_out); dev: softest 6.8
 _NOVELTY_SHARE = 0.1  # of the sounding note's own attack novelty
 _ATTACK_NOVELTY_S = 0.06
 
@@ -184,7 +188,7 @@ _SHARP_REACH = 0.8
 
 # Level gate and note end.
 _RELEASE_FRAMES = 6
-_FLOOR_MARGIN_DB = 10.0
+_FLOOR_MARGIN_DB = 6.0
 _FLOOR_START_DB = -60.0
 _FLOOR_CREEP_DB_PER_S = 3.0
 _DECAY_BELOW_PEAK_DB = 45.0
@@ -308,6 +312,12 @@ class NoteTracker:
         self._onset.set_silence(-90.0)
         self._novelty: deque[float] = deque(maxlen=_NOVELTY_HISTORY)
         self._was_novel = False
+        # The level of the room: the 80th percentile of the last 1.6 s of hops when no
+        # note sounded (a hum or a mic'd room is bursty: its loud hops are what a note
+        # must stand clear of).
+        self._history_db: deque[float] = deque(maxlen=_NOISE_HOPS)
+        self._noise_db = -120.0
+        self._first_db = -120.0
         self._block_rise = 10.0 ** (_BLOCK_RISE_DB / 10.0)
         self._recent_levels: deque[tuple[float, float]] = deque(maxlen=6)  # (dB, novelty)
         self._hop_s = HOP_SIZE / self._rate
@@ -379,6 +389,11 @@ class NoteTracker:
 
         energy = float(np.dot(hop, hop))
         rms_db = 10.0 * math.log10(energy / HOP_SIZE + 1e-12)
+        if self.hops == 1:
+            # Nothing came before the stream, not digital silence: the first hop is
+            # compared with itself, so room noise at the start is no attack.
+            self._first_db = rms_db
+            self._blocks.extend((energy / _BLOCKS,) * len(self._blocks))
         # Noise floor: follows quiet hops down at once, creeps up 3 dB per second, so
         # sustained hum or hiss raises the start level while a sustained note cannot
         # (it lasts seconds, the floor needs ~10 s to climb to it). It starts no higher
@@ -446,6 +461,7 @@ class NoteTracker:
 
         note = self._note
         if note is None:
+            self._hear_room(rms_db, now)
             return events
         if rms_db > note.peak_db:
             note.peak_db = rms_db
@@ -473,7 +489,9 @@ class NoteTracker:
             note.body = taken + HOP_SIZE
             if note.spectrum is None and note.body >= _SPECTRUM_SAMPLES:
                 note.spectrum = self._spectrum(_SPECTRUM_SAMPLES)
-        quiet = rms_db < max(self._gate_db - 6.0, note.peak_db - _DECAY_BELOW_PEAK_DB)
+        quiet = rms_db < max(
+            self._gate_db - 6.0, note.peak_db - _DECAY_BELOW_PEAK_DB, self._noise_db + 3.0
+        )  # (a note that has sunk into the room's noise has ended)
         self._quiet_frames = self._quiet_frames + 1 if quiet else 0
         if self._quiet_frames >= _RELEASE_FRAMES:
             self._finish(now - _RELEASE_FRAMES * self._hop_s, events)
@@ -658,11 +676,44 @@ class NoteTracker:
             if age >= _PENDING_S or (age >= _GIVE_UP_S and decayed):
                 self._note = None  # unpitched: a pick scrape, a knock, a muted string
             return
+        if not self._stands_out(note):
+            # A pitch in the room's noise (an amp's hum, a mic'd room) with no note before
+            # it: a note played stands clear of the noise it is played into.
+            self._note = None
+            return
         last = pool[-1]
         self._decide(note, _median([m for m in pool if abs(m - last) < 0.5]), now)
         name = self._settled_name(note, self._early_name(note, note.ref, now))
         note.reported = self._event(note, name, None, now)
         events.append(note.reported)
+
+    def _hear_room(self, rms_db: float, now: float) -> None:
+        """A hop with no note sounding, nor one starting, nor a note's tail: the room."""
+        previous = self._previous
+        if previous is not None and now - previous[1] <= _ROOM_AFTER_S:
+            return
+        self._history_db.append(rms_db)
+        if self.hops % 4 == 0:
+            history = sorted(self._history_db)
+            self._noise_db = history[len(history) * 4 // 5]
+
+    def _stands_out(self, note: _Note) -> bool:
+        """``note`` rose ``_SNR_DB`` over the room's level, or something rang into it (a
+        re-pluck may barely rise over the ringing note).
+
+        The room is the 80th percentile of the hops heard with no note sounding; until six
+        are in, the loudest of those (or the stream's first hop): a stream that opens on
+        room noise starts no note, one that opens on a pluck in its first hop loses it.
+        """
+        previous = self._previous
+        if previous is not None and previous[1] >= note.onset_s - 0.1:
+            return True
+        history = self._history_db
+        if len(history) >= _NOISE_MIN_HOPS:
+            room = self._noise_db
+        else:
+            room = max(history) if history else self._first_db
+        return note.peak_db >= room + _SNR_DB
 
     def _decide(self, note: _Note, midi: float, now: float) -> None:
         """Set the note's pitch from a frame estimate, after the octave check."""
