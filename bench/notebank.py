@@ -25,6 +25,7 @@ import math
 import os
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,7 +130,9 @@ def _render(soundfont: str, program: int, velocity: int, keys: list[int]) -> np.
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0 or not wav.is_file():
             raise RenderError(f"fluidsynth failed ({proc.returncode}): {proc.stderr.strip()}")
-        rate, x = wavfile.read(wav)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)  # FluidSynth's LIST chunk
+            rate, x = wavfile.read(wav)
     if rate != SR:
         raise RenderError(f"fluidsynth wrote {rate} Hz, not {SR}")
     x = np.asarray(x, dtype=np.float64)
