@@ -311,7 +311,7 @@ class NoteTracker:
         self._onset = aubio.onset("specdiff", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
         self._onset.set_silence(-90.0)
         self._novelty: deque[float] = deque(maxlen=_NOVELTY_HISTORY)
-        self._was_novel = False
+        self._novel_run = 0  # consecutive hops of spectral novelty
         # The level of the room: the 80th percentile of the last 1.6 s of hops when no
         # note sounded (a hum or a mic'd room is bursty: its loud hops are what a note
         # must stand clear of).
@@ -561,14 +561,14 @@ class NoteTracker:
 
     def _is_novel(self, descriptor: float) -> bool:
         """The spectrum changed ``_NOVELTY_RATIO`` times more than it has been changing (the
-        median of the last hops): true on the first hop of such a change only."""
+        median of the last hops), on the first or second hop of such a change (the first
+        may still be the old note letting go as the pick stops it)."""
         history = self._novelty
         background = sorted(history)[len(history) // 2] if history else 0.0
         history.append(descriptor)
         novel = descriptor >= _NOVELTY_RATIO * background + 1e-9 and len(history) > 2
-        fresh = novel and not self._was_novel
-        self._was_novel = novel
-        return fresh
+        self._novel_run = self._novel_run + 1 if novel else 0
+        return 0 < self._novel_run <= 2
 
     def _dip_and_rise(self, rms_db: float, descriptor: float) -> bool:
         """The level rose ``_REPLUCK_RISE_DB`` within two hops out of a dip at least
