@@ -106,6 +106,7 @@ _REPLUCK_NOVELTY = 1.5
 _BLOCK_RISE_DB = 1.0  # a re-attack's onset: a 2.7 ms block at least this much louder
 _NOISE_HOPS = 150
 _NOISE_MIN_HOPS = 6
+_QUIETEST_TO_ROOM_DB = 3.0
 _ROOM_AFTER_S = 0.3  # a note's tail, still fading after its end, is not the room
 _SNR_DB = 6.0  # a note's peak over the room's level (see _stands_out); dev: softest 6.8
 _NOVELTY_SHARE = 0.1  # of the sounding note's own attack novelty
@@ -317,7 +318,8 @@ class NoteTracker:
         # must stand clear of).
         self._history_db: deque[float] = deque(maxlen=_NOISE_HOPS)
         self._noise_db = -120.0
-        self._first_db = -120.0
+        self._quietest_db = 0.0  # the quietest hop heard yet
+        self._previous_peak_db = 0.0
         self._block_rise = 10.0 ** (_BLOCK_RISE_DB / 10.0)
         self._recent_levels: deque[tuple[float, float]] = deque(maxlen=6)  # (dB, novelty)
         self._hop_s = HOP_SIZE / self._rate
@@ -392,8 +394,8 @@ class NoteTracker:
         if self.hops == 1:
             # Nothing came before the stream, not digital silence: the first hop is
             # compared with itself, so room noise at the start is no attack.
-            self._first_db = rms_db
             self._blocks.extend((energy / _BLOCKS,) * len(self._blocks))
+        self._quietest_db = min(self._quietest_db, rms_db)
         # Noise floor: follows quiet hops down at once, creeps up 3 dB per second, so
         # sustained hum or hiss raises the start level while a sustained note cannot
         # (it lasts seconds, the floor needs ~10 s to climb to it). It starts no higher
@@ -698,21 +700,21 @@ class NoteTracker:
             self._noise_db = history[len(history) * 4 // 5]
 
     def _stands_out(self, note: _Note) -> bool:
-        """``note`` rose ``_SNR_DB`` over the room's level, or something rang into it (a
-        re-pluck may barely rise over the ringing note).
+        """``note`` rose ``_SNR_DB`` over the room's level, or a note twice as clear of it
+        rang into it (a re-pluck may barely rise over the ringing note).
 
         The room is the 80th percentile of the hops heard with no note sounding; until six
-        are in, the loudest of those (or the stream's first hop): a stream that opens on
-        room noise starts no note, one that opens on a pluck in its first hop loses it.
+        are in, 3 dB over the quietest hop yet (a room's loud hops sit that far over its
+        quiet ones): a stream that opens on room noise starts no note
+        from it, one that opens on a pluck loses that note while it is the loudest yet.
         """
+        enough = len(self._history_db) >= _NOISE_MIN_HOPS
+        room = self._noise_db if enough else self._quietest_db + _QUIETEST_TO_ROOM_DB
         previous = self._previous
-        if previous is not None and previous[1] >= note.onset_s - 0.1:
+        rung_into = previous is not None and previous[1] >= note.onset_s - 0.1
+        # ... by a note that stood out itself (not a phantom that got through).
+        if rung_into and self._previous_peak_db >= room + 2.0 * _SNR_DB:
             return True
-        history = self._history_db
-        if len(history) >= _NOISE_MIN_HOPS:
-            room = self._noise_db
-        else:
-            room = max(history) if history else self._first_db
         return note.peak_db >= room + _SNR_DB
 
     def _decide(self, note: _Note, midi: float, now: float) -> None:
@@ -843,6 +845,7 @@ class NoteTracker:
         end_s = max(end_s, note.onset_s + self._hop_s)
         events.append(self._event(note, final, end_s, note.reported.reported_s))
         self._previous = (final, end_s)
+        self._previous_peak_db = note.peak_db
 
     def _early_name(self, note: _Note, midi: float, now: float) -> float:
         """The pitch the first report shows: ``midi``, or the note it is a sub-harmonic of.
