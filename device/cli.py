@@ -225,11 +225,19 @@ def analysis_to_json(
             "mean_abs_cents": scores.mean_abs_cents,
             "tempo_bpm": scores.tempo_bpm,
             "timed_intervals": scores.timed_intervals,
+            "mean_offset_ms": scores.mean_offset_ms,
             "most_out_of_tune": scores.most_out_of_tune,
             "most_out_of_scale": scores.most_out_of_scale,
         },
         "settings": {"bpm": bpm, "strictness": strictness},
     }
+
+
+def _offset_words(offset_ms: float | None) -> str:
+    """'; you rush by 18 ms' — the mean signed offset to the beat, as a player acts on it."""
+    if offset_ms is None or abs(offset_ms) < 1.0:
+        return "" if offset_ms is None else "; on the beat"
+    return f"; you {'rush' if offset_ms < 0 else 'drag'} by {abs(offset_ms):.0f} ms"
 
 
 def _bar(value: float | None, width: int = 20) -> str:
@@ -273,10 +281,11 @@ def format_analysis(
             )
         lines.append("")
     timing_note = (
-        f"{scores.timed_intervals} intervals"
+        f"{scores.timed_intervals} notes timed"
         + (f", played at ~{scores.tempo_bpm:g} bpm" if scores.tempo_bpm and not bpm else "")
+        + _offset_words(scores.mean_offset_ms)
         if scores.timed_intervals
-        else "needs at least 3 notes"
+        else "needs a steady run of notes (5 at free tempo, 2 with --bpm)"
     )
     lines += [
         "Scores",
