@@ -311,7 +311,7 @@ _PROGRAMS: dict[str, tuple[str, ...]] = {
     "distortion": ("overdrive", "distortion"),
     "sustain": ("nylon", "steel", "clean"),
 }
-CLIPS_PER_CONDITION = {"timing": 16}
+CLIPS_PER_CONDITION = {"timing": 40}
 DEFAULT_CLIPS = 4
 
 
