@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 
 from bench import evalset  # noqa: E402
 from dsp.scoring import Scores  # noqa: E402
+from dsp.tracker import NoteEvent  # noqa: E402
 
 WINDOW_S = 0.05
 REPEAT_WINDOW_S = 1.0
@@ -54,6 +55,7 @@ class Detected:
     midi: int
     cents: float
     first_midi: int | None = None  # what the live screen showed first (ours only)
+    first_s: float | None = None  # when it was first reported, stream time (ours only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,27 +80,40 @@ class ClipResult:
     jitter_ms: float = 0.0
     timing_grid: float | None = None  # against the clip's own metronome grid and phase
     offset_ms: float | None = None  # the mean signed offset to that grid
+    latency_ms: tuple[float, ...] = ()  # first report less the truth onset, matched notes
+    hop_us: tuple[float, ...] = ()  # per-hop wall time (ours; not written to JSON)
 
 
 Engine = Callable[[np.ndarray, int], list[Detected]]
 
 
-def ours(samples: np.ndarray, sr: int) -> list[Detected]:
-    """The device's tracker, hop by hop, live and causal; first reports kept by index."""
+def ours(samples: np.ndarray, sr: int, hop_ns: list[int] | None = None) -> list[Detected]:
+    """The device's tracker, hop by hop, live and causal; first reports kept by index.
+
+    ``hop_ns`` collects the wall time of every ``process`` call when given.
+    """
     from dsp import NoteTracker, TrackerConfig, hops_of
 
     tracker = NoteTracker(TrackerConfig(sample_rate=sr))
-    first: dict[int, int] = {}
+    first: dict[int, NoteEvent] = {}
     finals = []
+    clock = time.perf_counter_ns
     for hop, _ in hops_of(samples):
-        for e in tracker.process(hop):
-            first.setdefault(e.index, e.midi)
+        t0 = clock()
+        events = tracker.process(hop)
+        if hop_ns is not None:
+            hop_ns.append(clock() - t0)
+        for e in events:
+            first.setdefault(e.index, e)
             if e.is_final:
                 finals.append(e)
     for e in tracker.flush():
-        first.setdefault(e.index, e.midi)
+        first.setdefault(e.index, e)
         finals.append(e)
-    return [Detected(e.onset_s, e.midi, e.cents, first[e.index]) for e in finals]
+    return [
+        Detected(e.onset_s, e.midi, e.cents, first[e.index].midi, first[e.index].reported_s)
+        for e in finals
+    ]
 
 
 def _peer(name: str) -> Engine:
@@ -139,11 +154,12 @@ def match(truth: Sequence[evalset.TruthNote], found: Sequence[Detected]) -> dict
 
 
 def score_clip(clip: evalset.EvalClip, engine: str, run: Engine) -> ClipResult:
+    hop_ns: list[int] = []
     start = time.process_time()
-    found = run(clip.audio, evalset.SR)
+    found = ours(clip.audio, evalset.SR, hop_ns) if run is ours else run(clip.audio, evalset.SR)
     cpu = time.process_time() - start
     pairs = match(clip.notes, found)
-    errors, named, cents, first = [], [], [], []
+    errors, named, cents, first, latency = [], [], [], [], []
     repeated = found_repeated = 0
     for i, t in enumerate(clip.notes):
         if t.repeated:
@@ -159,6 +175,8 @@ def score_clip(clip: evalset.EvalClip, engine: str, run: Engine) -> ClipResult:
             cents.append(round(d.cents - t.cents, 2))
         if d.first_midi is not None:
             first.append(d.first_midi == t.midi)
+        if d.first_s is not None:
+            latency.append(round(1000.0 * (d.first_s - t.onset_s), 1))
     timing = jitter_rel = grid = offset = None
     if clip.condition in ("timing", "off-grid") and engine == "ours":
         timing = _timing_score(found).timing_stability
@@ -169,6 +187,7 @@ def score_clip(clip: evalset.EvalClip, engine: str, run: Engine) -> ClipResult:
         clip.name, clip.condition, engine, len(clip.notes), len(found), tuple(errors),
         tuple(named), tuple(cents), tuple(first), repeated, found_repeated,
         len(clip.audio) / evalset.SR, cpu, timing, jitter_rel, clip.jitter_ms, grid, offset,
+        tuple(latency), tuple(n / 1000.0 for n in hop_ns),
     )  # fmt: skip
 
 
@@ -216,6 +235,8 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, float | int | None]:
     p = matched / detected if detected else 0.0
     rc = matched / truth if truth else 0.0
     cpu = sum(r.cpu_s for r in results)
+    latency = [v for r in results for v in r.latency_ms]
+    hops = [v for r in results for v in r.hop_us]
     return {
         "truth": truth,
         "f": 2 * p * rc / (p + rc) if p + rc else 0.0,
@@ -233,6 +254,10 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, float | int | None]:
         "extra_per_pluck": (detected - matched) / truth if truth else None,
         "first_right": sum(first) / len(first) if first else None,
         "rtf": sum(r.audio_s for r in results) / cpu if cpu > 0 else None,
+        "latency_p50_ms": _pct(latency, 50),
+        "latency_p90_ms": _pct(latency, 90),
+        "hop_p50_us": _pct(hops, 50),
+        "hop_p99_us": _pct(hops, 99),
     }
 
 
@@ -356,6 +381,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = list(dict.fromkeys(r.engine for r in mine))
         overall = {e: summarise([r for r in mine if r.engine == e]) for e in names}
         md.append(table(f"{split}: all conditions", overall))
+        if "ours" in overall:
+            o = overall["ours"]
+            md.append(
+                f"Ours, live ({split}): first report {_fmt(o['latency_p50_ms'], 'ms')} / "
+                f"{_fmt(o['latency_p90_ms'], 'ms')} ms after the onset (p50 / p90); "
+                f"per hop {_fmt(o['hop_p50_us'], 'ms')} / {_fmt(o['hop_p99_us'], 'ms')} µs "
+                "(p50 / p99, wall, while the peers run on the other core)\n"
+            )
         per: dict[str, object] = {"all": overall}
         if split != "real":
             for g in groups:
@@ -372,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        clips = [asdict(r) for r in results]
+        clips = [{**asdict(r), "hop_us": None} for r in results]
         args.json.write_text(json.dumps({"report": report, "clips": clips}, indent=1))
     if args.md:
         args.md.parent.mkdir(parents=True, exist_ok=True)
