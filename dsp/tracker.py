@@ -1,6 +1,6 @@
 """Streaming note tracker: float32 hops in, :class:`NoteEvent` values out.
 
-Built on aubio's ``yinfast`` pitch and ``hfc`` onset detectors, with the design choices
+Built on aubio's ``yinfast`` pitch and ``specdiff`` onset descriptor, with the design choices
 that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, and
 ``make bench`` measures them on rendered and recorded guitars):
 
@@ -17,9 +17,21 @@ that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, a
 * **Attacks by level first.** aubio's peak picker reports an onset 30–50 ms after it
   happened, which leaves no time to read a pitch within 60 ms. A pluck is a jump in
   level: a 2.7 ms block 9 dB above the 16 ms before it (ending 5 ms back, for attacks
-  that take a few ms to rise) starts a note at once, timed to the sample. aubio's onset
-  still catches re-plucks of a ringing string, when the level around it rose by 4 dB
-  (so a swell or vibrato inside a note does not split it).
+  that take a few ms to rise) starts a note at once, timed to the sample.
+* **Re-attacks by spectral novelty.** A re-pluck of a ringing string, or a note over a
+  ringing one, may barely move the level. aubio's ``specdiff`` descriptor (its peak picker
+  unused) 2.5× over its median of the last 8 hops, on the first or second hop of the
+  change, while the level rises (or falls less than 1 dB), and at least a tenth of the
+  change the sounding note's own attack made, starts a note — timed at the sharpest rise
+  of the differenced audio over the last two hops (a pick's click stands out there even
+  over a low note). A sample's loop, a decay, beating and vibrato fail one of those. In
+  distortion, which keeps the spectrum busy, a dip in level of 3 dB and a rise of 5 dB
+  within two hops does the same.
+* **The room.** A note with nothing ringing into it must peak 6 dB over the room: the
+  80th percentile of the hops heard with no note sounding (nor a note's last 0.3 s), or,
+  until six are in, 3 dB over the quietest hop yet. Amp hum and a mic'd room at −40 to
+  −50 dBFS give YIN confident periods in their loud bursts; they start no note. A note
+  that sinks into the room has ended.
 * **Reported within 60 ms.** The main YIN window is only confident once it is full of
   the new note (~45 ms), so a second, one-shot YIN over just the last 21 ms reads notes
   from G3 up as soon as two readings agree; below G3 that window cannot tell the octave
@@ -37,7 +49,8 @@ that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, a
   without them.
 * **Legato.** A softer new note under a still-ringing one often produces no onset; a
   steady pitch change of more than ~0.6 semitone for three confident hops starts a new
-  note, timed at the dip in level where the old note let go (else a window earlier).
+  note, timed at the dip in level where the old note let go (else 45 ms before the new
+  pitch's first frame: YIN reads a pitch once it fills half its window).
 * **Octave errors.** YIN takes the shortest period that fits, so it reads a note whose
   fundamental is weak an octave up (the attack's odd partials still show the true
   period), and two notes ringing together as a common sub-harmonic. When a note is
