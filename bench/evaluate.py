@@ -345,6 +345,46 @@ def _timing_line(split: str, t: dict) -> str:
     )
 
 
+_PEERS_SHORT = {
+    "aubio hfc+yinfast": "hfc",
+    "aubio specdiff+yinfast": "specdiff",
+    "librosa pyin+onset_detect": "pyin",
+}
+
+
+def summary(report: dict, split: str) -> str:
+    """One row per condition: ours beside each peer (the README's table)."""
+    per = report[split]
+    peers = [e for e in next(iter(per.values())) if e != "ours"]
+    short = "/".join(_PEERS_SHORT.get(e, e) for e in peers)
+    lines = [
+        f"| condition | notes | onset F: ours ({short}) | onset err p90 ms: ours ({short}) | "
+        f"repeated found: ours ({short}) | names: ours ({short}) | \\|c\\| p90 | extra per "
+        "pluck | first name |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for condition, rows in per.items():
+        if condition == "timing_score":
+            continue
+        o = rows["ours"]
+
+        def both(key: str, kind: str, rows: dict = rows) -> str:
+            theirs = "/".join(_fmt(rows[e][key], kind) for e in peers)
+            return (
+                f"{_fmt(rows['ours'][key], kind)} ({theirs})"
+                if peers
+                else _fmt(rows["ours"][key], kind)
+            )
+
+        lines.append(
+            f"| {condition} | {o['truth']} | {both('f', 'f')} | {both('err_p90_ms', 'ms')} | "
+            f"{both('repeated_recall', 'pct')} | {both('names', 'pct')} | "
+            f"{_fmt(o['cents_p90'], 'ms')} | {_fmt(o['extra_per_pluck'], 'num')} | "
+            f"{_fmt(o['first_right'], 'pct')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench.evaluate", description=__doc__.split("\n")[0]
@@ -355,7 +395,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--md", type=Path, default=None)
+    ap.add_argument(
+        "--summary", type=Path, default=None, metavar="JSON",
+        help="print the README's one-row-per-condition tables from a saved --json, and exit",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    if args.summary:
+        report = json.loads(args.summary.read_text())["report"]
+        for split in report:
+            print(f"{split}:\n\n{summary(report, split)}")
+        return 0
     splits = ["test", "real"] if args.split == "all" else [args.split]
     conditions = [c for c in args.conditions.split(",") if c] or list(evalset.CONDITIONS)
     unknown = set(conditions) - set(evalset.CONDITIONS)
