@@ -122,6 +122,8 @@ _NOISE_MIN_HOPS = 6
 _QUIETEST_TO_ROOM_DB = 3.0
 _ROOM_AFTER_S = 0.3  # a note's tail, still fading after its end, is not the room
 _SNR_DB = 6.0  # a note's peak over the room's level (see _stands_out); dev: softest 6.8
+_REPICK_NOVELTY = 1.5
+_REPICK_RISE_DB = 1.0
 _NOVELTY_SHARE = 0.1  # of the sounding note's own attack novelty
 _ATTACK_NOVELTY_S = 0.06
 
@@ -325,6 +327,10 @@ class NoteTracker:
         self._onset = aubio.onset("specdiff", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
         self._onset.set_silence(-90.0)
         self._novelty: deque[float] = deque(maxlen=_NOVELTY_HISTORY)
+        # aubio's own hfc peak picker, for re-picks the two above miss (fast runs of one
+        # pitch): its onset counts when the spectrum changed and the level rose a little.
+        self._hfc = aubio.onset("hfc", _ONSET_WINDOW * 2, HOP_SIZE // _DECIMATION, half)
+        self._hfc.set_silence(-90.0)
         self._novel_run = 0  # consecutive hops of spectral novelty
         # The level of the room: the 80th percentile of the last 1.6 s of hops when no
         # note sounded (a hum or a mic'd room is bursty: its loud hops are what a note
@@ -432,6 +438,7 @@ class NoteTracker:
         half = np.dot(hop.reshape(-1, _DECIMATION), self._pair_mean)
         self._onset(half)
         descriptor = self._onset.get_descriptor()
+        hfc_onset = self._hfc(half)[0] > 0
         novel = self._is_novel(descriptor)
         replucked = self._dip_and_rise(rms_db, descriptor)
         filtered = self._highpass(half)
@@ -467,6 +474,10 @@ class NoteTracker:
             # A re-pluck the spectrum hides (distortion keeps it busy): the pick stopped
             # the string, the level dipped and rose again.
             onset_s = self._novelty_onset(start)
+            if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
+                self._attack(onset_s, rms_db, now, events)
+        elif note is not None and loud and hfc_onset and self._repicked():
+            onset_s = max(self._hfc.get_last() * _DECIMATION / self._rate, 0.0)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(onset_s, rms_db, now, events)
         elif note is None and loud and confidence >= _MIN_CONFIDENCE and midi == midi:
@@ -600,6 +611,17 @@ class NoteTracker:
             and max(levels[:k]) - dip >= _REPLUCK_DIP_DB
             and descriptor >= _REPLUCK_NOVELTY * changed
         )
+
+    def _repicked(self) -> bool:
+        """hfc's onset is a re-pick when, over the last four hops, the spectrum changed
+        ``_REPICK_NOVELTY`` times its median and the level rose ``_REPICK_RISE_DB``."""
+        history = list(self._novelty)
+        background = sorted(history)[len(history) // 2]
+        if max(history[-4:]) < _REPICK_NOVELTY * background:
+            return False
+        levels = [db for _, db in self._levels][-6:]
+        low = min(levels[:3])
+        return max(levels[3:]) >= low + _REPICK_RISE_DB
 
     def _rising(self) -> bool:
         """The level of this hop or the one before rose over the quietest of the three
