@@ -1,6 +1,6 @@
 """Streaming note tracker: float32 hops in, :class:`NoteEvent` values out.
 
-Built on aubio's ``yinfast`` pitch and ``specdiff`` onset descriptor, with the design choices
+Built on aubio's ``yinfast`` pitch, ``specdiff`` and ``hfc`` onsets, with the design choices
 that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, and
 ``make bench`` measures them on rendered and recorded guitars):
 
@@ -26,7 +26,9 @@ that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, a
   of the differenced audio over the last two hops (a pick's click stands out there even
   over a low note). A sample's loop, a decay, beating and vibrato fail one of those. In
   distortion, which keeps the spectrum busy, a dip in level of 3 dB and a rise of 5 dB
-  within two hops does the same.
+  within two hops does the same. Fast runs of one pitch slip through both; aubio's ``hfc``
+  peak picker catches them, counted when the spectral change reached 1.5× its median and
+  the level rose 1 dB in the last four hops (timed by aubio, back-dated).
 * **The room.** A note with nothing ringing into it must peak 6 dB over the room: the
   80th percentile of the hops heard with no note sounding (nor a note's last 0.3 s), or,
   until six are in, 3 dB over the quietest hop yet. Amp hum and a mic'd room at −40 to
