@@ -191,6 +191,7 @@ _LOCKED_ODD_SHARE = 1e-4
 _PHANTOM_SHARE = 1e-3  # energy at partials 1 and 2, relative to the loudest peak
 _PHANTOM_HARMONICS = 8
 # The first report's name, for the screen only: see _early_name.
+_EARLY_SKIP_S = 0.008
 _EARLY_MIN_FIT = 0.5
 _EARLY_PHANTOM_SHARE = 0.2
 _EARLY_PHANTOM_MARGIN = 0.2
@@ -909,7 +910,9 @@ class NoteTracker:
         names put right, none made wrong. A weak period (NSDF < 0.5) is left as read: noise
         then fits many lags about as well.
         """
-        available = min(int((now - note.onset_s - 0.005) * self._rate), _RECENT_HOPS * HOP_SIZE)
+        # From 8 ms after the onset: the pick's click first, and onsets are now timed to it.
+        skip = _EARLY_SKIP_S
+        available = min(int((now - note.onset_s - skip) * self._rate), _RECENT_HOPS * HOP_SIZE)
         if available < _CHECK_MIN_WINDOW:
             return midi
         audio = np.concatenate(list(self._recent))[-available:]
