@@ -112,6 +112,7 @@ _ATTACK_RISE_DB = 9.0
 _SAME_ATTACK_S = 0.05  # triggers closer than this are one attack
 _BLIP_S = 0.25
 _BLIP_DB = 15.0
+_HOLD_S = 0.4  # a held short note is reported by then whatever follows
 _NOVELTY_RATIO = 2.5  # specdiff over its recent median: a re-attack (see _is_novel)
 _NOVELTY_HISTORY = 8
 _NOVELTY_RISE_DB = 1.0
@@ -342,6 +343,7 @@ class NoteTracker:
         self._noise_db = -120.0
         self._quietest_db = 0.0  # the quietest hop heard yet
         self._previous_peak_db = 0.0
+        self._held: tuple[NoteEvent, float] | None = None  # (final report, peak dB)
         self._block_rise = 10.0 ** (_BLOCK_RISE_DB / 10.0)
         self._recent_levels: deque[tuple[float, float]] = deque(maxlen=6)  # (dB, novelty)
         self._hop_s = HOP_SIZE / self._rate
@@ -459,6 +461,8 @@ class NoteTracker:
                 midi = guess
 
         events: list[NoteEvent] = []
+        if self._held is not None and now - self._held[0].onset_s > _HOLD_S:
+            self._release_held(events)
         note = self._note
         if attack_s is not None:
             self._attack(attack_s, self._attack_db, now, events)
@@ -546,7 +550,20 @@ class NoteTracker:
         events: list[NoteEvent] = []
         if self._note is not None:
             self._finish(self.time_s, events)
+        self._release_held(events)
         return events
+
+    def _release_held(self, events: list[NoteEvent]) -> None:
+        """Report the short note held back by ``_finish``: no louder pluck came after it.
+
+        A short note is held until the next one is named (or ``_HOLD_S`` has passed); if
+        that one peaks ``_BLIP_DB`` louder within ``_BLIP_S`` of it, the short one was the
+        pick touching the string first and is dropped. Its final report comes ≤ ~60 ms late;
+        the live screen never waits for it.
+        """
+        if self._held is not None:
+            events.append(self._held[0])
+            self._held = None
 
     # -- level --------------------------------------------------------------------------
 
@@ -724,6 +741,12 @@ class NoteTracker:
         last = pool[-1]
         self._decide(note, _median([m for m in pool if abs(m - last) < 0.5]), now)
         name = self._settled_name(note, self._early_name(note, note.ref, now))
+        held = self._held
+        if held is not None and (
+            note.peak_db - held[1] >= _BLIP_DB and note.onset_s - held[0].onset_s < _BLIP_S
+        ):
+            self._held = None  # the pick's touch before this pluck: not a note
+        self._release_held(events)
         note.reported = self._event(note, name, None, now)
         events.append(note.reported)
 
@@ -881,7 +904,15 @@ class NoteTracker:
             else:
                 final = period
         end_s = max(end_s, note.onset_s + self._hop_s)
-        events.append(self._event(note, final, end_s, note.reported.reported_s))
+        event = self._event(note, final, end_s, note.reported.reported_s)
+        if end_s - note.onset_s < _BLIP_S:
+            # A short note may be the pick touching the string before it plucks: held
+            # until the next note is named (see _release_held).
+            self._release_held(events)
+            self._held = (event, note.peak_db)
+        else:
+            self._release_held(events)
+            events.append(event)
         self._previous = (final, end_s)
         self._previous_peak_db = note.peak_db
 
