@@ -170,9 +170,10 @@ def _grid(
             midi = previous
         elif previous is not None and previous != midi and rng.random() < legato:
             kind = "hammer" if midi > previous else "pull"
-        # Human jitter, at most a fifth of the spacing (beyond that notes swap places).
+        # Human jitter: at most a fifth of the spacing, and no note more than a quarter of
+        # it off (beyond that two notes crowd within ±50 ms and the matching is a guess).
         sd = min(jitter_ms / 1000.0, 0.2 * spacing)
-        dev = float(np.clip(rng.normal(0.0, sd), -0.4 * spacing, 0.4 * spacing)) if sd else 0.0
+        dev = float(np.clip(rng.normal(0.0, sd), -0.25 * spacing, 0.25 * spacing)) if sd else 0.0
         offsets.append(dev)
         velocity = float(rng.uniform(0.55, 1.0)) * (1.0 if i % per_beat == 0 else 0.85)
         notes.append(
