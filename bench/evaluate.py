@@ -389,12 +389,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench.evaluate", description=__doc__.split("\n")[0]
     )
-    ap.add_argument("--split", default="test", choices=("dev", "test", "real", "all"))
+    ap.add_argument(
+        "--split", default="test", choices=("dev", "test", "real", "all"),
+        help="dev: tune on it; test: report it; real: the 109 real notes; all: test + real",
+    )  # fmt: skip
     ap.add_argument("--conditions", default="", help="comma-separated (default: all)")
     ap.add_argument("--no-peers", action="store_true", help="ours only (quick tuning loop)")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--md", type=Path, default=None)
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--json", type=Path, default=None, help="write every figure and clip here")
+    ap.add_argument("--md", type=Path, default=None, help="write the tables here as markdown")
     ap.add_argument(
         "--summary", type=Path, default=None, metavar="JSON",
         help="print the README's one-row-per-condition tables from a saved --json, and exit",
