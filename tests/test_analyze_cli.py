@@ -82,6 +82,19 @@ def test_json_has_exactly_the_documented_shape(melody_wav: Path) -> None:
     assert data["scores"]["timing_stability"] > 0.95
 
 
+def test_the_mean_offset_to_the_beat_is_reported_only_with_a_metronome(melody_wav: Path) -> None:
+    """``details.mean_offset_ms``: null at free tempo; with --bpm, the notes' mean signed
+    distance from the grid (the melody is on it: within a few ms)."""
+    free = run_cli("analyze", str(melody_wav), "--scale", "A minor pentatonic", "--json")
+    assert json.loads(free.stdout)["details"]["mean_offset_ms"] is None
+    timed = run_cli(
+        "analyze", str(melody_wav), "--scale", "A minor pentatonic", "--bpm", "120", "--json"
+    )
+    details = json.loads(timed.stdout)["details"]
+    assert details["timed_intervals"] >= 6
+    assert details["mean_offset_ms"] == pytest.approx(0.0, abs=5.0)
+
+
 def test_human_table_is_readable(melody_wav: Path) -> None:
     result = run_cli("analyze", str(melody_wav), "--scale", "A Minor (Pentatonic)", "--bpm", "120")
     assert result.returncode == 0, result.stderr
