@@ -127,6 +127,7 @@ _ROOM_AFTER_S = 0.3  # a note's tail, still fading after its end, is not the roo
 _SNR_DB = 6.0  # a note's peak over the room's level (see _stands_out); dev: softest 6.8
 _REPICK_NOVELTY = 1.5
 _REPICK_RISE_DB = 1.0
+_REPICK_HOPS = 5
 _NOVELTY_SHARE = 0.1  # of the sounding note's own attack novelty
 _ATTACK_NOVELTY_S = 0.06
 
@@ -331,6 +332,7 @@ class NoteTracker:
         self._onset = aubio.onset("specdiff", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
         self._onset.set_silence(-90.0)
         self._novelty: deque[float] = deque(maxlen=_NOVELTY_HISTORY)
+        self._novelty_long: deque[float] = deque(maxlen=_NOVELTY_HISTORY + _REPICK_HOPS)
         # aubio's own hfc peak picker, for re-picks the two above miss (fast runs of one
         # pitch): its onset counts when the spectrum changed and the level rose a little.
         self._hfc = aubio.onset("hfc", _ONSET_WINDOW * 2, HOP_SIZE // _DECIMATION, half)
@@ -612,6 +614,7 @@ class NoteTracker:
         history = self._novelty
         background = sorted(history)[len(history) // 2] if history else 0.0
         history.append(descriptor)
+        self._novelty_long.append(descriptor)
         novel = descriptor >= _NOVELTY_RATIO * background + 1e-9 and len(history) > 2
         self._novel_run = self._novel_run + 1 if novel else 0
         return 0 < self._novel_run <= 2
@@ -633,11 +636,12 @@ class NoteTracker:
         )
 
     def _repicked(self) -> bool:
-        """hfc's onset is a re-pick when, over the last four hops, the spectrum changed
-        ``_REPICK_NOVELTY`` times its median and the level rose ``_REPICK_RISE_DB``."""
-        history = list(self._novelty)
-        background = sorted(history)[len(history) // 2]
-        if max(history[-4:]) < _REPICK_NOVELTY * background:
+        """hfc's onset is a re-pick when, over the last five hops (its peak picker decides
+        ~4 hops late), the spectrum changed ``_REPICK_NOVELTY`` times its median over the
+        hops before them, and the level rose ``_REPICK_RISE_DB``."""
+        history = list(self._novelty_long)
+        before = sorted(history[:-_REPICK_HOPS])
+        if not before or max(history[-_REPICK_HOPS:]) < _REPICK_NOVELTY * before[len(before) // 2]:
             return False
         levels = [db for _, db in self._levels][-6:]
         low = min(levels[:3])
