@@ -27,8 +27,9 @@ that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, a
   over a low note). A sample's loop, a decay, beating and vibrato fail one of those. In
   distortion, which keeps the spectrum busy, a dip in level of 3 dB and a rise of 5 dB
   within two hops does the same. Fast runs of one pitch slip through both; aubio's ``hfc``
-  peak picker catches them, counted when the spectral change reached 1.5× its median and
-  the level rose 1 dB in the last four hops (timed by aubio, back-dated).
+  peak picker catches them, counted when in the last five hops the spectral change reached
+  1.5× its median over the hops before them and the level rose 1 dB (timed by aubio,
+  back-dated).
 * **The room.** A note with nothing ringing into it must peak 6 dB over the room: the
   80th percentile of the hops heard with no note sounding (nor a note's last 0.3 s), or,
   until six are in, 3 dB over the quietest hop yet. Amp hum and a mic'd room at −40 to
