@@ -120,6 +120,7 @@ _NOVELTY_RISE_DB = 1.0
 _REPLUCK_RISE_DB = 5.0
 _REPLUCK_DIP_DB = 3.0
 _REPLUCK_NOVELTY = 1.5
+_DIP_HOPS = 6  # the hops a dip and rise is looked for in
 _BLOCK_RISE_DB = 1.0  # a re-attack's onset: a 2.7 ms block at least this much louder
 _NOISE_HOPS = 150
 _NOISE_MIN_HOPS = 6
@@ -332,8 +333,9 @@ class NoteTracker:
         # spectrum when the level hardly moves; a decay, beating or vibrato barely do.
         self._onset = aubio.onset("specdiff", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
         self._onset.set_silence(-90.0)
-        self._novelty: deque[float] = deque(maxlen=_NOVELTY_HISTORY)
-        self._novelty_long: deque[float] = deque(maxlen=_NOVELTY_HISTORY + _REPICK_HOPS)
+        # specdiff per hop: its last 8 are the re-attack's background, and 5 more the
+        # re-pick's (see _is_novel, _repicked).
+        self._novelty: deque[float] = deque(maxlen=_NOVELTY_HISTORY + _REPICK_HOPS)
         # aubio's own hfc peak picker, for re-picks the two above miss (fast runs of one
         # pitch): its onset counts when the spectrum changed and the level rose a little.
         self._hfc = aubio.onset("hfc", _ONSET_WINDOW * 2, HOP_SIZE // _DECIMATION, half)
@@ -348,7 +350,6 @@ class NoteTracker:
         self._previous_peak_db = 0.0
         self._held: tuple[NoteEvent, float] | None = None  # (final report, peak dB)
         self._block_rise = 10.0 ** (_BLOCK_RISE_DB / 10.0)
-        self._recent_levels: deque[tuple[float, float]] = deque(maxlen=6)  # (dB, novelty)
         self._hop_s = HOP_SIZE / self._rate
         self._min_voiced = self.config.min_midi - 0.5
         self._max_voiced = self.config.max_midi + 0.5
@@ -612,24 +613,22 @@ class NoteTracker:
         """The spectrum changed ``_NOVELTY_RATIO`` times more than it has been changing (the
         median of the last hops), on the first or second hop of such a change (the first
         may still be the old note letting go as the pick stops it)."""
-        history = self._novelty
+        history = list(self._novelty)[-_NOVELTY_HISTORY:]
         background = sorted(history)[len(history) // 2] if history else 0.0
-        history.append(descriptor)
-        self._novelty_long.append(descriptor)
-        novel = descriptor >= _NOVELTY_RATIO * background + 1e-9 and len(history) > 2
+        self._novelty.append(descriptor)
+        novel = descriptor >= _NOVELTY_RATIO * background + 1e-9 and len(history) > 1
         self._novel_run = self._novel_run + 1 if novel else 0
         return 0 < self._novel_run <= 2
 
     def _dip_and_rise(self, rms_db: float, descriptor: float) -> bool:
         """The level rose ``_REPLUCK_RISE_DB`` within two hops out of a dip at least
         ``_REPLUCK_DIP_DB`` deep, and the spectrum changed more than at the dip."""
-        recent = self._recent_levels
-        recent.append((rms_db, descriptor))
-        if len(recent) < recent.maxlen:
+        levels = [db for _, db in self._levels][-_DIP_HOPS:]
+        changes = list(self._novelty)[-_DIP_HOPS:]
+        if len(levels) < _DIP_HOPS:
             return False
-        levels = [db for db, _ in recent]
         k = min(range(len(levels) - 3, len(levels) - 1), key=levels.__getitem__)
-        dip, changed = recent[k]
+        dip, changed = levels[k], changes[k]
         return (
             rms_db - dip >= _REPLUCK_RISE_DB
             and max(levels[:k]) - dip >= _REPLUCK_DIP_DB
@@ -640,7 +639,7 @@ class NoteTracker:
         """hfc's onset is a re-pick when, over the last five hops (its peak picker decides
         ~4 hops late), the spectrum changed ``_REPICK_NOVELTY`` times its median over the
         hops before them, and the level rose ``_REPICK_RISE_DB``."""
-        history = list(self._novelty_long)
+        history = list(self._novelty)
         before = sorted(history[:-_REPICK_HOPS])
         if not before or max(history[-_REPICK_HOPS:]) < _REPICK_NOVELTY * before[len(before) // 2]:
             return False
