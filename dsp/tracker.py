@@ -53,7 +53,8 @@ that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, a
 * **Legato.** A softer new note under a still-ringing one often produces no onset; a
   steady pitch change of more than ~0.6 semitone for three confident hops starts a new
   note, timed at the dip in level where the old note let go (else 45 ms before the new
-  pitch's first frame: YIN reads a pitch once it fills half its window).
+  pitch's first frame: YIN reads a pitch once it fills half its window) — unless the new
+  pitch is the one the screen already names the note by (a misread corrected).
 * **Octave errors.** YIN takes the shortest period that fits, so it reads a note whose
   fundamental is weak an octave up (the attack's odd partials still show the true
   period), and two notes ringing together as a common sub-harmonic. When a note is
@@ -841,6 +842,8 @@ class NoteTracker:
             abs(jump - k) < _HARMONIC_TOLERANCE for k in _HARMONIC_JUMPS
         ):
             return
+        if round(note.ref + jump) == note.reported.midi:
+            return  # the pitch the screen already names the note by (a corrected misread)
         if age < _CORRECTION_S or note.support < _LEGATO_FRAMES:
             # Still the attack (the first frames mix it with what rang before), or a pitch
             # no steady frame has confirmed yet: a better reading of the same note.
