@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -86,9 +86,6 @@ class Plan:
     beat_origin_s: float | None = None
     jitter_ms: float = 0.0
     spacing_s: float = 0.0
-    post: tuple[str, ...] = ()  # effects and noise, in order (see _POST)
-    programs: tuple[str, ...] = ("steel", "clean", "nylon", "jazz")
-    voice: dict[str, object] = field(default_factory=dict)
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -258,7 +255,7 @@ def _offgrid(rng: np.random.Generator, seconds: float) -> Plan:
 
 Composer = Callable[[np.random.Generator], Plan]
 
-#: condition -> (composer, post-processing). Every condition is in both splits.
+#: condition -> its composer. Every condition is in both splits; POST adds its effects.
 CONDITIONS: dict[str, Composer] = {
     "clean": lambda r: _grid(r, lo=40, hi=81, bpm=float(r.uniform(70, 110)), per_beat=2,
                              seconds=10),
@@ -496,11 +493,12 @@ def clips(split: str, conditions: list[str] | None = None, *, cache: Path = CACH
             rng = np.random.default_rng(seed)
             plan = composer(rng)
             if k % 2 == 0 or (condition == "legato" and k % 4 != 1):
-                voice = voices[(k // 2) % len(voices)]
+                which = (k // 2) % len(voices)
+                voice = voices[which]
                 if condition == "palm-mute":
-                    voice = pluck.Voice(**{**_voice_fields(voice), "palm_mute": True})
+                    voice = replace(voice, palm_mute=True)
                 audio, truth = _play_plucked(plan, voice, seed)
-                source = f"plucked/{VOICES[split].index(voices[(k // 2) % len(voices)])}"
+                source = f"plucked/{which}"
             else:
                 font = fonts[(k // 2) % len(fonts)]
                 programs = _PROGRAMS.get(condition, ("steel", "clean", "nylon", "jazz"))
@@ -516,10 +514,6 @@ def clips(split: str, conditions: list[str] | None = None, *, cache: Path = CACH
                 beat_origin_s=plan.beat_origin_s, jitter_ms=plan.jitter_ms,
                 spacing_s=plan.spacing_s,
             )  # fmt: skip
-
-
-def _voice_fields(voice: pluck.Voice) -> dict[str, object]:
-    return {name: getattr(voice, name) for name in voice.__dataclass_fields__}
 
 
 # -- the real notes --------------------------------------------------------------------------

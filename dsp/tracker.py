@@ -450,7 +450,6 @@ class NoteTracker:
         descriptor = self._onset.get_descriptor()
         hfc_onset = self._hfc(half)[0] > 0
         novel = self._is_novel(descriptor)
-        replucked = self._dip_and_rise(rms_db, descriptor)
         filtered = self._highpass(half)
         early_window = self._early_window
         early_window[: -filtered.size] = early_window[filtered.size :]
@@ -482,7 +481,7 @@ class NoteTracker:
             onset_s = self._novelty_onset(start)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(onset_s, rms_db, now, events)
-        elif note is not None and loud and replucked:
+        elif note is not None and loud and self._dip_and_rise(rms_db, descriptor):
             # A re-pluck the spectrum hides (distortion keeps it busy): the pick stopped
             # the string, the level dipped and rose again.
             onset_s = self._novelty_onset(start)
