@@ -20,7 +20,6 @@ templates), :mod:`~coach.offline`, :mod:`~coach.validate`, :mod:`~coach.provider
 :mod:`~coach.live`.
 """
 
-from coach.errors import CoachError, CoachSettingError
 from coach.feedback import TipGenerator, TipRequest
 from coach.live import INTERVAL_CHOICES, LiveCoach
 from coach.offline import offline_tip
@@ -29,6 +28,7 @@ from coach.providers import CoachSettings
 from coach.tips import MetricSnapshot, Tip, snapshot_from_scores
 from coach.tracing import OpikSettings, Tracer, TraceReplayer
 from coach.validate import check_reply
+from dsp.errors import CoachError, CoachSettingError
 
 __all__ = [
     "INTERVAL_CHOICES",

@@ -48,11 +48,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coach.errors import CoachError
 from coach.feedback import TipGenerator, TipRequest
 from coach.tips import METRIC_NAMES, MetricSnapshot
 from coach.tracing import DEPLOYMENT, OpikSettings, prepare_opik_environment
 from coach.validate import MAX_WORDS, PERCENT_TOLERANCE, word_count
+from dsp.errors import EvalDatasetError
 from dsp.scoring import METRICS
 
 log = logging.getLogger(__name__)
@@ -92,10 +92,6 @@ _FIX_RE = re.compile(
     re.IGNORECASE,
 )
 _PERCENT_RE = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(?:%|per\s*cent\b)", re.IGNORECASE)
-
-
-class EvalDatasetError(CoachError, ValueError):
-    """An evaluation dataset that cannot be read; the message names the file and item."""
 
 
 @dataclass(frozen=True, slots=True)

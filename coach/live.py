@@ -27,11 +27,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from coach.errors import CoachSettingError
 from coach.feedback import TipGenerator, TipRequest
 from coach.providers import CoachSettings
 from coach.tips import MetricSnapshot, Tip
 from coach.tracing import OpikSettings, Tracer, TraceReplayer
+from dsp.errors import CoachSettingError
 
 if TYPE_CHECKING:
     from sync.store import Store

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from coach.errors import CoachSettingError
+from dsp.errors import CoachSettingError
 
 if TYPE_CHECKING:
     import openai

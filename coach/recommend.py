@@ -37,10 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from coach.errors import CoachError
 from coach.providers import Attempt, CoachSettings, Outcome, ProviderSettings
 from coach.tracing import DEPLOYMENT, LLMCall
-from dsp.errors import UnknownScaleError
+from dsp.errors import RecommendationError, UnknownScaleError
 from dsp.scales import Scale, parse_scale
 from sync.records import utc_iso
 
@@ -65,10 +64,6 @@ RECENT_PLANS = 3
 TRACE_NAME = "ai-mode-recommendation"
 PURPOSE_TAG = "practice-recommendation"
 RULES_MODEL = "rule-based"  # the model tag of a plan the rules made
-
-
-class RecommendationError(CoachError, ValueError):
-    """A recommendation that cannot be used; the message says what is wrong with it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,9 +56,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from coach.errors import CoachSettingError
 from coach.providers import CoachSettings, ProviderSettings
 from coach.tracing import DEPLOYMENT, RECORD_VERSION, thread_id_for, uuid7
+from dsp.errors import CoachSettingError
 
 if TYPE_CHECKING:
     import openai

@@ -53,7 +53,7 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from coach.errors import CoachSettingError
+from dsp.errors import CoachSettingError
 
 if TYPE_CHECKING:
     import openai

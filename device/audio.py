@@ -28,17 +28,13 @@ from typing import Protocol
 
 import numpy as np
 
-from device.errors import DeviceError
 from device.wavread import WavReader
 from dsp import HOP_SIZE
+from dsp.errors import AudioSourceError, DeviceError
 
 log = logging.getLogger(__name__)
 
 PREFERRED_RATES = (48000, 44100)
-
-
-class AudioSourceError(DeviceError):
-    """The audio input cannot be opened or has gone away; the message says what to do."""
 
 
 class EndOfStream(Exception):  # noqa: N818 - a normal end, not an error

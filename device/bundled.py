@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from device.errors import DeviceError
+from dsp.errors import DeviceError
 
 
 def demo_paths() -> tuple[Path, dict[str, Any]]:

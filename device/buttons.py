@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import IO, Any, Literal, Protocol
 
-from device.errors import DeviceError
+from dsp.errors import ButtonsError
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,6 @@ DEFAULT_KEYMAP: Mapping[str, str] = MappingProxyType(
 )
 
 PressKind = Literal["short", "long"]
-
-
-class ButtonsError(DeviceError):
-    """Buttons cannot be opened or are misconfigured; the message names the fix."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,11 @@ from device import coach_commands, run_command, sync_commands
 from device.analyze import analyze_file
 from device.argtypes import fraction
 from device.bundled import demo_paths
-from device.errors import DeviceError
 from device.progress import ProgressBar
 from device.recording import save_analysis
 from device.wavread import WavReader
-from dsp import Analysis, FretCoachError, parse_scale
+from dsp import Analysis, parse_scale
+from dsp.errors import DeviceError, FretCoachError
 from dsp.notes import note_name
 from dsp.scales import VALID_FORMS_HELP, Scale
 from sync.store import Store

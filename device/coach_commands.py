@@ -9,12 +9,12 @@ import random
 import sys
 from pathlib import Path
 
-from coach.errors import CoachSettingError
 from coach.eval import DEFAULT_DATASET, evaluate_coach, format_table, load_dataset
 from coach.feedback import TipGenerator
 from coach.providers import CoachSettings
 from coach.tracing import OpikSettings
 from device.argtypes import fraction
+from dsp.errors import CoachSettingError
 
 log = logging.getLogger(__name__)
 

@@ -18,18 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import coach.speech as speech_defaults
-from coach.errors import CoachSettingError
 from coach.speech import SpeechSettings
-from device.errors import DeviceError
 from dsp import METRICS, parse_scale
-from dsp.errors import UnknownScaleError
+from dsp.errors import CoachSettingError, ConfigError, UnknownScaleError
 
 SYSTEM_CONFIG = Path("/etc/fretcoach/config.toml")
 SECRET_HINTS = ("key", "token", "secret", "password")
-
-
-class ConfigError(DeviceError, ValueError):
-    """A configuration value or file that cannot be used; the message names the key."""
 
 
 @dataclass(frozen=True, slots=True)

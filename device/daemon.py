@@ -33,7 +33,6 @@ from typing import Any
 
 from device.audio import AudioSource, Capture
 from device.config import Config
-from device.errors import DeviceError
 from device.recording import begin_session, progress_of
 from device.session import (
     DspLoop,
@@ -44,10 +43,10 @@ from device.session import (
 )
 from device.systemd import Notifier
 from dsp import METRICS, SCALE_TYPES, Scores, parse_scale
+from dsp.errors import StoreError
 from dsp.notes import SHARP_NAMES
 from dsp.scales import Scale
 from sync.clock import read_clock
-from sync.errors import StoreError
 from sync.records import NoteRow, SessionProgress
 from sync.store import HUB_KINDS, Store
 from sync.worker import SyncWorker
@@ -874,7 +873,3 @@ def _nearest_string(freq_hz: float) -> str:
 def _source_label(source: AudioSource) -> str:
     path = getattr(source, "path", None)
     return f"file:{path.name}" if path is not None else "device"
-
-
-class DaemonError(DeviceError):
-    """The daemon cannot start; the message says which part and what to do."""

@@ -19,8 +19,8 @@ from types import TracebackType
 
 import requests
 
-from device.errors import DeviceError
 from device.processes import stop_process
+from dsp.errors import DeviceError
 
 log = logging.getLogger(__name__)
 

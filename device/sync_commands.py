@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from device.errors import DeviceError
 from device.progress import ProgressBar
+from dsp.errors import DeviceError
 from sync.client import HubClient, HubSettings
 from sync.records import SessionRecord
 from sync.store import HUB_KINDS, Store, default_data_dir

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 
-from device.errors import AudioFileError
+from dsp.errors import AudioFileError
 from dsp.tracker import SUPPORTED_RATES
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ Reference images of every screen live in ``tests/screens``; regenerate them with
 ``python -m tests.render_screens --update``.
 """
 
-from display.device import DisplayError, DisplaySink, DisplayWorker, open_display
+from display.device import DisplaySink, DisplayWorker, open_display
 from display.render import render, text_pages
 from display.state import (
     HomeScreen,
@@ -23,6 +23,7 @@ from display.state import (
     SummaryScreen,
     TunerScreen,
 )
+from dsp.errors import DisplayError
 
 __all__ = [
     "DisplayError",

@@ -29,7 +29,7 @@ from PIL import Image
 
 from display.render import HEIGHT, WIDTH, render
 from display.state import ScreenState
-from dsp.errors import FretCoachError
+from dsp.errors import DisplayError
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,6 @@ DRIVERS = ("ssd1306", "sh1106")
 BRIGHT = 0xCF
 #: Low enough to read as "asleep" across a room, high enough to read up close.
 DIM = 0x10
-
-
-class DisplayError(FretCoachError):
-    """The OLED cannot be opened or stopped answering; the message names the fix."""
 
 
 class LumaDevice(Protocol):

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from sync.errors import HubConfigError
+from dsp.errors import HubConfigError
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 SESSIONS_PATH = "/api/v1/sessions"

@@ -47,7 +47,7 @@ from sqlalchemy.pool import StaticPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sync.errors import SyncError
+from dsp.errors import HubError, HubServerConfigError
 from sync.hub_models import (
     Base,
     ErrorAnswer,
@@ -75,10 +75,6 @@ DATABASE_URL_ENV = "DATABASE_URL"
 Outcome = Literal["created", "duplicate", "conflict"]
 PlanOutcome = Literal["created", "duplicate", "updated", "conflict"]
 RowT = TypeVar("RowT", SessionRow, PracticePlanRow, SessionSummaryRow)
-
-
-class HubServerConfigError(SyncError, ValueError):
-    """The server cannot start as configured; the message says what to pass instead."""
 
 
 # --------------------------------------------------------------------------- tokens
@@ -159,24 +155,6 @@ class TokenAuth:
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class HubError(Exception):
-    """An answer other than success, rendered as ``{"error": …, "detail": …}``."""
-
-    def __init__(
-        self,
-        status: int,
-        error: str,
-        detail: str | list[dict[str, str]],
-        *,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(f"{status} {error}: {detail}")
-        self.status = status
-        self.error = error
-        self.detail = detail
-        self.headers = headers
 
 
 def _unauthorized(detail: str) -> HubError:

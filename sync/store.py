@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.errors import StoreError, StoreFullError
+from dsp.errors import StoreError, StoreFullError
 from sync.records import NoteRow, SessionProgress, SessionRecord, SessionStart, utc_iso
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,6 @@ from gpiozero.pins.mock import MockFactory
 
 from device.buttons import (
     ButtonEvent,
-    ButtonsError,
     GpioButtons,
     KeyboardButtons,
     NoButtons,
@@ -25,7 +24,7 @@ from device.buttons import (
     _gpio_hint,
     open_buttons,
 )
-from device.errors import DeviceError
+from dsp.errors import ButtonsError, DeviceError
 
 WAIT_S = 5.0  # generous: only reached when something is broken
 

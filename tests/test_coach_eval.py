@@ -22,7 +22,6 @@ from coach.eval import (
     DEFAULT_DATASET,
     METRIC_FUNCTIONS,
     EvalDataset,
-    EvalDatasetError,
     actionable_fix,
     format_table,
     load_dataset,
@@ -36,6 +35,7 @@ from coach.feedback import TipGenerator
 from coach.providers import CoachSettings, ProviderSettings
 from coach.tips import MetricSnapshot
 from device.coach_commands import add_parsers
+from dsp.errors import EvalDatasetError
 from tests.llmstub import LLMStub
 from tests.opikstub import OpikStub
 from tests.stubproc import REPO

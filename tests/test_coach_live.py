@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from coach.errors import CoachSettingError
 from coach.feedback import TipGenerator
 from coach.live import LiveCoach
 from coach.providers import CoachSettings, ProviderSettings
 from coach.tips import MetricSnapshot
+from dsp.errors import CoachSettingError
 from tests.llmstub import DEFAULT_TEXT, LLMStub
 
 WAIT_S = 10.0  # generous upper bound for a background step on a loaded machine

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from coach.errors import CoachSettingError
 from coach.feedback import TipGenerator, TipRequest
 from coach.providers import CoachSettings, ProviderSettings
 from coach.tips import MetricSnapshot
+from dsp.errors import CoachSettingError
 from tests.hubproc import free_port
 from tests.llmstub import DEFAULT_TEXT, LLMStub
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from coach.errors import CoachSettingError
 from coach.providers import CoachSettings, ProviderSettings
 from coach.speech import (
     DEFAULT_INSTRUCTIONS,
@@ -33,6 +32,7 @@ from coach.speech import (
     resolve_alsa_device,
 )
 from coach.tracing import TRACE_KIND, OpikSettings, Tracer, TraceReplayer
+from dsp.errors import CoachSettingError
 from sync.store import Store
 from tests.hubproc import free_port
 from tests.llmstub import SPEECH_S_PER_CHAR, LLMStub

@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.audio import AudioSourceError, Capture, EndOfStream, ToneSource, WavSource
-from device.config import Config, ConfigError, load_config
+from device.audio import Capture, EndOfStream, ToneSource, WavSource
+from device.config import Config, load_config
 from device.daemon import Daemon
 from device.session import NAMING_HOLD_S, DspLoop, LiveSession, PracticeSettings, State
 from dsp import HOP_SIZE, METRICS, parse_scale
+from dsp.errors import AudioSourceError, ConfigError
 from sync.store import Store
 from tests.devicerun import recording_display, run_device
 

@@ -17,15 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from display.device import (
-    BRIGHT,
-    DIM,
-    DisplayError,
-    DisplaySink,
-    DisplayWorker,
-    FrameRecorder,
-    open_display,
-)
+from display.device import BRIGHT, DIM, DisplaySink, DisplayWorker, FrameRecorder, open_display
 from display.render import HEIGHT, WIDTH, fit_text, font, render, text_pages
 from display.state import (
     HomeScreen,
@@ -36,6 +28,7 @@ from display.state import (
     SummaryScreen,
     TunerScreen,
 )
+from dsp.errors import DisplayError
 from tests.render_screens import EXAMPLES, REFERENCE_DIR
 
 REGENERATE = "python -m tests.render_screens --update"

@@ -22,13 +22,8 @@ from typing import Any
 import pytest
 import requests
 
-from sync.hub_server import (
-    HubServerConfigError,
-    create_app,
-    main,
-    parse_token_args,
-    tokens_from_env,
-)
+from dsp.errors import HubServerConfigError
+from sync.hub_server import create_app, main, parse_token_args, tokens_from_env
 from tests.hubproc import HubProcess, fresh_tokens
 
 MIB = 1024 * 1024

@@ -15,13 +15,13 @@ import pytest
 from coach.providers import CoachSettings, ProviderSettings
 from coach.recommend import (
     Recommendation,
-    RecommendationError,
     Recommender,
     history_from_store,
     recommend_for,
     rule_based,
     store_plan,
 )
+from dsp.errors import RecommendationError
 from dsp.scales import parse_scale
 from sync.records import SessionProgress, SessionStart
 from sync.store import Store

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.errors import StoreError, StoreFullError
+from dsp.errors import StoreError, StoreFullError
 from sync.records import NoteRow, SessionProgress, SessionStart
 from sync.store import DB_NAME, Store
 
