@@ -48,10 +48,10 @@ format: $(STAMP_DEV) ## apply ruff fixes and formatting
 
 bench: $(STAMP_DEV) ## benchmarks: engine per condition vs aubio and librosa (test split + real notes), store and sync, the device, the coach
 	$(PY) -m bench.evaluate --split all --json out/eval.json --md out/eval.md
-	$(PY) -m tests.bench
-	$(PY) -m tests.bench_sync
-	$(PY) -m tests.bench_device
-	$(PY) -m tests.bench_coach
+	$(PY) -m bench.tuning
+	$(PY) -m bench.sync
+	$(PY) -m bench.device
+	$(PY) -m bench.coach
 
 setup: $(STAMP_RUN) ## create .venv and install the product
 setup-dev: $(STAMP_DEV) ## create .venv and install the product + test tools

@@ -42,6 +42,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench import evalset  # noqa: E402
+from bench.report import fmt, percentile  # noqa: E402
 from dsp.scoring import Scores  # noqa: E402
 from dsp.tracker import NoteEvent  # noqa: E402
 
@@ -219,10 +220,6 @@ def _job(args: tuple[str, str, bool]) -> list[ClipResult]:
 # -- tables ----------------------------------------------------------------------------------
 
 
-def _pct(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(values, q)) if len(values) else None
-
-
 def summarise(results: Sequence[ClipResult]) -> dict[str, float | int | None]:
     truth = sum(r.truth for r in results)
     detected = sum(r.detected for r in results)
@@ -242,37 +239,23 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, float | int | None]:
         "f": 2 * p * rc / (p + rc) if p + rc else 0.0,
         "p": p,
         "r": rc,
-        "err_p50_ms": _pct(errors, 50),
-        "err_p90_ms": _pct(errors, 90),
+        "err_p50_ms": percentile(errors, 50),
+        "err_p90_ms": percentile(errors, 90),
         "late_30ms": sum(1 for r in results for e in r.errors_ms if e > 30) / matched
         if matched
         else None,
         "repeated_recall": sum(r.repeated_found for r in results) / repeated if repeated else None,
         "names": sum(named) / len(named) if named else None,
-        "cents_p50": _pct(cents, 50),
-        "cents_p90": _pct(cents, 90),
+        "cents_p50": percentile(cents, 50),
+        "cents_p90": percentile(cents, 90),
         "extra_per_pluck": (detected - matched) / truth if truth else None,
         "first_right": sum(first) / len(first) if first else None,
         "rtf": sum(r.audio_s for r in results) / cpu if cpu > 0 else None,
-        "latency_p50_ms": _pct(latency, 50),
-        "latency_p90_ms": _pct(latency, 90),
-        "hop_p50_us": _pct(hops, 50),
-        "hop_p99_us": _pct(hops, 99),
+        "latency_p50_ms": percentile(latency, 50),
+        "latency_p90_ms": percentile(latency, 90),
+        "hop_p50_us": percentile(hops, 50),
+        "hop_p99_us": percentile(hops, 99),
     }
-
-
-def _fmt(v: float | int | None, kind: str) -> str:
-    if v is None:
-        return "–"
-    if kind == "pct":
-        return f"{100 * v:.1f} %"
-    if kind == "f":
-        return f"{v:.3f}"
-    if kind == "ms":
-        return f"{v:.1f}"
-    if kind == "x":
-        return f"{v:.0f}×"
-    return f"{v:.2f}"
 
 
 def table(title: str, rows: dict[str, dict[str, float | int | None]]) -> str:
@@ -285,12 +268,12 @@ def table(title: str, rows: dict[str, dict[str, float | int | None]]) -> str:
     ]
     for engine, s in rows.items():
         lines.append(
-            f"| {engine} | {s['truth']} | {_fmt(s['f'], 'f')} ({_fmt(s['p'], 'f')} / "
-            f"{_fmt(s['r'], 'f')}) | {_fmt(s['err_p50_ms'], 'ms')} / {_fmt(s['err_p90_ms'], 'ms')}"
-            f" | {_fmt(s['repeated_recall'], 'pct')} | {_fmt(s['names'], 'pct')} | "
-            f"{_fmt(s['cents_p50'], 'ms')} / {_fmt(s['cents_p90'], 'ms')} | "
-            f"{_fmt(s['extra_per_pluck'], 'num')} | {_fmt(s['first_right'], 'pct')} | "
-            f"{_fmt(s['rtf'], 'x')} |"
+            f"| {engine} | {s['truth']} | {fmt(s['f'], 'f')} ({fmt(s['p'], 'f')} / "
+            f"{fmt(s['r'], 'f')}) | {fmt(s['err_p50_ms'], 'ms')} / {fmt(s['err_p90_ms'], 'ms')}"
+            f" | {fmt(s['repeated_recall'], 'pct')} | {fmt(s['names'], 'pct')} | "
+            f"{fmt(s['cents_p50'], 'ms')} / {fmt(s['cents_p90'], 'ms')} | "
+            f"{fmt(s['extra_per_pluck'], 'num')} | {fmt(s['first_right'], 'pct')} | "
+            f"{fmt(s['rtf'], 'x')} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -333,15 +316,15 @@ def _timing_line(split: str, t: dict) -> str:
     for key in ("free", "metronome"):
         v = t[key]
         cells.append(
-            f"{key}: Spearman {v['spearman']}, even ≥ {_fmt(v['even_min'], 'num')}, "
-            f"5–10 ms ≥ {_fmt(v['human_5_10ms_min'], 'num')}"
+            f"{key}: Spearman {v['spearman']}, even ≥ {fmt(v['even_min'], 'num')}, "
+            f"5–10 ms ≥ {fmt(v['human_5_10ms_min'], 'num')}"
         )
     o = t["off_grid"]
     return (
         f"Timing score ({split}, {t['clips']} timing clips): "
         + "; ".join(cells)
-        + f"; off-grid clips (a third 10–80 ms off) score {_fmt(o['free_mean'], 'num')} free, "
-        f"{_fmt(o['metronome_mean'], 'num')} on the metronome\n"
+        + f"; off-grid clips (a third 10–80 ms off) score {fmt(o['free_mean'], 'num')} free, "
+        f"{fmt(o['metronome_mean'], 'num')} on the metronome\n"
     )
 
 
@@ -369,18 +352,18 @@ def summary(report: dict, split: str) -> str:
         o = rows["ours"]
 
         def both(key: str, kind: str, rows: dict = rows) -> str:
-            theirs = "/".join(_fmt(rows[e][key], kind) for e in peers)
+            theirs = "/".join(fmt(rows[e][key], kind) for e in peers)
             return (
-                f"{_fmt(rows['ours'][key], kind)} ({theirs})"
+                f"{fmt(rows['ours'][key], kind)} ({theirs})"
                 if peers
-                else _fmt(rows["ours"][key], kind)
+                else fmt(rows["ours"][key], kind)
             )
 
         lines.append(
             f"| {condition} | {o['truth']} | {both('f', 'f')} | {both('err_p90_ms', 'ms')} | "
             f"{both('repeated_recall', 'pct')} | {both('names', 'pct')} | "
-            f"{_fmt(o['cents_p90'], 'ms')} | {_fmt(o['extra_per_pluck'], 'num')} | "
-            f"{_fmt(o['first_right'], 'pct')} |"
+            f"{fmt(o['cents_p90'], 'ms')} | {fmt(o['extra_per_pluck'], 'num')} | "
+            f"{fmt(o['first_right'], 'pct')} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -436,9 +419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "ours" in overall:
             o = overall["ours"]
             md.append(
-                f"Ours, live ({split}): first report {_fmt(o['latency_p50_ms'], 'ms')} / "
-                f"{_fmt(o['latency_p90_ms'], 'ms')} ms after the onset (p50 / p90); "
-                f"per hop {_fmt(o['hop_p50_us'], 'ms')} / {_fmt(o['hop_p99_us'], 'ms')} µs "
+                f"Ours, live ({split}): first report {fmt(o['latency_p50_ms'], 'ms')} / "
+                f"{fmt(o['latency_p90_ms'], 'ms')} ms after the onset (p50 / p90); "
+                f"per hop {fmt(o['hop_p50_us'], 'ms')} / {fmt(o['hop_p99_us'], 'ms')} µs "
                 "(p50 / p99, wall, while the peers run on the other core)\n"
             )
         per: dict[str, object] = {"all": overall}

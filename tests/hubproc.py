@@ -1,7 +1,7 @@
 """The reference Hub as a real process on 127.0.0.1, for tests that sync over HTTP.
 
-Not a test module: import :class:`HubProcess`, or the ``hub`` fixture through
-``pytest_plugins = ["tests.hubproc"]`` (or ``from tests.hubproc import hub  # noqa``).
+Not a test module: import :class:`HubProcess`; the ``hub`` fixture in ``tests/conftest.py``
+starts one per test.
 
 Each server gets a fresh SQLite file and fresh random tokens, runs with fault injection on
 (unless asked otherwise), and writes its log to a file so a test can check what it says
@@ -18,18 +18,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-import pytest
 import requests
 
 from device.processes import stop_process
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 # Usually 2–4 s (dsp, FastAPI and SQLAlchemy imports); generous for a loaded CI machine.
 START_TIMEOUT_S = 30.0
 TABLES = ("sessions", "ai_practice_plans", "session_summaries")
@@ -186,10 +185,3 @@ class HubProcess:
 def fresh_tokens(*users: str) -> dict[str, str]:
     """Random tokens, one per user, prefixed with the user's name for readable failures."""
     return {f"{user}-{secrets.token_urlsafe(18)}": user for user in users}
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    """A fresh Hub server (own database, own tokens, fault injection on) for one test."""
-    with HubProcess(tmp_path / "hub") as server:
-        yield server

@@ -27,9 +27,10 @@ from display.state import (
     SummaryScreen,
     TunerScreen,
 )
+from tests.conftest import REPO
 
 REFERENCE_DIR = Path(__file__).with_name("screens")
-REPO = Path(__file__).resolve().parent.parent
+
 LONG_TIP = (
     "Your bends land a little flat: push the string until the note matches the fretted "
     "pitch two frets up, then hold it there for a beat."

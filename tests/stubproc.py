@@ -10,13 +10,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from device.processes import stop_process
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO
 
 
 class StubProcess:

@@ -14,11 +14,11 @@ from device.audio import WavSource
 from device.config import load_config
 from device.daemon import Daemon
 from sync.store import Store
+from tests.conftest import REPO
 from tests.devicerun import recording_display, run_device
 from tests.llmstub import LLMStub
 from tests.opikstub import OpikStub
 
-REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "device" / "demo" / "demo.wav"
 # No numbers, so it cannot contradict the scores; names the metrics, has a fix.
 STUB_TIP = (

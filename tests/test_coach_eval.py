@@ -12,7 +12,6 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,9 @@ from coach.providers import CoachSettings, ProviderSettings
 from coach.tips import MetricSnapshot
 from device.coach_commands import add_parsers
 from dsp.errors import EvalDatasetError
+from tests.conftest import REPO
 from tests.llmstub import LLMStub
 from tests.opikstub import OpikStub
-from tests.stubproc import REPO
 
 WEAK_TIMING = MetricSnapshot(
     metrics=("pitch", "timing"),
@@ -254,12 +253,6 @@ def test_min_score_must_be_a_fraction() -> None:
 
 
 # --- a model behind the OpenAI-compatible stub -------------------------------------
-
-
-@pytest.fixture
-def llm() -> Iterator[LLMStub]:
-    with LLMStub() as stub:
-        yield stub
 
 
 def model_generator(stub: LLMStub) -> TipGenerator:

@@ -14,24 +14,11 @@ import pytest
 from coach.feedback import TipGenerator
 from coach.live import LiveCoach
 from coach.providers import CoachSettings, ProviderSettings
-from coach.tips import MetricSnapshot
 from dsp.errors import CoachSettingError
+from tests.conftest import metric_snapshot
 from tests.llmstub import DEFAULT_TEXT, LLMStub
 
 WAIT_S = 10.0  # generous upper bound for a background step on a loaded machine
-
-
-def snap(notes: int = 24) -> MetricSnapshot:
-    return MetricSnapshot(
-        metrics=("pitch", "timing"),
-        pitch=0.953,
-        scale=None,
-        timing=0.21,
-        scale_name="A minor pentatonic",
-        bpm=92,
-        notes=notes,
-        most_out_of_tune="F#",
-    )
 
 
 @pytest.fixture
@@ -41,16 +28,10 @@ def offline_coach() -> Iterator[LiveCoach]:
     assert coach.close()
 
 
-@pytest.fixture
-def llm() -> Iterator[LLMStub]:
-    with LLMStub() as stub:
-        yield stub
-
-
 def ask(coach: LiveCoach, stream_s: float, *, paused: bool = False, notes: int = 24) -> bool:
     """One call as the daemon makes it; True when it started a request."""
     before = coach.tips_made
-    coach.maybe_request("s1", snap(notes), stream_s, paused)
+    coach.maybe_request("s1", metric_snapshot(notes=notes), stream_s, paused)
     assert coach.wait_idle(WAIT_S)  # a request, if started, is finished now
     assert coach.tips_made - before in (0, 1)
     return coach.tips_made > before
@@ -94,7 +75,7 @@ def test_interval_choices(offline_coach: LiveCoach) -> None:
 def test_a_new_session_starts_its_own_schedule(offline_coach: LiveCoach) -> None:
     coach = offline_coach
     assert ask(coach, 15.0)
-    coach.maybe_request("s2", snap(), 10.0, False)
+    coach.maybe_request("s2", metric_snapshot(), 10.0, False)
     assert not coach.in_flight
     assert coach.latest("s1") is None  # s1 ended when s2 began
     assert coach.summary_tip("s1") is not None
@@ -110,11 +91,11 @@ def test_at_most_one_request_in_flight_and_asking_never_blocks(llm: LLMStub) -> 
     coach = stub_coach(llm)
     try:
         llm.script({"kind": "hang", "seconds": 60})
-        coach.maybe_request("s1", snap(), 15.0, False)
+        coach.maybe_request("s1", metric_snapshot(), 15.0, False)
         llm.wait_holding(1)  # the worker is now blocked inside the HTTP call
         # Due again (75 s) while the first is held: returns at once, starts nothing.
-        coach.maybe_request("s1", snap(), 75.0, False)
-        coach.maybe_request("s1", snap(), 80.0, False)
+        coach.maybe_request("s1", metric_snapshot(), 75.0, False)
+        coach.maybe_request("s1", metric_snapshot(), 80.0, False)
         assert coach.in_flight
         assert coach.latest("s1") is None
         assert len(llm.requests()) == 1
@@ -123,7 +104,7 @@ def test_at_most_one_request_in_flight_and_asking_never_blocks(llm: LLMStub) -> 
         tip = coach.latest("s1")
         assert tip is not None and tip.text == DEFAULT_TEXT and tip.created_at_stream_s == 15.0
         # The next due call goes out now that nothing is in flight.
-        coach.maybe_request("s1", snap(), 80.0, False)
+        coach.maybe_request("s1", metric_snapshot(), 80.0, False)
         assert coach.wait_idle(WAIT_S)
         assert len(llm.requests()) == 2
     finally:
@@ -135,7 +116,7 @@ def test_a_tip_after_the_session_ended_goes_to_the_summary(llm: LLMStub) -> None
     coach = stub_coach(llm)
     try:
         llm.script({"kind": "hang", "seconds": 60})
-        coach.maybe_request("s1", snap(), 15.0, False)
+        coach.maybe_request("s1", metric_snapshot(), 15.0, False)
         llm.wait_holding(1)
         coach.end_session("s1")
         llm.release()
@@ -143,7 +124,7 @@ def test_a_tip_after_the_session_ended_goes_to_the_summary(llm: LLMStub) -> None
         assert coach.latest("s1") is None
         late = coach.summary_tip("s1")
         assert late is not None and late.text == DEFAULT_TEXT
-        coach.maybe_request("s1", snap(), 200.0, False)
+        coach.maybe_request("s1", metric_snapshot(), 200.0, False)
         assert not coach.in_flight  # an ended session asks no more
     finally:
         coach.close()
@@ -152,11 +133,11 @@ def test_a_tip_after_the_session_ended_goes_to_the_summary(llm: LLMStub) -> None
 def test_close_does_not_wait_for_a_hanging_request(llm: LLMStub) -> None:
     coach = stub_coach(llm)
     llm.script({"kind": "hang", "seconds": 60})
-    coach.maybe_request("s1", snap(), 15.0, False)
+    coach.maybe_request("s1", metric_snapshot(), 15.0, False)
     llm.wait_holding(1)
     assert coach.close(timeout=0.2) is False  # returned while the request is still held
     assert llm.holding() == 1
-    coach.maybe_request("s1", snap(), 100.0, False)  # after close: ignored, no error
+    coach.maybe_request("s1", metric_snapshot(), 100.0, False)  # after close: ignored, no error
     llm.release()
 
 
@@ -165,7 +146,7 @@ def test_the_session_summary_comes_on_request(offline_coach: LiveCoach) -> None:
     assert ask(coach, 15.0)
     live_tip = coach.latest("s1")
     assert live_tip is not None and coach.tip_on_screen("s1") is live_tip
-    coach.request_summary("s1", snap(notes=200), 180.0)
+    coach.request_summary("s1", metric_snapshot(notes=200), 180.0)
     assert coach.wait_idle(WAIT_S)
     summary = coach.summary("s1")
     assert summary is not None and summary.text.startswith("3 min 0 s of A minor pentatonic")

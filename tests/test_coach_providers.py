@@ -8,7 +8,6 @@ reply is replaced, never shown.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
 
@@ -30,12 +29,6 @@ SNAPSHOT = MetricSnapshot(
     most_out_of_tune="F#",
 )
 REQUEST = TipRequest("session-1", SNAPSHOT, 15.0)
-
-
-@pytest.fixture
-def llm() -> Iterator[LLMStub]:
-    with LLMStub() as stub:
-        yield stub
 
 
 def generator(

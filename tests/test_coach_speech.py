@@ -106,12 +106,6 @@ class Player:
 
 
 @pytest.fixture
-def llm() -> Iterator[LLMStub]:
-    with LLMStub() as stub:
-        yield stub
-
-
-@pytest.fixture
 def player(tmp_path: Path) -> Player:
     return Player(tmp_path / "player")
 

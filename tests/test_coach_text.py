@@ -9,35 +9,12 @@ import pytest
 
 from coach.offline import offline_summary, offline_tip
 from coach.prompts import LIVE_FEEDBACK_V1, SESSION_SUMMARY_V1
-from coach.tips import MetricSnapshot, snapshot_from_scores
+from coach.tips import snapshot_from_scores
 from coach.validate import MAX_WORDS, check_reply, word_count
 from dsp import NoteEvent, Scorer, ScoringConfig, parse_scale
+from tests.conftest import metric_snapshot as snap
 
 A_MINOR_PENTA = parse_scale("A minor pentatonic")
-
-
-def snap(
-    pitch: float | None = 0.953,
-    scale: float | None = None,
-    timing: float | None = 0.21,
-    *,
-    metrics: tuple[str, ...] = ("pitch", "timing"),
-    bpm: float | None = 92,
-    notes: int = 24,
-    out_of_tune: str | None = "F#",
-    out_of_scale: str | None = None,
-) -> MetricSnapshot:
-    return MetricSnapshot(
-        metrics=metrics,
-        pitch=pitch,
-        scale=scale,
-        timing=timing,
-        scale_name="A minor pentatonic",
-        bpm=bpm,
-        notes=notes,
-        most_out_of_tune=out_of_tune,
-        most_out_of_scale=out_of_scale,
-    )
 
 
 def note(onset: float, midi: int, cents: float = 0.0) -> NoteEvent:

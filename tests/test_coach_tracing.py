@@ -32,11 +32,11 @@ from coach.tracing import (
     prepare_opik_environment,
 )
 from sync.store import Store
+from tests.conftest import REPO
 from tests.hubproc import free_port
 from tests.llmstub import DEFAULT_TEXT, LLMStub
 from tests.opikstub import OpikStub
 
-REPO = Path(__file__).resolve().parent.parent
 WAIT_S = 30.0  # the first tip also imports opik and openai on the coach's thread
 SNAPSHOT = MetricSnapshot(
     metrics=("pitch", "timing"),
@@ -55,18 +55,6 @@ FAMILY_TAGS = [
     "fretcoach-portable",
     "live-feedback",
 ]
-
-
-@pytest.fixture
-def llm() -> Iterator[LLMStub]:
-    with LLMStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def opik_stub(tmp_path: Path) -> Iterator[OpikStub]:
-    with OpikStub(tmp_path / "opik-received.jsonl") as stub:
-        yield stub
 
 
 @pytest.fixture

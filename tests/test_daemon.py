@@ -25,9 +25,9 @@ from device.session import NAMING_HOLD_S, DspLoop, LiveSession, PracticeSettings
 from dsp import HOP_SIZE, METRICS, parse_scale
 from dsp.errors import AudioSourceError, ConfigError
 from sync.store import Store
+from tests.conftest import REPO
 from tests.devicerun import recording_display, run_device
 
-REPO = Path(__file__).resolve().parents[1]
 PINS = {"start": 17, "select": 27, "mode": 22, "feedback": 23}
 DEMO = REPO / "device" / "demo" / "demo.wav"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests import guitarset
-from tests.guitarset import Clip, MidiNote, load_clip, read_wav
+from bench import guitarset
+from bench.guitarset import Clip, MidiNote, load_clip, read_wav
 from tests.signals import dbfs_to_amp
 
 UNAVAILABLE = guitarset.rendering_unavailable()

@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import REPO
 from tests.hubproc import free_port
 from tests.test_hub_server import session_body
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _pg_bin() -> Path | None:

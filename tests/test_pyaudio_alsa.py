@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 DEMO = REPO / "device" / "demo" / "demo.wav"
 
 ASOUNDRC = """

@@ -23,8 +23,9 @@ from coach.recommend import (
 )
 from dsp.errors import RecommendationError
 from dsp.scales import parse_scale
-from sync.records import SessionProgress, SessionStart
+from sync.records import SessionProgress
 from sync.store import Store
+from tests.conftest import session_start
 from tests.llmstub import LLMStub
 
 
@@ -32,12 +33,6 @@ from tests.llmstub import LLMStub
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store.open(tmp_path) as opened:
         yield opened
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[LLMStub]:
-    with LLMStub() as stub:
-        yield stub
 
 
 def add_session(
@@ -53,22 +48,14 @@ def add_session(
     session_id = str(uuid.uuid4())
     parsed = parse_scale(scale_name)
     store.begin_session(
-        SessionStart(
-            session_id=session_id,
-            user_id=user,
-            device_id="fcp-test",
-            software_version="0.1.0",
+        session_start(
+            session_id,
+            user=user,
             scale_chosen=parsed.hub_name,
             scale_type=parsed.hub_type,
             total_inscale_notes=parsed.size,
-            sensitivity=0.5,
-            strictness=0.5,
             bpm=80.0,
-            enabled_metrics=("pitch", "scale", "timing"),
             start_wall=time.time() - age_s,
-            start_monotonic=100.0,
-            boot_id="boot-test",
-            clock_synced=True,
         )
     )
     store.finish_session(session_id, SessionProgress(120.0, pitch, scale, timing, 40, 36, 4), [])

@@ -24,10 +24,10 @@ from coach.providers import CoachSettings, ProviderSettings
 from coach.recommend import Recommender, recommend_for
 from coach.tracing import TRACE_KIND, OpikSettings, Tracer, TraceReplayer
 from sync.store import Store
+from tests.conftest import REPO
 from tests.hubproc import free_port
 from tests.llmstub import LLMStub
 from tests.opikstub import OpikStub
-from tests.stubproc import REPO
 from tests.test_recommend import add_session as add_scored_session
 
 FAMILY_TAGS = [
@@ -47,12 +47,6 @@ REPLY = json.dumps(
         "sensitivity": 0.5,
     }
 )
-
-
-@pytest.fixture
-def llm() -> Iterator[LLMStub]:
-    with LLMStub() as stub:
-        yield stub
 
 
 @pytest.fixture

@@ -17,28 +17,13 @@ import pytest
 from dsp.errors import StoreError, StoreFullError
 from sync.records import NoteRow, SessionProgress, SessionStart
 from sync.store import DB_NAME, Store
+from tests.conftest import session_start
 
 
 def start(
     session_id: str | None = None, *, wall: float = 1_800_000_000.0, synced: bool = True
 ) -> SessionStart:
-    return SessionStart(
-        session_id=session_id or str(uuid.uuid4()),
-        user_id="alice",
-        device_id="fcp-test",
-        software_version="0.1.0",
-        scale_chosen="A Minor (Pentatonic)",
-        scale_type="pentatonic",
-        total_inscale_notes=5,
-        sensitivity=0.5,
-        strictness=0.5,
-        bpm=90.0,
-        enabled_metrics=("pitch", "scale", "timing"),
-        start_wall=wall,
-        start_monotonic=100.0,
-        boot_id="boot-a",
-        clock_synced=synced,
-    )
+    return session_start(session_id, start_wall=wall, boot_id="boot-a", clock_synced=synced)
 
 
 def progress(seconds: float, notes: int) -> SessionProgress:

@@ -20,12 +20,11 @@ import requests
 
 from sync.client import HubClient, HubSettings, parse_retry_after
 from sync.clock import ClockReading
-from sync.records import NoteRow, SessionProgress, SessionStart
+from sync.records import NoteRow, SessionProgress
 from sync.store import HUB_KINDS, Store
 from sync.worker import SyncWorker
+from tests.conftest import REPO, session_start
 from tests.hubproc import HubProcess, free_port
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def synced_clock() -> ClockReading:
@@ -54,22 +53,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def record_session(store: Store, *, user: str = "alice", notes: int = 3, **changes: object) -> str:
     session_id = str(uuid.uuid4())
     store.begin_session(
-        SessionStart(
-            session_id=session_id,
-            user_id=user,
-            device_id="fcp-test",
-            software_version="0.1.0",
-            scale_chosen="A Minor (Pentatonic)",
-            scale_type="pentatonic",
-            total_inscale_notes=5,
-            sensitivity=0.5,
-            strictness=0.5,
+        session_start(
+            session_id,
+            user=user,
             bpm=None,
-            enabled_metrics=("pitch", "scale", "timing"),
             start_wall=time.time() - 60,
             start_monotonic=time.monotonic() - 60,
-            boot_id="boot-test",
-            clock_synced=True,
         )
     )
     progress = SessionProgress(

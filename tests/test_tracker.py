@@ -383,7 +383,7 @@ def test_rendered_quick_set_reaches_its_floor() -> None:
 
     import mir_eval
 
-    from tests import guitarset
+    from bench import guitarset
 
     why = guitarset.rendering_unavailable()
     if why:

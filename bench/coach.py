@@ -18,7 +18,7 @@ and wall) with the coach busy against idle (target ratio ≤ 1.1); the time from
 request to the first frame that shows the tip; peak RSS with and without the coach
 loaded; hops dropped. Writes ``out/bench_coach.json`` and ``out/bench_coach.md``.
 
-    python -m tests.bench_coach
+    python -m bench.coach
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ def run_scenario(scenario: str) -> dict[str, Any]:
 
 def _child(scenario: str, env: dict[str, str]) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, "-m", "tests.bench_coach", "--scenario", scenario],
+        [sys.executable, "-m", "bench.coach", "--scenario", scenario],
         env=env,
         capture_output=True,
         text=True,
@@ -244,7 +244,7 @@ def _ms(value: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench_coach", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.coach", description=__doc__)
     parser.add_argument("--scenario", choices=SCENARIOS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.scenario:

@@ -1,8 +1,8 @@
 """``make bench``: our live engine against librosa's pyin, side by side, on the same audio.
 
-    python -m tests.bench [--quick] [--no-peer] [--only rendered|real] [--errors]
+    python -m bench.tuning [--quick] [--no-peer] [--only rendered|real] [--errors]
 
-Audio: the FluidSynth-rendered guitar set (``tests.guitarset``, cached in
+Audio: the FluidSynth-rendered guitar set (``bench.guitarset``, cached in
 ``.cache/guitarset``) and the 109 real guitar notes in ``../shared/data/real-guitar-notes``
 (``FRETCOACH_REAL_NOTES`` overrides the folder; skipped with a message when absent).
 
@@ -63,6 +63,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bench.report import fmt, percentile  # noqa: E402
 from dsp import HOP_SIZE, NoteEvent, NoteTracker, TrackerConfig, hops_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,9 +133,9 @@ class Run:
 
 def rendered_items(*, quick: bool) -> list[Item]:
     try:
-        from tests.guitarset import build_set
+        from bench.guitarset import build_set
     except ImportError as err:
-        print(f"rendered set: skipped, tests.guitarset is not available ({err})")
+        print(f"rendered set: skipped, bench.guitarset is not available ({err})")
         return []
     try:
         clips = build_set(CACHE, quick=quick)
@@ -327,25 +328,21 @@ class Tally:
             "onset_recall": _round(recall, 4),
             "onset_f": _round(onset_f, 4),
             "note_accuracy": _round(self.named / self.matched if self.matched else None, 4),
-            "cents_median": _pct(self.cents_errors, 50, 2),
-            "cents_p90": _pct(self.cents_errors, 90, 2),
+            "cents_median": percentile(self.cents_errors, 50, 2),
+            "cents_p90": percentile(self.cents_errors, 90, 2),
             "in_tune_call_accuracy": _round(
                 self.calls_right / self.calls if self.calls else None, 4
             ),
-            "latency_p50_ms": _pct([1000 * x for x in self.latencies], 50, 1),
-            "latency_p90_ms": _pct([1000 * x for x in self.latencies], 90, 1),
+            "latency_p50_ms": percentile([1000 * x for x in self.latencies], 50, 1),
+            "latency_p90_ms": percentile([1000 * x for x in self.latencies], 90, 1),
             "early_names_final": _round(self.early_named / self.early if self.early else None, 4),
-            "name_latency_p50_ms": _pct([1000 * x for x in self.name_latencies], 50, 1),
-            "name_latency_p95_ms": _pct([1000 * x for x in self.name_latencies], 95, 1),
+            "name_latency_p50_ms": percentile([1000 * x for x in self.name_latencies], 50, 1),
+            "name_latency_p95_ms": percentile([1000 * x for x in self.name_latencies], 95, 1),
         }
 
 
 def _round(x: float | None, digits: int) -> float | None:
     return None if x is None else round(float(x), digits)
-
-
-def _pct(values: Sequence[float], q: float, digits: int) -> float | None:
-    return round(float(np.percentile(values, q)), digits) if len(values) else None
 
 
 NoteFilter = Callable[[Truth], bool]
@@ -454,8 +451,8 @@ def summarize(items: list[Item], runs: dict[str, list[Run]]) -> dict[str, object
             figures["rtf"] = round(audio / cpu, 1) if cpu > 0 else None
             for key, attr in (("hop", "hop_ns"), ("hop_cpu", "hop_cpu_ns")):
                 us = [ns / 1000 for k in chosen for ns in getattr(system_runs[k], attr)]
-                figures[f"{key}_p50_us"] = _pct(us, 50, 1)
-                figures[f"{key}_p99_us"] = _pct(us, 99, 1)
+                figures[f"{key}_p50_us"] = percentile(us, 50, 1)
+                figures[f"{key}_p99_us"] = percentile(us, 99, 1)
                 figures[f"{key}_max_us"] = round(max(us), 1) if us else None
             figures["errors"] = errors
             entry[system] = figures
@@ -479,16 +476,6 @@ def summarize(items: list[Item], runs: dict[str, list[Run]]) -> dict[str, object
 # -- the table --------------------------------------------------------------------------
 
 
-def _fmt(value: float | None, kind: str) -> str:
-    if value is None:
-        return "—"
-    if kind == "pct":
-        return f"{100 * value:.1f} %"
-    if kind == "f":
-        return f"{value:.3f}"
-    return f"{value:.0f}×" if value >= 10 else f"{value:.1f}×"
-
-
 def table_rows(report: dict[str, object]) -> tuple[list[str], list[list[str]]]:
     """One row per metric, one column per (set, system), then the target for ours."""
     sets: dict[str, dict] = report["sets"]  # type: ignore[assignment]
@@ -499,7 +486,7 @@ def table_rows(report: dict[str, object]) -> tuple[list[str], list[list[str]]]:
     header = ["metric", *(f"{s} ({label[src]})" for src, s in columns), "target (ours, rendered)"]
 
     def one(key: str, kind: str) -> Callable[[dict], str]:
-        return lambda fig: _fmt(fig.get(key), kind)
+        return lambda fig: fmt(fig.get(key), kind)
 
     def two(a: str, b: str) -> Callable[[dict], str]:
         return lambda fig: "—" if fig.get(a) is None else f"{fig[a]} / {fig[b]}"
@@ -532,7 +519,7 @@ def table_rows(report: dict[str, object]) -> tuple[list[str], list[list[str]]]:
         cells = ["—"] * len(columns)
         for k, (src, s) in enumerate(columns):
             if src == "rendered" and s in entry and entry[s]["matched"]:
-                cells[k] = f"{_fmt(entry[s]['note_accuracy'], 'pct')} ({entry[s]['matched']})"
+                cells[k] = f"{fmt(entry[s]['note_accuracy'], 'pct')} ({entry[s]['matched']})"
         target = "as the rest" if group.startswith("low") else ""
         rows.append([f"  accuracy: {group}", *cells, target])
     return header, rows
@@ -557,7 +544,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.bench", description=__doc__.split("\n")[0]
+        prog="python -m bench.tuning", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="the quick rendered set")
     parser.add_argument("--no-peer", action="store_true", help="skip librosa pyin (fast)")
