@@ -28,7 +28,11 @@ EVAL_SEED = 2024
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``fretcoach coach eval``. Another ``coach`` subcommand belongs in the same group:
     build the group once and call :func:`add_eval_parser` on it."""
-    coach = commands.add_parser("coach", help="the live coach's tools")
+    coach = commands.add_parser(
+        "coach",
+        help="the live coach's tools",
+        description="Tools for the live coach; `fretcoach coach eval --help` scores its tips.",
+    )
     coach_commands = coach.add_subparsers(dest="coach_command", metavar="COACH_COMMAND")
     coach_commands.required = True
     add_eval_parser(coach_commands)

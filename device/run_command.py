@@ -73,12 +73,22 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     run.set_defaults(handler=cmd_run)
 
     devices = commands.add_parser(
-        "devices", help="list audio inputs with their channels and sample rates"
+        "devices",
+        help="list audio inputs with their channels and sample rates",
+        description="List the audio inputs PortAudio sees, with their index, input channels "
+        "and the sample rates they accept. Put the index or a part of the name in "
+        "audio.device (e.g. `fretcoach run -o audio.device='\"USB\"'`).",
     )
     devices.add_argument("--json", action="store_true", help="print a JSON list")
     devices.set_defaults(handler=cmd_devices)
 
-    status = commands.add_parser("status", help="configuration, store and sync state at a glance")
+    status = commands.add_parser(
+        "status",
+        help="configuration, store and sync state at a glance",
+        description="Print the configuration in effect, the session store's size and how "
+        "many sessions and coach traces wait for the Hub or Opik or were rejected. Reads "
+        "the store only; safe while the daemon runs.",
+    )
     _add_config_options(status)
     status.add_argument("--data-dir", type=Path, help="state directory")
     status.add_argument("--json", action="store_true", help="print JSON")

@@ -47,7 +47,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _add_data_dir(sync)
     sync.set_defaults(handler=cmd_sync)
 
-    hub = commands.add_parser("hub", help="the reference FretCoach Hub ingest server")
+    hub = commands.add_parser(
+        "hub",
+        help="the reference FretCoach Hub ingest server",
+        description="The reference Hub; `fretcoach hub serve --help` runs it.",
+    )
     hub_commands = hub.add_subparsers(dest="hub_command", metavar="HUB_COMMAND")
     hub_commands.required = True
     serve = hub_commands.add_parser(
