@@ -1,85 +1,11 @@
-"""Streaming note tracker: float32 hops in, :class:`NoteEvent` values out.
+"""Streaming note tracker: float32 hops in, :class:`NoteEvent` values out, live.
 
-Built on aubio's ``yinfast`` pitch, ``specdiff`` and ``hfc`` onsets, with the design choices
-that aubio 0.4.9's pitfalls and real guitars force (each is covered by a test, and
-``make bench`` measures them on rendered and recorded guitars):
-
-* **Half-rate analysis.** Every hop is averaged in pairs (a low-pass with its zero at the
-  input Nyquist) and decimated by 2 before aubio sees it. A 1024-sample YIN window at
-  24 kHz spans 42.7 ms — two periods of C2 (65 Hz), so the low E and drop tunings are in
-  reach — at half the cost of a 2048 window at 48 kHz. ``yin``/``yinfast`` at 1024 × 48 kHz
-  cannot see below ~94 Hz.
-* **yinfast, not yinfft.** ``yinfft`` reads +169 cents sharp on a pure 82 Hz tone and
-  its confidence is always 0; ``yinfast`` is unbiased and its confidence is usable.
-* **Our own level gate.** aubio's silence gates are disabled (−90 dB) and replaced by an
-  RMS gate set from ``sensitivity`` plus an adaptive noise floor, so a −30 dBFS guitar
-  still counts while hum and hiss do not start notes.
-* **Attacks by level first.** aubio's peak picker reports an onset 30–50 ms after it
-  happened, which leaves no time to read a pitch within 60 ms. A pluck is a jump in
-  level: a 2.7 ms block 9 dB above the 16 ms before it (ending 5 ms back, for attacks
-  that take a few ms to rise) starts a note at once, timed to the sample.
-* **Re-attacks by spectral novelty.** A re-pluck of a ringing string, or a note over a
-  ringing one, may barely move the level. aubio's ``specdiff`` descriptor (its peak picker
-  unused) 2.5× over its median of the last 8 hops, on the first or second hop of the
-  change, while the level rises (or falls less than 1 dB), and at least a tenth of the
-  change the sounding note's own attack made, starts a note — timed at the sharpest rise
-  of the differenced audio over the last two hops (a pick's click stands out there even
-  over a low note). A sample's loop, a decay, beating and vibrato fail one of those. In
-  distortion, which keeps the spectrum busy, a dip in level of 3 dB and a rise of 5 dB
-  within two hops does the same. Fast runs of one pitch slip through both; aubio's ``hfc``
-  peak picker catches them, counted when in the last five hops the spectral change reached
-  1.5× its median over the hops before them and the level rose 1 dB (timed by aubio,
-  back-dated).
-* **The room.** A note with nothing ringing into it must peak 6 dB over the room: the
-  80th percentile of the hops heard with no note sounding (nor a note's last 0.3 s), or,
-  until six are in, 3 dB over the quietest hop yet. Amp hum and a mic'd room at −40 to
-  −50 dBFS give YIN confident periods in their loud bursts; they start no note. A note
-  that sinks into the room has ended.
-* **Reported within 60 ms.** The main YIN window is only confident once it is full of
-  the new note (~45 ms), so a second, one-shot YIN over just the last 21 ms reads notes
-  from G3 up as soon as two readings agree; below G3 that window cannot tell the octave
-  and the main one decides; after the deadline it is not read. At 57 ms the best reading
-  so far (of either window) is reported, however unsure; the final report corrects it.
-  The name the report shows is checked once more on the same ~45 ms (a short spectrum
-  and the fit of shorter periods): a reading with nothing
-  at its own partials is a sub-harmonic common to two ringing notes or to the note's
-  partials, and the screen gets the harmonic of it that was played. A plucked string
-  starts sharp, so a name read 50–80 cents above a semitone, from readings that are not
-  rising and that include that semitone, shows the semitone. A report that still
-  names the wrong semitone is corrected for the screen when the octave check at 100 ms,
-  or the checks on the body's spectrum (~0.22 s in), name another one. These change only
-  what the screen shows; the note's own decisions, and its final report, are the same
-  without them.
-* **Legato.** A softer new note under a still-ringing one often produces no onset; a
-  steady pitch change of more than ~0.6 semitone for three confident hops starts a new
-  note, timed at the dip in level where the old note let go (else 45 ms before the new
-  pitch's first frame: YIN reads a pitch once it fills half its window) — unless the new
-  pitch is the one the screen already names the note by (a misread corrected).
-* **Octave errors.** YIN takes the shortest period that fits, so it reads a note whose
-  fundamental is weak an octave up (the attack's odd partials still show the true
-  period), and two notes ringing together as a common sub-harmonic. When a note is
-  reported, and again once 100 ms of it are in hand, a normalised autocorrelation of its
-  full-rate audio compares the period read with twice and half of it: a longer period
-  that fits clearly better (≥ 0.95, by ≥ 0.05) moves the note down and proves its octave;
-  a half period that fits as well moves it up. At the end, a note with no energy at its
-  partials 1 and 3 (only at 2 and 4) was read an octave low. Frames an octave or a
-  twelfth from the note are the same note (a harmonic taking over), never a new one.
-* **Final pitch from the note's body.** Medians of short YIN frames are pulled by the
-  attack's sharp start and by whatever still rings. The final cents come from the
-  period of the note's body — 0.1 to 0.4 s after the attack when the note lasts that
-  long — found by minimising YIN's difference function over that one long window, which
-  is what tuners, YIN and pYIN read on a stiff string.
-* **Faint blips.** A short note 15 dB softer than an attack right after it (a finger or
-  the pick touching the string first) is dropped.
-
-A note is reported (``end_s is None``) once its pitch is settled, at most ~60 ms after the
-onset, again (still without ``end_s``) if the screen's name needs correcting, and with its
-final pitch and ``end_s`` when it ends.
-Times are stream times (samples / rate), never wall-clock. Per hop the work is two aubio
-calls and a little Python (~75 µs on the reference machine); once per note an 8192-point
-FFT, a few autocorrelation lags and one long difference function (~50–150 µs each,
-spread over different hops); at the report, a second 8192-point FFT and up to eight lags
-(~110 µs, at most ~260 µs).
+``NoteTracker(TrackerConfig()).process(hop)`` returns the notes reported on that hop; a
+note is reported within ~60 ms of its onset, again if the screen's name needs correcting,
+and finally with its pitch from the note's body and ``end_s``. Times are stream times
+(samples / rate), never wall-clock. Why each decision is made the way it is (half-rate
+YIN, attacks by level, re-attacks by spectral novelty, the room gate, legato, octave
+checks) is in ``docs/tracker.md``.
 """
 
 from __future__ import annotations
