@@ -1,29 +1,28 @@
-"""The feedback function: snapshot in, tip out — always a tip, never an exception.
-
-Prompt (``LIVE_FEEDBACK_V1``, or ``SESSION_SUMMARY_V1`` for the end-of-session summary)
-→ primary provider → fallback provider → reply checks (:mod:`coach.validate`) → the
-offline coach whenever no checked reply is left. The whole call is one Opik trace when
-tracing is on (:class:`coach.tracing.Tracer`), named after the request's purpose.
+"""The feedback function: snapshot in, tip out — always a tip, never an exception — and
+what its Opik trace says (one trace per tip, named after the request's purpose).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from coach.offline import OFFLINE_MODEL, offline_summary, offline_tip
 from coach.prompts import LIVE_FEEDBACK_V1, SESSION_SUMMARY_V1, PromptTemplate
 from coach.providers import Attempt, CoachSettings, ProviderChain
 from coach.tips import MetricSnapshot, Tip, TipKind
-from coach.tracing import Tracer
+from coach.tracing import DEPLOYMENT, LLMCall, Tracer, llm_spans, thread_id_for
 from coach.validate import check_reply
 
 log = logging.getLogger(__name__)
 
 
 Purpose = Literal["live-feedback", "session-summary"]
+LIVE_FEEDBACK = "live-feedback"
+OFFLINE_TAG = "offline-coach"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +93,10 @@ class TipGenerator:
         self.prepare()
         trace_id: str | None = None
         try:
-            if self.tracer is not None:
-                result, trace_id = self.tracer.live_feedback(request, self.produce)
+            if self.tracer is not None and self.tracer.active:
+                result, trace_id = self.tracer.run_traced(
+                    request.purpose, self._traced, self.tracer, request
+                )
             else:
                 result = self.produce(request)
         except Exception:
@@ -111,6 +112,27 @@ class TipGenerator:
             created_at_stream_s=request.stream_s,
             kind=result.kind,
         )
+
+    def _traced(self, tracer: Tracer, request: TipRequest) -> tuple[FeedbackResult, str | None]:
+        """:meth:`produce` inside the tip's SDK trace, which it fills in and records."""
+        started = _utcnow()
+        result = self.produce(request)
+        trace_id = tracer.record(
+            request.purpose,
+            trace_input={"input": result.messages[-1]["content"] if result.messages else ""},
+            trace_output={"output": result.text},
+            tags=live_tags(
+                result.model,
+                ai_mode=request.ai_mode,
+                offline=result.provider == "offline",
+                purpose=request.purpose,
+            ),
+            metadata=live_metadata(request, result),
+            thread_id=thread_id_for(request.session_id),
+            started=started,
+            spans=llm_spans([LLMCall(result.messages, attempt) for attempt in result.attempts]),
+        )
+        return result, trace_id
 
     def _template(self, request: TipRequest) -> PromptTemplate:
         return self.summary_prompt if request.purpose == "session-summary" else self.prompt
@@ -175,3 +197,49 @@ class TipGenerator:
             prompt_version=template.version,
             reason=reason,
         )
+
+
+def live_tags(
+    model: str, *, ai_mode: bool, offline: bool, purpose: str = LIVE_FEEDBACK
+) -> list[str]:
+    """The family's tags; ``purpose`` is ``live-feedback`` or ``session-summary``."""
+    tags = [
+        "fretcoach-core",
+        model,
+        "ai-mode" if ai_mode else "manual-mode",
+        DEPLOYMENT,
+        purpose,
+    ]
+    if offline:
+        tags.append(OFFLINE_TAG)
+    return list(dict.fromkeys(tags))  # the offline coach's model name is its tag too
+
+
+def live_metadata(request: TipRequest, result: FeedbackResult) -> dict[str, Any]:
+    snapshot = request.snapshot
+    return {
+        "session_id": request.session_id,
+        "scale": snapshot.scale_name,
+        "bpm": snapshot.bpm,
+        "metrics": snapshot.as_metadata(),
+        "enabled_metrics": list(snapshot.metrics),
+        "notes": snapshot.notes,
+        "most_out_of_tune": snapshot.most_out_of_tune,
+        "most_out_of_scale": snapshot.most_out_of_scale,
+        "stream_s": round(request.stream_s, 1),
+        "duration_s": request.duration_s,
+        "provider": result.provider,
+        "model": result.model,
+        "tip_kind": result.kind,
+        "replaced_because": result.reason,
+        "attempts": [
+            {"provider": a.provider, "model": a.model, "outcome": a.outcome}
+            for a in result.attempts
+        ],
+        "prompt_version": result.prompt_version,
+        "deployment": DEPLOYMENT,
+    }
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,20 +1,5 @@
-"""The live coach: decides when to ask for a tip and asks on its own thread.
-
-Everything the daemon calls returns at once: :meth:`LiveCoach.maybe_request` only
-compares numbers under a lock and, when a tip is due, hands the request to the coach's
-one worker thread. At most one request is in flight; a due tip waits while one is.
-
-Schedule, by the session's stream time (pauses excluded, so pausing suspends it): the
-first tip after ``first_tip_s`` (15 s) of playing, then every ``interval_s`` (60 s;
-30/60/120/300 selectable), none while paused, and none from a window of fewer than
-``min_notes`` notes (it comes as soon as there are enough). A tip that arrives after its
-session ended is kept for the summary (:meth:`summary_tip`), not shown live. At the end,
-:meth:`request_summary` asks for the 2–3 sentence session summary (:meth:`summary`).
-
-The worker also imports ``openai``/``opik`` (seconds on a Pi) and replays the trace
-outbox to Opik every ``replay_every_s`` while idle, and right after a thumbs press.
-:meth:`close` waits at most ``timeout`` for it, then lets the SDK flush for at most a
-second; the thread is a daemon, so a provider call still hanging cannot hold up exit.
+"""The live coach: decides when a tip (or the session summary) is due and asks for it on
+its own worker thread, so nothing the daemon calls ever waits; see docs/coach-live.md.
 """
 
 from __future__ import annotations
@@ -29,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from coach.feedback import TipGenerator, TipRequest
 from coach.providers import CoachSettings
+from coach.replay import TraceReplayer
 from coach.tips import MetricSnapshot, Tip
-from coach.tracing import OpikSettings, Tracer, TraceReplayer
+from coach.tracing import OpikSettings, Tracer
 from dsp.errors import CoachSettingError
 
 if TYPE_CHECKING:
@@ -382,7 +368,7 @@ class LiveCoach:
         except Exception:
             log.exception("coach: trace replay failed")
             return
-        if report.sent or report.feedback_sent or report.dead:
+        if report.sent or report.feedback_sent or report.rejected:
             log.info("coach: trace outbox %s", report.as_dict())
 
 

@@ -1,28 +1,5 @@
-"""AI mode: what to practise next, from the local history — by the model, else by rules.
-
-:func:`history_from_store` sums up the last sessions (scores, averages, per-scale stats,
-the weakest area, a plan not yet practised, recent suggestions not to repeat).
-:class:`Recommender` asks the configured model (the coach's ``CoachSettings``: primary,
-then fallback) for a structured reply through the official ``openai`` client with a
-strict JSON-schema ``response_format``. The reply is checked against ``dsp``'s scales: a
-scale that does not exist (or a reply that is not the JSON asked for) is sent back once
-with the reason; a second bad reply, no key, no network or any other failure gives the
-rule-based pick (:func:`rule_based`), so AI mode always answers. Ranges are clamped.
-
-:func:`store_plan` keeps the plan and queues it for the Hub (``POST
-/api/v1/practice-plans``) in one transaction; ``Store.link_practice_plan`` records and
-queues the session it started.
-
-With a started :class:`coach.tracing.Tracer`, each recommendation is one Opik trace
-(``ai-mode-recommendation``) in the thread ``portable-ai-mode-<practice_id>``, with
-metadata ``user_id``, ``practice_id`` (and the source, provider, model and every model
-request's outcome) and tags ``fretcoach-core``, the model that answered (``rule-based``
-when the rules did), ``ai-mode``, ``fretcoach-portable``, ``practice-recommendation``; the
-LLM calls are its child spans. As for live tips, the SDK sends it at once and, when the
-tracer has a store, the same trace — same ids, original times, LLM spans with token
-usage — is queued in the coach's outbox, so :class:`coach.tracing.TraceReplayer`
-delivers one made offline, or lost to a kill, later: exactly once. Tracing never costs a
-recommendation: a fault in it is logged and the plan is still made.
+"""AI mode: what to practise next, from the local history — by the model (a checked,
+structured reply), else by rules — and the plan kept and queued for the Hub.
 """
 
 from __future__ import annotations
@@ -38,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from coach.providers import Attempt, CoachSettings, Outcome, ProviderSettings
-from coach.tracing import DEPLOYMENT, LLMCall
+from coach.tracing import DEPLOYMENT, LLMCall, llm_spans
 from dsp.errors import RecommendationError, UnknownScaleError
 from dsp.scales import Scale, parse_scale
 from sync.records import utc_iso
@@ -391,50 +368,29 @@ class Recommender:
             return self._recommend(history, [])
         made: list[Recommendation] = []
         try:
-            return tracer.run_traced(TRACE_NAME, self._traced, history, practice_id, made)
+            return tracer.run_traced(TRACE_NAME, self._traced, tracer, history, practice_id, made)
         except Exception:  # tracing is optional: it must not cost the player the plan
             log.exception("ai mode: tracing the recommendation failed")
             return made[0] if made else self._recommend(history, [])
 
     def _traced(
-        self, history: PracticeHistory, practice_id: str, made: list[Recommendation]
+        self, tracer: Tracer, history: PracticeHistory, practice_id: str, made: list[Recommendation]
     ) -> Recommendation:
-        from opik import opik_context
-
-        trace = opik_context.get_current_trace_data()
-        span = opik_context.get_current_span_data()
-        started = (trace.start_time if trace and trace.start_time else None) or _utcnow()
+        started = _utcnow()
         calls: list[LLMCall] = []
         rec = self._recommend(history, calls)
         made.append(rec)
         tags, metadata = plan_trace_fields(history, practice_id, rec, calls)
-        trace_input = {"history": history.as_prompt_data()}
-        trace_output = rec.plan()
-        thread_id = thread_id_for_plan(practice_id)
-        opik_context.update_current_trace(
-            input=trace_input,
-            output=trace_output,
+        tracer.record(
+            TRACE_NAME,
+            trace_input={"history": history.as_prompt_data()},
+            trace_output=rec.plan(),
             tags=tags,
             metadata=metadata,
-            thread_id=thread_id,
+            thread_id=thread_id_for_plan(practice_id),
+            started=started,
+            spans=llm_spans(calls),
         )
-        opik_context.update_current_span(
-            input=trace_input, output=trace_output, metadata=metadata, tags=tags
-        )
-        if self.tracer is not None and trace is not None and span is not None:
-            self.tracer.record_trace(
-                name=TRACE_NAME,
-                trace_id=trace.id,
-                root_span_id=span.id,
-                started=started,
-                ended=_utcnow(),
-                trace_input=trace_input,
-                trace_output=trace_output,
-                tags=tags,
-                metadata=metadata,
-                thread_id=thread_id,
-                llm_calls=calls,
-            )
         return rec
 
     def _recommend(self, history: PracticeHistory, calls: list[LLMCall]) -> Recommendation:

@@ -1,45 +1,11 @@
-"""Opik tracing for the coach, safe on a small, often-offline device.
-
-Every tip is one trace, named ``live-feedback`` (the end-of-session summary:
-``session-summary``, same thread, that tag instead), made by the real SDK: ``opik.track`` on
-the feedback function, ``track_openai`` on the OpenAI clients (so each LLM call is a
-child span carrying its token usage), and ``opik_context.update_current_trace`` with the
-family's thread id (``<session_id>-live-aicoach-feedback``), tags (``fretcoach-core``,
-the model, ``ai-mode``/``manual-mode``, ``fretcoach-portable``, ``live-feedback``, and
-``offline-coach`` for rule-based tips) and metadata (session, scale, BPM, metric values,
-the provider actually used). AI mode's recommendations are traced the same way
-(:mod:`coach.recommend`, through :meth:`Tracer.run_traced` and :meth:`Tracer.record_trace`).
-The project is ``OPIK_PROJECT_NAME`` (default ``FretCoach``). Tracing is on when
-``OPIK_URL_OVERRIDE`` or ``OPIK_API_KEY`` is set, and off with ``OPIK_TRACK_DISABLE=true``.
-
-The SDK keeps undelivered data in memory and in a temporary SQLite file that is deleted
-at exit, so a device that is offline, or killed, would lose it. Hence our own outbox:
-each trace — with its original timestamps, thread id, tags, metadata, input, output and
-spans with usage (:func:`trace_record`) — is also written to the store
-(``sync.store.Store``, the one import from outside ``dsp`` this package makes) as an
-``opik-trace`` payload *before* the SDK sends it. :class:`TraceReplayer` later delivers
-what Opik does not have, through the same REST API the SDK uses, with explicit ids:
-exactly once per trace id. A trace this process's SDK clients are still responsible for
-(they replay their own backlog when the connection returns) is only checked, never
-posted, so the two paths never both send it; what they leave undelivered is posted by
-the next process. Every :class:`Tracer` of a process marks its records with the same
-origin, so a replayer told the live coach's origin leaves AI mode's traces to AI mode's
-SDK client too. Thumbs up/down become the "User Feedback" score on a tip's trace, queued
-as ``opik-feedback`` the same way.
-
-Device-friendly defaults, applied by :func:`prepare_opik_environment` before the SDK is
-imported (an explicit value in the environment always wins): flush timeout 3 s
-(``OPIK_DEFAULT_FLUSH_TIMEOUT``; unset, shutdown can hang for minutes behind a captive
-portal), the SDK's Sentry error reporting and usage analytics off, one trace write per
-trace instead of start + end, one sender thread. The SDK's temporary buffer goes to
-``FRETCOACH_OPIK_BUFFER_DIR``, else systemd's ``$RUNTIME_DIRECTORY`` (RAM, under /run),
-when ``TMPDIR`` is not set: the SDK offers no setting for it, only ``tempfile``'s.
+"""Opik tracing for the coach: the SDK set up for a small, often-offline device, and the
+one writer of the outbox's trace record (:meth:`Tracer.record`), which :mod:`coach.replay`
+reads back; docs/coach-tracing.md tells how the two paths share the work.
 """
 
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -51,16 +17,14 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from dsp.errors import CoachSettingError
 
 if TYPE_CHECKING:
     import openai
     import opik
-    from opik.rest_api import OpikApi
 
-    from coach.feedback import FeedbackResult, TipRequest
     from coach.providers import Attempt
     from sync.store import Store
 
@@ -68,18 +32,18 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PROJECT = "FretCoach"
 DEPLOYMENT = "fretcoach-portable"
-LIVE_FEEDBACK = "live-feedback"
-SESSION_SUMMARY = "session-summary"
 THREAD_SUFFIX = "-live-aicoach-feedback"
-OFFLINE_TAG = "offline-coach"
 USER_FEEDBACK = "User Feedback"
 TRACE_KIND = "opik-trace"
 FEEDBACK_KIND = "opik-feedback"
 OPIK_CLOUD_URL = "https://www.comet.com/opik/api/"
 RECORD_VERSION = 1
-# The origin every Tracer of this process gives its outbox records unless told otherwise:
-# the replayer defers this process's traces to its SDK clients, whichever tracer made them.
+# The origin every Tracer of this process gives the records its SDK sends too, unless told
+# otherwise: the replayer defers this process's traces to its SDK clients, whichever
+# tracer made them.
 PROCESS_ORIGIN = uuid.uuid4().hex
+# The origin of records only the outbox carries (made while no SDK ran): never deferred.
+OUTBOX_ORIGIN = f"outbox-{uuid.uuid4().hex}"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -168,22 +132,6 @@ def thread_id_for(session_id: str) -> str:
     return f"{session_id}{THREAD_SUFFIX}"
 
 
-def live_tags(
-    model: str, *, ai_mode: bool, offline: bool, purpose: str = LIVE_FEEDBACK
-) -> list[str]:
-    """The family's tags; ``purpose`` is ``live-feedback`` or ``session-summary``."""
-    tags = [
-        "fretcoach-core",
-        model,
-        "ai-mode" if ai_mode else "manual-mode",
-        DEPLOYMENT,
-        purpose,
-    ]
-    if offline:
-        tags.append(OFFLINE_TAG)
-    return list(dict.fromkeys(tags))  # the offline coach's model name is its tag too
-
-
 def uuid7() -> str:
     """A UUIDv7 (time-ordered), the id form Opik requires for traces and spans."""
     ms = time.time_ns() // 1_000_000
@@ -197,6 +145,36 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat()
 
 
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def error_info(message: str, exception_type: str | None = None) -> dict[str, str]:
+    """Opik's ``error_info``; the type defaults to the message's ``Type:`` prefix."""
+    return {
+        "exception_type": exception_type or message.split(":", 1)[0],
+        "message": message,
+        "traceback": "",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A child of a trace's root span as the outbox records it: a model request, a speech
+    synthesis, the playback. ``fields`` are the span's extra Opik fields (model, provider,
+    usage)."""
+
+    name: str
+    type: Literal["general", "tool", "llm"]
+    started: dt.datetime
+    ended: dt.datetime
+    input: dict[str, Any] | None
+    output: dict[str, Any] | None
+    metadata: dict[str, Any]
+    fields: dict[str, Any] = field(default_factory=dict)
+    error_info: dict[str, str] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class LLMCall:
     """One request to a model as the outbox records it: what was sent and how it went
@@ -206,15 +184,43 @@ class LLMCall:
     attempt: Attempt
 
 
+def llm_spans(calls: Sequence[LLMCall]) -> list[Span]:
+    """One LLM span per request made, shaped as ``track_openai`` logs it (a call skipped,
+    e.g. while rate-limited, made none)."""
+    spans = []
+    for call in calls:
+        attempt = call.attempt
+        if attempt.outcome == "skipped":
+            continue
+        spans.append(
+            Span(
+                name="chat_completion_create",
+                type="llm",
+                started=attempt.started_at,
+                ended=attempt.ended_at,
+                input={"messages": [dict(m) for m in call.messages]},
+                output={"content": attempt.text} if attempt.text is not None else None,
+                metadata={"outcome": attempt.outcome, "coach_provider": attempt.provider},
+                fields={
+                    "model": attempt.model,
+                    "provider": attempt.trace_provider or attempt.provider,
+                    "usage": attempt.usage,
+                },
+                error_info=error_info(attempt.error) if attempt.error else None,
+            )
+        )
+    return spans
+
+
 class Tracer:
-    """Traces tips (and AI mode's recommendations) through the Opik SDK and records them
-    in the outbox.
+    """Traces tips, AI mode's recommendations and spoken tips through the Opik SDK and
+    records them in the outbox.
 
     :meth:`start` imports the SDK (seconds on a Pi): call it from a worker thread. When
-    tracing is off, or the SDK cannot start, every method still works and traces nothing.
-    Without a ``store`` nothing is queued: traces go through the SDK only. ``origin``
-    marks the outbox records this process's SDK clients send themselves (default: the
-    same for every tracer of the process, see :class:`TraceReplayer`).
+    tracing is off, or the SDK cannot start, every method still works and traces nothing
+    through the SDK. Without a ``store`` nothing is queued: traces go through the SDK only.
+    ``origin`` marks the outbox records this process's SDK clients send themselves
+    (default: the same for every tracer of the process, see :class:`coach.replay.TraceReplayer`).
     """
 
     def __init__(
@@ -226,7 +232,6 @@ class Tracer:
     ) -> None:
         self.settings = settings
         self.store = store
-        # Marks the traces this process's SDK is responsible for (see TraceReplayer).
         self.origin = origin or PROCESS_ORIGIN
         self._client: opik.Opik | None = None
         self._started = False
@@ -235,12 +240,6 @@ class Tracer:
     @property
     def active(self) -> bool:
         return self._client is not None
-
-    @property
-    def sdk_client(self) -> opik.Opik | None:
-        """The running SDK client (None until :meth:`start` succeeded), for callers that
-        send a trace themselves with explicit ids, as :mod:`coach.speech` does."""
-        return self._client
 
     def start(self) -> bool:
         """Set up the SDK; False when tracing is off or the SDK failed to start."""
@@ -280,9 +279,9 @@ class Tracer:
     def run_traced(
         self, name: str, body: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
     ) -> R:
-        """Run ``body`` as one SDK trace named ``name``: ``body`` sets the trace's input,
-        output, tags and thread itself (``opik_context``), and its LLM calls, through
-        :meth:`wrap_openai` clients, are child spans. Only after :meth:`start` returned True.
+        """Run ``body`` as one SDK trace named ``name``: ``body`` ends with :meth:`record`,
+        and its LLM calls, through :meth:`wrap_openai` clients, are child spans. Only after
+        :meth:`start` returned True.
         """
         if self._client is None:
             raise RuntimeError("the tracer is not running: start() it first")
@@ -305,102 +304,77 @@ class Tracer:
 
         return contextvars.copy_context().run(run)
 
-    def live_feedback(
-        self, request: TipRequest, produce: Callable[[TipRequest], FeedbackResult]
-    ) -> tuple[FeedbackResult, str | None]:
-        """Run ``produce`` as the traced feedback function; returns its result and trace id."""
-        if self._client is None:
-            return produce(request), None
-        return self.run_traced(request.purpose, self._live_feedback, request, produce)
-
-    def _live_feedback(
-        self, request: TipRequest, produce: Callable[[TipRequest], FeedbackResult]
-    ) -> tuple[FeedbackResult, str]:
-        from opik import opik_context
-
-        trace = opik_context.get_current_trace_data()
-        span = opik_context.get_current_span_data()
-        started = (trace.start_time if trace and trace.start_time else None) or _utcnow()
-        result = produce(request)
-        thread_id = thread_id_for(request.session_id)
-        tags = live_tags(
-            result.model,
-            ai_mode=request.ai_mode,
-            offline=result.provider == "offline",
-            purpose=request.purpose,
-        )
-        metadata = live_metadata(request, result)
-        trace_input = {"input": result.messages[-1]["content"] if result.messages else ""}
-        trace_output = {"output": result.text}
-        opik_context.update_current_trace(
-            input=trace_input,
-            output=trace_output,
-            tags=tags,
-            metadata=metadata,
-            thread_id=thread_id,
-        )
-        opik_context.update_current_span(
-            input=trace_input, output=trace_output, metadata=metadata, tags=tags
-        )
-        trace_id = trace.id if trace is not None else uuid7()
-        self.record_trace(
-            name=request.purpose,
-            trace_id=trace_id,
-            root_span_id=span.id if span is not None else uuid7(),
-            started=started,
-            ended=_utcnow(),
-            trace_input=trace_input,
-            trace_output=trace_output,
-            tags=tags,
-            metadata=metadata,
-            thread_id=thread_id,
-            llm_calls=[LLMCall(result.messages, attempt) for attempt in result.attempts],
-        )
-        return result, trace_id
-
-    def record_trace(
+    def record(
         self,
-        *,
         name: str,
-        trace_id: str,
-        root_span_id: str,
-        started: dt.datetime,
-        ended: dt.datetime,
+        *,
         trace_input: dict[str, Any],
         trace_output: dict[str, Any],
         tags: list[str],
         metadata: dict[str, Any],
         thread_id: str,
-        llm_calls: Sequence[LLMCall] = (),
-    ) -> bool:
-        """Queue a trace in the outbox (:func:`trace_record`, with this tracer's origin
-        and project) for :class:`TraceReplayer`; False without a store or when queueing
-        failed. Use the ids the SDK gave the trace and its root span when it sends it too,
-        so the two paths stay one trace."""
+        started: dt.datetime,
+        spans: Sequence[Span] = (),
+        error: dict[str, str] | None = None,
+    ) -> str | None:
+        """Record one trace, ending now, and return its id (None when tracing is off).
+
+        The outbox gets it first (an ``opik-trace`` record, for the replayer), then the
+        SDK: inside :meth:`run_traced` the current SDK trace and its root span take the
+        fields and lend their ids and start time (the SDK logged the LLM spans itself);
+        elsewhere, with the SDK running, the record is sent through its client with the
+        same ids and times. Without a running SDK the record carries :data:`OUTBOX_ORIGIN`,
+        so the replayer sends it. Logs, never raises, for a full disk or a refused send.
+        """
         if not self.settings.enabled:
-            return False
-        return self.enqueue_record(
-            trace_record(
-                name=name,
-                trace_id=trace_id,
-                root_span_id=root_span_id,
-                origin=self.origin,
-                project_name=self.settings.project_name,
-                started=started,
-                ended=ended,
-                trace_input=trace_input,
-                trace_output=trace_output,
+            return None
+        client = self._client
+        current = _current_trace() if client is not None else None
+        if current is not None:
+            from opik import opik_context
+
+            sdk_trace, sdk_span = current
+            trace_id, root_id = sdk_trace.id, sdk_span.id
+            started = sdk_trace.start_time or started
+            opik_context.update_current_trace(
+                input=trace_input,
+                output=trace_output,
                 tags=tags,
                 metadata=metadata,
                 thread_id=thread_id,
-                llm_calls=llm_calls,
             )
-        )
-
-    def enqueue_record(self, record: Mapping[str, Any]) -> bool:
-        """Queue a ready-made outbox trace record (:func:`trace_record`'s form) under its
-        trace id; False without a store, when it is queued already or queueing failed."""
-        return self._enqueue(TRACE_KIND, str(record["trace"]["id"]), dict(record))
+            opik_context.update_current_span(
+                input=trace_input, output=trace_output, metadata=metadata, tags=tags
+            )
+        else:
+            trace_id, root_id = uuid7(), uuid7()
+        ended = _utcnow()
+        shared = {
+            "start_time": _iso(started),
+            "end_time": _iso(ended),
+            "input": trace_input,
+            "output": trace_output,
+            "metadata": metadata,
+            "tags": tags,
+        }
+        root = {"id": root_id, "trace_id": trace_id, "name": name, "type": "general", **shared}
+        trace = {"id": trace_id, "name": name, **shared, "thread_id": thread_id}
+        if error is not None:
+            trace["error_info"] = error
+        record = {
+            "v": RECORD_VERSION,
+            "origin": self.origin if client is not None else OUTBOX_ORIGIN,
+            "project_name": self.settings.project_name,
+            "trace": trace,
+            "spans": [root, *(_child(span, trace_id, root_id) for span in spans)],
+        }
+        self._enqueue(TRACE_KIND, trace_id, record)
+        if client is not None and current is None:
+            try:
+                _send(client, record)
+            except Exception as err:  # the outbox still has it
+                log.warning("coach: the Opik SDK refused trace %s (%s): %s", trace_id, name, err)
+        return trace_id
 
     def queue_feedback(self, trace_id: str, *, thumbs_up: bool) -> bool:
         """Queue "User Feedback" (thumbs up = 1, down = 0) on a trace; False if not traced."""
@@ -454,304 +428,50 @@ class Tracer:
             client.end(timeout=max(1, int(timeout_s)))
 
 
-def live_metadata(request: TipRequest, result: FeedbackResult) -> dict[str, Any]:
-    snapshot = request.snapshot
-    return {
-        "session_id": request.session_id,
-        "scale": snapshot.scale_name,
-        "bpm": snapshot.bpm,
-        "metrics": snapshot.as_metadata(),
-        "enabled_metrics": list(snapshot.metrics),
-        "notes": snapshot.notes,
-        "most_out_of_tune": snapshot.most_out_of_tune,
-        "most_out_of_scale": snapshot.most_out_of_scale,
-        "stream_s": round(request.stream_s, 1),
-        "duration_s": request.duration_s,
-        "provider": result.provider,
-        "model": result.model,
-        "tip_kind": result.kind,
-        "replaced_because": result.reason,
-        "attempts": [
-            {"provider": a.provider, "model": a.model, "outcome": a.outcome}
-            for a in result.attempts
-        ],
-        "prompt_version": result.prompt_version,
-        "deployment": DEPLOYMENT,
-    }
+def _current_trace() -> tuple[Any, Any] | None:
+    """The SDK trace and span of the running :meth:`Tracer.run_traced` call, if any."""
+    from opik import opik_context
+
+    trace = opik_context.get_current_trace_data()
+    span = opik_context.get_current_span_data()
+    return (trace, span) if trace is not None and span is not None else None
 
 
-def trace_record(
-    *,
-    name: str,
-    trace_id: str,
-    root_span_id: str,
-    origin: str,
-    project_name: str,
-    started: dt.datetime,
-    ended: dt.datetime,
-    trace_input: dict[str, Any],
-    trace_output: dict[str, Any],
-    tags: list[str],
-    metadata: dict[str, Any],
-    thread_id: str,
-    llm_calls: Sequence[LLMCall] = (),
-) -> dict[str, Any]:
-    """The outbox form of a trace: the trace, its root span and one LLM span per request
-    made (a call skipped, e.g. while rate-limited, made none)."""
-    spans: list[dict[str, Any]] = [
-        {
-            "id": root_span_id,
-            "trace_id": trace_id,
-            "name": name,
-            "type": "general",
-            "start_time": _iso(started),
-            "end_time": _iso(ended),
-            "input": trace_input,
-            "output": trace_output,
-            "metadata": metadata,
-            "tags": tags,
-        }
-    ]
-    spans += [
-        llm_span(call, trace_id=trace_id, parent_span_id=root_span_id)
-        for call in llm_calls
-        if call.attempt.outcome != "skipped"
-    ]
-    return {
-        "v": RECORD_VERSION,
-        "origin": origin,
-        "project_name": project_name,
-        "trace": {
-            "id": trace_id,
-            "name": name,
-            "start_time": _iso(started),
-            "end_time": _iso(ended),
-            "input": trace_input,
-            "output": trace_output,
-            "metadata": metadata,
-            "tags": tags,
-            "thread_id": thread_id,
-        },
-        "spans": spans,
-    }
-
-
-def llm_span(call: LLMCall, *, trace_id: str, parent_span_id: str) -> dict[str, Any]:
-    """One model request as an Opik LLM span, shaped as ``track_openai`` logs it."""
-    attempt = call.attempt
-    span: dict[str, Any] = {
+def _child(span: Span, trace_id: str, parent_span_id: str) -> dict[str, Any]:
+    child: dict[str, Any] = {
         "id": uuid7(),
         "trace_id": trace_id,
         "parent_span_id": parent_span_id,
-        "name": "chat_completion_create",
-        "type": "llm",
-        "start_time": _iso(attempt.started_at),
-        "end_time": _iso(attempt.ended_at),
-        "input": {"messages": [dict(m) for m in call.messages]},
-        "output": {"content": attempt.text} if attempt.text is not None else None,
-        "metadata": {"outcome": attempt.outcome, "coach_provider": attempt.provider},
-        "model": attempt.model,
-        "provider": attempt.trace_provider or attempt.provider,
-        "usage": attempt.usage,
+        "name": span.name,
+        "type": span.type,
+        "start_time": _iso(span.started),
+        "end_time": _iso(span.ended),
+        "input": span.input,
+        "output": span.output,
+        "metadata": span.metadata,
+        **span.fields,
     }
-    if attempt.error:
-        span["error_info"] = {
-            "exception_type": attempt.error.split(":", 1)[0],
-            "message": attempt.error,
-            "traceback": "",
-        }
-    return span
+    if span.error_info:
+        child["error_info"] = span.error_info
+    return child
 
 
-@dataclass(slots=True)
-class ReplayReport:
-    """What one :meth:`TraceReplayer.replay_once` round did."""
-
-    sent: int = 0
-    already_there: int = 0
-    deferred: int = 0
-    retry: int = 0
-    dead: int = 0
-    feedback_sent: int = 0
-    unreachable: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-class TraceReplayer:
-    """Delivers the outbox's traces and feedback scores to Opik: exactly once per trace id.
-
-    A round stops at the first sign that Opik is unreachable and writes nothing to the
-    store then (no SD-card wear while offline). Per trace: if Opik already has it (the
-    SDK delivered it), it is marked sent; if not, and it is ``live_origin``'s — this
-    process's running SDK clients may still deliver it — it waits; otherwise its spans
-    are posted, then the trace, and only then is it marked sent (a trace that exists
-    implies its spans do). ``live_origin`` is a running tracer's :attr:`Tracer.origin`,
-    or None when no SDK runs here (then everything not in Opik is posted). Feedback waits
-    for its trace. Not thread-safe: one caller at a time.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        settings: OpikSettings,
-        *,
-        live_origin: str | None = None,
-    ) -> None:
-        self.store = store
-        self.settings = settings
-        self.live_origin = live_origin
-        self._api: OpikApi | None = None
-
-    def _client(self) -> OpikApi:
-        if self._api is None:
-            prepare_opik_environment(self.settings)
-            from opik.rest_api import OpikApi
-
-            # The SDK's generated REST client, without the SDK's retry wrapper: a round
-            # must stay short, and the next round is the retry.
-            self._api = OpikApi(
-                base_url=self.settings.base_url,
-                api_key=self.settings.api_key,
-                workspace_name=self.settings.workspace,
-                timeout=self.settings.request_timeout_s,
-            )
-        return self._api
-
-    def replay_once(self, *, limit: int = 50) -> ReplayReport:
-        report = ReplayReport()
-        if not self.settings.enabled:
-            return report
-        import httpx
-        from opik.rest_api.core.api_error import ApiError
-
-        api = self._client()
-        waiting: set[str] = set()
-        try:
-            traces = self.store.pending(kinds=(TRACE_KIND,), limit=limit)
-            for item in traces:
-                if not self._replay_trace(api, item.id, item.ref, item.payload, report):
-                    waiting.add(item.ref)
-            if len(traces) == limit:
-                return report  # more traces queued than one round takes: they go first
-            for item in self.store.pending(kinds=(FEEDBACK_KIND,), limit=limit):
-                self._replay_feedback(api, item.id, item.payload, waiting, report)
-        except httpx.TransportError as err:
-            report.unreachable = True
-            where = self.settings.base_url
-            log.info("coach: Opik unreachable at %s (%s); traces stay queued", where, err)
-        except ApiError as err:
-            # 429 or 5xx: the backend is there but busy; the next round tries again.
-            report.retry += 1
-            log.info("coach: Opik answered HTTP %s; traces stay queued", err.status_code)
-        return report
-
-    def _replay_trace(
-        self, api: OpikApi, item_id: int, ref: str, payload: str | None, report: ReplayReport
-    ) -> bool:
-        """True when the trace is now known to be in Opik."""
-        from opik.rest_api.core.api_error import ApiError
-        from opik.rest_api.types.span_write import SpanWrite
-        from opik.rest_api.types.trace_write import TraceWrite
-
-        try:
-            record = json.loads(payload or "")
-            trace = TraceWrite(project_name=record["project_name"], **record["trace"])
-            spans = [
-                SpanWrite(project_name=record["project_name"], **span)
-                for span in record.get("spans", [])
-            ]
-        except (ValueError, TypeError, KeyError) as err:  # pydantic's errors are ValueErrors
-            self.store.mark_dead(item_id, f"unreadable trace record: {err}"[:500])
-            report.dead += 1
-            return True
-        if self._exists(api, ref):
-            self.store.mark_sent(item_id)
-            report.already_there += 1
-            return True
-        if record.get("origin") == self.live_origin:
-            report.deferred += 1
-            return False
-        try:
-            if spans:
-                api.spans.create_spans(spans=spans)
-            api.traces.create_traces(traces=[trace])
-        except ApiError as err:
-            if err.status_code == 409:  # it is there after all
-                self.store.mark_sent(item_id)
-                report.already_there += 1
-                return True
-            if _retryable(err.status_code):
-                self.store.mark_retry(item_id, f"HTTP {err.status_code}")
-                raise
-            self.store.mark_dead(
-                item_id, f"Opik refused it: HTTP {err.status_code} {err.body}"[:500]
-            )
-            report.dead += 1
-            return True
-        self.store.mark_sent(item_id)
-        report.sent += 1
-        return True
-
-    def _exists(self, api: OpikApi, trace_id: str) -> bool:
-        from opik.rest_api.core.api_error import ApiError
-
-        try:
-            api.traces.get_trace_by_id(trace_id, strip_attachments=True)
-        except ApiError as err:
-            if err.status_code == 404:
-                return False
-            raise
-        return True
-
-    def _replay_feedback(
-        self,
-        api: OpikApi,
-        item_id: int,
-        payload: str | None,
-        waiting: set[str],
-        report: ReplayReport,
-    ) -> None:
-        from opik.rest_api.core.api_error import ApiError
-        from opik.rest_api.types.feedback_score_batch_item import FeedbackScoreBatchItem
-
-        try:
-            record = json.loads(payload or "")
-            trace_id = record["trace_id"]
-            score = FeedbackScoreBatchItem(
-                id=trace_id,
-                project_name=record["project_name"],
-                name=record["name"],
-                value=record["value"],
-                category_name=record.get("category_name"),
-                source="sdk",
-            )
-        except (ValueError, TypeError, KeyError) as err:
-            self.store.mark_dead(item_id, f"unreadable feedback record: {err}"[:500])
-            report.dead += 1
-            return
-        if trace_id in waiting:
-            report.deferred += 1
-            return
-        try:
-            api.traces.score_batch_of_traces(scores=[score])
-        except ApiError as err:
-            if _retryable(err.status_code):
-                self.store.mark_retry(item_id, f"HTTP {err.status_code}")
-                raise
-            self.store.mark_dead(
-                item_id, f"Opik refused it: HTTP {err.status_code} {err.body}"[:500]
-            )
-            report.dead += 1
-            return
-        self.store.mark_sent(item_id)
-        report.feedback_sent += 1
-
-
-def _retryable(status: int | None) -> bool:
-    return status is None or status in (408, 429) or status >= 500
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def _send(client: opik.Opik, record: dict[str, Any]) -> None:
+    """The record through the SDK's client: the same ids and times as the outbox's."""
+    project = record["project_name"]
+    for span in record["spans"]:
+        fields = {k: v for k, v in span.items() if k not in ("start_time", "end_time")}
+        client.span(
+            **fields,
+            start_time=dt.datetime.fromisoformat(span["start_time"]),
+            end_time=dt.datetime.fromisoformat(span["end_time"]),
+            project_name=project,
+        )
+    trace = record["trace"]
+    fields = {k: v for k, v in trace.items() if k not in ("start_time", "end_time")}
+    client.trace(
+        **fields,
+        start_time=dt.datetime.fromisoformat(trace["start_time"]),
+        end_time=dt.datetime.fromisoformat(trace["end_time"]),
+        project_name=project,
+    )

@@ -1,33 +1,18 @@
-"""Buttons: 3–4 physical buttons on GPIO, or the keyboard in the simulator.
+"""Button presses as :class:`ButtonEvent` values, from GPIO pins, the keyboard or nowhere.
 
-Everything above this module sees only :class:`ButtonEvent` values — a logical
-button name, ``"short"`` or ``"long"``, and a monotonic time — delivered through the
-small :class:`Buttons` interface. Three implementations ship in the package so a laptop
-runs the whole daemon:
+Everything above this module sees only those events — a logical button name, ``"short"``
+or ``"long"``, and a monotonic time — delivered through the small :class:`Buttons`
+interface. Three implementations ship in the package so a laptop runs the whole daemon:
 
 - :class:`GpioButtons`: gpiozero ``Button`` per logical button (lgpio on a Pi 5,
   RPi.GPIO on older Pis, or any pin factory passed in, e.g. ``MockFactory`` in tests).
 - :class:`KeyboardButtons`: single keys from a terminal (or lines from a pipe).
 - :class:`NoButtons`: nothing at all; the daemon then starts a session at once.
 
-Default mapping (the daemon implements the actions; this is the intended contract):
-
-============  ===========================================  ========================
-button        short press                                  long press (≥ 0.8 s)
-============  ===========================================  ========================
-``start``     start / pause / resume the session           stop the session
-``select``    next scale root (next tip page while          next scale type
-              practising)
-``mode``      cycle tempo: free, 60, 70 … 160 bpm          tuner on / off
-``feedback``  thumbs up on the coach tip on screen          thumbs down
-============  ===========================================  ========================
-
-A 3-button build leaves out ``feedback``. Keyboard (simulator): ``g`` or space = start,
-``s`` = select, ``m`` = mode, ``f`` = feedback; the uppercase letter is the long press
-(``G`` stops the session).
-
-Why our own debounce and long-press logic instead of gpiozero's ``bounce_time`` and
-``when_held``: see :class:`PressDetector`.
+What a press does on each screen is :data:`device.keymap.KEYMAP`. A 3-button build leaves
+out ``feedback``. Keyboard (simulator): ``g`` or space = start, ``s`` = select, ``m`` =
+mode, ``f`` = feedback; the uppercase letter is the long press (``G`` stops the session).
+Why the debounce and long press are ours, not gpiozero's: ``docs/buttons.md``.
 """
 
 from __future__ import annotations
@@ -119,15 +104,8 @@ class PressDetector:
     yields two presses. The stable level is confirmed lazily, on the next edge or poll,
     so a short press is reported up to ``debounce_s`` plus one poll after release.
 
-    Why we do this ourselves rather than use gpiozero's ``bounce_time``: its meaning
-    depends on the backend. RPi.GPIO's ``bouncetime`` and gpiozero's native factory
-    *drop* every edge that follows an accepted edge within the window instead of
-    waiting for the level to settle, so a bounce that ends inside the window can leave
-    the button looking pressed after release; lgpio (Pi 5) and pigpio do wait for a
-    stable level. gpiozero's ``MockFactory`` ignores ``bounce_time`` altogether, so no
-    test could exercise any of them. One rule, ours, behaves the same on every Pi and
-    in every test. gpiozero's ``when_held`` is likewise left unused: its timer thread
-    cannot be driven by a test clock.
+    One rule, ours, behaves the same on every Pi and in every test; why gpiozero's
+    ``bounce_time`` and ``when_held`` would not: ``docs/buttons.md``.
 
     A long press fires once, when the hold passes ``long_press_s`` (found by
     :meth:`poll`), not at release; its release then emits nothing. If no poll came in

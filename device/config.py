@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import coach.speech as speech_defaults
-from coach.speech import SpeechSettings
+import coach.speech_settings as speech_defaults
+from coach.speech_settings import SpeechSettings
 from dsp import METRICS, parse_scale
 from dsp.errors import CoachSettingError, ConfigError, UnknownScaleError
 
@@ -77,7 +77,7 @@ class CoachConfig:
     min_notes: int = 8  # no tip from a window with fewer notes
     tip_page_s: float = 3.0  # how long each line of a long tip stays on the OLED
     # Text-to-speech of each tip (coach.speech: off | auto | openai | espeak); the rest as
-    # coach.speech.SpeechSettings documents, whose defaults these are.
+    # coach.speech_settings.SpeechSettings documents, whose defaults these are.
     speech: str = "off"
     speech_voice: str = speech_defaults.DEFAULT_VOICE
     speech_model: str = speech_defaults.DEFAULT_MODEL

@@ -7,16 +7,11 @@ buttons' events, signals and the systemd watchdog. Start-up and shutdown are in 
 the store flushed, the OLED left on a deliberate "stopped" screen, and systemd told
 ``STOPPING=1``.
 
-While practising: START pauses and resumes (long: stop), SELECT pages a long tip, MODE
-steps the tip interval (30/60/120/300 s), FEEDBACK rates the tip on screen (thumbs up;
-long: down) as Opik "User Feedback". The session summary the coach writes at the end is
-queued for the Hub as soon as it arrives.
-
-Buttons on the home (idle) screen: START starts a session; SELECT steps the root (long:
-the scale type); MODE steps the tempo (long: tuner); FEEDBACK steps the scored metrics
-(long: AI mode — the coach recommends the next session from the stored history, on its
-own thread; the suggestion is shown, applied to the next session's scale, strictness and
-sensitivity, and linked to the session START then begins; any other press dismisses it).
+What each button press does is :data:`device.keymap.KEYMAP`; :attr:`Daemon.actions` runs
+it. The screens are built by :mod:`device.screens`. A thumbs press goes to Opik as "User
+Feedback"; AI mode asks the coach for the next session on its own thread, and the plan
+it stores is linked to the session START then begins. The session summary the coach
+writes at the end is queued for the Hub as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -26,13 +21,16 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from device import keymap, parts, screens
 from device.audio import AudioSource, Capture
+from device.buttons import ButtonEvent, Buttons
 from device.config import Config
+from device.keymap import Action
 from device.recording import begin_session, progress_of
 from device.session import (
     DspLoop,
@@ -42,26 +40,21 @@ from device.session import (
     State,
 )
 from device.systemd import Notifier
-from dsp import METRICS, SCALE_TYPES, Scores, parse_scale
+from display.state import ScreenState, StoppedScreen
+from dsp import Scores, parse_scale
 from dsp.errors import StoreError
-from dsp.notes import SHARP_NAMES
-from dsp.scales import Scale
 from sync.clock import read_clock
 from sync.records import NoteRow, SessionProgress
 from sync.store import HUB_KINDS, Store
 from sync.worker import SyncWorker
 
+if TYPE_CHECKING:
+    from coach.recommend import Recommendation
+    from coach.tips import MetricSnapshot, Tip
+    from coach.tracing import Tracer
+
 log = logging.getLogger(__name__)
 
-METRIC_CHOICES: tuple[tuple[str, ...], ...] = (
-    ("pitch", "scale", "timing"),
-    ("pitch", "scale"),
-    ("pitch", "timing"),
-    ("scale", "timing"),
-    ("pitch",),
-    ("scale",),
-    ("timing",),
-)
 SUMMARY_LINGER_S = 1.5  # a file run's last summary stays this long before "stopped"
 SHUTDOWN_BUDGET_S = 10.0  # sync, coach, speech and tracing together, after a signal
 SPEECH_LINGER_S = 20.0  # at the end of a file run, how long a spoken summary may finish
@@ -69,8 +62,6 @@ SENT_KEEP_S = 30 * 86400.0  # delivered Opik traces are kept this long, then pru
 SYNC_STATE_EVERY_S = 0.5  # the summary screen's sync state (one keyed lookup)
 COUNTS_EVERY_S = 2.0  # how stale the home screen's sync counts may be
 NOTICE_S = 2.0  # a button's acknowledgement replaces the tip line this long
-TIP_INTERVALS: tuple[float, ...] = (30.0, 60.0, 120.0, 300.0)  # coach.interval_s choices
-TEMPO_CHOICES: tuple[float | None, ...] = (None, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +92,12 @@ class Daemon:
         *,
         source: AudioSource,
         store: Store,
-        display: Any | None = None,  # display.device.DisplayWorker (or None)
-        buttons: Any | None = None,  # device.buttons.Buttons (or None: start at once)
+        display: parts.Display | None = None,
+        buttons: Buttons | None = None,  # None: the session starts at once
         sync_worker: SyncWorker | None = None,
-        coach: Any | None = None,  # coach.LiveCoach (or None: no tips)
-        recommender: Any | None = None,  # coach.recommend.Recommender (None: from env)
-        speaker: Any | None = None,  # coach.speech.Speaker (or None: tips are not spoken)
+        coach: parts.Coach | None = None,  # None: no tips
+        recommender: parts.Recommender | None = None,  # None: made from the environment
+        speaker: parts.Speaker | None = None,  # None: tips are not spoken
         exit_when_source_ends: bool = True,
         notifier: Notifier | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -157,22 +148,46 @@ class Daemon:
         self._unsaved: list[NoteRow] = []
         self._tip_page_offset = 0
         self._stop_at: float | None = None
-        self._last_shown: Any = None
+        self._last_shown: ScreenState | None = None
         self._clock_checked_at = -1e9
         self._clock_ok = True
         self._ai_thread: threading.Thread | None = None
-        self._suggestion: Any = None  # the Recommendation on screen, until dismissed
+        self._suggestion: Recommendation | None = None  # on screen until dismissed
         self._plan_id: str | None = None  # the plan the next session will run
         self._ai_session = False  # the live session was started from an AI-mode plan
-        self._ai_tracer: Any = None
+        self._ai_tracer: Tracer | None = None
         self._notice: tuple[str, float] | None = None  # (text, until): a press acknowledged
         self._summary_wanted: set[str] = set()  # sessions whose coach summary is not stored
         self._tip_interval_s = config.coach.interval_s
         self._counts: tuple[float, int, int] | None = None  # (read at, pending, rejected)
         self._shown_sync: tuple[str, float, str] | None = None  # (session, read at, state)
-        self._spoken: Any = None  # the last tip (or summary) handed to the speaker
+        self._spoken: Tip | None = None  # the last tip (or summary) handed to the speaker
         if coach is not None and hasattr(coach, "on_update"):
             coach.on_update = self._wake  # a new tip is drawn now, not at the next poll
+        # What each keymap action does; every Action has exactly one entry here.
+        self.actions: Mapping[Action, Callable[[], None]] = {
+            Action.START: self._start_session,
+            Action.PLAY_SUGGESTION: self._play_suggestion,
+            Action.DISMISS: self._dismiss_suggestion,
+            Action.PAUSE: lambda: self._pause(True),
+            Action.RESUME: lambda: self._pause(False),
+            Action.STOP: lambda: self._finish_session(status="completed"),
+            Action.HOME: self._go_home,
+            Action.NEXT_ROOT: lambda: self._set(scale=keymap.next_root(self.settings.scale)),
+            Action.NEXT_SCALE_TYPE: lambda: self._set(
+                scale=keymap.next_scale_type(self.settings.scale)
+            ),
+            Action.NEXT_TEMPO: lambda: self._set(bpm=keymap.next_tempo(self.settings.bpm)),
+            Action.TUNER: self._toggle_tuner,
+            Action.NEXT_TIP_LINE: self._next_tip_line,
+            Action.NEXT_TIP_INTERVAL: self._next_tip_interval,
+            Action.NEXT_METRICS: lambda: self._set(
+                metrics=keymap.next_metrics(self.settings.metrics)
+            ),
+            Action.AI_MODE: self._request_recommendation,
+            Action.THUMBS_UP: lambda: self._record_feedback(thumbs_up=True),
+            Action.THUMBS_DOWN: lambda: self._record_feedback(thumbs_up=False),
+        }
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -229,6 +244,7 @@ class Daemon:
                 event = None
             if event is not None:
                 self._handle(event)
+                self.events.task_done()  # events.join() returns once all are handled
             now = self._monotonic()
             if self.state is State.PRACTISING and now - self._last_checkpoint >= (
                 self.config.practice.checkpoint_s
@@ -300,7 +316,7 @@ class Daemon:
             if self.sync_worker is not None:
                 self.sync_worker.wake()
 
-    def _metric_snapshot(self, scores: Scores) -> Any:
+    def _metric_snapshot(self, scores: Scores) -> MetricSnapshot:
         from coach import snapshot_from_scores
 
         return snapshot_from_scores(
@@ -364,7 +380,7 @@ class Daemon:
         if self._ai_tracer is not None and deadline - self._monotonic() >= 1.0:
             self._ai_tracer.close(1.0)  # whole seconds only; skipped when time is short
         if self.display is not None:
-            self.display.close(_screens().StoppedScreen())
+            self.display.close(StoppedScreen())
         self.notifier.close()
 
     def _hear_out_summary(self) -> None:
@@ -406,7 +422,7 @@ class Daemon:
 
     # -- events --------------------------------------------------------------------------
 
-    def _on_button(self, event: Any) -> None:  # a device.buttons.ButtonEvent
+    def _on_button(self, event: ButtonEvent) -> None:
         self.events.put(Event("button", event.button, event.kind == "long"))
 
     def _on_snapshot(self, snapshot: LiveSnapshot, urgent: bool) -> None:
@@ -428,44 +444,33 @@ class Daemon:
                 self._stop_at = self._monotonic() + SUMMARY_LINGER_S
             return
         if event.kind == "button":
-            self._on_press(event.button, long=event.long)
+            self.press(event.button, long=event.long)
         elif event.kind == "recommendation":
             self._apply_recommendation(event.payload)
 
-    def _on_press(self, button: str, *, long: bool) -> None:
-        state = self.state
-        if state is State.IDLE and self._suggestion is not None:
-            self._suggestion = None  # any press dismisses the suggestion; START also starts
-            if button != "start":
-                return
-        if button == "start":
-            if state is State.IDLE and not long:
-                self._start_session()
-            elif state in (State.PRACTISING, State.PAUSED) and long:
-                self._finish_session(status="completed")
-            elif state is State.PRACTISING:
-                self._pause(True)
-            elif state is State.PAUSED:
-                self._pause(False)
-            elif state is State.SUMMARY:
-                self.state = State.IDLE
-        elif button == "select" and state is State.IDLE:
-            self._change_scale(next_type=long)
-        elif button == "select" and state in (State.PRACTISING, State.PAUSED, State.SUMMARY):
-            self._tip_page_offset += 1  # read the next line of a long tip now
-        elif button == "mode":
-            if long and state in (State.IDLE, State.TUNER):
-                self._toggle_tuner()
-            elif not long and state is State.IDLE:
-                self._next_tempo()
-            elif not long and state in (State.PRACTISING, State.PAUSED):
-                self._next_tip_interval()
-        elif button == "feedback" and state is State.IDLE and not long:
-            self._next_metrics()
-        elif button == "feedback" and state is State.IDLE:
-            self._request_recommendation()
-        elif button == "feedback" and state in (State.PRACTISING, State.PAUSED, State.SUMMARY):
-            self._record_feedback(thumbs_up=not long)
+    def press(self, button: str, *, long: bool = False) -> None:
+        """Do what pressing ``button`` means on the screen up now (main thread only)."""
+        screen = keymap.screen_of(self.state, suggestion=self._suggestion is not None)
+        action = keymap.action_for(screen, button, long=long)
+        if action is not None:
+            self.actions[action]()
+
+    def _play_suggestion(self) -> None:
+        self._suggestion = None
+        self._start_session()
+
+    def _dismiss_suggestion(self) -> None:
+        self._suggestion = None
+
+    def _go_home(self) -> None:
+        self.state = State.IDLE
+
+    def _next_tip_line(self) -> None:
+        self._tip_page_offset += 1  # read the next line of a long tip now
+
+    def _set(self, **changes: Any) -> None:
+        """Change the next session's settings (scale, bpm or metrics) from the home screen."""
+        self.settings = replace(self.settings, **changes)
 
     def _pause(self, paused: bool) -> None:
         if self.live is None:
@@ -475,38 +480,13 @@ class Daemon:
         if paused:
             self._checkpoint()
 
-    def _change_scale(self, *, next_type: bool) -> None:
-        scale = self.settings.scale
-        if next_type:
-            keys = list(SCALE_TYPES)
-            key = keys[(keys.index(scale.type.key) + 1) % len(keys)]
-            new = Scale.of(scale.spelled_root, key)
-        else:
-            root = SHARP_NAMES[(scale.root_pc + 1) % 12]
-            new = Scale.of(root, scale.type.key)
-        self.settings = replace(self.settings, scale=new)
-
-    def _next_tempo(self) -> None:
-        current = self.settings.bpm
-        index = TEMPO_CHOICES.index(current) if current in TEMPO_CHOICES else 0
-        self.settings = replace(self.settings, bpm=TEMPO_CHOICES[(index + 1) % len(TEMPO_CHOICES)])
-
-    def _next_metrics(self) -> None:
-        """Cycle which metrics are scored: all three, then each pair, then each alone."""
-        current = tuple(m for m in METRICS if m in self.settings.metrics)
-        index = METRIC_CHOICES.index(current) if current in METRIC_CHOICES else -1
-        chosen = METRIC_CHOICES[(index + 1) % len(METRIC_CHOICES)]
-        self.settings = replace(self.settings, metrics=chosen)
-
     def _toggle_tuner(self) -> None:
         self.dsp.tuning = self.state is not State.TUNER
         self.state = State.TUNER if self.dsp.tuning else State.IDLE
 
     def _next_tip_interval(self) -> None:
-        """Step how often the coach speaks up: every 30, 60, 120 or 300 s of playing."""
-        current = self._tip_interval_s
-        index = TIP_INTERVALS.index(current) if current in TIP_INTERVALS else -1
-        self._tip_interval_s = TIP_INTERVALS[(index + 1) % len(TIP_INTERVALS)]
+        """Step how often the coach speaks up, and say so on the tip line."""
+        self._tip_interval_s = keymap.next_tip_interval(self._tip_interval_s)
         if self.coach is not None:
             self.coach.set_interval(self._tip_interval_s)
         self._flash(f"Tips every {self._tip_interval_s:g} s")
@@ -576,7 +556,7 @@ class Daemon:
             log.exception("ai mode: no recommendation")
         self.events.put(Event("recommendation", payload=payload))
 
-    def _apply_recommendation(self, payload: Any) -> None:
+    def _apply_recommendation(self, payload: tuple[Recommendation, str] | None) -> None:
         if payload is None:
             return
         rec, practice_id = payload
@@ -709,80 +689,47 @@ class Daemon:
             self._last_shown = state
             self.display.show(state)
 
-    def screen(self) -> Any:
+    def screen(self) -> ScreenState:
         """The screen state for what is happening now (pure apart from reading state)."""
-        screens = _screens()
         with self._snapshot_lock:
             snapshot = self._snapshot
         if not self.capture.stats.connected:
-            return screens.StatusScreen(
-                "No interface", ("Plug in your USB", "audio interface"), level="error"
-            )
-        scale = self.settings.scale
+            return screens.NO_INTERFACE
         if self.state is State.TUNER:
-            return screens.TunerScreen(
-                snapshot.note_name if snapshot else None,
-                snapshot.cents if snapshot else None,
-                snapshot.freq_hz if snapshot else None,
-                _nearest_string(snapshot.freq_hz) if snapshot and snapshot.freq_hz else None,
-            )
-        if self.state in (State.PRACTISING, State.PAUSED) and self.live is not None:
-            window = snapshot.window if snapshot and snapshot.session_id else None
-            return screens.PracticeScreen(
-                elapsed_s=float(int(self.live.stream_s)),  # the screen shows m:ss
-                pitch=window.pitch_accuracy if window else None,
-                scale=window.scale_conformity if window else None,
-                timing=window.timing_stability if window else None,
-                note_name=snapshot.note_name if snapshot else None,
-                cents=snapshot.cents if snapshot else None,
-                in_scale=snapshot.in_scale if snapshot else None,
-                tip=self._tip_text(self.live.session_id, summary=False),
+            return screens.tuner(snapshot)
+        live = self.live
+        if self.state in (State.PRACTISING, State.PAUSED) and live is not None:
+            return screens.practice(
+                snapshot,
+                self.settings,
+                stream_s=live.stream_s,
+                tip=self._tip_text(live.session_id, summary=False),
                 tip_page=self._tip_page() + self._tip_page_offset,
                 paused=self.state is State.PAUSED,
-                bpm=self.settings.bpm,
-                scale_name=scale.name,
             )
-        if self.state is State.SUMMARY and self._last_result is not None:
-            result = self._last_result
-            scores = result.scores
-            return screens.SummaryScreen(
-                pitch=scores.pitch_accuracy if scores else None,
-                scale=scores.scale_conformity if scores else None,
-                timing=scores.timing_stability if scores else None,
-                notes_total=scores.counts.total_notes if scores else 0,
-                notes_in_scale=scores.counts.in_scale_notes if scores else 0,
+        result = self._last_result
+        if self.state is State.SUMMARY and result is not None:
+            return screens.summary(
+                result.scores,
                 duration_s=result.duration_s,
                 sync_state=self._sync_state_of(result),
                 tip=self._tip_text(result.session_id, summary=True),
                 tip_page=self._tip_page() + self._tip_page_offset,
             )
         if self.state is State.IDLE and self._suggestion is not None:
-            rec = self._suggestion
-            return screens.StatusScreen(
-                "AI coach suggests",
-                (
-                    rec.scale.name,
-                    f"Focus: {rec.focus_area}",
-                    _short_reason(rec),
-                    "START to play it",
-                ),
-            )
+            return screens.suggestion(self._suggestion)
         if self.state is State.IDLE and self._ai_thread is not None and self._ai_thread.is_alive():
-            return screens.StatusScreen("AI coach", ("Choosing your next", "practice..."))
+            return screens.THINKING
         pending, rejected = self._sync_counts()
-        home = screens.HomeScreen(
-            scale_name=scale.name,
-            bpm=self.settings.bpm,
-            metrics=self.settings.metrics,
+        return screens.home(
+            self.settings,
             sync_pending=pending,
-            sync_dead=rejected,
+            sync_rejected=rejected,
             hub_configured=self.sync_worker is not None,
-        )
-        if pending and self._tip_page() % 2 and not self._clock_synced():
             # Sessions are kept, but their times wait for NTP before they are uploaded.
             # Alternates with "Press START to play" so what to do next stays in view.
-            return replace(home, hint="Clock not synced yet")
-        return home
+            clock_waits=bool(pending and self._tip_page() % 2 and not self._clock_synced()),
+        )
 
     def _sync_state_of(self, result: SessionResult) -> str:
         """Where the finished session is on its way to the Hub, as the summary screen says
@@ -805,7 +752,7 @@ class Daemon:
         state = record.sync_state if record is not None else "pending"
         if state == "synced":
             shown = "synced"
-        elif state == "dead":
+        elif state == "rejected":
             shown = "rejected"
         elif self.sync_worker is not None and self.sync_worker.last_error:
             shown = "offline"
@@ -823,7 +770,7 @@ class Daemon:
         if self._counts is None or now - self._counts[0] >= COUNTS_EVERY_S:
             try:
                 pending = self.store.outbox_counts(("session",)).pending
-                self._counts = (now, pending, self.store.outbox_counts(HUB_KINDS).dead)
+                self._counts = (now, pending, self.store.outbox_counts(HUB_KINDS).rejected)
             except StoreError as err:
                 log.warning("cannot read the sync counts: %s", err)
                 return (self._counts[1], self._counts[2]) if self._counts else (0, 0)
@@ -835,39 +782,6 @@ class Daemon:
             self._clock_checked_at = now
             self._clock_ok = read_clock().synced
         return self._clock_ok
-
-
-# What each focus trains, short enough for one line of the 128×64 screen.
-_FOCUS_LINES = {
-    "pitch": "Clean, in-tune notes",
-    "scale": "Stay inside the key",
-    "timing": "Even notes, on beat",
-}
-
-
-def _short_reason(rec: Any, limit: int = 21) -> str:
-    """One screen line: the model's first words, or what the rule-based pick trains."""
-    if rec.source != "model":
-        return _FOCUS_LINES.get(rec.focus_area, "")
-    first = rec.reasoning.split(". ")[0].strip()
-    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
-
-
-def _screens() -> Any:
-    from display import state
-
-    return state
-
-
-_OPEN_STRINGS = (("E2", 40), ("A2", 45), ("D3", 50), ("G3", 55), ("B3", 59), ("E4", 64))
-
-
-def _nearest_string(freq_hz: float) -> str:
-    import math
-
-    midi = 69 + 12 * math.log2(freq_hz / 440.0)
-    name, _ = min(_OPEN_STRINGS, key=lambda s: abs(s[1] - midi))
-    return f"{name} string"
 
 
 def _source_label(source: AudioSource) -> str:

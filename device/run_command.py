@@ -191,7 +191,7 @@ def build_speaker(config: Config, coach: Any | None) -> Any | None:
     if config.coach.speech == "off" or coach is None:
         return None
     from coach.providers import CoachSettings
-    from coach.speech import Speaker
+    from device.speaker import Speaker
 
     return Speaker(
         speech_settings(config),
@@ -357,9 +357,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         "hub": hub.url if hub else None,
         "sessions_waiting": counts.pending,
         "sessions_synced": counts.sent,
-        "sessions_rejected": counts.dead,
+        "sessions_rejected": counts.rejected,
         "last_session": sessions[0].as_json() if sessions else None,
-        "coach": {**coach, "traces_waiting": traces.pending, "traces_rejected": traces.dead},
+        "coach": {**coach, "traces_waiting": traces.pending, "traces_rejected": traces.rejected},
         "config": describe(config),
     }
     if args.json:
@@ -369,7 +369,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"state directory: {data_dir}")
     print(f"hub: {hub.url if hub else 'not configured (set FRETCOACH_HUB_URL)'}")
     print(
-        f"sessions: {counts.pending} waiting to sync, {counts.sent} synced, {counts.dead} rejected"
+        f"sessions: {counts.pending} waiting to sync, {counts.sent} synced, "
+        f"{counts.rejected} rejected"
     )
     practice = config.practice
     print(
@@ -380,7 +381,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"display: {config.display.kind}; buttons: {config.buttons.kind}")
     print(
         f"coach: {coach['tips']}; tracing: {coach['tracing']} "
-        f"({traces.pending} trace(s) waiting for Opik, {traces.dead} rejected); "
+        f"({traces.pending} trace(s) waiting for Opik, {traces.rejected} rejected); "
         f"speech: {coach['speech']}"
     )
     return 0

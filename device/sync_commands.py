@@ -1,16 +1,17 @@
-"""``fretcoach sessions``, ``fretcoach sync`` and ``fretcoach hub serve``."""
+"""The store and the Hub from the command line: ``fretcoach sessions`` lists what is stored,
+``fretcoach sync`` uploads it, and ``fretcoach hub serve`` runs the reference Hub."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from device.progress import ProgressBar
 from dsp.errors import DeviceError
 from sync.client import HubClient, HubSettings
+from sync.hub.options import add_serve_arguments
 from sync.records import SessionRecord
 from sync.store import HUB_KINDS, Store, default_data_dir
 from sync.worker import SyncWorker
@@ -24,7 +25,8 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "sessions",
         help="list the sessions stored on this device and their sync state",
         description="List stored sessions, newest first, with their Hub sync state "
-        "(local, pending, synced, dead). Dead sessions show the Hub's reason.",
+        "(local, pending, synced, rejected). Rejected sessions show the Hub's reason; "
+        "`fretcoach sync --retry-rejected` sends them again.",
     )
     sessions.add_argument("--json", action="store_true", help="print a JSON list")
     sessions.add_argument("--limit", type=int, default=None, help="show at most N sessions")
@@ -38,11 +40,19 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "at FRETCOACH_HUB_URL with the token in FRETCOACH_HUB_TOKEN. Exit status 0 when "
         "everything is synced, 1 with a one-line reason otherwise.",
     )
-    sync.add_argument("--json", action="store_true", help="print the outcome as JSON")
     sync.add_argument(
-        "--retry-dead",
+        "--json",
         action="store_true",
-        help="first move dead-lettered sessions back into the queue",
+        help='print the outcome as JSON ("dead" is a deprecated alias of "rejected")',
+    )
+    sync.add_argument(
+        "--retry-rejected",
+        action="store_true",
+        help="first move items the Hub rejected back into the queue",
+    )
+    # The old name, kept for scripts on devices in the field; hidden from --help.
+    sync.add_argument(
+        "--retry-dead", dest="retry_rejected", action="store_true", help=argparse.SUPPRESS
     )
     _add_data_dir(sync)
     sync.set_defaults(handler=cmd_sync)
@@ -61,37 +71,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "and demos. SQLite (hub.db) by default; --database-url or DATABASE_URL selects "
         "another database.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8787, help="port (default 8787)")
-    where = serve.add_mutually_exclusive_group()
-    where.add_argument("--db", type=Path, help="SQLite database file (created if missing)")
-    where.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="any SQLAlchemy URL, e.g. postgresql+psycopg://… (default: $DATABASE_URL)",
-    )
-    serve.add_argument(
-        "--token",
-        action="append",
-        default=[],
-        metavar="TOKEN=USER",
-        help="a device token and the user it belongs to (repeatable; or set "
-        "FRETCOACH_HUB_TOKENS=tok1=alice,tok2=bob, which keeps tokens out of `ps`)",
-    )
-    serve.add_argument(
-        "--max-body-bytes", type=int, default=None, help="request size limit (default 2 MiB)"
-    )
-    serve.add_argument(
-        "--enable-fault-injection",
-        action="store_true",
-        help="expose /_faults to fail, delay or drop answers (tests only, never in production)",
-    )
-    serve.add_argument(
-        "--log-level",
-        default="info",
-        choices=["critical", "error", "warning", "info", "debug"],
-        help="server log level (default info)",
-    )
+    add_serve_arguments(serve)
     serve.set_defaults(handler=cmd_hub_serve)
 
 
@@ -127,14 +107,14 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     )
     for record in records:
         print(_session_line(record))
-        if record.sync_state == "dead" and record.sync_error:
+        if record.sync_state == "rejected" and record.sync_error:
             print(f"    ↳ rejected by the Hub: {record.sync_error}")
         if summaries[record.session_id]:
             print(f"    coach: {summaries[record.session_id]}")
     print(
         f"\n{len(records)} session(s); {counts.pending} waiting to sync, {counts.sent} synced, "
-        f"{counts.dead} rejected"
-        + (" — fix, then `fretcoach sync --retry-dead`" if counts.dead else "")
+        f"{counts.rejected} rejected"
+        + (" — fix, then `fretcoach sync --retry-rejected`" if counts.rejected else "")
     )
     return EXIT_OK
 
@@ -162,7 +142,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "no Hub configured: set FRETCOACH_HUB_URL (and FRETCOACH_HUB_TOKEN) to sync"
         )
     with Store.open(args.data_dir) as store:
-        revived = store.retry_dead() if args.retry_dead else 0
+        revived = store.retry_rejected() if args.retry_rejected else 0
         client = HubClient(settings)
         bar = ProgressBar("syncing")
         try:
@@ -175,26 +155,27 @@ def cmd_sync(args: argparse.Namespace) -> int:
         json.dump(
             {
                 "sent": report.sent,
-                "dead": counts.dead,
+                "rejected": counts.rejected,
+                "dead": counts.rejected,  # deprecated alias of "rejected", for old scripts
                 "pending": counts.pending,
                 "revived": revived,
                 "error": report.error,
-                "complete": counts.pending == 0 and counts.dead == 0,
+                "complete": counts.pending == 0 and counts.rejected == 0,
             },
             sys.stdout,
         )
         sys.stdout.write("\n")
-    if counts.pending == 0 and counts.dead == 0:
+    if counts.pending == 0 and counts.rejected == 0:
         if not args.json:
             print(f"synced: {report.sent} session(s) uploaded; nothing left to sync")
         return EXIT_OK
     if report.error:
         reason = f"{counts.pending} session(s) not synced: {report.error}"
-    elif counts.dead:
+    elif counts.rejected:
         reason = (
-            f"{counts.dead} item(s) (sessions, plans, summaries) rejected by the Hub (see "
+            f"{counts.rejected} item(s) (sessions, plans, summaries) rejected by the Hub (see "
             "`fretcoach sessions` for sessions); "
-            "fix the cause, then run `fretcoach sync --retry-dead`"
+            "fix the cause, then run `fretcoach sync --retry-rejected`"
         )
     else:
         reason = f"{counts.pending} item(s) still queued"
@@ -203,19 +184,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_hub_serve(args: argparse.Namespace) -> int:
-    from sync import hub_server  # FastAPI and uvicorn load only for the server
+    from sync.hub import cli  # FastAPI, SQLAlchemy and uvicorn load only for the server
 
-    argv = ["--host", args.host, "--port", str(args.port), "--log-level", args.log_level]
-    if args.db is not None:
-        argv += ["--db", str(args.db)]
-    elif args.database_url:
-        argv += ["--database-url", args.database_url]
-    elif not os.environ.get("DATABASE_URL"):
-        argv += ["--db", "hub.db"]
-    for token in args.token:
-        argv += ["--token", token]
-    if args.max_body_bytes is not None:
-        argv += ["--max-body-bytes", str(args.max_body_bytes)]
-    if args.enable_fault_injection:
-        argv.append("--enable-fault-injection")
-    return int(hub_server.main(argv) or 0)
+    return cli.main(args)

@@ -308,12 +308,12 @@ def _tip_line(draw: ImageDraw.ImageDraw, tip: str | None, page: int, *, top: int
 def _home(draw: ImageDraw.ImageDraw, state: HomeScreen) -> None:
     if not state.hub_configured:
         sync = "no Hub"
-    elif state.sync_dead or state.sync_pending:
+    elif state.sync_rejected or state.sync_pending:
         parts = []
         if state.sync_pending:
             parts.append(f"↑{state.sync_pending}")
-        if state.sync_dead:
-            parts.append(f"✗{state.sync_dead}")
+        if state.sync_rejected:
+            parts.append(f"✗{state.sync_rejected}")
         sync = " ".join(parts)
     else:
         sync = "✓ synced"

@@ -26,7 +26,7 @@ class HomeScreen:
     bpm: float | None
     metrics: tuple[str, ...]
     sync_pending: int
-    sync_dead: int
+    sync_rejected: int
     hub_configured: bool
     hint: str = "Press START to play"
 

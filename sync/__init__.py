@@ -1,4 +1,5 @@
-"""Crash-safe session store, outbox and the Hub API client and reference server.
+"""Sessions kept crash-safe on the device and delivered to the FretCoach Hub exactly once.
 
-Filled in by issue [2 of 4]; nothing here yet.
+``store`` holds sessions and the outbox and ``worker`` drains it through ``client``; the
+reference Hub that ``fretcoach hub serve`` runs lives here too.
 """

@@ -3,7 +3,7 @@
 The verdict is all the outbox worker needs: *sent* (201, or 200 for a duplicate — the
 Hub already had it, e.g. our earlier response was lost), *retry* (the network or the
 Hub's load: connection errors, timeouts, 408/425/429/5xx, with ``Retry-After`` when the
-Hub gave one), or *dead* (any other 4xx: sending the same bytes again cannot help).
+Hub gave one), or *rejected* (any other 4xx: sending the same bytes again cannot help).
 The token is sent as a header and appears in no log line, exception message or repr.
 """
 
@@ -73,7 +73,7 @@ class HubSettings:
 class Verdict(enum.Enum):
     SENT = "sent"
     RETRY = "retry"
-    DEAD = "dead"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +137,7 @@ def classify(status: int, text: str, retry_after: str | None) -> PostResult:
     reason = f"HTTP {status}: {_detail(text)}"
     if status in RETRYABLE_STATUSES:
         return PostResult(Verdict.RETRY, status, reason, parse_retry_after(retry_after))
-    return PostResult(Verdict.DEAD, status, reason)
+    return PostResult(Verdict.REJECTED, status, reason)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

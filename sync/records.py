@@ -14,7 +14,9 @@ SESSION_STATES = ("live", "completed", "interrupted")
 # The Hub accepts at most this many notes per session; a longer session (hours of fast
 # playing) is sent with ``notes: null`` rather than rejected forever.
 MAX_NOTES_PER_UPLOAD = 20_000
-SYNC_STATES = ("local", "pending", "synced", "dead")
+# Where a session is on its way to the Hub: not queued yet (live), queued, delivered, or
+# refused with a reason until `fretcoach sync --retry-rejected`.
+SYNC_STATES = ("local", "pending", "synced", "rejected")
 
 
 def utc_iso(timestamp: float) -> str:
@@ -94,7 +96,7 @@ class SessionRecord:
     bad_notes_played: int
     duration_seconds: float
     source: str
-    sync_state: str  # local | pending | synced | dead
+    sync_state: str  # local | pending | synced | rejected
     sync_attempts: int = 0
     sync_error: str | None = None
     notes: tuple[NoteRow, ...] = field(default=(), repr=False)

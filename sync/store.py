@@ -114,6 +114,32 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_by_state ON outbox (state, id);
     """,
+    # 2: an item the Hub (or Opik) refused is 'rejected', the word the screen and
+    # `fretcoach status` use; it was 'dead'. SQLite cannot alter a CHECK constraint, so
+    # the outbox is copied into a new table — inside the migration's one transaction, so a
+    # power cut leaves either the old table at version 1 or the new one at version 2.
+    """
+    CREATE TABLE outbox_v2 (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'rejected')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        payload TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (kind, ref)
+    );
+    INSERT INTO outbox_v2 (id, kind, ref, state, attempts, last_error, payload, created_at,
+                           updated_at)
+        SELECT id, kind, ref, CASE state WHEN 'dead' THEN 'rejected' ELSE state END,
+               attempts, last_error, payload, created_at, updated_at
+        FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v2 RENAME TO outbox;
+    CREATE INDEX outbox_by_state ON outbox (state, id);
+    """,
 )
 
 
@@ -130,7 +156,7 @@ class OutboxItem:
 class OutboxCounts:
     pending: int
     sent: int
-    dead: int
+    rejected: int
 
 
 def default_data_dir() -> Path:
@@ -191,16 +217,21 @@ class Store:
         try:
             store._migrate()
         except sqlite3.OperationalError as err:
+            store.close()
             raise _translate(err, path) from err
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def _check_integrity(self) -> None:
         row = self._db.execute("PRAGMA integrity_check").fetchone()
-        if row is None or row[0] != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else '?'}")
+        verdict = row["integrity_check"] if row else "?"
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {verdict}")
 
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        version = self._db.execute("PRAGMA user_version").fetchone()["user_version"]
         if version > len(_MIGRATIONS):
             raise StoreError(
                 f"{self.path} was written by a newer fretcoach (schema {version}, this one "
@@ -245,7 +276,7 @@ class Store:
         with self._transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'device_id'").fetchone()
             if row:
-                return str(row[0])
+                return str(row["value"])
             import uuid
 
             value = f"fcp-{uuid.uuid4()}"
@@ -341,11 +372,12 @@ class Store:
         ).fetchone()
         if row is None:
             raise StoreError(f"no session {session_id} in the store")
-        if row[0] != "live":
-            raise StoreError(f"session {session_id} is already {row[0]}")
+        if row["status"] != "live":
+            raise StoreError(f"session {session_id} is already {row['status']}")
         next_seq = db.execute(
-            "SELECT COALESCE(MAX(seq) + 1, 0) FROM notes WHERE session_id = ?", (session_id,)
-        ).fetchone()[0]
+            "SELECT COALESCE(MAX(seq) + 1, 0) AS next_seq FROM notes WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()["next_seq"]
         db.executemany(
             "INSERT INTO notes (session_id, seq, onset_s, midi, cents, in_scale) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -368,8 +400,8 @@ class Store:
                 progress.total_notes_played,
                 progress.correct_notes_played,
                 progress.bad_notes_played,
-                utc_iso(row[1] + progress.duration_seconds),
-                row[2] + progress.duration_seconds,
+                utc_iso(row["start_wall"] + progress.duration_seconds),
+                row["start_monotonic"] + progress.duration_seconds,
                 session_id,
             ),
         )
@@ -378,7 +410,8 @@ class Store:
         """Close sessions left live by a crash as ``interrupted``, as last checkpointed."""
         with self._transaction() as db:
             ids = [
-                r[0] for r in db.execute("SELECT session_id FROM sessions WHERE status = 'live'")
+                row["session_id"]
+                for row in db.execute("SELECT session_id FROM sessions WHERE status = 'live'")
             ]
             for session_id in ids:
                 db.execute(
@@ -407,8 +440,9 @@ class Store:
                    WHERE s.clock_synced = 0 AND s.boot_id = ? AND o.payload IS NULL""",
                 (boot_id,),
             ).fetchall()
-            for session_id, start_mono, end_mono in rows:
-                start_wall = start_mono + offset
+            for row in rows:
+                start_wall = row["start_monotonic"] + offset
+                end_mono = row["end_monotonic"]
                 db.execute(
                     """UPDATE sessions SET start_wall = ?, start_timestamp = ?,
                            end_timestamp = CASE WHEN end_monotonic IS NULL THEN end_timestamp
@@ -418,8 +452,10 @@ class Store:
                     (
                         start_wall,
                         utc_iso(start_wall),
-                        utc_iso((end_mono if end_mono is not None else start_mono) + offset),
-                        session_id,
+                        utc_iso(
+                            (end_mono if end_mono is not None else row["start_monotonic"]) + offset
+                        ),
+                        row["session_id"],
                     ),
                 )
         return len(rows)
@@ -434,7 +470,7 @@ class Store:
                      AND o.payload IS NULL""",
                 (boot_id,),
             ).fetchall()
-        return {row[0] for row in rows}
+        return {row["session_id"] for row in rows}
 
     def session(self, session_id: str, *, with_notes: bool = True) -> SessionRecord | None:
         records = self._records("WHERE s.session_id = ?", (session_id,), with_notes=with_notes)
@@ -450,64 +486,27 @@ class Store:
     ) -> list[SessionRecord]:
         with self._lock:
             rows = self._db.execute(
-                f"""SELECT s.session_id, s.user_id, s.device_id, s.software_version, s.status,
-                        s.start_timestamp, s.end_timestamp, s.clock_synced, s.scale_chosen,
-                        s.scale_type, s.total_inscale_notes, s.sensitivity, s.strictness,
-                        s.bpm, s.enabled_metrics, s.pitch_accuracy, s.scale_conformity,
-                        s.timing_stability, s.total_notes_played, s.correct_notes_played,
-                        s.bad_notes_played, s.duration_seconds, s.source,
-                        o.state, o.attempts, o.last_error
+                f"""SELECT s.*, o.state AS sync_state, o.attempts AS sync_attempts,
+                        o.last_error AS sync_error
                     FROM sessions s
                     LEFT JOIN outbox o ON o.kind = 'session' AND o.ref = s.session_id
                     {where}""",
                 params,
             ).fetchall()
-            records = []
-            for row in rows:
-                notes: tuple[NoteRow, ...] = ()
-                if with_notes:
-                    notes = tuple(
-                        NoteRow(onset, midi, cents, bool(in_scale))
-                        for onset, midi, cents, in_scale in self._db.execute(
-                            "SELECT onset_s, midi, cents, in_scale FROM notes "
-                            "WHERE session_id = ? ORDER BY seq",
-                            (row[0],),
-                        )
-                    )
-                state = row[23]
-                sync_state = {"sent": "synced", None: "local"}.get(state, state)
-                records.append(
-                    SessionRecord(
-                        session_id=row[0],
-                        user_id=row[1],
-                        device_id=row[2],
-                        software_version=row[3],
-                        status=row[4],
-                        start_timestamp=row[5],
-                        end_timestamp=row[6],
-                        clock_synced=bool(row[7]),
-                        scale_chosen=row[8],
-                        scale_type=row[9],
-                        total_inscale_notes=row[10],
-                        sensitivity=row[11],
-                        strictness=row[12],
-                        bpm=row[13],
-                        enabled_metrics=tuple(json.loads(row[14])),
-                        pitch_accuracy=row[15],
-                        scale_conformity=row[16],
-                        timing_stability=row[17],
-                        total_notes_played=row[18],
-                        correct_notes_played=row[19],
-                        bad_notes_played=row[20],
-                        duration_seconds=row[21],
-                        source=row[22],
-                        sync_state=sync_state,
-                        sync_attempts=row[24] or 0,
-                        sync_error=row[25],
-                        notes=notes,
-                    )
-                )
-            return records
+            return [
+                _session_record(row, self._notes(row["session_id"]) if with_notes else ())
+                for row in rows
+            ]
+
+    def _notes(self, session_id: str) -> tuple[NoteRow, ...]:
+        return tuple(
+            NoteRow(row["onset_s"], row["midi"], row["cents"], bool(row["in_scale"]))
+            for row in self._db.execute(
+                "SELECT onset_s, midi, cents, in_scale FROM notes WHERE session_id = ? "
+                "ORDER BY seq",
+                (session_id,),
+            )
+        )
 
     def user_sessions(self, user_id: str, *, limit: int = 10) -> list[SessionRecord]:
         """A user's finished sessions, newest first, without their notes (for AI mode)."""
@@ -562,16 +561,16 @@ class Store:
             )
             if cursor.rowcount != 1:
                 return False
-            user_id, generated_at, plan = db.execute(
+            plan = db.execute(
                 "SELECT user_id, generated_at, practice_plan FROM practice_plans "
                 "WHERE practice_id = ?",
                 (practice_id,),
             ).fetchone()
             payload = {
                 "practice_id": practice_id,
-                "user_id": user_id,
-                "generated_at": generated_at,
-                "practice_plan": json.loads(plan),
+                "user_id": plan["user_id"],
+                "generated_at": plan["generated_at"],
+                "practice_plan": json.loads(plan["practice_plan"]),
                 "executed_session_id": session_id,
             }
             db.execute(
@@ -592,15 +591,7 @@ class Store:
                 "LIMIT ?",
                 (user_id, int(limit)),
             ).fetchall()
-        return [
-            {
-                "practice_id": row[0],
-                "generated_at": row[1],
-                "practice_plan": json.loads(row[2]),
-                "executed_session_id": row[3],
-            }
-            for row in rows
-        ]
+        return [{**dict(row), "practice_plan": json.loads(row["practice_plan"])} for row in rows]
 
     # -- the coach's session summary -----------------------------------------------------
 
@@ -627,7 +618,7 @@ class Store:
             return False
         payload = {
             "session_id": session_id,
-            "user_id": row[0],
+            "user_id": row["user_id"],
             "summary": summary,
             "source": source,
             "model": model,
@@ -643,7 +634,7 @@ class Store:
                 "SELECT payload FROM outbox WHERE kind = 'session_summary' AND ref = ?",
                 (session_id,),
             ).fetchone()
-        return str(json.loads(row[0])["summary"]) if row and row[0] else None
+        return str(json.loads(row["payload"])["summary"]) if row and row["payload"] else None
 
     # -- outbox --------------------------------------------------------------------------
 
@@ -681,7 +672,7 @@ class Store:
                 f"WHERE state = 'pending' AND kind IN ({marks}) ORDER BY id LIMIT ?",
                 (*kinds, limit),
             ).fetchall()
-        return [OutboxItem(*row) for row in rows]
+        return [OutboxItem(**dict(row)) for row in rows]
 
     def freeze_payload(self, item_id: int, payload: str) -> str:
         """Keep the first payload sent for an item; returns the one to send."""
@@ -689,9 +680,8 @@ class Store:
             db.execute(
                 "UPDATE outbox SET payload = COALESCE(payload, ?) WHERE id = ?", (payload, item_id)
             )
-            return str(
-                db.execute("SELECT payload FROM outbox WHERE id = ?", (item_id,)).fetchone()[0]
-            )
+            row = db.execute("SELECT payload FROM outbox WHERE id = ?", (item_id,)).fetchone()
+            return str(row["payload"])
 
     def mark_sent(self, item_id: int) -> None:
         self._set_state(item_id, "sent", None, count_attempt=True)
@@ -699,14 +689,16 @@ class Store:
     def mark_declined(self, item_id: int, reason: str) -> None:
         """Done with, though the Hub did not take it (an optional item it does not know);
         the reason is kept, and the item is neither resent nor counted as rejected, until
-        :meth:`retry_dead` asks again."""
+        :meth:`retry_rejected` asks again."""
         self._set_state(item_id, "sent", f"declined: {reason}", count_attempt=True)
 
     def mark_retry(self, item_id: int, error: str) -> None:
         self._set_state(item_id, "pending", error, count_attempt=True)
 
-    def mark_dead(self, item_id: int, reason: str) -> None:
-        self._set_state(item_id, "dead", reason, count_attempt=True)
+    def mark_rejected(self, item_id: int, reason: str) -> None:
+        """Refused for good (a 4xx other than 408/425/429): kept with the reason, not resent
+        until :meth:`retry_rejected`."""
+        self._set_state(item_id, "rejected", reason, count_attempt=True)
 
     def _set_state(
         self, item_id: int, state: str, error: str | None, *, count_attempt: bool
@@ -734,12 +726,12 @@ class Store:
             )
             return cursor.rowcount
 
-    def retry_dead(self) -> int:
-        """Move dead-lettered items back to pending (``fretcoach sync --retry-dead``), and
+    def retry_rejected(self) -> int:
+        """Move rejected items back to pending (``fretcoach sync --retry-rejected``), and
         declined ones too (a Hub that had no route for them may have one now)."""
         with self._transaction() as db:
             cursor = db.execute(
-                "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'dead' "
+                "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'rejected' "
                 "OR (state = 'sent' AND last_error LIKE 'declined:%')",
                 (utc_iso(time.time()),),
             )
@@ -752,12 +744,49 @@ class Store:
             where = f"WHERE kind IN ({','.join('?' for _ in kinds)}) "
             params = tuple(kinds)
         with self._lock:
-            counts = dict(
-                self._db.execute(
-                    f"SELECT state, COUNT(*) FROM outbox {where}GROUP BY state", params
-                )
+            rows = self._db.execute(
+                f"SELECT state, COUNT(*) AS items FROM outbox {where}GROUP BY state", params
             )
-        return OutboxCounts(counts.get("pending", 0), counts.get("sent", 0), counts.get("dead", 0))
+            counts = {row["state"]: row["items"] for row in rows}
+        return OutboxCounts(
+            pending=counts.get("pending", 0),
+            sent=counts.get("sent", 0),
+            rejected=counts.get("rejected", 0),
+        )
+
+
+def _session_record(row: sqlite3.Row, notes: tuple[NoteRow, ...]) -> SessionRecord:
+    """A ``sessions`` row joined with its outbox state, as :class:`SessionRecord`."""
+    state = row["sync_state"]
+    return SessionRecord(
+        session_id=row["session_id"],
+        user_id=row["user_id"],
+        device_id=row["device_id"],
+        software_version=row["software_version"],
+        status=row["status"],
+        start_timestamp=row["start_timestamp"],
+        end_timestamp=row["end_timestamp"],
+        clock_synced=bool(row["clock_synced"]),
+        scale_chosen=row["scale_chosen"],
+        scale_type=row["scale_type"],
+        total_inscale_notes=row["total_inscale_notes"],
+        sensitivity=row["sensitivity"],
+        strictness=row["strictness"],
+        bpm=row["bpm"],
+        enabled_metrics=tuple(json.loads(row["enabled_metrics"])),
+        pitch_accuracy=row["pitch_accuracy"],
+        scale_conformity=row["scale_conformity"],
+        timing_stability=row["timing_stability"],
+        total_notes_played=row["total_notes_played"],
+        correct_notes_played=row["correct_notes_played"],
+        bad_notes_played=row["bad_notes_played"],
+        duration_seconds=row["duration_seconds"],
+        source=row["source"],
+        sync_state={"sent": "synced", None: "local"}.get(state, state),
+        sync_attempts=row["sync_attempts"] or 0,
+        sync_error=row["sync_error"],
+        notes=notes,
+    )
 
 
 def _compact(payload: dict[str, Any]) -> str:
@@ -766,6 +795,7 @@ def _compact(payload: dict[str, Any]) -> str:
 
 def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    connection.row_factory = sqlite3.Row  # columns by name (row["state"]), never by position
     connection.execute("PRAGMA journal_mode = WAL")
     # FULL: every commit is fsynced, so a power cut loses nothing committed. Commits are
     # rare (a checkpoint every few seconds), so this costs no noticeable wear.

@@ -8,7 +8,8 @@ as 200 on the retry, not as a second row.
 
 Backoff is exponential with jitter on the monotonic clock, and honours ``Retry-After``.
 A retryable failure pauses the whole queue (the Hub or the network is the problem, not
-the item); a non-retryable 4xx dead-letters that item only.
+the item); a non-retryable 4xx rejects that item only, which then waits, with the Hub's
+reason, for ``fretcoach sync --retry-rejected``.
 """
 
 from __future__ import annotations
@@ -45,15 +46,17 @@ _PATHS = {
 
 @dataclass(frozen=True, slots=True)
 class SyncReport:
+    """One pass: items delivered, items the Hub refused for good, what is still queued."""
+
     sent: int
-    dead: int
+    rejected: int
     remaining: int
     held_for_clock: int
     error: str | None
 
     @property
     def complete(self) -> bool:
-        return self.remaining == 0 and self.dead == 0 and self.error is None
+        return self.remaining == 0 and self.rejected == 0 and self.error is None
 
 
 class SyncWorker:
@@ -106,7 +109,7 @@ class SyncWorker:
         items += [
             i for i in self.store.pending(limit=100_000, kinds=(SUMMARY_KIND,)) if i.ref not in held
         ]
-        sent = dead = 0
+        sent = rejected = 0
         error = None
         for done, item in enumerate(items):
             if stop is not None and stop.is_set():
@@ -115,10 +118,11 @@ class SyncWorker:
             if verdict is Verdict.SENT:
                 sent += 1
                 self._failures = 0
-            elif verdict is Verdict.DEAD:
-                dead += 1
+            elif verdict is Verdict.REJECTED:
+                rejected += 1
                 log.error(
-                    "%s %s rejected by the Hub: %s (dead-lettered)",
+                    "%s %s rejected by the Hub: %s (kept; `fretcoach sync --retry-rejected` "
+                    "sends it again)",
                     item.kind.replace("_", " "),
                     item.ref,
                     reason,
@@ -131,20 +135,20 @@ class SyncWorker:
                 progress(done + 1, len(items))
         self.last_error = error
         remaining = self.store.outbox_counts(HUB_KINDS).pending
-        return SyncReport(sent, dead, remaining, len(held), error)
+        return SyncReport(sent, rejected, remaining, len(held), error)
 
     def _offer(self, item: OutboxItem) -> tuple[Verdict, str, float | None]:
         body = item.payload or self._payload(item)
         if body is None:
-            self.store.mark_dead(item.id, "the session is no longer in the store")
-            return Verdict.DEAD, "missing from the store", None
+            self.store.mark_rejected(item.id, "the session is no longer in the store")
+            return Verdict.REJECTED, "missing from the store", None
         body = self.store.freeze_payload(item.id, body)
         path = _PATHS[item.kind]
         result = self.client.post(path, body, idempotency_key=item.ref)
         if item.kind == SUMMARY_KIND and result.status in NO_SUCH_ROUTE:
             # An optional extra: a Hub that predates it must not turn every session's
-            # summary into a dead letter. Kept on the device, not resent. Any other 4xx
-            # (a bad token, an invalid body) is a dead letter like any item's.
+            # summary into a rejected item. Kept on the device, not resent. Any other 4xx
+            # (a bad token, an invalid body) is rejected like any item.
             self.store.mark_declined(item.id, result.reason)
             log.info(
                 "the Hub does not take session summaries (%s); kept on the device", result.reason
@@ -152,8 +156,8 @@ class SyncWorker:
             return Verdict.SENT, f"declined by the Hub: {result.reason}", None
         if result.verdict is Verdict.SENT:
             self.store.mark_sent(item.id)
-        elif result.verdict is Verdict.DEAD:
-            self.store.mark_dead(item.id, result.reason)
+        elif result.verdict is Verdict.REJECTED:
+            self.store.mark_rejected(item.id, result.reason)
         else:
             self.store.mark_retry(item.id, result.reason)
         return result.verdict, result.reason, result.retry_after_s

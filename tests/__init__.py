@@ -1,1 +1,1 @@
-"""The test suite; shared fixtures live in ``conftest.py``, helper processes in the non-``test_`` modules."""
+"""The test suite: shared fixtures in ``conftest.py``, helper processes in the other modules."""

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -26,27 +22,18 @@ from typing import Any, Literal
 
 import requests
 
-from device.processes import stop_process
+from device.launcher import START_TIMEOUT_S, Launcher, free_port
 from tests.conftest import REPO
 
-# Usually 2–4 s (dsp, FastAPI and SQLAlchemy imports); generous for a loaded CI machine.
-START_TIMEOUT_S = 30.0
 TABLES = ("sessions", "ai_practice_plans", "session_summaries")
 
 
-def free_port() -> int:
-    """A port nobody listens on right now (another process could still take it first)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class HubProcess:
-    """``python -m sync.hub_server`` in a subprocess; a context manager.
+    """``python -m sync.hub`` in a subprocess (a :class:`~device.launcher.Launcher`).
 
-    ``tokens`` maps token → user (default: fresh random tokens for ``alice`` and ``bob``).
-    They reach the server through ``FRETCOACH_HUB_TOKENS`` unless ``tokens_via="argv"``,
-    which exercises ``--token``.
+    A context manager. ``tokens`` maps token → user (default: fresh random tokens for
+    ``alice`` and ``bob``). They reach the server through ``FRETCOACH_HUB_TOKENS`` unless
+    ``tokens_via="argv"``, which exercises ``--token``.
     """
 
     def __init__(
@@ -70,7 +57,7 @@ class HubProcess:
         self.start_timeout_s = start_timeout_s
         self.port = 0
         self.url = ""
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._server: Launcher | None = None
 
     # ---------------------------------------------------------------- life cycle
 
@@ -84,8 +71,8 @@ class HubProcess:
         """Start the process without waiting, so several servers can boot side by side."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "sync.hub_server", "--host", "127.0.0.1"]
-        args += ["--port", str(self.port), "--db", str(self.db_path), *self.extra_args]
+        args = ["--host", "127.0.0.1", "--port", str(self.port), "--db", str(self.db_path)]
+        args += self.extra_args
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
         env["PYTHONUNBUFFERED"] = "1"  # the log file must be current when a test reads it
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -98,35 +85,29 @@ class HubProcess:
             env["FRETCOACH_HUB_TOKENS"] = ",".join(pairs)
         if self.enable_faults:
             args.append("--enable-fault-injection")
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+        self._server = Launcher(
+            "sync.hub",
+            args,
+            label="Hub server",
+            health_url=f"{self.url}/healthz",
+            log_path=self.log_path,
+            env=env,
+            cwd=REPO,
+            start_timeout_s=self.start_timeout_s,
+        )
+        self._server.launch()
 
     def wait_ready(self) -> None:
-        """Poll ``/healthz``; on failure stop the server and raise with its output."""
-        proc = self._proc
-        deadline = time.monotonic() + self.start_timeout_s
-        while proc is not None and time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass  # not listening yet, or too busy booting to answer
-            time.sleep(0.05)
-        code = proc.poll() if proc is not None else None
-        self.stop()
-        state = (
-            f"exited with {code}" if code is not None else f"silent for {self.start_timeout_s} s"
-        )
-        raise RuntimeError(f"the Hub server {state}; its output:\n{self.log()[-4000:]}")
+        """Poll ``/healthz``; on failure stop the server and raise with the end of its log."""
+        if self._server is None:
+            raise RuntimeError("HubProcess.wait_ready() before launch()")
+        self._server.wait_ready()
 
     def stop(self) -> None:
         """Terminate (SIGTERM), then kill after 5 s; safe to call twice."""
-        proc, self._proc = self._proc, None
-        stop_process(proc)
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def __enter__(self) -> HubProcess:
         return self.start()

@@ -42,7 +42,7 @@ EXAMPLES: dict[str, ScreenState] = {
         bpm=90,
         metrics=("pitch", "scale", "timing"),
         sync_pending=0,
-        sync_dead=0,
+        sync_rejected=0,
         hub_configured=True,
     ),
     "home_long_scale_free_tempo": HomeScreen(
@@ -50,7 +50,7 @@ EXAMPLES: dict[str, ScreenState] = {
         bpm=None,
         metrics=("pitch", "scale"),
         sync_pending=3,
-        sync_dead=1,
+        sync_rejected=1,
         hub_configured=True,
     ),
     "home_no_hub_no_metrics": HomeScreen(
@@ -58,7 +58,7 @@ EXAMPLES: dict[str, ScreenState] = {
         bpm=120,
         metrics=(),
         sync_pending=2,
-        sync_dead=0,
+        sync_rejected=0,
         hub_configured=False,
     ),
     "practice": PracticeScreen(

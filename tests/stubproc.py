@@ -1,58 +1,47 @@
 """A loopback test server in its own process that prints its port when it is ready.
 
-The OpenAI and Opik stubs share this life cycle: start ``python -m <module> [args]``,
-read the port from its first line of output, terminate (then kill) on stop. Not a test
-module.
+The OpenAI and Opik stubs share this life cycle: a :class:`~device.launcher.Launcher` for
+``python -m <module> [args]`` that reads the port from the first line of output. Not a
+test module.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from device.processes import stop_process
+from device.launcher import Launcher
 from tests.conftest import REPO
 
 
 class StubProcess:
-    """Subclasses set ``module`` and ``label`` and may override :meth:`arguments`."""
+    """Subclasses set ``module`` and ``label`` and may override :meth:`arguments`.
+
+    Restartable: :meth:`start` after :meth:`stop` passes the same :meth:`arguments`, so a
+    stub that takes ``--port`` comes back on the port it had.
+    """
 
     module = ""
     label = "stub"
 
     def __init__(self, *, port: int = 0) -> None:
         self.port = port
-        self._proc: subprocess.Popen[str] | None = None
+        self._server: Launcher | None = None
 
     def arguments(self) -> Sequence[str]:
         return ()
 
     def start(self) -> Self:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", self.module, *self.arguments()],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line.strip().isdigit():
-            self.stop()
-            raise RuntimeError(f"the {self.label} did not start (said {line!r})")
-        self.port = int(line)
+        self._server = Launcher(self.module, self.arguments(), label=self.label, cwd=REPO)
+        self.port = self._server.start().port
         return self
 
     def stop(self) -> None:
         """Terminate, then kill after 5 s; safe to call twice."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        stop_process(proc)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -14,8 +14,8 @@ import pytest
 from coach.feedback import TipGenerator, TipRequest
 from coach.providers import CoachSettings, ProviderSettings
 from coach.tips import MetricSnapshot
+from device.launcher import free_port
 from dsp.errors import CoachSettingError
-from tests.hubproc import free_port
 from tests.llmstub import DEFAULT_TEXT, LLMStub
 
 SNAPSHOT = MetricSnapshot(

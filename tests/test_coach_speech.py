@@ -23,18 +23,15 @@ from typing import Any
 import pytest
 
 from coach.providers import CoachSettings, ProviderSettings
-from coach.speech import (
-    DEFAULT_INSTRUCTIONS,
-    Audio,
-    Speaker,
-    SpeechSettings,
-    read_wav,
-    resolve_alsa_device,
-)
-from coach.tracing import TRACE_KIND, OpikSettings, Tracer, TraceReplayer
+from coach.replay import TraceReplayer
+from coach.speech_settings import DEFAULT_INSTRUCTIONS, SpeechSettings
+from coach.tracing import TRACE_KIND, OpikSettings, Tracer
+from coach.voices.wav import Audio, read_wav
+from device.launcher import free_port
+from device.playback import resolve_alsa_device
+from device.speaker import Speaker
 from dsp.errors import CoachSettingError
 from sync.store import Store
-from tests.hubproc import free_port
 from tests.llmstub import SPEECH_S_PER_CHAR, LLMStub
 from tests.opikstub import OpikStub
 
@@ -332,7 +329,7 @@ def test_missing_espeak_ng_turns_speech_off_with_the_fix_in_the_log(
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # a machine without espeak-ng (or aplay)
-    caplog.set_level(logging.INFO, logger="coach.speech")
+    caplog.set_level(logging.INFO, logger="device.speaker")
     speaker = Speaker(SpeechSettings(mode="espeak", player=player.command)).start()
     assert not speaker.enabled
     assert not speaker.say(TIP_A, session_id="sess-F")
@@ -431,7 +428,7 @@ def test_tts_traces_replay_to_opik_exactly_once(
         ids = [r["trace"]["id"] for r in records(store)]
         replayer = TraceReplayer(store, settings, live_origin=tracer.origin)
         report = replayer.replay_once()
-        assert (report.sent, report.dead) == (2, 0)
+        assert (report.sent, report.rejected) == (2, 0)
         assert records(store) == []
         traces = opik_stub.traces()
         assert Counter(t["id"] for t in traces) == Counter(ids)

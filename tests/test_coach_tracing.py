@@ -22,18 +22,18 @@ import pytest
 from coach.feedback import TipGenerator, TipRequest
 from coach.live import LiveCoach
 from coach.providers import CoachSettings, ProviderSettings
+from coach.replay import TraceReplayer
 from coach.tips import MetricSnapshot
 from coach.tracing import (
     FEEDBACK_KIND,
     TRACE_KIND,
     OpikSettings,
     Tracer,
-    TraceReplayer,
     prepare_opik_environment,
 )
+from device.launcher import free_port
 from sync.store import Store
 from tests.conftest import REPO
-from tests.hubproc import free_port
 from tests.llmstub import DEFAULT_TEXT, LLMStub
 from tests.opikstub import OpikStub
 
@@ -255,7 +255,7 @@ def test_traces_pending_at_a_kill_9_arrive_after_restart_exactly_once(
         assert sorted(pending(store)) == sorted(ids)
         assert Tracer(settings, store=store).queue_feedback(ids[0], thumbs_up=True)
         report = TraceReplayer(store, settings).replay_once()
-        assert (report.sent, report.feedback_sent, report.dead) == (2, 1, 0)
+        assert (report.sent, report.feedback_sent, report.rejected) == (2, 1, 0)
         traces = opik_stub.traces()
         assert Counter(t["id"] for t in traces) == Counter(ids)
         for trace in traces:
@@ -274,7 +274,7 @@ def test_traces_pending_at_a_kill_9_arrive_after_restart_exactly_once(
             "already_there": 0,
             "deferred": 0,
             "retry": 0,
-            "dead": 0,
+            "rejected": 0,
             "feedback_sent": 0,
             "unreachable": False,
         }
@@ -286,8 +286,8 @@ def test_a_record_opik_refuses_is_dead_lettered_not_retried_forever(
 ) -> None:
     store.enqueue_payload(TRACE_KIND, "not-json", "{nope")
     report = TraceReplayer(store, OpikSettings(enabled=True, url=opik_stub.url)).replay_once()
-    assert report.dead == 1 and pending(store) == []
-    assert store.outbox_counts().dead == 1
+    assert report.rejected == 1 and pending(store) == []
+    assert store.outbox_counts().rejected == 1
 
 
 def test_opik_settings_and_device_defaults(tmp_path: Path) -> None:

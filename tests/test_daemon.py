@@ -1,11 +1,16 @@
-"""The daemon end to end with its shipped fakes: a WAV source, the real store, signals."""
+"""The daemon end to end with its shipped fakes: a WAV source, the real store, signals.
+
+No test here paces itself with sleeps: presses are timelines on a stepped clock, and a test
+waits for the daemon to have handled them, for a screen to be shown or a log line to come.
+"""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import os
+import queue
+import re
 import shlex
 import shutil
 import signal
@@ -13,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,32 +27,31 @@ import pytest
 from device.audio import Capture, EndOfStream, ToneSource, WavSource
 from device.config import Config, load_config
 from device.daemon import Daemon
+from device.screens import NO_INTERFACE
 from device.session import NAMING_HOLD_S, DspLoop, LiveSession, PracticeSettings, State
 from dsp import HOP_SIZE, METRICS, parse_scale
 from dsp.errors import AudioSourceError, ConfigError
 from sync.store import Store
 from tests.conftest import REPO
-from tests.devicerun import recording_display, run_device
+from tests.devicerun import (
+    GatedTone,
+    MockPanel,
+    ReadyNotifier,
+    ScreenWatcher,
+    SteppedClock,
+    recording_display,
+    run_device,
+    running,
+    wait_until,
+)
 
-PINS = {"start": 17, "select": 27, "mode": 22, "feedback": 23}
 DEMO = REPO / "device" / "demo" / "demo.wav"
 
 
-def gpio_buttons(factory: object) -> object:
-    """The daemon's buttons on gpiozero MockFactory pins (short debounce and long press)."""
-    from device.buttons import open_buttons
-
-    return open_buttons("gpio", pins=PINS, debounce_s=0.01, long_press_s=0.5, pin_factory=factory)
-
-
-def press_pin(factory: object, name: str, hold_s: float = 0.05) -> None:
-    """Press a button as a finger would: pull-up wiring, so pressed is low. A short press
-    is 0.05 s, far from the 0.5 s long press even on a loaded machine."""
-    pin = factory.pin(PINS[name])  # type: ignore[attr-defined]
-    pin.drive_low()
-    time.sleep(hold_s)
-    pin.drive_high()
-    time.sleep(0.3)
+def play(daemon: Daemon, source: GatedTone, hops: int) -> None:
+    """Let ``hops`` more hops of the tone through and wait until the DSP has taken them."""
+    source.play(hops)
+    wait_until(lambda: daemon.dsp.stats.hops == source.played, f"the DSP to take {hops} hops")
 
 
 def test_a_file_runs_through_the_whole_daemon_and_is_stored(tmp_path: Path) -> None:
@@ -108,22 +113,10 @@ class FlakySource:
 def test_an_unplugged_interface_is_reopened_and_the_session_goes_on(tmp_path: Path) -> None:
     source = FlakySource(fail_after=100, down_s=1.0, total_hops=400)
     with Store.open(tmp_path) as store:
-        daemon = Daemon(Config(), source=source, store=store)
-        screens: list[str] = []
-        seen = threading.Event()
-
-        def watch() -> None:
-            while not seen.is_set():
-                if not daemon.capture.stats.connected:
-                    screens.append("disconnected")
-                    seen.set()
-                time.sleep(0.01)
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
+        watcher = ScreenWatcher()
+        daemon = Daemon(Config(), source=source, store=store, display=watcher)
         results = daemon.run()
-        seen.set()
-        assert screens == ["disconnected"]
+        assert NO_INTERFACE in watcher.shown  # what the screen said while it was gone
         assert source.opens == 2
         assert daemon.capture.stats.reopens == 1
         record = store.session(results[0].session_id)
@@ -134,14 +127,17 @@ def test_an_unplugged_interface_is_reopened_and_the_session_goes_on(tmp_path: Pa
 
 
 def test_capture_counts_dropped_hops_instead_of_blocking() -> None:
-    source = ToneSource(realtime=True, seconds=0.5)
-    source.realtime = True  # an interface: never waits for a slow consumer
+    # An interface (realtime: never waits for a slow consumer) on a clock that its own
+    # pacing steps, so half a second of audio comes at once.
+    clock = SteppedClock()
+    source = ToneSource(realtime=True, seconds=0.5, monotonic=clock, sleep=clock.advance)
     capture = Capture(source, queue_hops=4)
     capture.start()
-    time.sleep(0.8)  # nobody reads the queue
-    capture.stop()
+    hops = -(-24000 // HOP_SIZE)  # 0.5 s at 48 kHz, the last hop partly past the end
+    wait_until(lambda: capture.stats.hops == hops, "the capture to read every hop")
+    capture.stop()  # nobody read the queue
     stats = capture.stats
-    assert stats.hops >= 40
+    assert stats.hops == hops
     assert stats.dropped == stats.hops - 4
 
 
@@ -216,14 +212,11 @@ def test_sigterm_mid_session_finishes_and_queues_it(tmp_path: Path) -> None:
     proc = run_daemon_process(
         ["run", "--source", "demo", "--display", "none", "--buttons", "none", "--json"], env
     )
-    deadline = time.monotonic() + 30
     with Store.open(tmp_path) as store:
-        while time.monotonic() < deadline:
-            live = [r for r in store.sessions() if r.status == "live" and r.duration_seconds > 0]
-            if live:
-                break
-            time.sleep(0.1)
-        assert live, "the daemon never checkpointed a live session"
+        wait_until(
+            lambda: any(r.status == "live" and r.duration_seconds > 0 for r in store.sessions()),
+            "the daemon to checkpoint a live session",
+        )
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -239,14 +232,11 @@ def test_kill_9_mid_session_is_recovered_on_next_start(tmp_path: Path) -> None:
     proc = run_daemon_process(
         ["run", "--source", "demo", "--display", "none", "--buttons", "none"], env
     )
-    deadline = time.monotonic() + 30
     with Store.open(tmp_path) as store:
-        while time.monotonic() < deadline:
-            live = [r for r in store.sessions() if r.status == "live" and r.total_notes_played > 0]
-            if live:
-                break
-            time.sleep(0.1)
-    assert live
+        wait_until(
+            lambda: any(r.status == "live" and r.total_notes_played > 0 for r in store.sessions()),
+            "the daemon to checkpoint notes of a live session",
+        )
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
     again = run_daemon_process(
@@ -290,11 +280,43 @@ def test_the_embedded_demo_goes_all_the_way_to_a_local_hub(tmp_path: Path) -> No
     assert summaries == [(session["session_id"], session["coach_summary"], "offline-coach")]
 
 
-def test_buttons_drive_the_session_state_machine(tmp_path: Path) -> None:
-    """Keyboard buttons through a pipe: start, pause, resume, long-press stop, then SIGTERM."""
+class LogLines:
+    """A process's stderr, read as it comes, so a test can wait for a line."""
+
+    def __init__(self, stream: object) -> None:
+        self.lines: list[str] = []
+        self._new: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.append(line)
+            self._new.put(line)
+
+    def expect(self, pattern: str, timeout: float = 30.0) -> str:
+        """The next line matching ``pattern`` (lines before it are passed over)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._new.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                raise AssertionError(f"no line like {pattern!r}; got {self.lines[-5:]}") from None
+            if re.search(pattern, line):
+                return line
+
+    def text(self) -> str:
+        self._reader.join(timeout=10)
+        return "".join(self.lines)
+
+
+def test_keyboard_buttons_drive_the_daemon_from_a_pipe(tmp_path: Path) -> None:
+    """`--buttons keyboard` through a pipe: start, pause, resume, long-press stop, SIGTERM.
+    Each step waits for the daemon's log line (that the pause is not counted is timed
+    exactly by test_buttons_from_gpio_pins_drive_the_daemon)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "device.cli", "run", "--source", "tone", "--display", "none"]
-        + ["--buttons", "keyboard", "--json"],
+        + ["--buttons", "keyboard", "--json", "-o", "practice.checkpoint_s=0.5"],
         cwd=REPO,
         env={**os.environ, "FRETCOACH_DATA_DIR": str(tmp_path)},
         stdin=subprocess.PIPE,
@@ -302,28 +324,35 @@ def test_buttons_drive_the_session_state_machine(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdin is not None
+    assert proc.stdin is not None and proc.stdout is not None
+    log = LogLines(proc.stderr)
 
-    def press(keys: str, then_wait: float) -> None:
+    def press(keys: str) -> None:
         assert proc.stdin is not None
         proc.stdin.write(keys + "\n")
         proc.stdin.flush()
-        time.sleep(then_wait)
 
-    time.sleep(3.0)  # start-up
-    with Store.open(tmp_path) as store:
-        assert store.sessions() == []  # buttons: nothing starts by itself
-    press("g", 2.0)  # start
-    press("g", 1.0)  # pause
-    press("g", 1.5)  # resume
-    press("G", 1.0)  # long press: stop the session
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    try:
+        log.expect(r"listening on")
+        with Store.open(tmp_path) as store:
+            assert store.sessions() == []  # buttons: nothing starts by itself
+            press("g")  # start
+            log.expect(r"session \S+ started")
+            wait_until(
+                lambda: any(r.total_notes_played >= 2 for r in store.sessions()),
+                "two notes in a checkpoint",
+            )
+        press("g g G")  # pause, resume, long press: stop the session
+        log.expect(r"session \S+ finished")
+        proc.send_signal(signal.SIGTERM)
+        out = proc.stdout.read()
+        assert proc.wait(timeout=30) == 0, log.text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in log.text()
     [session] = json.loads(out)
     assert session["status"] == "completed"
-    # Practised ~3.5 s of the ~4.5 s between start and stop: the pause is not counted.
-    assert 2.0 < session["duration_seconds"] < 4.4
     assert session["total_notes_played"] >= 2
 
 
@@ -382,91 +411,142 @@ def test_a_silent_stream_is_a_stall_not_a_hang() -> None:
 
 
 def test_buttons_from_gpio_pins_drive_the_daemon(tmp_path: Path) -> None:
-    """gpiozero's MockFactory pins, pressed like real buttons, through the whole daemon."""
-    from gpiozero.pins.mock import MockFactory
-
-    factory = MockFactory()
-    buttons = gpio_buttons(factory)
-    press = functools.partial(press_pin, factory)
+    """gpiozero's MockFactory pins, pressed like real buttons, through the whole daemon; the
+    audio is let through hop by hop, so the session's length is exact: a pause is not
+    counted, nor what was played before START."""
+    panel = MockPanel()
+    source = GatedTone()
     config, _ = load_config(None, ["practice.scale='A minor pentatonic'"])
     with Store.open(tmp_path) as store:
         daemon = Daemon(
             config,
-            source=ToneSource(realtime=True),
+            source=source,
             store=store,
-            buttons=buttons,
+            buttons=panel,
             exit_when_source_ends=False,
+            notifier=ReadyNotifier(),
         )
-        runner = threading.Thread(target=daemon.run)
-        runner.start()
-        deadline = time.monotonic() + 10
-        while daemon.capture.stats.hops < 10 and time.monotonic() < deadline:
-            time.sleep(0.05)  # until the daemon is up and listening
-
-        press("feedback")  # home screen: next metrics set
-        assert daemon.settings.metrics == ("pitch", "scale")
-        press("select")  # home screen: next root
-        assert daemon.settings.scale.name == "A# minor pentatonic"
-        press("start")
-        assert daemon.state is State.PRACTISING
-        time.sleep(1.5)
-        press("start", hold_s=0.9)  # long press: stop
-        assert daemon.state is State.SUMMARY
-        daemon.stop()
-        runner.join(timeout=10)
+        with running(daemon):
+            panel.press("feedback")  # home screen: next metrics set
+            assert daemon.settings.metrics == ("pitch", "scale")
+            panel.press("select")  # home screen: next root
+            assert daemon.settings.scale.name == "A# minor pentatonic"
+            play(daemon, source, 50)  # heard on the home screen: no session's
+            panel.press("start")
+            assert daemon.state is State.PRACTISING
+            play(daemon, source, 200)
+            panel.press("start")
+            assert daemon.state is State.PAUSED
+            play(daemon, source, 300)  # paused: not counted
+            panel.press("start")
+            assert daemon.state is State.PRACTISING
+            play(daemon, source, 100)
+            panel.press("start", long=True)  # stop
+            assert daemon.state is State.SUMMARY
+            source.end()
         [record] = store.sessions()
         assert record.status == "completed"
+        assert record.duration_seconds == round(300 * HOP_SIZE / source.sample_rate, 3)
+        assert record.total_notes_played >= 2
         assert record.scale_chosen == "A# Minor (Pentatonic)"
         assert record.enabled_metrics == ("pitch", "scale")
         assert record.timing_stability is None
 
 
+def test_presses_move_the_daemon_between_screens(tmp_path: Path) -> None:
+    """The keymap's actions on a daemon that is not running: presses are handled in this
+    thread, one by one (only the DSP thread runs, to flush the session a stop finishes)."""
+    with Store.open(tmp_path) as store:
+        daemon = Daemon(Config(), source=ToneSource(realtime=False), store=store)
+        daemon.dsp.start()
+        try:
+            daemon.press("mode")  # home: the tempo, free → 60 bpm
+            assert daemon.settings.bpm == 60.0
+            daemon.press("select", long=True)  # home: the scale type
+            assert daemon.settings.scale.type.key != "minor_pentatonic"
+            assert daemon.settings.scale.spelled_root == "A"
+            daemon.press("mode", long=True)
+            assert daemon.state is State.TUNER and daemon.dsp.tuning
+            for button in ("start", "select", "mode", "feedback"):
+                daemon.press(button)  # the tuner: only a long MODE does something
+            assert daemon.state is State.TUNER
+            daemon.press("mode", long=True)
+            assert daemon.state is State.IDLE and not daemon.dsp.tuning
+            daemon.press("start", long=True)  # home: a long START does nothing
+            assert daemon.state is State.IDLE and store.sessions() == []
+            daemon.press("start")
+            assert daemon.state is State.PRACTISING and daemon.live is not None
+            daemon.press("mode")  # practising: the tip interval, 60 → 120 s
+            daemon.press("mode", long=True)  # practising: nothing
+            assert daemon.settings.bpm == 60.0 and daemon.state is State.PRACTISING
+            daemon.press("start")
+            assert daemon.state is State.PAUSED and daemon.live.paused
+            daemon.press("start")
+            assert daemon.state is State.PRACTISING and not daemon.live.paused
+            daemon.press("start", long=True)
+            assert daemon.state is State.SUMMARY and len(daemon.results) == 1
+            daemon.press("mode")  # the summary: nothing
+            assert daemon.state is State.SUMMARY
+            daemon.press("start", long=True)  # the summary: home, long or short
+            assert daemon.state is State.IDLE
+        finally:
+            daemon.dsp.stop()
+        [record] = store.sessions()
+        assert record.status == "completed" and record.bpm == 60.0
+
+
+def test_the_ai_mode_screens_the_daemon_builds_are_the_reference_images() -> None:
+    from coach.recommend import Recommendation
+    from device import screens
+    from tests.render_screens import EXAMPLES
+
+    rec = Recommendation.checked(
+        scale_name="A Minor (Pentatonic)",
+        scale_type="pentatonic",
+        focus_area="timing",
+        reasoning="Timing is the weakest of the last sessions.",
+        strictness=0.5,
+        sensitivity=0.5,
+    )
+    assert screens.suggestion(rec) == EXAMPLES["ai_mode_rules"]
+    assert EXAMPLES["ai_mode_choosing"] == screens.THINKING
+    model = replace(rec, source="model", reasoning="Your weakest area has been the scale. Go")
+    assert screens.short_reason(model) == "Your weakest area ha…"  # one 21-character line
+    assert screens.nearest_string(108.9) == "A2 string"
+
+
 def test_ai_mode_from_the_home_screen_suggests_and_runs_the_next_session(tmp_path: Path) -> None:
     """FEEDBACK held on the home screen: a suggestion on screen, then the session it sets up."""
-    from gpiozero.pins.mock import MockFactory
-
     from coach.recommend import Recommender
     from display.state import StatusScreen
 
-    factory = MockFactory()
-    buttons = gpio_buttons(factory)
-    press = functools.partial(press_pin, factory)
+    panel = MockPanel()
+    watcher = ScreenWatcher()
     config, _ = load_config(None, ["practice.scale='E dorian'"])
     with Store.open(tmp_path) as store:
         daemon = Daemon(
             config,
             source=ToneSource(realtime=True),
             store=store,
-            buttons=buttons,
+            display=watcher,
+            buttons=panel,
             recommender=Recommender(),  # no model configured: the rule-based coach
             exit_when_source_ends=False,
+            notifier=ReadyNotifier(),
         )
-        runner = threading.Thread(target=daemon.run)
-        runner.start()
-        deadline = time.monotonic() + 10
-        while daemon.capture.stats.hops < 10 and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-        try:
-            press("feedback", hold_s=0.9)  # long press on the home screen: AI mode
-            deadline = time.monotonic() + 10
-            while not isinstance(screen := daemon.screen(), StatusScreen) or (
-                screen.title != "AI coach suggests"
-            ):
-                assert time.monotonic() < deadline, f"no suggestion, screen {screen}"
-                time.sleep(0.05)
+        with running(daemon):
+            panel.press("feedback", long=True)  # long press on the home screen: AI mode
+            screen = watcher.wait_for(
+                lambda s: isinstance(s, StatusScreen) and s.title == "AI coach suggests"
+            )
             assert screen.lines[0] == "A minor pentatonic"
             assert screen.lines[1] == "Focus: pitch"
             assert daemon.settings.scale.name == "A minor pentatonic"
             assert daemon.settings.metrics == ("pitch", "scale", "timing")  # not cycled
-            press("start")  # dismisses the suggestion and plays it
+            panel.press("start")  # dismisses the suggestion and plays it
             assert daemon.state is State.PRACTISING
-            time.sleep(1.0)
-            press("start", hold_s=0.9)
+            panel.press("start", long=True)
             assert daemon.state is State.SUMMARY
-        finally:
-            daemon.stop()
-            runner.join(timeout=10)
         [record] = store.sessions()
         assert record.scale_chosen == "A Minor (Pentatonic)"
         [plan] = store.practice_plans(config.sync.user_id)
@@ -482,15 +562,12 @@ def test_thumbs_and_the_tip_interval_from_the_buttons_reach_the_coach_and_opik(
 ) -> None:
     """FEEDBACK rates the tip on screen in Opik; MODE steps the tip interval; the session
     summary is kept for the Hub. Real opik SDK, capture server on loopback, MockFactory pins."""
-    from gpiozero.pins.mock import MockFactory
-
     from coach import LiveCoach
     from display.state import PracticeScreen
     from tests.opikstub import OpikStub
 
-    factory = MockFactory()
-    buttons = gpio_buttons(factory)
-    press = functools.partial(press_pin, factory)
+    panel = MockPanel()
+    watcher = ScreenWatcher()
     config, _ = load_config(
         None, ["practice.scale='A minor pentatonic'", "coach.interval_s=30", "coach.min_notes=4"]
     )
@@ -506,43 +583,36 @@ def test_thumbs_and_the_tip_interval_from_the_buttons_reach_the_coach_and_opik(
             config,
             source=ToneSource(realtime=True),
             store=store,
-            buttons=buttons,
+            display=watcher,
+            buttons=panel,
             coach=coach,
             exit_when_source_ends=False,
+            notifier=ReadyNotifier(),
         )
-        runner = threading.Thread(target=daemon.run)
-        runner.start()
 
         def tip_line() -> str | None:
             screen = daemon.screen()
             return screen.tip if isinstance(screen, PracticeScreen) else None
 
-        try:
-            deadline = time.monotonic() + 10
-            while daemon.capture.stats.hops < 10 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            press("feedback")  # on the home screen this steps the metrics, rates nothing
+        with running(daemon):
+            panel.press("feedback")  # on the home screen this steps the metrics, rates nothing
             assert daemon.settings.metrics == ("pitch", "scale")
-            press("start")
+            panel.press("start")
             assert daemon.state is State.PRACTISING
             assert daemon.live is not None
             session_id = daemon.live.session_id
-            deadline = time.monotonic() + 40  # the first tip also imports opik and openai
-            while (tip := coach.latest(session_id)) is None:
-                assert time.monotonic() < deadline, "no tip arrived"
-                time.sleep(0.1)
-            assert tip.trace_id is not None
-            press("feedback")  # thumbs up on the tip on screen
+            # The first tip also imports opik and openai: it may take a while.
+            watcher.wait_for(lambda s: isinstance(s, PracticeScreen) and s.tip is not None, 40)
+            tip = coach.latest(session_id)
+            assert tip is not None and tip.trace_id is not None
+            panel.press("feedback")  # thumbs up on the tip on screen
             assert tip_line() == "Thumbs up: thanks!"
-            press("mode")  # the tip interval: 30 → 60 s
+            panel.press("mode")  # the tip interval: 30 → 60 s
             assert coach.interval_s == 60.0
             assert tip_line() == "Tips every 60 s"
-            press("start", hold_s=0.9)  # stop
+            panel.press("start", long=True)  # stop
             assert daemon.state is State.SUMMARY
             assert coach.wait_idle(timeout=20)
-        finally:
-            daemon.stop()
-            runner.join(timeout=15)
         [score] = opik.wait_for("feedback", 1, timeout=30)
         assert score["id"] == tip.trace_id
         assert (score["name"], score["value"]) == ("User Feedback", 1.0)
@@ -613,29 +683,19 @@ def test_the_summary_screen_turns_synced_when_the_hub_has_the_session(tmp_path: 
             HubClient(HubSettings(url=hub.url, token=hub.token_for("alice"))),
             clock=lambda: ClockReading(time.time(), time.monotonic(), "boot", True),
         )
+        watcher = ScreenWatcher()
         daemon = Daemon(
             config,
             source=WavSource(DEMO, realtime=False),
             store=store,
+            display=watcher,
             sync_worker=worker,
             exit_when_source_ends=False,  # stay on the summary screen until told
+            notifier=ReadyNotifier(),
         )
-        runner = threading.Thread(target=daemon.run)
-        runner.start()
-        try:
-            states: list[str] = []
-            deadline = time.monotonic() + 30
-            while not states or states[-1] != "synced":
-                assert time.monotonic() < deadline, f"summary screen states: {states}"
-                screen = daemon.screen()
-                if isinstance(screen, SummaryScreen) and (
-                    not states or states[-1] != screen.sync_state
-                ):
-                    states.append(screen.sync_state)
-                time.sleep(0.02)
-        finally:
-            daemon.stop()
-            runner.join(timeout=15)
+        with running(daemon):
+            watcher.wait_for(lambda s: isinstance(s, SummaryScreen) and s.sync_state == "synced")
+        states = [s.sync_state for s in watcher.shown if isinstance(s, SummaryScreen)]
         # It said "queued" when the session ended (unless the upload beat the first look).
         assert set(states) <= {"queued", "synced"} and states[-1] == "synced", states
         [result] = daemon.results

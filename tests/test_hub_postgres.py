@@ -12,7 +12,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,8 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from device.launcher import Launcher, free_port
 from tests.conftest import REPO
-from tests.hubproc import free_port
 from tests.test_hub_server import session_body
 
 
@@ -96,30 +95,18 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def pg_hub(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    log = tmp_path_factory.mktemp("pghub") / "hub.log"
-    env = {**os.environ, "DATABASE_URL": postgres_url, "FRETCOACH_HUB_TOKENS": "pgtok=alice"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sync.hub_server", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the Hub did not start on PostgreSQL:\n{log.read_text()}")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    env = {**os.environ, "DATABASE_URL": postgres_url, "FRETCOACH_HUB_TOKENS": "pgtok=alice"}
+    with Launcher(
+        "sync.hub",
+        ["--host", "127.0.0.1", "--port", str(port)],
+        label="Hub on PostgreSQL",
+        health_url=f"{url}/healthz",
+        log_path=tmp_path_factory.mktemp("pghub") / "hub.log",
+        env=env,
+        cwd=REPO,
+    ):
+        yield url
 
 
 def post(url: str, body: dict, key: str | None = None) -> requests.Response:

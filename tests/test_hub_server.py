@@ -23,7 +23,10 @@ import pytest
 import requests
 
 from dsp.errors import HubServerConfigError
-from sync.hub_server import create_app, main, parse_token_args, tokens_from_env
+from sync.hub.app import create_app
+from sync.hub.auth import parse_token_args, tokens_from_env
+from sync.hub.cli import main
+from sync.hub.options import build_parser
 from tests.hubproc import HubProcess, fresh_tokens
 
 MIB = 1024 * 1024
@@ -679,9 +682,7 @@ def test_the_server_refuses_to_start_without_tokens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("FRETCOACH_HUB_TOKENS", raising=False)
-    with pytest.raises(SystemExit) as exited:
-        main(["--db", str(tmp_path / "hub.sqlite3")])
-    assert exited.value.code == 2
+    assert main(build_parser().parse_args(["--db", str(tmp_path / "hub.sqlite3")])) == 2
     assert "--token TOKEN=USER" in capsys.readouterr().err
     assert not (tmp_path / "hub.sqlite3").exists()
 
@@ -691,8 +692,8 @@ def test_a_malformed_token_argument_is_refused_without_echoing_it(
 ) -> None:
     monkeypatch.delenv("FRETCOACH_HUB_TOKENS", raising=False)
     secret = "s3cr3t-" + uuid.uuid4().hex
-    with pytest.raises(SystemExit):
-        main(["--db", str(tmp_path / "hub.sqlite3"), "--token", secret])
+    argv = ["--db", str(tmp_path / "hub.sqlite3"), "--token", secret]
+    assert main(build_parser().parse_args(argv)) == 2
     err = capsys.readouterr().err
     assert "--token must look like TOKEN=USER" in err and secret not in err
 

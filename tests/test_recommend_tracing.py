@@ -22,10 +22,11 @@ import pytest
 
 from coach.providers import CoachSettings, ProviderSettings
 from coach.recommend import Recommender, recommend_for
-from coach.tracing import TRACE_KIND, OpikSettings, Tracer, TraceReplayer
+from coach.replay import TraceReplayer
+from coach.tracing import TRACE_KIND, OpikSettings, Tracer
+from device.launcher import free_port
 from sync.store import Store
 from tests.conftest import REPO
-from tests.hubproc import free_port
 from tests.llmstub import LLMStub
 from tests.opikstub import OpikStub
 from tests.test_recommend import add_session as add_scored_session
@@ -206,7 +207,7 @@ def test_a_recommendation_pending_at_a_kill_9_arrives_after_restart_exactly_once
     with Store.open(state) as store, opik_stub:
         (record,) = queued(store)
         report = TraceReplayer(store, settings).replay_once()
-        assert (report.sent, report.dead) == (1, 0)
+        assert (report.sent, report.rejected) == (1, 0)
         (trace,) = opik_stub.traces()
         assert trace["id"] == record["trace"]["id"]
         assert_family_trace(trace, practice_id)

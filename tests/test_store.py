@@ -16,7 +16,7 @@ import pytest
 
 from dsp.errors import StoreError, StoreFullError
 from sync.records import NoteRow, SessionProgress, SessionStart
-from sync.store import DB_NAME, Store
+from sync.store import _MIGRATIONS, DB_NAME, OutboxCounts, Store
 from tests.conftest import session_start
 
 
@@ -167,7 +167,7 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing_stored(tmp_path: Path) -
         store.begin_session(first)
         store.finish_session(first.session_id, progress(2, 1), [NoteRow(0.0, 57, 0.0, True)])
         # SQLite's own page limit raises SQLITE_FULL exactly as a full card does.
-        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        pages = store._db.execute("PRAGMA page_count").fetchone()["page_count"]
         store._db.execute(f"PRAGMA max_page_count = {pages}")
         second = start()
         store.begin_session(second)
@@ -224,20 +224,90 @@ def test_a_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
         Store.open(tmp_path)
 
 
-def test_dead_letters_are_retried_only_when_asked(tmp_path: Path) -> None:
+def test_rejected_items_are_retried_only_when_asked(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         s = start()
         store.begin_session(s)
         store.finish_session(s.session_id, progress(1, 1), [])
         item = store.pending()[0]
-        store.mark_dead(item.id, "HTTP 422: pitch_accuracy: too high")
+        store.mark_rejected(item.id, "HTTP 422: pitch_accuracy: too high")
         assert store.pending() == []
         record = store.session(s.session_id)
         assert record is not None
-        assert record.sync_state == "dead"
+        assert record.sync_state == "rejected"
         assert record.sync_error == "HTTP 422: pitch_accuracy: too high"
-        assert store.retry_dead() == 1
+        assert store.outbox_counts() == OutboxCounts(pending=0, sent=0, rejected=1)
+        assert store.retry_rejected() == 1
         assert [i.ref for i in store.pending()] == [s.session_id]
+
+
+def version_1_store(folder: Path) -> Path:
+    """A store as the first schema left it: items the Hub refused are 'dead' there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / DB_NAME
+    with sqlite3.connect(path) as db:
+        db.executescript(_MIGRATIONS[0])
+        db.execute("PRAGMA user_version = 1")
+        db.executemany(
+            "INSERT INTO outbox (id, kind, ref, state, attempts, last_error, payload, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'then', 'then')",
+            [
+                (1, "session", "s-refused", "dead", 1, "HTTP 401: bad token", '{"a":1}'),
+                (2, "opik-trace", "t-refused", "dead", 2, "HTTP 400: bad trace", "{}"),
+                (3, "session", "s-waiting", "pending", 0, None, None),
+                (4, "session_summary", "s-old-hub", "sent", 1, "declined: HTTP 404", "{}"),
+            ],
+        )
+    db.close()
+    return path
+
+
+def outbox_rows(path: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT * FROM outbox ORDER BY id").fetchall()
+    db.close()
+    return rows
+
+
+def test_a_version_1_store_reopens_with_dead_items_as_rejected(tmp_path: Path) -> None:
+    path = version_1_store(tmp_path)
+    before = outbox_rows(path)
+    with Store.open(tmp_path) as store:
+        assert store.outbox_counts() == OutboxCounts(pending=1, sent=1, rejected=2)
+        [waiting] = store.pending()
+        assert waiting.ref == "s-waiting"
+    after = outbox_rows(path)
+    # Only the state word changes: ids, attempts, reasons and frozen payloads are kept.
+    assert [row[:3] + row[4:] for row in after] == [row[:3] + row[4:] for row in before]
+    assert [row[3] for row in after] == ["rejected", "rejected", "pending", "sent"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS)
+        with pytest.raises(sqlite3.IntegrityError):  # the old word is no longer a state
+            db.execute("UPDATE outbox SET state = 'dead' WHERE id = 3")
+    db.close()
+    with Store.open(tmp_path) as store:  # opening again migrates nothing
+        assert store.outbox_counts() == OutboxCounts(pending=1, sent=1, rejected=2)
+        assert store.retry_rejected() == 3  # the two rejected and the declined summary
+        kinds = ("session", "opik-trace", "session_summary")
+        assert [i.id for i in store.pending(kinds=kinds)] == [1, 2, 3, 4]
+
+
+def test_a_migration_that_fails_part_way_leaves_the_old_store_untouched(tmp_path: Path) -> None:
+    path = version_1_store(tmp_path)
+    with sqlite3.connect(path) as db:
+        # A view on the outbox makes the last step (renaming the copy) fail, after the old
+        # table was copied and dropped: the whole migration must roll back.
+        db.execute("CREATE VIEW refused AS SELECT * FROM outbox WHERE state = 'dead'")
+    db.close()
+    before = outbox_rows(path)
+    with pytest.raises(StoreError, match="refused"):
+        Store.open(tmp_path)
+    assert outbox_rows(path) == before
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert "outbox_v2" not in tables
+    db.close()
 
 
 def test_checkpoints_are_batched_not_per_note(tmp_path: Path) -> None:
@@ -248,7 +318,7 @@ def test_checkpoints_are_batched_not_per_note(tmp_path: Path) -> None:
         for k in range(12):
             notes = [NoteRow(k * 5 + i * 0.2, 57, 0.0, True) for i in range(25)]
             store.checkpoint(s.session_id, progress((k + 1) * 5, (k + 1) * 25), notes, monotonic=k)
-        count = store._db.execute("SELECT count FROM checkpoints").fetchone()[0]
+        count = store._db.execute("SELECT count FROM checkpoints").fetchone()["count"]
         assert count == 12
         record = store.session(s.session_id)
         assert record is not None

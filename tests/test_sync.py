@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 import requests
 
+from device.launcher import free_port
 from sync.client import HubClient, HubSettings, parse_retry_after
 from sync.clock import ClockReading
 from sync.records import NoteRow, SessionProgress
 from sync.store import HUB_KINDS, Store
 from sync.worker import SyncWorker
 from tests.conftest import REPO, session_start
-from tests.hubproc import HubProcess, free_port
+from tests.hubproc import HubProcess
 
 
 def synced_clock() -> ClockReading:
@@ -172,7 +173,7 @@ def test_lost_responses_never_duplicate(store: Store, hub: HubProcess, fault: di
     assert hub_counts(hub, [session_id]) == {session_id: 1}
 
 
-def test_a_bad_token_dead_letters_and_retry_dead_recovers(
+def test_a_bad_token_is_rejected_and_retry_rejected_recovers(
     store: Store,
     hub: HubProcess,
 ) -> None:
@@ -181,19 +182,19 @@ def test_a_bad_token_dead_letters_and_retry_dead_recovers(
         store, HubClient(HubSettings(url=hub.url, token="wrong-token")), clock=synced_clock
     )
     report = bad.sync_once()
-    assert report.dead == 1
+    assert report.rejected == 1
     record = store.session(session_id)
     assert record is not None
-    assert record.sync_state == "dead"
+    assert record.sync_state == "rejected"
     assert record.sync_error is not None
     assert "HTTP 401" in record.sync_error
     assert bad.sync_once().sent == 0  # never retried on its own
-    assert store.retry_dead() == 1
+    assert store.retry_rejected() == 1
     assert worker(store, hub).sync_once().complete
     assert hub_counts(hub, [session_id]) == {session_id: 1}
 
 
-def test_invalid_content_is_dead_lettered_with_the_field_named(
+def test_invalid_content_is_rejected_with_the_field_named(
     store: Store,
     hub: HubProcess,
 ) -> None:
@@ -201,7 +202,7 @@ def test_invalid_content_is_dead_lettered_with_the_field_named(
     bad = record_session(store, pitch_accuracy=1.5)
     report = worker(store, hub).sync_once()
     assert report.sent == 1
-    assert report.dead == 1
+    assert report.rejected == 1
     record = store.session(bad)
     assert record is not None
     assert record.sync_error is not None
@@ -210,7 +211,7 @@ def test_invalid_content_is_dead_lettered_with_the_field_named(
     assert hub_counts(hub, [good]) == {good: 1}
 
 
-def test_a_conflicting_session_id_is_dead_lettered(store: Store, hub: HubProcess) -> None:
+def test_a_conflicting_session_id_is_rejected(store: Store, hub: HubProcess) -> None:
     session_id = record_session(store)
     record = store.session(session_id)
     assert record is not None
@@ -223,7 +224,7 @@ def test_a_conflicting_session_id_is_dead_lettered(store: Store, hub: HubProcess
     )
     assert answer.status_code == 201
     report = worker(store, hub).sync_once()
-    assert report.dead == 1
+    assert report.rejected == 1
     stored = store.session(session_id)
     assert stored is not None
     assert stored.sync_error is not None
@@ -317,6 +318,42 @@ def test_cli_save_sessions_sync_end_to_end(tmp_path: Path, hub: HubProcess) -> N
     table = run_cli("sessions", env=env)
     assert "synced" in table.stdout
     assert "A Minor (Pentatonic)" in table.stdout
+
+
+def test_cli_shows_a_rejected_session_and_the_old_option_still_retries_it(
+    tmp_path: Path, hub: HubProcess
+) -> None:
+    data = tmp_path / "state"
+    with Store.open(data) as store:
+        session_id = record_session(store)
+        [item] = store.pending()
+        store.mark_rejected(item.id, "HTTP 401: unknown token")
+    env = {"FRETCOACH_DATA_DIR": str(data), "FRETCOACH_CLOCK_SYNCED": "1"}
+
+    [entry] = json.loads(run_cli("sessions", "--json", env=env).stdout)
+    assert (entry["sync_state"], entry["sync_error"]) == ("rejected", "HTTP 401: unknown token")
+    table = run_cli("sessions", env=env).stdout
+    assert "↳ rejected by the Hub: HTTP 401: unknown token" in table
+    assert "1 rejected — fix, then `fretcoach sync --retry-rejected`" in table
+    assert "dead" not in table
+
+    helped = run_cli("sync", "--help", env=env).stdout
+    assert "--retry-rejected" in helped and "--retry-dead" not in helped
+    assert '"dead" is a deprecated alias' in " ".join(helped.split())
+
+    hub_env = {**env, "FRETCOACH_HUB_URL": hub.url, "FRETCOACH_HUB_TOKEN": hub.token_for("alice")}
+    refused = run_cli("sync", "--json", env=hub_env)
+    assert refused.returncode == 1
+    outcome = json.loads(refused.stdout)
+    assert outcome["rejected"] == outcome["dead"] == 1  # "dead": the old key, kept for scripts
+    assert "`fretcoach sync --retry-rejected`" in refused.stderr
+    # Scripts on devices in the field still say --retry-dead.
+    retried = run_cli("sync", "--json", "--retry-dead", env=hub_env)
+    assert retried.returncode == 0, retried.stderr
+    outcome = json.loads(retried.stdout)
+    assert (outcome["revived"], outcome["rejected"], outcome["dead"]) == (1, 0, 0)
+    assert outcome["complete"] is True
+    assert hub_counts(hub, [session_id]) == {session_id: 1}
 
 
 SLOW_SYNC = """
@@ -426,7 +463,7 @@ def test_traces_waiting_for_opik_do_not_count_as_unsynced(store: Store, hub: Hub
 
 
 @pytest.mark.parametrize("status", [404, 405, 501])
-def test_a_hub_without_session_summaries_declines_them_without_dead_letters(
+def test_a_hub_without_session_summaries_declines_them_without_rejecting(
     store: Store, hub: HubProcess, status: int
 ) -> None:
     """A Hub built to the original contract (sessions, plans) answers the summary route 404:
@@ -436,20 +473,20 @@ def test_a_hub_without_session_summaries_declines_them_without_dead_letters(
     hub.faults([{"delay_before_s": 0}, {"status": status}])
     report = worker(store, hub).sync_once()
     assert report.complete, report
-    assert (report.sent, report.dead) == (2, 0)
-    assert store.outbox_counts(HUB_KINDS).dead == 0
+    assert (report.sent, report.rejected) == (2, 0)
+    assert store.outbox_counts(HUB_KINDS).rejected == 0
     assert store.pending(kinds=("session_summary",)) == []  # done with, not resent
     assert not [r for r in hub.rows("session_summaries") if r["session_id"] == session_id]
     assert store.session_summary(session_id) == "Steady."
     assert store.session(session_id).sync_state == "synced"
-    # The Hub got the route after all (the 404 was a proxy, say): --retry-dead asks again.
-    assert store.retry_dead() == 1
+    # The Hub got the route after all (the 404 was a proxy, say): --retry-rejected asks again.
+    assert store.retry_rejected() == 1
     assert worker(store, hub).sync_once().sent == 1
     [row] = [r for r in hub.rows("session_summaries") if r["session_id"] == session_id]
     assert row["summary"] == "Steady."
 
 
-def test_a_summary_refused_for_a_bad_token_is_a_dead_letter_not_declined(
+def test_a_summary_refused_for_a_bad_token_is_rejected_not_declined(
     store: Store, hub: HubProcess
 ) -> None:
     session_id = record_session(store)
@@ -459,8 +496,8 @@ def test_a_summary_refused_for_a_bad_token_is_a_dead_letter_not_declined(
     bad = SyncWorker(
         store, HubClient(HubSettings(url=hub.url, token="wrong-token")), clock=synced_clock
     )
-    assert bad.sync_once().dead == 2  # the session and its summary: both come back
-    assert store.retry_dead() == 2
+    assert bad.sync_once().rejected == 2  # the session and its summary: both come back
+    assert store.retry_rejected() == 2
     assert worker(store, hub).sync_once().complete
     [row] = [r for r in hub.rows("session_summaries") if r["session_id"] == session_id]
     assert row["summary"] == "Even."

@@ -1,11 +1,11 @@
-"""The Hub ingest contract as code: request models (pydantic) and tables (SQLAlchemy 2).
+"""The Hub ingest contract as code: request and answer models (pydantic) and tables (SQLAlchemy 2).
 
 ``sync/hub-api.md`` is the contract; this module is its executable form, kept next to the
 columns each field fills so the two cannot drift apart unnoticed. The tables are the
 Hub's ``sessions`` and ``ai_practice_plans``, the coach's ``session_summaries``, plus the
 device fields and the ``content_hash`` that makes re-posting a session idempotent.
 
-Validation is strict on purpose: the device dead-letters a 422 with our message, so every
+Validation is strict on purpose: the device marks a 422 rejected with our message, so every
 message names the field and says what a valid value looks like.
 """
 

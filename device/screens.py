@@ -1,0 +1,132 @@
+"""The screen states the daemon shows: pure functions from what it knows to ``display.state``.
+
+The daemon decides which screen is up and reads the store and clocks; these only turn
+values into the frozen states the display draws, rounded to what the screen can show.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from device.session import LiveSnapshot, PracticeSettings
+from display.state import HomeScreen, PracticeScreen, StatusScreen, SummaryScreen, TunerScreen
+from dsp import Scores
+
+if TYPE_CHECKING:
+    from coach.recommend import Recommendation
+
+NO_INTERFACE = StatusScreen("No interface", ("Plug in your USB", "audio interface"), level="error")
+THINKING = StatusScreen("AI coach", ("Choosing your next", "practice..."))
+
+# What each focus trains, short enough for one line of the 128×64 screen.
+_FOCUS_LINES = {
+    "pitch": "Clean, in-tune notes",
+    "scale": "Stay inside the key",
+    "timing": "Even notes, on beat",
+}
+_OPEN_STRINGS = (("E2", 40), ("A2", 45), ("D3", 50), ("G3", 55), ("B3", 59), ("E4", 64))
+
+
+def tuner(snapshot: LiveSnapshot | None) -> TunerScreen:
+    """The note heard, how far off it is, and the open string nearest to it."""
+    return TunerScreen(
+        snapshot.note_name if snapshot else None,
+        snapshot.cents if snapshot else None,
+        snapshot.freq_hz if snapshot else None,
+        nearest_string(snapshot.freq_hz) if snapshot and snapshot.freq_hz else None,
+    )
+
+
+def practice(
+    snapshot: LiveSnapshot | None,
+    settings: PracticeSettings,
+    *,
+    stream_s: float,
+    tip: str | None,
+    tip_page: int,
+    paused: bool,
+) -> PracticeScreen:
+    """A session in progress: the window's scores, the note being played, the tip line."""
+    window = snapshot.window if snapshot and snapshot.session_id else None
+    return PracticeScreen(
+        elapsed_s=float(int(stream_s)),  # the screen shows m:ss
+        pitch=window.pitch_accuracy if window else None,
+        scale=window.scale_conformity if window else None,
+        timing=window.timing_stability if window else None,
+        note_name=snapshot.note_name if snapshot else None,
+        cents=snapshot.cents if snapshot else None,
+        in_scale=snapshot.in_scale if snapshot else None,
+        tip=tip,
+        tip_page=tip_page,
+        paused=paused,
+        bpm=settings.bpm,
+        scale_name=settings.scale.name,
+    )
+
+
+def summary(
+    scores: Scores | None,
+    *,
+    duration_s: float,
+    sync_state: str,
+    tip: str | None,
+    tip_page: int,
+) -> SummaryScreen:
+    """A finished session: its scores, notes, length and where it is on its way to the Hub."""
+    return SummaryScreen(
+        pitch=scores.pitch_accuracy if scores else None,
+        scale=scores.scale_conformity if scores else None,
+        timing=scores.timing_stability if scores else None,
+        notes_total=scores.counts.total_notes if scores else 0,
+        notes_in_scale=scores.counts.in_scale_notes if scores else 0,
+        duration_s=duration_s,
+        sync_state=sync_state,
+        tip=tip,
+        tip_page=tip_page,
+    )
+
+
+def suggestion(rec: Recommendation) -> StatusScreen:
+    """AI mode's suggestion for the next session, until a press dismisses it."""
+    return StatusScreen(
+        "AI coach suggests",
+        (rec.scale.name, f"Focus: {rec.focus_area}", short_reason(rec), "START to play it"),
+    )
+
+
+def home(
+    settings: PracticeSettings,
+    *,
+    sync_pending: int,
+    sync_rejected: int,
+    hub_configured: bool,
+    clock_waits: bool,
+) -> HomeScreen:
+    """Idle: what the next session will use and how syncing goes. ``clock_waits``: say,
+    instead of "Press START to play", that sessions wait for the clock to be synced."""
+    screen = HomeScreen(
+        scale_name=settings.scale.name,
+        bpm=settings.bpm,
+        metrics=settings.metrics,
+        sync_pending=sync_pending,
+        sync_rejected=sync_rejected,
+        hub_configured=hub_configured,
+    )
+    return replace(screen, hint="Clock not synced yet") if clock_waits else screen
+
+
+def short_reason(rec: Recommendation, limit: int = 21) -> str:
+    """One screen line: the model's first words, or what the rule-based pick trains."""
+    if rec.source != "model":
+        return _FOCUS_LINES.get(rec.focus_area, "")
+    first = rec.reasoning.split(". ")[0].strip()
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+def nearest_string(freq_hz: float) -> str:
+    """The open string of standard tuning nearest to ``freq_hz`` (A4 = 440 Hz)."""
+    midi = 69 + 12 * math.log2(freq_hz / 440.0)
+    name, _ = min(_OPEN_STRINGS, key=lambda s: abs(s[1] - midi))
+    return f"{name} string"

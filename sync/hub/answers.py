@@ -1,0 +1,107 @@
+"""How the Hub says no: every error answer is ``{"error": name, "detail": …}`` JSON, built here.
+
+The routes raise :class:`~dsp.errors.HubError`; the handlers below turn it, FastAPI's
+validation errors, unknown paths, a busy database and crashes into that one shape, and the
+middlewares (body limit, fault injection) answer with :func:`error_answer` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dsp.errors import HubError
+
+log = logging.getLogger(__name__)
+
+_STATUS_ERRORS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "rate_limited",
+    500: "internal",
+    502: "bad_gateway",
+    503: "unavailable",
+    504: "gateway_timeout",
+}
+
+
+def error_name(status: int) -> str:
+    """The ``error`` word for an HTTP status: ``409`` → ``"conflict"``."""
+    return _STATUS_ERRORS.get(status, f"http_{status}")
+
+
+def error_answer(
+    status: int,
+    detail: Any,
+    *,
+    error: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The one writer of an error body; ``error`` defaults to the status's name."""
+    return JSONResponse(
+        {"error": error or error_name(status), "detail": detail},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _field_name(loc: Sequence[int | str]) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in {"body", "query", "header", "path", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    errors = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            reason = (err.get("ctx") or {}).get("error", "malformed")
+            errors.append({"field": "body", "message": f"the body is not valid JSON: {reason}"})
+            continue
+        message = str(err.get("msg", "invalid"))
+        message = message.removeprefix("Value error, ")  # our validators' own words
+        errors.append({"field": _field_name(err.get("loc", ())), "message": message})
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every failure a request can meet to :func:`error_answer`."""
+
+    async def on_hub_error(_request: Request, exc: HubError) -> JSONResponse:
+        return error_answer(exc.status, exc.detail, error=exc.error, headers=exc.headers)
+
+    async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_answer(422, _field_errors(exc), error="invalid")
+
+    async def on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_answer(exc.status_code, exc.detail, headers=exc.headers)
+
+    async def on_database_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        # "database is locked" or a lost PostgreSQL connection: transient, so ask for a retry.
+        log.warning("database unavailable: %s", getattr(exc, "orig", exc))
+        return error_answer(
+            503, "the Hub database is busy or down; retry later", headers={"Retry-After": "5"}
+        )
+
+    async def on_crash(_request: Request, _exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback after this answer goes out.
+        return error_answer(500, "the Hub failed; it is logged, retry later")
+
+    app.add_exception_handler(HubError, on_hub_error)
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(OperationalError, on_database_down)
+    app.add_exception_handler(Exception, on_crash)

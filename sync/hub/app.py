@@ -1,0 +1,63 @@
+"""The app factory: one FastAPI app from a database URL, device tokens and the limits.
+
+Used by the command line and directly by tests that need no HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from dsp.errors import HubServerConfigError
+from sync.hub import faults, openapi, routes
+from sync.hub.answers import install_error_handlers
+from sync.hub.auth import TokenAuth
+from sync.hub.limits import BodyLimitMiddleware
+from sync.hub.options import DEFAULT_MAX_BODY_BYTES
+from sync.hub.storage import HubStore, make_engine
+
+
+def create_app(
+    *,
+    database_url: str,
+    tokens: dict[str, str],
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    enable_faults: bool = False,
+) -> FastAPI:
+    """Build the server; creates the tables now, so a bad database fails here, not later."""
+    auth = TokenAuth(tokens)
+    if max_body_bytes < 1:
+        raise HubServerConfigError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
+    store = HubStore(make_engine(database_url))
+    try:
+        store.create_tables()
+    except Exception:
+        store.close()
+        raise
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title=openapi.TITLE,
+        version=openapi.VERSION,
+        description=openapi.DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.auth = auth
+    app.state.store = store
+    install_error_handlers(app)
+    app.include_router(routes.health)
+    app.include_router(routes.api)
+    if enable_faults:
+        app.state.faults = faults.FaultPlan()
+        app.include_router(faults.router)
+        app.add_middleware(faults.FaultMiddleware, plan=app.state.faults)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)  # outermost
+    return app

@@ -1,0 +1,138 @@
+"""Runs the Hub from parsed ``hub serve`` flags, under uvicorn, logging to stdout for journald.
+
+``fretcoach hub serve`` and ``python -m sync.hub`` both end in :func:`main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.config
+import os
+import sys
+from typing import Any
+
+import uvicorn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from dsp.errors import HubServerConfigError
+from sync.hub.app import create_app
+from sync.hub.auth import TokenAuth, collect_tokens
+from sync.hub.options import DATABASE_URL_ENV, DEFAULT_DB, DEFAULT_MAX_BODY_BYTES
+from sync.hub.storage import sqlite_url
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CANNOT_START = 1
+EXIT_BAD_SETTINGS = 2  # what argparse gives a bad flag
+
+
+def main(args: argparse.Namespace) -> int:
+    """Serve until interrupted; 2 for settings that cannot work, 1 if the server fails to start.
+
+    ``args`` is what :func:`sync.hub.options.add_serve_arguments` parsed; other attributes
+    (the device CLI's own) are ignored.
+    """
+    try:
+        tokens = collect_tokens(args.token)
+        database_url = resolve_database_url(args.db, args.database_url)
+    except HubServerConfigError as err:
+        print(f"fretcoach hub: error: {err}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    try:
+        serve(
+            host=args.host,
+            port=args.port,
+            database_url=database_url,
+            tokens=tokens,
+            enable_faults=args.enable_fault_injection,
+            log_level=args.log_level,
+            max_body_bytes=args.max_body_bytes,
+        )
+    except (HubServerConfigError, SQLAlchemyError, ModuleNotFoundError) as err:
+        hint = ""
+        if isinstance(err, ModuleNotFoundError) and not database_url.startswith("sqlite"):
+            hint = " (install the database driver, e.g. pip install 'psycopg[binary]')"
+        print(f"fretcoach hub: cannot start: {err}{hint}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    return EXIT_OK
+
+
+def resolve_database_url(db: str | os.PathLike[str] | None, database_url: str | None) -> str:
+    """``--db PATH`` (SQLite) wins; else ``--database-url``, ``$DATABASE_URL``, ``hub.db``."""
+    if db:
+        return sqlite_url(db)
+    url = database_url or os.environ.get(DATABASE_URL_ENV)
+    return url or sqlite_url(DEFAULT_DB)
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    database_url: str,
+    tokens: dict[str, str],
+    enable_faults: bool = False,
+    log_level: str = "info",
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> None:
+    """Run the server until interrupted; logs go to stdout and never contain a token."""
+    logging.config.dictConfig(_log_config(log_level))
+    app = create_app(
+        database_url=database_url,
+        tokens=tokens,
+        max_body_bytes=max_body_bytes,
+        enable_faults=enable_faults,
+    )
+    auth: TokenAuth = app.state.auth
+    log.info(
+        "database %s; device tokens for %s; body limit %d bytes",
+        make_url(database_url).render_as_string(hide_password=True),
+        ", ".join(auth.users),
+        max_body_bytes,
+    )
+    if enable_faults:
+        log.warning("fault injection is ON (POST /_faults): for tests only")
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, log_level=log_level, server_header=False
+    )
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """Everything to stdout for journald, no own timestamps, no colours."""
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "default": {
+                "()": "uvicorn.logging.DefaultFormatter",
+                "fmt": "%(levelprefix)s %(name)s: %(message)s",
+                "use_colors": False,
+            },
+            "access": {
+                "()": "uvicorn.logging.AccessFormatter",
+                "fmt": '%(levelprefix)s %(client_addr)s "%(request_line)s" %(status_code)s',
+                "use_colors": False,
+            },
+        },
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stdout",
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "access",
+                "stream": "ext://sys.stdout",
+            },
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
+            "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
+            "sync": {"handlers": ["default"], "level": level, "propagate": False},
+        },
+    }

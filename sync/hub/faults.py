@@ -1,0 +1,150 @@
+"""Fault injection for tests (``--enable-fault-injection``; off unless asked for).
+
+``POST /_faults`` queues steps that fail, delay or drop the next ``POST /api/v1/*``
+answers the way an overloaded Hub or a flaky network would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sync.hub.answers import error_answer
+
+log = logging.getLogger(__name__)
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StatusFault(_Step):
+    """Answer this status without storing anything."""
+
+    status: int = Field(ge=400, le=599)
+    retry_after: int | None = Field(default=None, ge=0, le=3600)
+
+
+class DelayBeforeFault(_Step):
+    """Sleep, then handle the request normally (for client read-timeout tests)."""
+
+    delay_before_s: float = Field(ge=0, le=60)
+
+
+class CommitThenDelayFault(_Step):
+    """Store the row, then sleep before answering: "response lost after commit"."""
+
+    commit_then_delay_s: float = Field(ge=0, le=60)
+
+
+class CommitThenStatusFault(_Step):
+    """Store the row, then answer this status instead of the real answer."""
+
+    commit_then_status: int = Field(ge=400, le=599)
+
+
+FaultStep = StatusFault | DelayBeforeFault | CommitThenDelayFault | CommitThenStatusFault
+
+
+class FaultPlan:
+    """Steps for the next ``POST /api/v1/*`` requests, in order; one step per request.
+
+    Touched only on the event loop (the middleware and async routes), so no lock.
+    """
+
+    def __init__(self) -> None:
+        self._steps: deque[FaultStep] = deque()
+
+    def replace(self, steps: Sequence[FaultStep]) -> None:
+        self._steps = deque(steps)
+
+    def take(self) -> FaultStep | None:
+        return self._steps.popleft() if self._steps else None
+
+    def pending(self) -> list[dict[str, Any]]:
+        return [step.model_dump(exclude_none=True) for step in self._steps]
+
+
+class FaultMiddleware:
+    """Applies the :class:`FaultPlan` with ``asyncio.sleep``: a slow answer blocks nobody."""
+
+    def __init__(self, app: ASGIApp, *, plan: FaultPlan) -> None:
+        self.app = app
+        self.plan = plan
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        step = None
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].startswith("/api/v1/")
+        ):
+            step = self.plan.take()
+        if step is None:
+            await self.app(scope, receive, send)
+            return
+        log.info("fault injection on %s: %s", scope["path"], step.model_dump(exclude_none=True))
+        if isinstance(step, StatusFault):
+            headers = None
+            if step.retry_after is not None:
+                headers = {"Retry-After": str(step.retry_after)}
+            await _injected(step.status, headers)(scope, receive, send)
+        elif isinstance(step, DelayBeforeFault):
+            await asyncio.sleep(step.delay_before_s)
+            await self.app(scope, receive, send)
+        elif isinstance(step, CommitThenDelayFault):
+            held: list[Message] = []
+            await self.app(scope, receive, _collect_into(held))
+            await asyncio.sleep(step.commit_then_delay_s)
+            for message in held:
+                await send(message)
+        else:
+            await self.app(scope, receive, _collect_into([]))
+            await _injected(step.commit_then_status)(scope, receive, send)
+
+
+def _injected(status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    return error_answer(status, f"injected fault: {status}", headers=headers)
+
+
+def _collect_into(held: list[Message]) -> Callable[[Message], Awaitable[None]]:
+    async def collect(message: Message) -> None:
+        held.append(message)
+
+    return collect
+
+
+router = APIRouter(prefix="/_faults", include_in_schema=False)
+
+
+def _fault_plan(request: Request) -> FaultPlan:
+    plan: FaultPlan = request.app.state.faults
+    return plan
+
+
+Faults = Annotated[FaultPlan, Depends(_fault_plan)]
+
+
+@router.post("")
+async def set_faults(steps: list[FaultStep], plan: Faults) -> dict[str, Any]:
+    plan.replace(steps)
+    return {"pending": plan.pending()}
+
+
+@router.get("")
+async def show_faults(plan: Faults) -> dict[str, Any]:
+    return {"pending": plan.pending()}
+
+
+@router.delete("")
+async def clear_faults(plan: Faults) -> dict[str, Any]:
+    plan.replace([])
+    return {"pending": []}
