@@ -56,10 +56,6 @@ class ButtonsError(DeviceError):
     """Buttons cannot be opened or are misconfigured; the message names the fix."""
 
 
-class DaemonError(DeviceError):
-    """The daemon cannot start; the message says which part and what to do."""
-
-
 # --------------------------------------------------------------------------- display
 
 
