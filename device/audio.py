@@ -1,8 +1,9 @@
 """Audio in: one small interface, three sources, and the capture thread.
 
 * :class:`PyAudioSource` — the USB interface through PortAudio (pyaudio). Chosen by a
-  substring of its name (ALSA card numbers move between boots), 48 kHz with a 44.1 kHz
-  fallback, one input channel picked out of the interleaved frames.
+  substring of its name (ALSA card numbers move between boots), opened at
+  ``audio.sample_rate`` or, when the interface refuses it, at the other rate the tracker
+  takes (see :func:`choose_rate`); one input channel picked out of the interleaved frames.
 * :class:`WavSource` — a recorded performance, paced in real time (so the daemon sees
   it exactly as it would the interface) or as fast as possible.
 * :class:`ToneSource` — a generated melody, for a machine with nothing at all.
@@ -21,7 +22,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,12 +30,10 @@ from typing import Protocol
 import numpy as np
 
 from device.wavread import WavReader
-from dsp import HOP_SIZE
+from dsp import HOP_SIZE, SUPPORTED_RATES
 from dsp.errors import AudioSourceError, DeviceError
 
 log = logging.getLogger(__name__)
-
-PREFERRED_RATES = (48000, 44100)
 
 
 class EndOfStream(Exception):  # noqa: N818 - a normal end, not an error
@@ -191,12 +190,34 @@ def list_input_devices() -> list[InputDevice]:
             channels = int(info.get("maxInputChannels", 0))
             if channels <= 0:
                 continue
-            rates = tuple(r for r in PREFERRED_RATES if _supports(pa, index, channels, r))
+            rates = tuple(r for r in SUPPORTED_RATES if _supports(pa, index, channels, r))
             default_rate = float(info["defaultSampleRate"])
             devices.append(InputDevice(index, str(info["name"]), channels, default_rate, rates))
         return devices
     finally:
         pa.terminate()
+
+
+def choose_rate(name: str, wanted: int, accepted: Collection[int], *, own_rate: float) -> int:
+    """The rate to open interface ``name`` at, given the supported rates it ``accepted``.
+
+    ``wanted`` (``audio.sample_rate``) when the interface takes it; otherwise the other rate
+    the tracker works at, because a guitarist is better served by a device that listens at
+    48 kHz than by one that will not start over a setting (the caller logs a warning that
+    names the fix). Only an interface that takes neither is an error. ``own_rate`` (its
+    default rate) is named in that error so the person sees what it does run at.
+    """
+    if wanted in accepted:
+        return wanted
+    for rate in SUPPORTED_RATES:
+        if rate in accepted:
+            return rate
+    rates = " nor ".join(map(str, SUPPORTED_RATES))
+    raise AudioSourceError(
+        f"{name} accepts neither {rates} Hz (its own rate is {own_rate:g} Hz), and the note "
+        "tracker needs one of them: choose another interface with audio.device "
+        "(`fretcoach devices` lists the rates each accepts)"
+    )
 
 
 def _supports(pa: object, index: int, channels: int, rate: int) -> bool:
@@ -245,14 +266,21 @@ class PyAudioSource:
         *,
         device: str = "",
         channel: int = 1,
-        rates: tuple[int, ...] = PREFERRED_RATES,
+        sample_rate: int = 48000,
         stall_timeout_s: float = 1.0,
     ) -> None:
+        if sample_rate not in SUPPORTED_RATES:
+            raise AudioSourceError(
+                f"audio.sample_rate must be one of {', '.join(map(str, SUPPORTED_RATES))}, "
+                f"not {sample_rate}"
+            )
         self.device_query = device
         self.stall_timeout_s = stall_timeout_s
         self.channel = channel
-        self.rates = rates
-        self.sample_rate = rates[0]
+        self.wanted_rate = sample_rate
+        # Until open() says otherwise; afterwards the rate actually in use, which the
+        # daemon hands to the tracker when a session starts.
+        self.sample_rate = sample_rate
         self.description = "audio interface (not open)"
         self.overflows = 0
         self._pa = None
@@ -271,34 +299,47 @@ class PyAudioSource:
                 )
             # Open as few channels as reach ours (a 128-channel ALSA plug device would
             # otherwise cost 64× the copying); some hardware only opens all of them.
-            opened = None
-            for count in dict.fromkeys((self.channel, channels)):
-                for rate in self.rates:
-                    if _supports(pa, index, count, rate):
-                        opened = (count, rate)
-                        break
-                if opened:
-                    break
-            if opened is None:
-                raise AudioSourceError(
-                    f"{name} accepts neither {' nor '.join(map(str, self.rates))} Hz: "
-                    "choose another interface with audio.device"
+            counts = tuple(dict.fromkeys((self.channel, channels)))
+            accepted = {
+                count: tuple(r for r in SUPPORTED_RATES if _supports(pa, index, count, r))
+                for count in counts
+            }
+            taking = [c for c in counts if self.wanted_rate in accepted[c]]
+            channels = taking[0] if taking else next((c for c in counts if accepted[c]), counts[0])
+            own_rate = float(pa.get_device_info_by_index(index)["defaultSampleRate"])
+            rate = choose_rate(name, self.wanted_rate, accepted[channels], own_rate=own_rate)
+            if rate != self.wanted_rate:
+                log.warning(
+                    "%s refuses audio.sample_rate = %d (it accepts %s Hz): listening at %d Hz "
+                    "instead; set audio.sample_rate = %d to open it as configured",
+                    name,
+                    self.wanted_rate,
+                    ", ".join(map(str, accepted[channels])),
+                    rate,
+                    rate,
                 )
-            channels, rate = opened
-            self._stream = pa.open(
-                format=pyaudio.paFloat32,
-                channels=channels,
-                rate=rate,
-                input=True,
-                input_device_index=index,
-                frames_per_buffer=HOP_SIZE,
-            )
+            try:
+                self._stream = pa.open(
+                    format=pyaudio.paFloat32,
+                    channels=channels,
+                    rate=rate,
+                    input=True,
+                    input_device_index=index,
+                    frames_per_buffer=HOP_SIZE,
+                )
+            except OSError as err:
+                raise AudioSourceError(
+                    f"{name} would not open at {rate} Hz with {channels} channel(s) ({err}): "
+                    "check that nothing else holds it, or choose another interface with "
+                    "audio.device"
+                ) from err
         except Exception:
             self.close()
             raise
         self._channels = channels
         self.sample_rate = rate
-        self.description = f"{name}, input {self.channel} of {channels}, {rate} Hz"
+        refused = "" if rate == self.wanted_rate else f" ({self.wanted_rate} Hz refused)"
+        self.description = f"{name}, input {self.channel} of {channels}, {rate} Hz{refused}"
 
     def _choose(self, pa: object) -> tuple[int, str, int]:
         candidates = []

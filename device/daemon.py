@@ -146,7 +146,7 @@ class Daemon:
         self._stop_requested = False
         self._last_result: SessionResult | None = None
         self._unsaved: list[NoteRow] = []
-        self._tip_page_offset = 0
+        self._tip_shown: tuple[object, float, int] | None = None  # (what, since, first page)
         self._stop_at: float | None = None
         self._last_shown: ScreenState | None = None
         self._clock_checked_at = -1e9
@@ -340,8 +340,20 @@ class Daemon:
         tip = coach.tip_on_screen(session_id) if summary else coach.latest(session_id)
         return tip.text if tip is not None else None
 
-    def _tip_page(self) -> int:
-        return int(self._monotonic() / self.config.coach.tip_page_s)
+    def _tip_page(self, shown: object) -> int:
+        """Which line of the tip line's text to show: the first when ``shown`` (the text
+        and the screen it is on) appears, then one more every ``coach.tip_page_s``, timed
+        from then, so every tip and summary is read from its first words."""
+        now = self._monotonic()
+        current = self._tip_shown
+        if current is None or current[0] != shown:
+            current = self._tip_shown = (shown, now, 0)
+        _, since, first = current
+        return first + int((now - since) / self.config.coach.tip_page_s)
+
+    def _alternating(self) -> bool:
+        """Flips every ``coach.tip_page_s``: for two hints that share one line."""
+        return bool(int(self._monotonic() / self.config.coach.tip_page_s) % 2)
 
     def _shutdown(self) -> None:
         """Stop everything in reverse order. Each step has its own cap, and the optional
@@ -466,7 +478,10 @@ class Daemon:
         self.state = State.IDLE
 
     def _next_tip_line(self) -> None:
-        self._tip_page_offset += 1  # read the next line of a long tip now
+        """Show the next line of a long tip now; it then stays its full time."""
+        current = self._tip_shown
+        if current is not None:
+            self._tip_shown = (current[0], self._monotonic(), self._tip_page(current[0]) + 1)
 
     def _set(self, **changes: Any) -> None:
         """Change the next session's settings (scale, bpm or metrics) from the home screen."""
@@ -507,7 +522,7 @@ class Daemon:
         if recorded:
             self._flash(f"{verdict.capitalize()}: thanks!")
         elif session_id is not None and self._coach_text(session_id, summary=self.live is None):
-            self._flash(f"{verdict.capitalize()} (not traced)")  # Opik is off
+            self._flash(f"{verdict.capitalize()}: not sent")  # Opik is off
         else:
             self._flash("No tip to rate yet")
         log.info(
@@ -690,31 +705,36 @@ class Daemon:
             self.display.show(state)
 
     def screen(self) -> ScreenState:
-        """The screen state for what is happening now (pure apart from reading state)."""
+        """The screen state for what is happening now. Reads state, and notes when the
+        tip line's text changes (its paging is timed from then)."""
         with self._snapshot_lock:
             snapshot = self._snapshot
-        if not self.capture.stats.connected:
+        if self.capture.error is not None:
+            # Lost after it was opened: only the interface can be unplugged, and before
+            # the capture starts nothing has been lost yet.
             return screens.NO_INTERFACE
         if self.state is State.TUNER:
             return screens.tuner(snapshot)
         live = self.live
         if self.state in (State.PRACTISING, State.PAUSED) and live is not None:
+            tip = self._tip_text(live.session_id, summary=False)
             return screens.practice(
                 snapshot,
                 self.settings,
                 stream_s=live.stream_s,
-                tip=self._tip_text(live.session_id, summary=False),
-                tip_page=self._tip_page() + self._tip_page_offset,
+                tip=tip,
+                tip_page=self._tip_page((live.session_id, "live", tip)),
                 paused=self.state is State.PAUSED,
             )
         result = self._last_result
         if self.state is State.SUMMARY and result is not None:
+            tip = self._tip_text(result.session_id, summary=True)
             return screens.summary(
                 result.scores,
                 duration_s=result.duration_s,
                 sync_state=self._sync_state_of(result),
-                tip=self._tip_text(result.session_id, summary=True),
-                tip_page=self._tip_page() + self._tip_page_offset,
+                tip=tip,
+                tip_page=self._tip_page((result.session_id, "summary", tip)),
             )
         if self.state is State.IDLE and self._suggestion is not None:
             return screens.suggestion(self._suggestion)
@@ -728,7 +748,7 @@ class Daemon:
             hub_configured=self.sync_worker is not None,
             # Sessions are kept, but their times wait for NTP before they are uploaded.
             # Alternates with "Press START to play" so what to do next stays in view.
-            clock_waits=bool(pending and self._tip_page() % 2 and not self._clock_synced()),
+            clock_waits=bool(pending and self._alternating() and not self._clock_synced()),
         )
 
     def _sync_state_of(self, result: SessionResult) -> str:

@@ -144,6 +144,7 @@ def build_source(spec: str, config: Config, *, fast: bool) -> Any:
         return PyAudioSource(
             device=config.audio.device,
             channel=config.audio.channel,
+            sample_rate=config.audio.sample_rate,
             stall_timeout_s=config.audio.stall_timeout_s,
         )
     if spec == "tone":
@@ -247,7 +248,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             hub = HubSettings.from_env()
         store = stack.enter_context(Store.open(data_dir))
-        sync_worker = SyncWorker(store, HubClient(hub)) if hub is not None else None
+        # A session waits up to 10 min for NTP before it is sent with an unsure start time;
+        # the demo's own Hub on loopback takes it at once, so the summary screen can say so.
+        clock_hold_s = 0.0 if local_hub else 600.0
+        sync_worker = (
+            SyncWorker(store, HubClient(hub), clock_hold_s=clock_hold_s)
+            if hub is not None
+            else None
+        )
         display = build_display(config, data_dir)
         coach = build_coach(config, store)
         speaker = build_speaker(config, coach)
@@ -266,7 +274,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if hub is not None:
             # One last pass, so a short run ends synced when the Hub is reachable. A demo's
             # throw-away Hub takes sessions even before the clock is synchronised.
-            final = SyncWorker(store, HubClient(hub), clock_hold_s=0.0 if local_hub else 600.0)
+            final = SyncWorker(store, HubClient(hub), clock_hold_s=clock_hold_s)
             report = final.sync_once()
             if report.error:
                 log.warning("sessions stay queued: %s", report.error)
@@ -285,6 +293,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
             sys.stdout.write("\n")
             return 0
+        if args.source == "device":
+            print(f"audio: {source.description}")  # the rate in use, and a refused one
         for result in results:
             print(format_result(result, records.get(result.session_id)))
             summary = store.session_summary(result.session_id)
@@ -377,6 +387,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"practice: {practice.scale}, "
         f"{'free tempo' if not practice.bpm else f'{practice.bpm:g} bpm'}, "
         f"strictness {practice.strictness:g}, sensitivity {practice.sensitivity:g}"
+    )
+    audio = config.audio
+    print(
+        f"audio: {repr(audio.device) if audio.device else 'the default input'}, "
+        f"input {audio.channel}, {audio.sample_rate} Hz "
+        "(the daemon logs the rate in use: `listening on …`)"
     )
     print(f"display: {config.display.kind}; buttons: {config.buttons.kind}")
     print(

@@ -62,7 +62,7 @@ def practice(
         tip_page=tip_page,
         paused=paused,
         bpm=settings.bpm,
-        scale_name=settings.scale.name,
+        scale_name=settings.scale.short_name,  # "Am pent": the header has room for no more
     )
 
 
@@ -126,7 +126,8 @@ def short_reason(rec: Recommendation, limit: int = 21) -> str:
 
 
 def nearest_string(freq_hz: float) -> str:
-    """The open string of standard tuning nearest to ``freq_hz`` (A4 = 440 Hz)."""
+    """The open string of standard tuning nearest to ``freq_hz`` (A4 = 440 Hz), as
+    ``"E4"``; the tuner screen adds the word "string"."""
     midi = 69 + 12 * math.log2(freq_hz / 440.0)
     name, _ = min(_OPEN_STRINGS, key=lambda s: abs(s[1] - midi))
-    return f"{name} string"
+    return name

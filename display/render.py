@@ -113,8 +113,8 @@ def fit_text(text: str, max_width: int, fnt: Font | None = None) -> str:
 
 
 def text_pages(text: str, width_chars: int = LINE_CHARS) -> list[str]:
-    """Word-wrap ``text`` into lines of at most ``width_chars``; words longer than a
-    line are split. Blank text gives no pages."""
+    """Word-wrap ``text`` into lines of at most ``width_chars``. A word is never split
+    across lines unless it is longer than a whole line. Blank text gives no pages."""
     if width_chars < 1:
         raise ValueError(f"width_chars must be at least 1, not {width_chars}")
     return textwrap.wrap(_clean(" ".join(text.split())), width_chars, break_on_hyphens=False)
@@ -370,17 +370,19 @@ def _metric_tags(draw: ImageDraw.ImageDraw, top: int, metrics: tuple[str, ...]) 
 
 
 def _practice(draw: ImageDraw.ImageDraw, state: PracticeScreen) -> None:
+    # Gaps of 5 and 4 px (glyphs carry a blank column of their own) leave the scale 66 px:
+    # the longest short name, "C# maj pent", beside 240 bpm and a clock up to 9:59.
     small = font(12)
     clock = _clock(state.elapsed_s)
     right_w = _text(draw, WIDTH - 1, 1, clock, small, align="right")
     if state.bpm is not None:
         bpm = str(round(state.bpm))
         bpm_w = _width(small, bpm)
-        right_w += 6 + bpm_w
+        right_w += 5 + bpm_w
         _text(draw, WIDTH - right_w, 1, bpm, small)
         right_w += 11
         _metronome(draw, WIDTH - right_w, 1)
-    _text(draw, 0, 1, state.scale_name or "Practice", small, max_width=WIDTH - right_w - 6)
+    _text(draw, 0, 1, state.scale_name or "Practice", small, max_width=WIDTH - right_w - 4)
     _rule(draw, 11)
 
     if state.paused:

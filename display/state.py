@@ -36,7 +36,9 @@ class PracticeScreen:
     """A session in progress: live scores, the note being played, a coach tip.
 
     ``tip_page`` picks one line of the word-wrapped tip (see ``display.render.text_pages``)
-    and wraps around, so the daemon pages a long tip by counting up.
+    and wraps around, so the daemon pages a long tip by counting up from 0 when the tip
+    appears. ``scale_name`` is the header's short form (``Scale.short_name``, "Am pent"):
+    beside the tempo and the clock there is room for about 11 characters.
     """
 
     elapsed_s: float
@@ -55,7 +57,8 @@ class PracticeScreen:
 
 @dataclass(frozen=True, slots=True)
 class TunerScreen:
-    """Tuner mode: the note, how far off it is, and the open string it is nearest to."""
+    """Tuner mode: the note, how far off it is, and the open string it is nearest to
+    (``"E4"``; drawn as "E4 string")."""
 
     note_name: str | None
     cents: float | None
@@ -68,7 +71,8 @@ class SummaryScreen:
     """After a session: scores, notes, duration and where the session is on its way to the Hub.
 
     ``sync_state`` is one of ``SYNC_STATES``; anything else is shown as written, so a new
-    state upstream shows up as text instead of crashing the display.
+    state upstream shows up as text instead of crashing the display. ``tip_page`` works as
+    on :class:`PracticeScreen`.
     """
 
     pitch: float | None

@@ -24,6 +24,7 @@ class ScaleType:
     display: str  # "minor pentatonic" — how we print it
     hub_base: str  # "Minor" in "A Minor (Pentatonic)"
     hub_variant: str | None  # "Pentatonic"; None for one-word names such as "Blues"
+    short: str  # "{root}m pent": the practice screen's header, see Scale.short_name
     aliases: tuple[str, ...] = ()
 
     @property
@@ -32,9 +33,17 @@ class ScaleType:
         return (self.hub_variant or self.hub_base).lower()
 
 
+# The short form is written as a guitarist would on a chart: "m" joins the root for the
+# minor family ("Am pent"), everything else is a word after it ("G maj", "D dor").
 _TYPES: tuple[ScaleType, ...] = (
     ScaleType(
-        "major", (0, 2, 4, 5, 7, 9, 11), "major", "Major", "Natural", ("maj", "major natural")
+        "major",
+        (0, 2, 4, 5, 7, 9, 11),
+        "major",
+        "Major",
+        "Natural",
+        "{root} maj",
+        ("maj", "major natural"),
     ),
     ScaleType(
         "natural_minor",
@@ -42,15 +51,24 @@ _TYPES: tuple[ScaleType, ...] = (
         "natural minor",
         "Minor",
         "Natural",
+        "{root}m",
         ("minor", "min", "m", "minor natural"),
     ),
-    ScaleType("harmonic_minor", (0, 2, 3, 5, 7, 8, 11), "harmonic minor", "Minor", "Harmonic"),
+    ScaleType(
+        "harmonic_minor",
+        (0, 2, 3, 5, 7, 8, 11),
+        "harmonic minor",
+        "Minor",
+        "Harmonic",
+        "{root}m harm",
+    ),
     ScaleType(
         "melodic_minor",
         (0, 2, 3, 5, 7, 9, 11),
         "melodic minor",
         "Minor",
         "Melodic",
+        "{root}m mel",
         ("jazz minor",),
     ),
     ScaleType(
@@ -59,6 +77,7 @@ _TYPES: tuple[ScaleType, ...] = (
         "major pentatonic",
         "Major",
         "Pentatonic",
+        "{root} maj pent",
         ("maj pentatonic", "major penta", "maj penta"),
     ),
     ScaleType(
@@ -67,17 +86,28 @@ _TYPES: tuple[ScaleType, ...] = (
         "minor pentatonic",
         "Minor",
         "Pentatonic",
+        "{root}m pent",
         ("min pentatonic", "m pentatonic", "minor penta", "m penta"),
     ),
-    ScaleType("blues", (0, 3, 5, 6, 7, 10), "blues", "Blues", None, ("minor blues", "m blues")),
-    ScaleType("ionian", (0, 2, 4, 5, 7, 9, 11), "ionian", "Ionian", None),
-    ScaleType("dorian", (0, 2, 3, 5, 7, 9, 10), "dorian", "Dorian", None),
-    ScaleType("phrygian", (0, 1, 3, 5, 7, 8, 10), "phrygian", "Phrygian", None),
-    ScaleType("lydian", (0, 2, 4, 6, 7, 9, 11), "lydian", "Lydian", None),
-    ScaleType("mixolydian", (0, 2, 4, 5, 7, 9, 10), "mixolydian", "Mixolydian", None),
-    ScaleType("aeolian", (0, 2, 3, 5, 7, 8, 10), "aeolian", "Aeolian", None),
-    ScaleType("locrian", (0, 1, 3, 5, 6, 8, 10), "locrian", "Locrian", None),
-    ScaleType("chromatic", tuple(range(12)), "chromatic", "Chromatic", None),
+    ScaleType(
+        "blues",
+        (0, 3, 5, 6, 7, 10),
+        "blues",
+        "Blues",
+        None,
+        "{root} blues",
+        ("minor blues", "m blues"),
+    ),
+    ScaleType("ionian", (0, 2, 4, 5, 7, 9, 11), "ionian", "Ionian", None, "{root} ion"),
+    ScaleType("dorian", (0, 2, 3, 5, 7, 9, 10), "dorian", "Dorian", None, "{root} dor"),
+    ScaleType("phrygian", (0, 1, 3, 5, 7, 8, 10), "phrygian", "Phrygian", None, "{root} phryg"),
+    ScaleType("lydian", (0, 2, 4, 6, 7, 9, 11), "lydian", "Lydian", None, "{root} lyd"),
+    ScaleType(
+        "mixolydian", (0, 2, 4, 5, 7, 9, 10), "mixolydian", "Mixolydian", None, "{root} mixo"
+    ),
+    ScaleType("aeolian", (0, 2, 3, 5, 7, 8, 10), "aeolian", "Aeolian", None, "{root} aeol"),
+    ScaleType("locrian", (0, 1, 3, 5, 6, 8, 10), "locrian", "Locrian", None, "{root} loc"),
+    ScaleType("chromatic", tuple(range(12)), "chromatic", "Chromatic", None, "{root} chrom"),
 )
 
 SCALE_TYPES: dict[str, ScaleType] = {t.key: t for t in _TYPES}
@@ -159,6 +189,12 @@ class Scale:
     def name(self) -> str:
         """``"A minor pentatonic"``."""
         return f"{self.spelled_root} {self.type.display}"
+
+    @property
+    def short_name(self) -> str:
+        """``"Am pent"``: at most 11 characters, for the practice screen's header, where
+        the clock and tempo leave no room for the full name (the home screen shows it)."""
+        return self.type.short.format(root=self.spelled_root)
 
     @property
     def hub_name(self) -> str:

@@ -71,7 +71,7 @@ EXAMPLES: dict[str, ScreenState] = {
         in_scale=True,
         tip="Relax the fretting hand.",
         bpm=90,
-        scale_name="A minor pentatonic",
+        scale_name="Am pent",
     ),
     "practice_sharp_out_of_scale": PracticeScreen(
         elapsed_s=754,
@@ -83,7 +83,7 @@ EXAMPLES: dict[str, ScreenState] = {
         in_scale=False,
         tip=LONG_TIP,
         tip_page=1,
-        scale_name="C major",
+        scale_name="C maj",
     ),
     "practice_no_note_all_disabled": PracticeScreen(
         elapsed_s=0,
@@ -94,7 +94,7 @@ EXAMPLES: dict[str, ScreenState] = {
         cents=None,
         in_scale=None,
         tip=None,
-        scale_name="D dorian",
+        scale_name="D dor",
     ),
     "practice_long_tip_last_page": PracticeScreen(
         elapsed_s=3725,
@@ -107,7 +107,19 @@ EXAMPLES: dict[str, ScreenState] = {
         tip=LONG_TIP,
         tip_page=5,
         bpm=140,
-        scale_name="Bb mixolydian over a very long backing track",
+        scale_name="Bb mixo",
+    ),
+    "practice_longest_header": PracticeScreen(
+        elapsed_s=599,
+        pitch=0.72,
+        scale=0.9,
+        timing=0.66,
+        note_name="C#5",
+        cents=-50,
+        in_scale=True,
+        tip="Tips every 300 s",
+        bpm=240,
+        scale_name="C# maj pent",  # the longest Scale.short_name
     ),
     "practice_paused": PracticeScreen(
         elapsed_s=95,
@@ -119,7 +131,7 @@ EXAMPLES: dict[str, ScreenState] = {
         in_scale=True,
         tip="Nice and even.",
         paused=True,
-        scale_name="E minor pentatonic",
+        scale_name="Em pent",
     ),
     "tuner": TunerScreen(note_name="A2", cents=-18, freq_hz=108.9, nearest_string="A2"),
     "tuner_in_tune": TunerScreen(note_name="E4", cents=1, freq_hz=329.8, nearest_string="E4"),
@@ -200,8 +212,8 @@ EXAMPLES: dict[str, ScreenState] = {
         note_name="D3",
         cents=-4,
         in_scale=True,
-        tip="Thumbs up: thanks!",
-        scale_name="A minor pentatonic",
+        tip="Thumbs down: not sent",
+        scale_name="Am pent",
     ),
     "ai_mode_choosing": StatusScreen("AI coach", ("Choosing your next", "practice...")),
     "ai_mode_rules": StatusScreen(

@@ -20,9 +20,11 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from PIL import Image, ImageChops
 
 from device.audio import Capture, EndOfStream, ToneSource, WavSource
 from device.config import Config, load_config
@@ -124,6 +126,21 @@ def test_an_unplugged_interface_is_reopened_and_the_session_goes_on(tmp_path: Pa
         # Every hop the interface delivered was analysed: 400 hops of audio.
         assert record.duration_seconds == pytest.approx(400 * HOP_SIZE / 48000, abs=0.02)
         assert record.total_notes_played >= 6  # a note every 0.6 s for 4.3 s
+
+
+@pytest.mark.parametrize(
+    "source",
+    [ToneSource(realtime=False, seconds=0.5), WavSource(DEMO, realtime=False)],
+    ids=["tone", "file"],
+)
+def test_a_file_or_the_tone_never_asks_for_the_interface(
+    source: ToneSource | WavSource, tmp_path: Path
+) -> None:
+    """Only the interface can be unplugged; nothing is lost before the capture starts."""
+    with Store.open(tmp_path) as store:
+        watcher = ScreenWatcher()
+        Daemon(Config(), source=source, store=store, display=watcher).run()
+    assert watcher.shown and NO_INTERFACE not in watcher.shown
 
 
 def test_capture_counts_dropped_hops_instead_of_blocking() -> None:
@@ -278,6 +295,40 @@ def test_the_embedded_demo_goes_all_the_way_to_a_local_hub(tmp_path: Path) -> No
             "SELECT session_id, summary, model FROM session_summaries"
         ).fetchall()
     assert summaries == [(session["session_id"], session["coach_summary"], "offline-coach")]
+    # The summary screen itself turned "synced" (the daemon's own worker sent it, not the
+    # last pass after the screen was gone): its last frame's sync label reads as a summary
+    # drawn with "synced" does.
+    labels = [_sync_label(Image.open(f)) for f in sorted(frames.glob("frame_*.png"))]
+    shown = [label for label in labels if label is not None]
+    assert shown and shown[-1] == "synced", f"the summary's sync labels, in order: {shown}"
+
+
+def _sync_label(frame: Image.Image) -> str | None:
+    """The sync state a summary screen in ``frame`` shows, read from its pixels; None when
+    the frame is not a summary (its label box matches no state)."""
+    from display.render import render
+    from display.state import SYNC_STATES, SummaryScreen
+
+    def drawn(state: str) -> Image.Image:
+        return render(SummaryScreen(0.9, 0.9, 0.9, 20, 18, 9.8, state, tip=None)).convert("1")
+
+    shown = {state: drawn(state) for state in SYNC_STATES}
+    # The label's box: where the states differ; the rest is the same screen.
+    boxes = [
+        ImageChops.difference(shown["queued"].convert("L"), image.convert("L")).getbbox()
+        for state, image in shown.items()
+        if state != "queued"
+    ]
+    assert all(boxes), "the summary draws two sync states alike"
+    box = (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+    label = frame.convert("1").crop(box).tobytes()
+    matches = [state for state, image in shown.items() if image.crop(box).tobytes() == label]
+    return matches[0] if len(matches) == 1 else None
 
 
 class LogLines:
@@ -495,6 +546,107 @@ def test_presses_move_the_daemon_between_screens(tmp_path: Path) -> None:
         assert record.status == "completed" and record.bpm == 60.0
 
 
+class ScriptedCoach:
+    """A coach whose live tip and summary the test sets: the daemon's paging is under test."""
+
+    on_update = None
+
+    def __init__(self) -> None:
+        self.tip: str | None = None
+        self.summary_text: str | None = None
+
+    def latest(self, session_id: str) -> SimpleNamespace | None:
+        return SimpleNamespace(text=self.tip) if self.tip else None
+
+    def tip_on_screen(self, session_id: str) -> SimpleNamespace | None:
+        text = self.summary_text or self.tip
+        return SimpleNamespace(text=text) if text else None
+
+    def summary(self, session_id: str) -> None:
+        return None
+
+    def maybe_request(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def request_summary(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def set_interval(self, interval_s: float) -> None:
+        pass
+
+    def feedback(self, session_id: str, *, thumbs_up: bool) -> bool:
+        return False  # as with Opik off
+
+    def wait_idle(self, timeout: float) -> bool:
+        return True
+
+    def close(self, timeout: float = 3.0) -> bool:
+        return True
+
+
+def test_a_tip_and_the_summary_page_from_their_first_line(tmp_path: Path) -> None:
+    """Each text on the tip line starts at its first line and moves on a line every
+    `coach.tip_page_s` from when it appeared, whatever the clock said then; SELECT shows
+    the next line at once. A press's acknowledgement fits one line."""
+    from display.render import text_pages
+    from display.state import PracticeScreen, SummaryScreen
+
+    clock = SteppedClock(start=1013.7)  # paged by the clock itself, a tip would start mid-way
+    coach = ScriptedCoach()
+    config, _ = load_config(None, ["coach.tip_page_s=3"])
+    with Store.open(tmp_path) as store:
+        daemon = Daemon(
+            config,
+            source=ToneSource(realtime=False),
+            store=store,
+            coach=coach,
+            monotonic=clock,
+        )
+        daemon.dsp.start()
+        try:
+
+            def tip_line() -> tuple[str | None, int]:
+                screen = daemon.screen()
+                assert isinstance(screen, PracticeScreen | SummaryScreen)
+                return screen.tip, screen.tip_page
+
+            daemon.press("start")
+            assert tip_line() == (None, 0)
+            clock.advance(1.1)
+            coach.tip = "one two three four five six seven eight nine ten eleven twelve"
+            assert tip_line() == (coach.tip, 0)
+            clock.advance(2.9)
+            assert tip_line()[1] == 0
+            clock.advance(0.2)
+            assert tip_line()[1] == 1
+            daemon.press("select")  # the next line now, for a whole 3 s
+            assert tip_line()[1] == 2
+            clock.advance(2.9)
+            assert tip_line()[1] == 2
+            clock.advance(0.2)
+            assert tip_line()[1] == 3
+
+            daemon.press("feedback")  # thumbs up, with Opik off
+            notice, page = tip_line()
+            assert (notice, page) == ("Thumbs up: not sent", 0)
+            assert text_pages(notice) == [notice]  # one line, never split across two
+            clock.advance(2.0)  # the acknowledgement is over: the tip again, from its start
+            assert tip_line() == (coach.tip, 0)
+
+            coach.tip = "A new tip arrives"
+            clock.advance(1.4)
+            assert tip_line() == (coach.tip, 0)
+
+            coach.summary_text = "Ten seconds of A minor pentatonic, twenty notes."
+            daemon.press("start", long=True)  # stop: the summary screen
+            assert daemon.state is State.SUMMARY
+            assert tip_line() == (coach.summary_text, 0)
+            clock.advance(3.1)
+            assert tip_line() == (coach.summary_text, 1)
+        finally:
+            daemon.dsp.stop()
+
+
 def test_the_ai_mode_screens_the_daemon_builds_are_the_reference_images() -> None:
     from coach.recommend import Recommendation
     from device import screens
@@ -512,7 +664,7 @@ def test_the_ai_mode_screens_the_daemon_builds_are_the_reference_images() -> Non
     assert EXAMPLES["ai_mode_choosing"] == screens.THINKING
     model = replace(rec, source="model", reasoning="Your weakest area has been the scale. Go")
     assert screens.short_reason(model) == "Your weakest area ha…"  # one 21-character line
-    assert screens.nearest_string(108.9) == "A2 string"
+    assert screens.nearest_string(108.9) == "A2"  # the tuner screen adds "string"
 
 
 def test_ai_mode_from_the_home_screen_suggests_and_runs_the_next_session(tmp_path: Path) -> None:

@@ -12,10 +12,11 @@ import glob
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageFont
 
 from display.device import BRIGHT, DIM, DisplaySink, DisplayWorker, FrameRecorder, open_display
 from display.render import HEIGHT, WIDTH, fit_text, font, render, text_pages
@@ -123,6 +124,115 @@ def test_tip_pages_change_the_tip_line_and_wrap_around() -> None:
     frames = [render(_practice(tip=tip, tip_page=i)).tobytes() for i in range(4)]
     assert len(set(frames[:3])) == 3
     assert frames[3] == frames[0]
+
+
+# --- nothing is clipped ------------------------------------------------------------------
+
+# Near the coach's limit of 30 words, with long words and one exactly a line long.
+LONGEST_TIP = (
+    "Everything sounds controlled, but the thirds wobble – practise interval jumps "
+    "slowly, metronome-locked and alternate-picked, twice per string, counting-one-and-two, "
+    "then accelerate gradually toward performance tempo without flattening bends afterwards."
+)
+
+
+def _screens_at_their_longest() -> dict[str, list[ScreenState]]:
+    """Every screen, built as the daemon builds it, with the longest scale names, numbers,
+    notices and each line of the longest tip."""
+    from coach.recommend import Recommendation
+    from device import screens
+    from device.session import LiveSnapshot, PracticeSettings
+    from dsp.scales import all_scales
+
+    scales = all_scales()
+    by_name = max(scales, key=lambda s: len(s.name))
+    by_short = max(scales, key=lambda s: len(s.short_name))
+    settings = PracticeSettings(by_short, 240.0, 0.5, 0.5, ("pitch", "scale", "timing"), 440.0)
+    snapshot = LiveSnapshot("s", 599.0, None, None, "C#5", -49.6, False, 1108.7)
+    lines = [*text_pages(LONGEST_TIP), "Thumbs down: not sent", "Tips every 300 s"]
+    return {
+        "home": [
+            screens.home(
+                replace(settings, scale=by_name),
+                sync_pending=999,
+                sync_rejected=99,
+                hub_configured=True,
+                clock_waits=clock_waits,
+            )
+            for clock_waits in (False, True)
+        ],
+        "tuner": [
+            screens.tuner(snapshot),
+            screens.tuner(replace(snapshot, note_name="E2", cents=-50.0, freq_hz=80.0)),
+        ],
+        "practice": [
+            screens.practice(
+                snapshot, settings, stream_s=599.9, tip=line, tip_page=0, paused=paused
+            )
+            for line in lines
+            for paused in (False, True)
+        ],
+        "summary": [
+            replace(
+                screens.summary(None, duration_s=3599, sync_state=sync, tip=line, tip_page=0),
+                notes_total=99999,
+                notes_in_scale=99999,
+                pitch=1.0,
+            )
+            for line in lines
+            for sync in ("queued", "rejected")
+        ],
+        "suggestion": [
+            screens.suggestion(
+                Recommendation.checked(
+                    scale_name=by_name.hub_name,
+                    scale_type=by_name.hub_type,
+                    focus_area="timing",
+                    reasoning="rules",
+                    strictness=0.5,
+                    sensitivity=0.5,
+                )
+            )
+        ],
+        "status": [screens.NO_INTERFACE, screens.THINKING],
+        "stopped": [StoppedScreen()],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_screens_at_their_longest()))
+def test_nothing_is_clipped_at_the_longest_names_and_tips(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every line of text is drawn whole: inside the 128 px, in the renderer's own font,
+    and never cut with "…"."""
+    from PIL import ImageDraw
+
+    drawn: list[tuple[float, str, ImageFont.FreeTypeFont]] = []
+    draw_text = ImageDraw.ImageDraw.text
+
+    def record(self, xy, text, *args, font=None, **kwargs):  # type: ignore[no-untyped-def]
+        drawn.append((xy[0], text, font))
+        return draw_text(self, xy, text, *args, font=font, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", record)
+    for state in _screens_at_their_longest()[name]:
+        drawn.clear()
+        render(state)
+        assert drawn
+        for x, text, fnt in drawn:
+            left, _, right, _ = fnt.getbbox(text)
+            assert x + left >= 0 and x + right <= WIDTH, f"{text!r} is cut at the screen's edge"
+            assert "…" not in text, f"{text!r} was shortened to fit"
+
+
+def test_the_longest_tip_pages_whole_words_of_at_most_a_line() -> None:
+    from coach.validate import MAX_WORDS, word_count
+
+    assert word_count(LONGEST_TIP) <= MAX_WORDS
+    pages = text_pages(LONGEST_TIP)
+    assert "counting-one-and-two," in pages  # a word of a whole line is kept whole
+    assert " ".join(pages) == LONGEST_TIP  # no word split, none lost
+    assert all(len(page) <= 21 for page in pages)
 
 
 # --- text --------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 An `.asoundrc` in a temporary HOME defines a two-input "interface" whose second input
 carries the demo performance (a Scarlett Solo's guitar jack is input 2). PortAudio reads
 the ALSA configuration once, at start-up, so each check runs in a fresh process.
+
+Interfaces that refuse a rate are made the same way: a `plug` PCM whose rate converter does
+not exist can only run at its slave's own rate, so PortAudio finds that it refuses the
+others, as it would on a USB interface fixed at 48 kHz.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from scipy.io import wavfile
 
+from device.audio import choose_rate
+from dsp.errors import AudioSourceError
 from tests.conftest import REPO
 
 DEMO = REPO / "device" / "demo" / "demo.wav"
@@ -35,24 +42,43 @@ pcm.fretcoach_test {{
     slave {{ pcm "fcfile" format S16_LE rate 48000 channels 2 }}
     hint.description "FretCoach test interface"
 }}
+pcm.fretcoach_only48k {{
+    type plug
+    slave {{ pcm "fcfile" format S16_LE rate 48000 channels 2 }}
+    rate_converter "fretcoach_none"
+}}
+pcm.fretcoach_only32k {{
+    type plug
+    slave {{ pcm "fcfile" format S16_LE rate 32000 channels 2 }}
+    rate_converter "fretcoach_none"
+}}
 """
 
+# The source is built from the configuration as `fretcoach run` builds it, and its notes are
+# tracked at the rate it opened at, as the daemon hands `source.sample_rate` to a session.
 PROBE = """
-import json, sys
+import json, logging, sys
 import numpy as np
-from device.audio import PyAudioSource, list_input_devices
+from device.audio import list_input_devices
+from device.config import load_config
+from device.run_command import build_source
 from dsp import analyze_samples, TrackerConfig, ScoringConfig, parse_scale
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+hops, overrides = int(sys.argv[1]), sys.argv[2:]
+config, _ = load_config(None, ["audio.channel=2", *overrides])
 names = [d.name for d in list_input_devices()]
-source = PyAudioSource(device="fretcoach_test", channel=2)
+source = build_source("device", config, fast=False)
 source.open()
-hops = [source.read_hop() for _ in range(int(sys.argv[1]))]
+hops = [source.read_hop() for _ in range(hops)]
 description = source.description
 source.close()
 audio = np.concatenate(hops)
-analysis = analyze_samples(audio, TrackerConfig(), ScoringConfig(parse_scale("A minor pentatonic")))
+tracking = TrackerConfig(sample_rate=source.sample_rate)
+analysis = analyze_samples(audio, tracking, ScoringConfig(parse_scale("A minor pentatonic")))
 print(json.dumps({"names": names, "description": description, "rate": source.sample_rate,
                   "midis": [n.midi for n in analysis.notes]}))
 """
+TRUTH = json.loads((REPO / "device/demo/demo.json").read_text())["notes"]
 
 
 @pytest.fixture
@@ -66,11 +92,11 @@ def alsa_home(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_probe(home: Path, hops: int) -> subprocess.CompletedProcess[str]:
+def run_probe(home: Path, hops: int, *overrides: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOME": str(home)}
     env.pop("ALSA_CONFIG_PATH", None)
-    return subprocess.run(
-        [sys.executable, "-c", PROBE, str(hops)],
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(hops), *overrides],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -78,23 +104,75 @@ def run_probe(home: Path, hops: int) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+    if result.returncode != 0 and "no audio input" in result.stderr:
+        pytest.skip(f"PortAudio here does not see ALSA's file PCM: {result.stderr[-300:]}")
+    return result
+
+
+def probed(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_reads_the_demo(data: dict[str, Any]) -> None:
+    """The notes heard are the demo's own: right pitch, so the right rate reached the tracker."""
+    expected = [n["midi"] for n in TRUTH]
+    heard = data["midis"]
+    blocks = difflib.SequenceMatcher(None, heard, expected).get_matching_blocks()
+    matched = sum(block.size for block in blocks)
+    assert len(heard) >= len(expected) - 2
+    assert matched >= len(expected) * 0.75, (heard, expected)
 
 
 def test_pyaudio_reads_the_guitar_input_through_alsa(alsa_home: Path) -> None:
-    result = run_probe(alsa_home, hops=930)
-    if result.returncode != 0 and "no audio input" in result.stderr:
-        pytest.skip(f"PortAudio here does not see ALSA's file PCM: {result.stderr[-300:]}")
-    assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads(result.stdout.strip().splitlines()[-1])
+    data = probed(run_probe(alsa_home, 930, "audio.device='fretcoach_test'"))
     assert "fretcoach_test" in data["names"]
-    assert data["description"].startswith("fretcoach_test, input 2")
+    assert data["description"] == "fretcoach_test, input 2 of 2, 48000 Hz"
     assert data["rate"] == 48000
-    truth = json.loads((REPO / "device/demo/demo.json").read_text())["notes"]
-    expected = [n["midi"] for n in truth]
-    blocks = difflib.SequenceMatcher(None, data["midis"], expected).get_matching_blocks()
-    matched = sum(block.size for block in blocks)
-    assert len(data["midis"]) >= len(expected) - 2
-    assert matched >= len(expected) * 0.75
+    assert_reads_the_demo(data)
+
+
+def test_a_configured_44100_opens_the_interface_at_44100(alsa_home: Path) -> None:
+    # 1000 hops at 44.1 kHz: the whole 20 s performance, resampled by ALSA as by a Scarlett.
+    result = run_probe(alsa_home, 1000, "audio.device='fretcoach_test'", "audio.sample_rate=44100")
+    data = probed(result)
+    assert data["rate"] == 44100
+    assert data["description"] == "fretcoach_test, input 2 of 2, 44100 Hz"
+    assert "refuses" not in result.stderr
+    assert_reads_the_demo(data)
+
+
+def test_a_refused_rate_falls_back_to_the_other_with_a_warning(alsa_home: Path) -> None:
+    result = run_probe(
+        alsa_home, 930, "audio.device='fretcoach_only48k'", "audio.sample_rate=44100"
+    )
+    data = probed(result)
+    assert data["rate"] == 48000
+    assert data["description"] == "fretcoach_only48k, input 2 of 2, 48000 Hz (44100 Hz refused)"
+    assert (
+        "WARNING device.audio: fretcoach_only48k refuses audio.sample_rate = 44100 (it accepts "
+        "48000 Hz): listening at 48000 Hz instead; set audio.sample_rate = 48000 to open it "
+        "as configured"
+    ) in result.stderr
+    assert_reads_the_demo(data)
+
+
+def test_an_interface_that_takes_neither_rate_names_the_fix(alsa_home: Path) -> None:
+    result = run_probe(alsa_home, 1, "audio.device='fretcoach_only32k'")
+    assert result.returncode != 0
+    assert "AudioSourceError: fretcoach_only32k accepts neither 44100 nor 48000 Hz" in (
+        result.stderr
+    )
+    assert "choose another interface with audio.device" in result.stderr
+
+
+def test_the_rate_decision_prefers_the_setting_then_the_other_supported_rate() -> None:
+    assert choose_rate("Solo", 44100, (44100, 48000), own_rate=48000) == 44100
+    assert choose_rate("Solo", 48000, (44100, 48000), own_rate=44100) == 48000
+    assert choose_rate("Solo", 44100, (48000,), own_rate=48000) == 48000
+    assert choose_rate("Solo", 48000, (44100,), own_rate=44100) == 44100
+    with pytest.raises(AudioSourceError, match=r"its own rate is 32000 Hz"):
+        choose_rate("Solo", 48000, (), own_rate=32000)
 
 
 def test_a_missing_interface_names_the_fix(alsa_home: Path) -> None:

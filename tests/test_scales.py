@@ -61,6 +61,39 @@ def test_membership_and_degrees() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "short"),
+    [
+        ("A minor pentatonic", "Am pent"),
+        ("G major", "G maj"),
+        ("D dorian", "D dor"),
+        ("E blues", "E blues"),
+        ("A minor", "Am"),
+        ("F# harmonic minor", "F#m harm"),
+        ("C melodic minor", "Cm mel"),
+        ("Bb major pentatonic", "Bb maj pent"),
+        ("E phrygian", "E phryg"),
+        ("F lydian", "F lyd"),
+        ("G mixolydian", "G mixo"),
+        ("E aeolian", "E aeol"),
+        ("B locrian", "B loc"),
+        ("D ionian", "D ion"),
+        ("C chromatic", "C chrom"),
+    ],
+)
+def test_short_names_read_as_a_guitarist_writes_them(text: str, short: str) -> None:
+    assert parse_scale(text).short_name == short
+
+
+def test_every_scale_has_its_own_short_name_of_at_most_11_characters() -> None:
+    scales = all_scales()
+    shorts = {s.short_name for s in scales}
+    assert len(shorts) == len(scales)  # no two scales abbreviate alike
+    assert max(len(s) for s in shorts) == 11  # "C# maj pent": the header's budget
+    for scale in scales:
+        assert scale.short_name.startswith(scale.spelled_root)
+
+
+@pytest.mark.parametrize(
     "bad", ["", "   ", "H minor", "A minr", "pentatonic", "A minor pentatonic blues", "X"]
 )
 def test_unknown_scale_lists_the_valid_forms(bad: str) -> None:
