@@ -22,6 +22,7 @@ from device.bundled import demo_paths
 from device.config import Config, describe, load_config, speech_settings
 from device.daemon import Daemon, SessionResult
 from device.local_hub import LocalHub
+from dsp.errors import ButtonsError
 from sync.client import HubClient, HubSettings
 from sync.store import Store, default_data_dir
 from sync.worker import SyncWorker
@@ -202,22 +203,36 @@ def build_speaker(config: Config, coach: Any | None) -> Any | None:
 
 
 def build_buttons(config: Config) -> Any | None:
+    """The configured buttons; None for ``none``, and for GPIO buttons that cannot be
+    opened (no backend, a pin in use, broken wiring): the practice device never stops for
+    its buttons. Then each session starts at once, and the journal says why and what to fix.
+    """
     if config.buttons.kind == "none":
         return None
     from device.buttons import open_buttons
 
     b = config.buttons
-    return open_buttons(
-        b.kind,
-        pins={
-            "start": b.start_pin,
-            "select": b.select_pin,
-            "mode": b.mode_pin,
-            "feedback": b.feedback_pin,
-        },
-        debounce_s=b.debounce_ms / 1000.0,
-        long_press_s=b.long_press_ms / 1000.0,
-    )
+    try:
+        return open_buttons(
+            b.kind,
+            pins={
+                "start": b.start_pin,
+                "select": b.select_pin,
+                "mode": b.mode_pin,
+                "feedback": b.feedback_pin,
+            },
+            debounce_s=b.debounce_ms / 1000.0,
+            long_press_s=b.long_press_ms / 1000.0,
+        )
+    except ButtonsError as err:
+        if b.kind != "gpio":
+            raise
+        log.warning(
+            "buttons: %s — running without buttons: the session starts at once and ends "
+            "when the daemon stops",
+            err,
+        )
+        return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:

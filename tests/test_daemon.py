@@ -41,6 +41,7 @@ from tests.devicerun import (
     ReadyNotifier,
     ScreenWatcher,
     SteppedClock,
+    offline_env,
     recording_display,
     run_device,
     running,
@@ -867,3 +868,35 @@ def test_the_daemon_prunes_traces_opik_has_had_for_a_month(tmp_path: Path) -> No
     with Store.open(tmp_path) as store:
         Daemon(Config(), source=ToneSource(realtime=False, seconds=0.5), store=store).run()
         assert store.outbox_counts(("opik-trace",)).sent == 1  # the recent one is kept
+
+
+def test_gpio_buttons_that_cannot_open_never_stop_the_device(tmp_path: Path) -> None:
+    """No GPIO backend (here: gpiozero told to use a pin factory that does not exist): the
+    device plays without buttons, the session starting at once, and the journal says why."""
+    [session], result = run_device(
+        ["--source", "demo", "--fast", "--display", "none", "--buttons", "gpio"],
+        state_dir=tmp_path / "state",
+        env={"GPIOZERO_PIN_FACTORY": "no-such-factory"},
+    )
+    assert session["status"] == "completed" and session["total_notes_played"] >= 18
+    assert "no GPIO backend for the buttons" in result.stderr
+    assert "running without buttons" in result.stderr
+
+
+def test_keyboard_buttons_that_cannot_open_still_stop_with_the_fix(tmp_path: Path) -> None:
+    """Only GPIO falls back: a wrong button kind is a setting to fix, said in one line."""
+    config = tmp_path / "config.toml"
+    config.write_text('[buttons]\nkind = "joystick"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "device.cli", "run", "--config", str(config)]
+        + ["--data-dir", str(tmp_path / "state"), "--source", "demo", "--fast"]
+        + ["--display", "none"],
+        cwd=REPO,
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "buttons.kind" in result.stderr
