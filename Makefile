@@ -8,8 +8,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-# Build deps for aubio (compiles from source) and pyaudio (links PortAudio).
-APT_RUN  := build-essential python3-dev python3-venv portaudio19-dev
+# Build deps for aubio (compiles from source) and pyaudio (links PortAudio);
+# libsndfile1: soundfile reads WAV files through it.
+APT_RUN  := build-essential python3-dev python3-venv portaudio19-dev libsndfile1
 # Test / bench extras: FluidSynth + the three GM soundfonts Debian ships render the guitar
 # sets (FluidR3 for the dev split, TimGM6mb and MuseScore General for the test split);
 # libsndfile is what librosa (the benchmark peer) reads audio with; PostgreSQL runs the
@@ -46,11 +47,13 @@ format: $(STAMP_DEV) ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP_DEV) ## benchmarks: engine per condition vs aubio and librosa (test split + real notes), store and sync, the device, the coach
+bench: $(STAMP_DEV) ## benchmarks: engine per condition vs aubio and librosa (test split + real notes), store and sync, the Hub under attack, the device, memory on a 1 GiB WAV, the coach
 	$(PY) -m bench.evaluate --split all --json out/eval.json --md out/eval.md
 	$(PY) -m bench.tuning
 	$(PY) -m bench.sync
+	$(PY) -m bench.hub
 	$(PY) -m bench.device
+	$(PY) -m bench.wav
 	$(PY) -m bench.coach
 
 setup: $(STAMP_RUN) ## create .venv and install the product

@@ -1,16 +1,22 @@
-"""Configuration: defaults here, then a TOML file, then ``-o section.key=value`` overrides.
+"""Configuration: defaults here, then a TOML file, then what was set on the device's own
+settings screen, then ``-o section.key=value`` overrides.
 
 The file is the first of ``--config PATH``, ``/etc/fretcoach/config.toml`` and
 ``$XDG_CONFIG_HOME/fretcoach/config.toml`` that exists. Secrets never live in it: keys and
 tokens come from the environment only (``OPENAI_API_KEY``, ``OPIK_*``,
 ``FRETCOACH_HUB_TOKEN``). Every value is checked on load and a bad one reads like
-"`audio.sample_rate` must be one of 44100, 48000, not 22050".
+"`audio.sample_rate` must be one of 44100, 48000, not 22050". The settings screen's values
+live in ``settings.json`` in the state directory (:func:`remember_setting` is its one
+writer); a file that cannot be read is logged and ignored, never fatal.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
+import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -22,8 +28,14 @@ from coach.speech_settings import SpeechSettings
 from dsp import METRICS, parse_scale
 from dsp.errors import CoachSettingError, ConfigError, UnknownScaleError
 
+log = logging.getLogger(__name__)
+
 SYSTEM_CONFIG = Path("/etc/fretcoach/config.toml")
 SECRET_HINTS = ("key", "token", "secret", "password")
+DEVICE_SETTINGS_FILE = "settings.json"
+# What the settings screen sets (device.keymap.SETTINGS, in the same order); nothing else
+# is read from settings.json.
+DEVICE_SETTING_KEYS = ("practice.strictness", "practice.sensitivity", "coach.interval_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +156,16 @@ def config_paths(explicit: Path | None) -> list[Path]:
 
 
 def load_config(
-    path: Path | None = None, overrides: Sequence[str] = (), *, defaults: Config | None = None
+    path: Path | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    defaults: Config | None = None,
+    device_settings: Path | None = None,
 ) -> tuple[Config, Path | None]:
-    """The effective configuration and the file it came from (None: defaults only)."""
+    """The effective configuration and the file it came from (None: defaults only).
+
+    ``device_settings`` is the settings screen's file (:func:`device_settings_path`): its
+    values override the config file's, and ``overrides`` (``-o``) override them."""
     config = defaults or Config()
     source = None
     for candidate in config_paths(path):
@@ -154,6 +173,8 @@ def load_config(
             config = _apply_file(config, candidate)
             source = candidate
             break
+    if device_settings is not None:
+        config = _apply_device_settings(config, device_settings)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or "." not in key:
@@ -176,6 +197,61 @@ def _apply_file(config: Config, path: Path) -> Config:
             raise ConfigError(f"{path}: `{section}` must be a [section], not a value")
         for key, value in values.items():
             config = _apply(config, f"{section}.{key}", value, origin=str(path))
+    return config
+
+
+def device_settings_path(data_dir: Path) -> Path:
+    """Where the settings screen's values are kept: beside the session store."""
+    return data_dir / DEVICE_SETTINGS_FILE
+
+
+def read_device_settings(path: Path) -> dict[str, Any]:
+    """The values set on the device, by dotted key; {} when there are none or the file is
+    unreadable (logged: a damaged file must not keep the device from starting)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        log.warning("ignoring the device's saved settings in %s: %s", path, err)
+        return {}
+    if not isinstance(data, dict):
+        log.warning("ignoring the device's saved settings in %s: not a JSON object", path)
+        return {}
+    return {key: value for key, value in data.items() if key in DEVICE_SETTING_KEYS}
+
+
+def remember_setting(path: Path, key: str, value: float) -> None:
+    """Keep ``key = value`` in the settings file, with the values already there: written to
+    a temporary file in the same folder and renamed over the old one, so a power cut leaves
+    the old file or the new one, never half of one. Raises ``OSError``."""
+    if key not in DEVICE_SETTING_KEYS:
+        raise ValueError(f"`{key}` is not set on the device; those are {DEVICE_SETTING_KEYS}")
+    values = {**read_device_settings(path), key: value}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(values, out, indent=2, sort_keys=True)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _apply_device_settings(config: Config, path: Path) -> Config:
+    """Each saved value that is still valid; one that is not is logged and skipped."""
+    for key, value in read_device_settings(path).items():
+        try:
+            changed = _apply(config, key, value, origin=str(path))
+            _check(changed, key)
+        except ConfigError as err:
+            log.warning("ignoring a saved setting: %s", err)
+            continue
+        config = changed
     return config
 
 
@@ -243,16 +319,21 @@ def _describe(kind: type) -> str:
     }.get(kind, kind.__name__)
 
 
-def validate(config: Config) -> Config:
-    for dotted, choices in _CHOICES.items():
-        value = _get(config, dotted)
-        if value not in choices:
-            listed = ", ".join(str(c) for c in choices)
-            raise ConfigError(f"`{dotted}` must be one of {listed}, not {value!r}")
-    for dotted, (low, high) in _RANGES.items():
-        value = _get(config, dotted)
+def _check(config: Config, dotted: str) -> None:
+    """Refuse ``dotted``'s value when it is off its choices or out of its range."""
+    value = _get(config, dotted)
+    if dotted in _CHOICES and value not in _CHOICES[dotted]:
+        listed = ", ".join(str(c) for c in _CHOICES[dotted])
+        raise ConfigError(f"`{dotted}` must be one of {listed}, not {value!r}")
+    if dotted in _RANGES:
+        low, high = _RANGES[dotted]
         if not low <= value <= high:
             raise ConfigError(f"`{dotted}` must be between {low:g} and {high:g}, not {value:g}")
+
+
+def validate(config: Config) -> Config:
+    for dotted in (*_CHOICES, *(k for k in _RANGES if k not in _CHOICES)):
+        _check(config, dotted)
     try:
         parse_scale(config.practice.scale)
     except UnknownScaleError as err:

@@ -8,10 +8,12 @@ the store flushed, the OLED left on a deliberate "stopped" screen, and systemd t
 ``STOPPING=1``.
 
 What each button press does is :data:`device.keymap.KEYMAP`; :attr:`Daemon.actions` runs
-it. The screens are built by :mod:`device.screens`. A thumbs press goes to Opik as "User
-Feedback"; AI mode asks the coach for the next session on its own thread, and the plan
-it stores is linked to the session START then begins. The session summary the coach
-writes at the end is queued for the Hub as soon as it arrives.
+it. The screens are built by :mod:`device.screens`. The tempo and settings screens open
+over the home screen; what is set on the settings screen is remembered in the state
+directory (:func:`device.config.remember_setting`) and read back by the next start. A
+thumbs press goes to Opik as "User Feedback"; AI mode asks the coach for the next session
+on its own thread, and the plan it stores is linked to the session START then begins. The
+session summary the coach writes at the end is queued for the Hub as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from device import keymap, parts, screens
 from device.audio import AudioSource, Capture
 from device.buttons import ButtonEvent, Buttons
-from device.config import Config
-from device.keymap import Action
+from device.config import Config, device_settings_path, remember_setting
+from device.keymap import SETTINGS, Action, Editor
 from device.recording import begin_session, progress_of
 from device.session import (
     DspLoop,
@@ -80,6 +83,7 @@ class Event:
     kind: str  # "button" | "end" | "redraw" | "recommendation"
     button: str = ""
     long: bool = False
+    at: float | None = None  # "button": when it was pressed (monotonic), for tap tempo
     payload: Any = None  # "recommendation": (Recommendation, practice_id) or None
 
 
@@ -101,6 +105,7 @@ class Daemon:
         exit_when_source_ends: bool = True,
         notifier: Notifier | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        settings_path: Path | None = None,  # None: settings.json beside the store
     ) -> None:
         self.config = config
         self.source = source
@@ -114,6 +119,7 @@ class Daemon:
         self.exit_when_source_ends = exit_when_source_ends
         self.notifier = notifier or Notifier()
         self._monotonic = monotonic
+        self.settings_path = settings_path or device_settings_path(store.path.parent)
         practice = config.practice
         self.settings = PracticeSettings(
             scale=parse_scale(practice.scale),
@@ -159,6 +165,12 @@ class Daemon:
         self._notice: tuple[str, float] | None = None  # (text, until): a press acknowledged
         self._summary_wanted: set[str] = set()  # sessions whose coach summary is not stored
         self._tip_interval_s = config.coach.interval_s
+        self._editor: Editor | None = None  # the tempo or settings screen over home
+        self._taps: tuple[float, ...] = ()  # the tap count in progress (monotonic times)
+        self._tap_run = 0  # taps in that count, for the screen
+        self._last_bpm = self.settings.bpm  # where free tempo goes back to
+        self._setting = 0  # the settings screen's selected row
+        self._pressed_at = 0.0  # when the press being handled happened
         self._counts: tuple[float, int, int] | None = None  # (read at, pending, rejected)
         self._shown_sync: tuple[str, float, str] | None = None  # (session, read at, state)
         self._spoken: Tip | None = None  # the last tip (or summary) handed to the speaker
@@ -177,7 +189,18 @@ class Daemon:
             Action.NEXT_SCALE_TYPE: lambda: self._set(
                 scale=keymap.next_scale_type(self.settings.scale)
             ),
-            Action.NEXT_TEMPO: lambda: self._set(bpm=keymap.next_tempo(self.settings.bpm)),
+            Action.TEMPO: self._open_tempo,
+            Action.SETTINGS: self._open_settings,
+            Action.TEMPO_DOWN: lambda: self._step_tempo(-1),
+            Action.TEMPO_DOWN_5: lambda: self._step_tempo(-5),
+            Action.TEMPO_UP: lambda: self._step_tempo(1),
+            Action.TEMPO_UP_5: lambda: self._step_tempo(5),
+            Action.TAP: self._tap,
+            Action.FREE_TEMPO: self._free_tempo,
+            Action.NEXT_SETTING: lambda: self._select_setting(1),
+            Action.PREVIOUS_SETTING: lambda: self._select_setting(-1),
+            Action.SETTING_DOWN: lambda: self._step_setting(-1),
+            Action.SETTING_UP: lambda: self._step_setting(1),
             Action.TUNER: self._toggle_tuner,
             Action.NEXT_TIP_LINE: self._next_tip_line,
             Action.NEXT_TIP_INTERVAL: self._next_tip_interval,
@@ -351,9 +374,9 @@ class Daemon:
         _, since, first = current
         return first + int((now - since) / self.config.coach.tip_page_s)
 
-    def _alternating(self) -> bool:
-        """Flips every ``coach.tip_page_s``: for two hints that share one line."""
-        return bool(int(self._monotonic() / self.config.coach.tip_page_s) % 2)
+    def _turn(self) -> int:
+        """Counts up every ``coach.tip_page_s``: for hints that take turns on one line."""
+        return int(self._monotonic() / self.config.coach.tip_page_s)
 
     def _shutdown(self) -> None:
         """Stop everything in reverse order. Each step has its own cap, and the optional
@@ -435,7 +458,7 @@ class Daemon:
     # -- events --------------------------------------------------------------------------
 
     def _on_button(self, event: ButtonEvent) -> None:
-        self.events.put(Event("button", event.button, event.kind == "long"))
+        self.events.put(Event("button", event.button, event.kind == "long", at=event.at))
 
     def _on_snapshot(self, snapshot: LiveSnapshot, urgent: bool) -> None:
         with self._snapshot_lock:
@@ -456,15 +479,20 @@ class Daemon:
                 self._stop_at = self._monotonic() + SUMMARY_LINGER_S
             return
         if event.kind == "button":
-            self.press(event.button, long=event.long)
+            self.press(event.button, long=event.long, at=event.at)
         elif event.kind == "recommendation":
             self._apply_recommendation(event.payload)
 
-    def press(self, button: str, *, long: bool = False) -> None:
-        """Do what pressing ``button`` means on the screen up now (main thread only)."""
-        screen = keymap.screen_of(self.state, suggestion=self._suggestion is not None)
+    def press(self, button: str, *, long: bool = False, at: float | None = None) -> None:
+        """Do what pressing ``button`` means on the screen up now (main thread only).
+        ``at`` is when it was pressed, in the buttons' monotonic clock (None: now); only
+        tap tempo reads it, so the main loop's own delays never shift a tap."""
+        screen = keymap.screen_of(
+            self.state, suggestion=self._suggestion is not None, editor=self._editor
+        )
         action = keymap.action_for(screen, button, long=long)
         if action is not None:
+            self._pressed_at = self._monotonic() if at is None else at
             self.actions[action]()
 
     def _play_suggestion(self) -> None:
@@ -475,7 +503,78 @@ class Daemon:
         self._suggestion = None
 
     def _go_home(self) -> None:
+        self._editor = None
         self.state = State.IDLE
+
+    # -- the tempo and settings screens ----------------------------------------------------
+
+    def _open_tempo(self) -> None:
+        """The tempo screen; the press that opens it is the first tap of a count."""
+        self._editor = "tempo"
+        self._taps = ()
+        self._tap()
+
+    def _tap(self) -> None:
+        taps = keymap.add_tap(self._taps, self._pressed_at)
+        self._tap_run = self._tap_run + 1 if len(taps) > 1 else 1
+        self._taps = taps
+        bpm = keymap.tap_tempo(taps)
+        if bpm is not None:
+            self._set_tempo(bpm)
+
+    def _step_tempo(self, step: int) -> None:
+        self._end_taps()
+        self._set_tempo(keymap.step_tempo(self.settings.bpm, step, last=self._last_bpm))
+
+    def _free_tempo(self) -> None:
+        """Free tempo (no metronome), or from free back to the tempo set before."""
+        self._end_taps()
+        if self.settings.bpm is None:
+            self._step_tempo(0)
+        else:
+            self._set_tempo(None)
+
+    def _end_taps(self) -> None:
+        """A step or free tempo ends the tap count: the next tap starts a new one."""
+        self._taps, self._tap_run = (), 0
+
+    def _set_tempo(self, bpm: float | None) -> None:
+        if bpm is not None:
+            self._last_bpm = bpm
+        self._set(bpm=bpm)
+        log.info("tempo: %s", "free" if bpm is None else f"{bpm:g} bpm")
+
+    def _open_settings(self) -> None:
+        self._editor = "settings"
+        self._setting = 0
+
+    def _select_setting(self, step: int) -> None:
+        self._setting = (self._setting + step) % len(SETTINGS)
+
+    def _setting_values(self) -> dict[str, float]:
+        """What the settings screen shows and steps, by config key."""
+        return {
+            "practice.strictness": self.settings.strictness,
+            "practice.sensitivity": self.settings.sensitivity,
+            "coach.interval_s": self._tip_interval_s,
+        }
+
+    def _step_setting(self, step: int) -> None:
+        setting = SETTINGS[self._setting]
+        value = keymap.step_setting(setting, self._setting_values()[setting.key], step)
+        if setting.key == "coach.interval_s":
+            self._set_tip_interval(value)
+        else:
+            self._set(**{setting.key.partition(".")[2]: value})
+        self._remember(setting.key, value)
+
+    def _remember(self, key: str, value: float) -> None:
+        """Keep a setting for the next start; a store that cannot be written is logged,
+        and the setting still holds until the daemon stops."""
+        try:
+            remember_setting(self.settings_path, key, value)
+        except OSError as err:
+            log.error("cannot keep %s = %g in %s: %s", key, value, self.settings_path, err)
 
     def _next_tip_line(self) -> None:
         """Show the next line of a long tip now; it then stays its full time."""
@@ -500,12 +599,16 @@ class Daemon:
         self.state = State.TUNER if self.dsp.tuning else State.IDLE
 
     def _next_tip_interval(self) -> None:
-        """Step how often the coach speaks up, and say so on the tip line."""
-        self._tip_interval_s = keymap.next_tip_interval(self._tip_interval_s)
-        if self.coach is not None:
-            self.coach.set_interval(self._tip_interval_s)
+        """Step how often the coach speaks up, say so on the tip line, and remember it."""
+        self._set_tip_interval(keymap.next_tip_interval(self._tip_interval_s))
         self._flash(f"Tips every {self._tip_interval_s:g} s")
-        log.info("coach: a tip every %g s", self._tip_interval_s)
+        self._remember("coach.interval_s", self._tip_interval_s)
+
+    def _set_tip_interval(self, interval_s: float) -> None:
+        self._tip_interval_s = interval_s
+        if self.coach is not None:
+            self.coach.set_interval(interval_s)
+        log.info("coach: a tip every %g s", interval_s)
 
     def _record_feedback(self, *, thumbs_up: bool) -> None:
         """Thumbs up/down on the tip on screen: the coach sends it to Opik as "User Feedback"."""
@@ -736,6 +839,10 @@ class Daemon:
                 tip=tip,
                 tip_page=self._tip_page((result.session_id, "summary", tip)),
             )
+        if self.state is State.IDLE and self._editor == "tempo":
+            return screens.tempo(self.settings.bpm, taps=self._tap_run)
+        if self.state is State.IDLE and self._editor == "settings":
+            return screens.settings(self._setting_values(), selected=self._setting)
         if self.state is State.IDLE and self._suggestion is not None:
             return screens.suggestion(self._suggestion)
         if self.state is State.IDLE and self._ai_thread is not None and self._ai_thread.is_alive():
@@ -747,8 +854,9 @@ class Daemon:
             sync_rejected=rejected,
             hub_configured=self.sync_worker is not None,
             # Sessions are kept, but their times wait for NTP before they are uploaded.
-            # Alternates with "Press START to play" so what to do next stays in view.
-            clock_waits=bool(pending and self._alternating() and not self._clock_synced()),
+            # Takes turns with "Press START to play", so what to do next stays in view.
+            clock_waits=bool(pending and not self._clock_synced()),
+            turn=self._turn(),
         )
 
     def _sync_state_of(self, result: SessionResult) -> str:

@@ -19,11 +19,17 @@ from typing import Any
 from coach.tracing import FEEDBACK_KIND, TRACE_KIND
 from device.audio import PyAudioSource, ToneSource, WavSource, list_input_devices
 from device.bundled import demo_paths
-from device.config import Config, describe, load_config, speech_settings
+from device.config import (
+    Config,
+    describe,
+    device_settings_path,
+    load_config,
+    speech_settings,
+)
 from device.daemon import Daemon, SessionResult
 from device.local_hub import LocalHub
 from dsp.errors import ButtonsError
-from sync.client import HubClient, HubSettings
+from sync.client import HubClient, HubSettings, redact_url
 from sync.store import Store, default_data_dir
 from sync.worker import SyncWorker
 
@@ -126,6 +132,10 @@ def effective_config(args: argparse.Namespace) -> Config:
     if getattr(args, "speech", None):
         overrides.append(f"coach.speech={json.dumps(args.speech)}")
     config, _ = load_config(args.config, overrides)
+    # What was set on the device's settings screen, kept in the state directory, sits
+    # between the file and -o; the state directory may itself come from the file or -o.
+    saved = device_settings_path(_data_dir(args, config))
+    config, _ = load_config(args.config, overrides, device_settings=saved)
     user = os.environ.get("FRETCOACH_USER_ID", "").strip()
     if user:
         config = replace(config, sync=replace(config.sync, user_id=user))
@@ -379,7 +389,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     coach = coach_status(config)
     status = {
         "data_dir": str(data_dir),
-        "hub": hub.url if hub else None,
+        "hub": hub.shown_url if hub else None,
         "sessions_waiting": counts.pending,
         "sessions_synced": counts.sent,
         "sessions_rejected": counts.rejected,
@@ -392,7 +402,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     print(f"state directory: {data_dir}")
-    print(f"hub: {hub.url if hub else 'not configured (set FRETCOACH_HUB_URL)'}")
+    print(f"hub: {hub.shown_url if hub else 'not configured (set FRETCOACH_HUB_URL)'}")
     print(
         f"sessions: {counts.pending} waiting to sync, {counts.sent} synced, "
         f"{counts.rejected} rejected"
@@ -436,7 +446,9 @@ def coach_status(config: Config) -> dict[str, str]:
     try:
         opik = OpikSettings.from_env()
         tracing = (
-            f"Opik project {opik.project_name!r} at {opik.base_url}" if opik.enabled else "off"
+            f"Opik project {opik.project_name!r} at {redact_url(opik.base_url)}"
+            if opik.enabled
+            else "off"
         )
     except ValueError as err:
         tracing = f"off ({err})"

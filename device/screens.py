@@ -7,11 +7,20 @@ values into the frozen states the display draws, rounded to what the screen can 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from device.keymap import SETTINGS
 from device.session import LiveSnapshot, PracticeSettings
-from display.state import HomeScreen, PracticeScreen, StatusScreen, SummaryScreen, TunerScreen
+from display.state import (
+    HomeScreen,
+    PracticeScreen,
+    SettingsScreen,
+    StatusScreen,
+    SummaryScreen,
+    TempoScreen,
+    TunerScreen,
+)
 from dsp import Scores
 
 if TYPE_CHECKING:
@@ -26,6 +35,10 @@ _FOCUS_LINES = {
     "scale": "Stay inside the key",
     "timing": "Even notes, on beat",
 }
+# The home screen's bottom line takes turns (a turn every `coach.tip_page_s`): what to do
+# next, and where the settings are.
+HOME_HINTS = ("Press START to play", "Hold START: settings")
+CLOCK_HINT = "Clock not synced yet"
 _OPEN_STRINGS = (("E2", 40), ("A2", 45), ("D3", 50), ("G3", 55), ("B3", 59), ("E4", 64))
 
 
@@ -103,18 +116,33 @@ def home(
     sync_rejected: int,
     hub_configured: bool,
     clock_waits: bool,
+    turn: int = 0,
 ) -> HomeScreen:
-    """Idle: what the next session will use and how syncing goes. ``clock_waits``: say,
-    instead of "Press START to play", that sessions wait for the clock to be synced."""
-    screen = HomeScreen(
+    """Idle: what the next session will use and how syncing goes. The bottom line shows
+    :data:`HOME_HINTS` in turn (``turn`` counts up), and, when ``clock_waits``, also says
+    that sessions wait for the clock to be synced."""
+    hints = (*HOME_HINTS, CLOCK_HINT) if clock_waits else HOME_HINTS
+    return HomeScreen(
         scale_name=settings.scale.name,
         bpm=settings.bpm,
         metrics=settings.metrics,
         sync_pending=sync_pending,
         sync_rejected=sync_rejected,
         hub_configured=hub_configured,
+        hint=hints[turn % len(hints)],
     )
-    return replace(screen, hint="Clock not synced yet") if clock_waits else screen
+
+
+def tempo(bpm: float | None, *, taps: int) -> TempoScreen:
+    """The tempo screen: the next session's tempo (None: free) and the taps counted."""
+    return TempoScreen(None if bpm is None else float(round(bpm)), taps)
+
+
+def settings(values: Mapping[str, float], *, selected: int) -> SettingsScreen:
+    """The settings screen: ``values`` by config key, one row per ``keymap.SETTINGS``."""
+    return SettingsScreen(
+        tuple((s.label, s.shown(values[s.key])) for s in SETTINGS), selected % len(SETTINGS)
+    )
 
 
 def short_reason(rec: Recommendation, limit: int = 21) -> str:

@@ -1,7 +1,8 @@
 """OLED screens: pure ``render(state) -> PIL.Image`` functions and one thin luma adapter.
 
-* ``display.state`` — one frozen dataclass per screen (home, practice, tuner, summary,
-  status, stopped); the daemon builds them, nothing else crosses into this package.
+* ``display.state`` — one frozen dataclass per screen (home, tempo, settings, practice,
+  tuner, summary, status, stopped); the daemon builds them, nothing else crosses into
+  this package.
 * ``display.render`` — ``render(state)`` draws a 128×64 mode "1" image with the bundled
   Terminus bitmap font; ``text_pages`` word-wraps a coach tip into screen lines.
 * ``display.device`` — ``open_display(kind)`` (real OLED over I2C, PNG/GIF recorder,
@@ -18,9 +19,11 @@ from display.state import (
     HomeScreen,
     PracticeScreen,
     ScreenState,
+    SettingsScreen,
     StatusScreen,
     StoppedScreen,
     SummaryScreen,
+    TempoScreen,
     TunerScreen,
 )
 from dsp.errors import DisplayError
@@ -32,9 +35,11 @@ __all__ = [
     "HomeScreen",
     "PracticeScreen",
     "ScreenState",
+    "SettingsScreen",
     "StatusScreen",
     "StoppedScreen",
     "SummaryScreen",
+    "TempoScreen",
     "TunerScreen",
     "open_display",
     "render",

@@ -27,9 +27,11 @@ from display.state import (
     HomeScreen,
     PracticeScreen,
     ScreenState,
+    SettingsScreen,
     StatusScreen,
     StoppedScreen,
     SummaryScreen,
+    TempoScreen,
     TunerScreen,
 )
 
@@ -332,18 +334,59 @@ def _home(draw: ImageDraw.ImageDraw, state: HomeScreen) -> None:
         _text(draw, 11, 29, f"{round(state.bpm)} bpm", font(12))
 
     _metric_tags(draw, 40, state.metrics)
+    _hint_bar(draw, state.hint)
 
+
+def _hint_bar(draw: ImageDraw.ImageDraw, left: str, right: str = "") -> None:
+    """The inverted bottom line that says what the buttons do: ``left`` alone is centred,
+    with ``right`` the two sit at either end."""
     draw.rectangle((0, 53, WIDTH - 1, HEIGHT - 1), fill=ON)
-    _text(
-        draw,
-        WIDTH // 2,
-        54,
-        state.hint,
-        font(12, bold=True),
-        align="center",
-        max_width=WIDTH - 4,
-        fill=OFF,
-    )
+    bold = font(12, bold=True)
+    if not right:
+        _text(draw, WIDTH // 2, 54, left, bold, align="center", max_width=WIDTH - 4, fill=OFF)
+        return
+    right_w = _text(draw, WIDTH - 3, 54, right, bold, align="right", max_width=WIDTH - 4, fill=OFF)
+    _text(draw, 2, 54, left, bold, max_width=WIDTH - 4 - right_w - 3, fill=OFF)
+
+
+def _tempo(draw: ImageDraw.ImageDraw, state: TempoScreen) -> None:
+    _header(draw, "Tempo", "START: done")
+    big, small = font(32, bold=True), font(12)
+    _, big_cap = _ink(big)
+    if state.bpm is None:
+        _text(draw, WIDTH // 2, 16, "free", big, align="center")
+        line = "no metronome"
+    else:
+        number = str(round(state.bpm))
+        width = _width(big, number) + 3 + _width(small, "bpm")
+        x = (WIDTH - width) // 2
+        number_w = _text(draw, x, 16, number, big)
+        _text(draw, x + number_w + 3, 16 + big_cap - _ink(small)[1], "bpm", small)
+        line = "tap MODE, hold: free"
+    if 0 < state.taps < 3:
+        line = f"tap {state.taps}: keep tapping"
+    elif state.taps >= 3:
+        line = f"set by {state.taps} taps"
+    _text(draw, WIDTH // 2, 40, line, small, align="center", max_width=WIDTH)
+    _hint_bar(draw, "− SELECT", "FEEDBACK +")
+
+
+def _settings(draw: ImageDraw.ImageDraw, state: SettingsScreen) -> None:
+    """Three rows at a time, the selected one inverted with its value between − and +."""
+    _header(draw, "Settings", "START: done")
+    small = font(12)
+    rows = state.rows
+    first = min(max(state.selected - 1, 0), max(len(rows) - 3, 0))
+    for line, (label, value) in enumerate(rows[first : first + 3]):
+        top = 15 + line * 12
+        selected = first + line == state.selected
+        fill = OFF if selected else ON
+        if selected:
+            draw.rectangle((0, top - 2, WIDTH - 1, top + 9), fill=ON)
+            value = f"− {value} +"
+        value_w = _text(draw, WIDTH - 3, top, value, small, align="right", fill=fill)
+        _text(draw, 2, top, label, small, max_width=WIDTH - 4 - value_w - 4, fill=fill)
+    _hint_bar(draw, "MODE: next setting")
 
 
 def _metronome(draw: ImageDraw.ImageDraw, x: int, top: int) -> None:
@@ -551,6 +594,8 @@ def _stopped(draw: ImageDraw.ImageDraw, state: StoppedScreen) -> None:
 
 _SCREENS: dict[type, Callable[[ImageDraw.ImageDraw, ScreenState], None]] = {
     HomeScreen: _home,
+    TempoScreen: _tempo,
+    SettingsScreen: _settings,
     PracticeScreen: _practice,
     TunerScreen: _tuner,
     SummaryScreen: _summary,

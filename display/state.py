@@ -32,6 +32,24 @@ class HomeScreen:
 
 
 @dataclass(frozen=True, slots=True)
+class TempoScreen:
+    """Setting the next session's tempo: ``bpm`` (None: free, no metronome) and how many
+    taps the count in progress has (0: none; from 3 the taps set ``bpm``)."""
+
+    bpm: float | None
+    taps: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsScreen:
+    """The device's settings: one (label, value as shown) row each, ``selected`` the one
+    SELECT and FEEDBACK change. Rows beyond the screen's three scroll into view."""
+
+    rows: tuple[tuple[str, str], ...]
+    selected: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class PracticeScreen:
     """A session in progress: live scores, the note being played, a coach tip.
 
@@ -104,5 +122,12 @@ class StoppedScreen:
 
 
 ScreenState = (
-    HomeScreen | PracticeScreen | TunerScreen | SummaryScreen | StatusScreen | StoppedScreen
+    HomeScreen
+    | TempoScreen
+    | SettingsScreen
+    | PracticeScreen
+    | TunerScreen
+    | SummaryScreen
+    | StatusScreen
+    | StoppedScreen
 )

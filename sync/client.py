@@ -12,10 +12,12 @@ from __future__ import annotations
 import email.utils
 import enum
 import json
+import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -40,7 +42,7 @@ class HubSettings:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise HubConfigError(
                 f"FRETCOACH_HUB_URL must be an http(s) URL such as https://hub.example.com, "
-                f"not {self.url!r}"
+                f"not {redact_url(self.url)!r}"
             )
         if not self.token:
             raise HubConfigError("FRETCOACH_HUB_TOKEN is empty: set it to this device's token")
@@ -50,7 +52,7 @@ class HubSettings:
             )
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> HubSettings | None:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> HubSettings | None:
         """Settings from the environment, or None when no Hub is configured."""
         env = os.environ if environ is None else environ
         url = env.get("FRETCOACH_HUB_URL", "").strip()
@@ -65,9 +67,43 @@ class HubSettings:
             url=url.rstrip("/"),
             token=token,
             ca_bundle=env.get("FRETCOACH_HUB_CA_BUNDLE") or None,
-            connect_timeout_s=float(env.get("FRETCOACH_HUB_CONNECT_TIMEOUT", "5")),
-            read_timeout_s=float(env.get("FRETCOACH_HUB_READ_TIMEOUT", "15")),
+            connect_timeout_s=_seconds(env, "FRETCOACH_HUB_CONNECT_TIMEOUT", 5.0),
+            read_timeout_s=_seconds(env, "FRETCOACH_HUB_READ_TIMEOUT", 15.0),
         )
+
+    @property
+    def shown_url(self) -> str:
+        """The URL for people and logs: any user:password in it is replaced by ``***``."""
+        return redact_url(self.url)
+
+
+# A timeout longer than this is a typo (or minutes meant as seconds), and the outbox
+# worker would sit that long on one request.
+MAX_TIMEOUT_S = 600.0
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_TIMEOUT_S:  # also refuses nan and inf
+        raise HubConfigError(
+            f"{name} must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}, "
+            f"not {text!r}"
+        )
+    return value
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any credentials in it replaced: ``https://***@host/…``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 class Verdict(enum.Enum):

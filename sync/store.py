@@ -206,6 +206,10 @@ class Store:
         path = folder / DB_NAME
         quarantined = None
         try:
+            if path.is_file() and path.stat().st_size == 0:
+                # SQLite would quietly start a new store in it. Opening writes a 4 KiB
+                # header at once, so 0 bytes means truncated (a card fault, a bad copy).
+                raise sqlite3.DatabaseError("the file is empty (0 bytes)")
             store = cls(_connect(path), path)
             store._check_integrity()
         except sqlite3.DatabaseError as err:
@@ -807,6 +811,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _quarantine(path: Path, err: Exception) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    # rename() replaces silently: a second corrupt store in the same second gets "-2".
+    number = 1
+    while any(Path(f"{target}{suffix}").exists() for suffix in ("", "-wal", "-shm")):
+        number += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{number}")
     for suffix in ("", "-wal", "-shm"):
         source = Path(f"{path}{suffix}")
         if source.exists():

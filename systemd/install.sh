@@ -1,6 +1,30 @@
 #!/usr/bin/env bash
 # Install FretCoach Portable as a systemd service on Raspberry Pi OS (Bookworm, 64-bit).
 # Run as root from the repository: `sudo make install`. Idempotent.
+
+# The env file holds the Hub token and API keys. It is root's and 0600 after every run,
+# whether this run creates it or finds one (an older install, a copy, an editor's mode).
+write_env_file() {
+    local file=$1
+    if [ ! -f "$file" ]; then
+        install -m 0600 -o root -g root /dev/null "$file"
+        cat > "$file" <<'ENV'
+# Secrets for the fretcoach service (root only, 0600).
+# FRETCOACH_HUB_URL=https://hub.example.com
+# FRETCOACH_HUB_TOKEN=
+# FRETCOACH_USER_ID=
+# OPENAI_API_KEY=
+# OPIK_API_KEY=            (Opik cloud; with OPIK_WORKSPACE=)
+# OPIK_URL_OVERRIDE=       (a self-hosted Opik, e.g. http://opik.local:5173/api/)
+# OPIK_PROJECT_NAME=FretCoach
+ENV
+    fi
+    chown root:root "$file"
+    chmod 0600 "$file"
+}
+# Sourced (the tests do, to rehearse write_env_file): define the function, install nothing.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
+
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=/opt/fretcoach
@@ -8,12 +32,12 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "run as root: sudo make install" >&2
     exit 1
 fi
-# alsa-utils (aplay) and espeak-ng: spoken tips (coach.speech; off unless configured).
+# libsndfile1: how fretcoach reads WAV files. alsa-utils (aplay) and espeak-ng: spoken tips (coach.speech; off unless configured).
 # liblgpio (for the Pi 5's GPIO backend, pip's lgpio below) comes from Raspberry Pi OS's
 # archive, not Debian's. (apt's python3-lgpio would not be seen by the venv.)
 lgpio=()
 if apt-cache show liblgpio-dev >/dev/null 2>&1; then lgpio=(liblgpio-dev); fi
-./.ci/apt-install build-essential python3-dev python3-venv portaudio19-dev libasound2-dev \
+./.ci/apt-install build-essential python3-dev python3-venv portaudio19-dev libsndfile1 libasound2-dev \
     i2c-tools alsa-utils espeak-ng "${lgpio[@]}"
 getent group i2c >/dev/null || groupadd --system i2c
 getent group gpio >/dev/null || groupadd --system gpio
@@ -47,19 +71,7 @@ kind = "gpio"
 [coach]
 speech = "off"     # "auto": speak tips (OpenAI TTS with a key, else espeak-ng)
 TOML
-if [ ! -f /etc/fretcoach/env ]; then
-    install -m 0600 -o root -g root /dev/null /etc/fretcoach/env
-    cat > /etc/fretcoach/env <<'ENV'
-# Secrets for the fretcoach service (root only, 0600).
-# FRETCOACH_HUB_URL=https://hub.example.com
-# FRETCOACH_HUB_TOKEN=
-# FRETCOACH_USER_ID=
-# OPENAI_API_KEY=
-# OPIK_API_KEY=            (Opik cloud; with OPIK_WORKSPACE=)
-# OPIK_URL_OVERRIDE=       (a self-hosted Opik, e.g. http://opik.local:5173/api/)
-# OPIK_PROJECT_NAME=FretCoach
-ENV
-fi
+write_env_file /etc/fretcoach/env
 install -m 0644 systemd/fretcoach.service /etc/systemd/system/fretcoach.service
 if [ -d /run/systemd/system ]; then
     systemctl daemon-reload

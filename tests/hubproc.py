@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import sqlite3
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -166,3 +170,125 @@ class HubProcess:
 def fresh_tokens(*users: str) -> dict[str, str]:
     """Random tokens, one per user, prefixed with the user's name for readable failures."""
     return {f"{user}-{secrets.token_urlsafe(18)}": user for user in users}
+
+
+# ---------------------------------------------------------------- slow clients
+
+SlowKind = Literal["anonymous-body", "slow-headers", "token-slow-body"]
+
+
+@dataclass(frozen=True)
+class SlowOutcome:
+    """How one slow connection ended: the status the Hub answered (None: closed without
+    one), and whether the Hub ended it before the client had finished dribbling."""
+
+    kind: SlowKind
+    status: int | None
+    cut_off: bool
+
+
+def _slow_head(kind: SlowKind, token: str) -> bytes:
+    head = "POST /api/v1/sessions HTTP/1.1\r\nHost: hub\r\n"
+    if kind == "slow-headers":
+        return head.encode()  # the rest of the headers, one byte at a time, never ending
+    if kind == "token-slow-body":
+        head += f"Authorization: Bearer {token}\r\n"
+    head += "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+    return head.encode()
+
+
+def slow_connection(
+    port: int,
+    kind: SlowKind,
+    *,
+    token: str = "",
+    dribble_s: float = 30.0,
+    interval_s: float = 0.2,
+    stop: threading.Event | None = None,
+) -> SlowOutcome:
+    """One slowloris connection: send headers (or part of them), then one byte per
+    ``interval_s`` for up to ``dribble_s``, reading whatever the Hub answers meanwhile."""
+    stop = stop or threading.Event()
+    deadline = time.monotonic() + dribble_s
+    received = b""
+    closed = False
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.settimeout(interval_s)
+        try:
+            sock.sendall(_slow_head(kind, token))
+        except OSError:
+            closed = True
+        pad = b"X-Pad: " if kind == "slow-headers" else b"{"
+        while not closed and time.monotonic() < deadline and not stop.is_set():
+            try:  # read first: an answer must not be lost to a reset after our next byte
+                chunk = sock.recv(4096)
+                if not chunk:
+                    closed = True
+                    break
+                received += chunk
+                continue
+            except TimeoutError:
+                pass
+            except OSError:
+                closed = True
+                break
+            try:
+                sock.sendall(pad[:1])
+                pad = pad[1:] or b"a"
+            except OSError:
+                closed = True
+    status = None
+    if received.startswith(b"HTTP/1.1 "):
+        status = int(received[9:12])
+    return SlowOutcome(kind=kind, status=status, cut_off=closed)
+
+
+@dataclass
+class SlowAttack:
+    """``count`` slow connections held against a Hub from threads until :meth:`stop`.
+
+    Each slot opens a connection of its kind and dribbles; when the Hub ends it, the slot
+    waits ``reconnect_s`` and opens another, so the attack stays at ``count`` for as long
+    as it runs. :attr:`outcomes` collects how every connection ended.
+    """
+
+    port: int
+    kinds: Sequence[SlowKind]
+    token: str = ""
+    dribble_s: float = 30.0
+    reconnect_s: float = 0.5
+    outcomes: list[SlowOutcome] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._slot, args=(kind,), daemon=True) for kind in self.kinds
+        ]
+
+    def start(self) -> SlowAttack:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> list[SlowOutcome]:
+        """Stop every slot and return the outcomes of the connections the Hub ended."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self.dribble_s + 15)
+        with self._lock:
+            return list(self.outcomes)
+
+    def _slot(self, kind: SlowKind) -> None:
+        while not self._stop.is_set():
+            try:
+                outcome = slow_connection(
+                    self.port, kind, token=self.token, dribble_s=self.dribble_s, stop=self._stop
+                )
+            except OSError:
+                outcome = SlowOutcome(kind=kind, status=None, cut_off=True)  # refused
+            if self._stop.is_set() and not outcome.cut_off:
+                return  # we stopped it, not the Hub
+            with self._lock:
+                self.outcomes.append(outcome)
+            self._stop.wait(self.reconnect_s)

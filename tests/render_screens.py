@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -22,9 +23,11 @@ from display.state import (
     HomeScreen,
     PracticeScreen,
     ScreenState,
+    SettingsScreen,
     StatusScreen,
     StoppedScreen,
     SummaryScreen,
+    TempoScreen,
     TunerScreen,
 )
 from tests.conftest import REPO
@@ -36,15 +39,17 @@ LONG_TIP = (
     "pitch two frets up, then hold it there for a beat."
 )
 
+HOME = HomeScreen(
+    scale_name="A minor pentatonic",
+    bpm=90,
+    metrics=("pitch", "scale", "timing"),
+    sync_pending=0,
+    sync_rejected=0,
+    hub_configured=True,
+)
+
 EXAMPLES: dict[str, ScreenState] = {
-    "home": HomeScreen(
-        scale_name="A minor pentatonic",
-        bpm=90,
-        metrics=("pitch", "scale", "timing"),
-        sync_pending=0,
-        sync_rejected=0,
-        hub_configured=True,
-    ),
+    "home": HOME,
     "home_long_scale_free_tempo": HomeScreen(
         scale_name="Bb harmonic minor with a very long name",
         bpm=None,
@@ -60,6 +65,19 @@ EXAMPLES: dict[str, ScreenState] = {
         sync_pending=2,
         sync_rejected=0,
         hub_configured=False,
+    ),
+    "home_settings_hint": replace(HOME, hint="Hold START: settings"),
+    "tempo": TempoScreen(bpm=92),
+    "tempo_free": TempoScreen(bpm=None),
+    "tempo_tapping": TempoScreen(bpm=92, taps=2),
+    "tempo_tapped": TempoScreen(bpm=240, taps=4),
+    "settings": SettingsScreen(
+        rows=(("Strictness", "0.5"), ("Sensitivity", "0.7"), ("Tips every", "60 s")),
+        selected=0,
+    ),
+    "settings_tips": SettingsScreen(
+        rows=(("Strictness", "1"), ("Sensitivity", "0"), ("Tips every", "300 s")),
+        selected=2,
     ),
     "practice": PracticeScreen(
         elapsed_s=83.4,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tracemalloc
 import wave
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from scipy.io import wavfile
 
 from device.analyze import analyze_file
-from device.wavread import read_wav
+from device.wavread import WavReader, read_wav
 from tests.signals import sequence
 
 SR = 48000
@@ -29,12 +31,12 @@ def melody(sr: int = SR) -> np.ndarray:
     return sequence(notes, sr=sr, amp_dbfs=-12.0)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "device.cli", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
@@ -138,6 +140,30 @@ def test_every_sample_format_reads_the_same_notes(tmp_path: Path, flavour: str, 
     assert [n.midi for n in analysis.notes] == [m for m, _ in MELODY]
 
 
+def test_a_long_24_bit_file_is_read_in_blocks_not_whole(tmp_path: Path) -> None:
+    """24-bit cannot be memory-mapped; reading it whole took 3.5× the file in RAM (a 1 GB
+    take killed a Pi). Streamed, the peak stays a few blocks whatever the length."""
+    seconds = 120
+    ints = (np.sin(np.arange(SR * seconds) * 0.05) * 2**22).astype("<i4")
+    packed = ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()  # 17 MB of audio
+    path = tmp_path / "long-24bit.wav"
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(3)
+        handle.setframerate(SR)
+        handle.writeframes(packed)
+    del ints, packed
+    tracemalloc.start()
+    try:
+        reader = WavReader(path)
+        frames = sum(len(chunk) for chunk in reader.chunks())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert frames == SR * seconds
+    assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB for a {seconds} s file"
+
+
 def test_stereo_picks_the_loudest_channel_or_the_one_asked_for(tmp_path: Path) -> None:
     signal = melody()
     stereo = np.stack([0.001 * np.sin(np.arange(len(signal)) * 0.01), signal], axis=1)
@@ -165,6 +191,14 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
     cut_short = tmp / "cut-short.wav"
     wavfile.write(cut_short, SR, (melody() * 32767).astype(np.int16))
     cut_short.write_bytes(cut_short.read_bytes()[:20000])
+    no_channels = tmp / "0-channels.wav"
+    wavfile.write(no_channels, SR, (melody() * 32767).astype(np.int16))
+    header = bytearray(no_channels.read_bytes())
+    fmt = header.index(b"fmt ")
+    header[fmt + 10 : fmt + 12] = (0).to_bytes(2, "little")  # fmt chunk: nChannels = 0
+    no_channels.write_bytes(bytes(header))
+    fifo = tmp / "pipe.wav"
+    os.mkfifo(fifo)
     return {
         "missing": (tmp / "nope.wav", "no such file"),
         "directory": (tmp, "is a directory"),
@@ -173,16 +207,31 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
         "no audio": (no_frames, "holds no audio"),
         "wrong rate": (slow, "sampled at 22050 Hz; fretcoach needs 44100 or 48000 Hz"),
         "truncated": (truncated, "damaged or unsupported WAV"),
+        "0 channels": (no_channels, "damaged or unsupported WAV (Channel count is zero)"),
+        "fifo": (fifo, "is a named pipe (FIFO), not a WAV file"),
+        "device": (Path("/dev/null"), "is a device, not a WAV file"),
     }
 
 
 @pytest.mark.parametrize(
     "case",
-    ["missing", "directory", "not a wav", "empty file", "no audio", "wrong rate", "truncated"],
+    [
+        "missing",
+        "directory",
+        "not a wav",
+        "empty file",
+        "no audio",
+        "wrong rate",
+        "truncated",
+        "0 channels",
+        "fifo",
+        "device",
+    ],
 )
 def test_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path: Path, case: str) -> None:
     path, message = _bad_inputs(tmp_path)[case]
-    result = run_cli("analyze", str(path), "--scale", "A minor", "--json")
+    # A FIFO must be refused, not opened: opening one waits for a writer forever.
+    result = run_cli("analyze", str(path), "--scale", "A minor", "--json", timeout=30)
     assert result.returncode == 1
     assert result.stdout == ""
     assert message in result.stderr

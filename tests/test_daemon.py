@@ -27,10 +27,11 @@ import pytest
 from PIL import Image, ImageChops
 
 from device.audio import Capture, EndOfStream, ToneSource, WavSource
-from device.config import Config, load_config
+from device.config import Config, device_settings_path, load_config, remember_setting
 from device.daemon import Daemon
 from device.screens import NO_INTERFACE
 from device.session import NAMING_HOLD_S, DspLoop, LiveSession, PracticeSettings, State
+from display.state import HomeScreen, SettingsScreen, TempoScreen
 from dsp import HOP_SIZE, METRICS, parse_scale
 from dsp.errors import AudioSourceError, ConfigError
 from sync.store import Store
@@ -512,8 +513,14 @@ def test_presses_move_the_daemon_between_screens(tmp_path: Path) -> None:
         daemon = Daemon(Config(), source=ToneSource(realtime=False), store=store)
         daemon.dsp.start()
         try:
-            daemon.press("mode")  # home: the tempo, free → 60 bpm
+            daemon.press("mode")  # home: the tempo screen
+            assert daemon.screen() == TempoScreen(None, taps=1)  # that press was a tap
+            daemon.press("feedback")  # from free: 100 bpm, where a first step lands
+            for _step in range(8):
+                daemon.press("select", long=True)  # −5 each
             assert daemon.settings.bpm == 60.0
+            daemon.press("start")  # done: home
+            assert daemon.state is State.IDLE and isinstance(daemon.screen(), HomeScreen)
             daemon.press("select", long=True)  # home: the scale type
             assert daemon.settings.scale.type.key != "minor_pentatonic"
             assert daemon.settings.scale.spelled_root == "A"
@@ -524,8 +531,10 @@ def test_presses_move_the_daemon_between_screens(tmp_path: Path) -> None:
             assert daemon.state is State.TUNER
             daemon.press("mode", long=True)
             assert daemon.state is State.IDLE and not daemon.dsp.tuning
-            daemon.press("start", long=True)  # home: a long START does nothing
-            assert daemon.state is State.IDLE and store.sessions() == []
+            daemon.press("start", long=True)  # home: the settings screen
+            assert isinstance(daemon.screen(), SettingsScreen) and store.sessions() == []
+            daemon.press("start", long=True)  # done, long or short
+            assert isinstance(daemon.screen(), HomeScreen)
             daemon.press("start")
             assert daemon.state is State.PRACTISING and daemon.live is not None
             daemon.press("mode")  # practising: the tip interval, 60 → 120 s
@@ -545,6 +554,173 @@ def test_presses_move_the_daemon_between_screens(tmp_path: Path) -> None:
             daemon.dsp.stop()
         [record] = store.sessions()
         assert record.status == "completed" and record.bpm == 60.0
+
+
+def test_the_tempo_set_by_taps_and_by_steps_is_the_next_session_s(tmp_path: Path) -> None:
+    """MockPanel presses through the running daemon; the taps are spaced on the buttons'
+    stepped clock (each press itself takes 0.1 s of it), and the tempo reaches the scorer
+    of the session START begins, and the stored session."""
+    panel = MockPanel()
+    source = GatedTone()
+    watcher = ScreenWatcher()
+
+    def tap_after(seconds: float) -> None:
+        panel.clock.advance(seconds - 0.1)
+        panel.press("mode")
+
+    def session_bpm() -> float | None:
+        panel.press("start")  # the tempo screen: done
+        panel.press("start")  # home: play
+        assert daemon.live is not None
+        bpm = daemon.live.scorer.config.bpm
+        panel.press("start", long=True)  # stop
+        panel.press("start")  # the summary: home
+        return bpm
+
+    with Store.open(tmp_path) as store:
+        daemon = Daemon(
+            Config(),
+            source=source,
+            store=store,
+            display=watcher,
+            buttons=panel,
+            exit_when_source_ends=False,
+            notifier=ReadyNotifier(),
+        )
+        with running(daemon):
+            panel.press("mode")  # home: the tempo screen, and the first tap
+            watcher.wait_for(lambda s: s == TempoScreen(None, taps=1))
+            tap_after(0.5)
+            assert daemon.settings.bpm is None  # two taps are not enough
+            tap_after(0.5)
+            assert daemon.settings.bpm == 120.0
+            tap_after(0.3)  # a fumbled tap: the median of 0.5, 0.5, 0.3 s is kept
+            assert daemon.settings.bpm == 120.0
+            watcher.wait_for(lambda s: s == TempoScreen(120.0, taps=4))
+            assert session_bpm() == 120.0
+
+            panel.press("mode")  # the tempo screen again: a new count
+            for _step in range(3):
+                panel.press("feedback")  # +1
+            panel.press("select", long=True)  # −5
+            assert daemon.settings.bpm == 118.0
+            panel.press("mode", long=True)  # free tempo
+            watcher.wait_for(lambda s: s == TempoScreen(None))
+            assert session_bpm() is None
+
+            panel.press("mode")
+            panel.press("mode", long=True)  # from free back to the last tempo
+            assert daemon.settings.bpm == 118.0
+            tap_after(0.75)  # 80 bpm, but one interval is only a start
+            tap_after(2.5)  # over 2 s: the count starts again
+            tap_after(0.75)
+            assert daemon.settings.bpm == 118.0
+            tap_after(0.75)
+            assert daemon.settings.bpm == 80.0
+            assert session_bpm() == 80.0
+            source.end()
+        records = sorted(store.sessions(), key=lambda r: r.start_timestamp)
+        assert [r.bpm for r in records] == [120.0, None, 80.0]
+
+
+def test_settings_set_on_the_device_outlast_a_restart(tmp_path: Path) -> None:
+    """The settings screen's values are kept in the state directory and read back by the
+    next start: over the config file, under ``-o``."""
+    saved = device_settings_path(tmp_path)
+
+    def started(config: Config) -> Daemon:
+        return Daemon(config, source=ToneSource(realtime=False), store=store)
+
+    with Store.open(tmp_path) as store:
+        config, _ = load_config(None, [], device_settings=saved)
+        daemon = started(config)
+        daemon.press("start", long=True)  # home: settings
+        assert daemon.screen() == SettingsScreen(
+            (("Strictness", "0.5"), ("Sensitivity", "0.5"), ("Tips every", "60 s")), 0
+        )
+        daemon.press("feedback")
+        daemon.press("feedback", long=True)  # strictness 0.7
+        daemon.press("mode")
+        daemon.press("select")  # sensitivity 0.4
+        daemon.press("mode", long=True)
+        daemon.press("mode", long=True)  # back round to the tips, from the top
+        daemon.press("feedback")  # a tip every 120 s
+        assert daemon.screen() == SettingsScreen(
+            (("Strictness", "0.7"), ("Sensitivity", "0.4"), ("Tips every", "120 s")), 2
+        )
+        daemon.press("start")  # done
+        assert daemon.state is State.IDLE and daemon.settings.strictness == 0.7
+        assert json.loads(saved.read_text()) == {
+            "coach.interval_s": 120.0,
+            "practice.sensitivity": 0.4,
+            "practice.strictness": 0.7,
+        }
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".settings")] == []
+
+        # The next start, in the same state directory.
+        config, _ = load_config(None, [], device_settings=saved)
+        assert (config.practice.strictness, config.practice.sensitivity) == (0.7, 0.4)
+        assert config.coach.interval_s == 120.0
+        again = started(config)
+        again.press("start", long=True)
+        assert again.screen() == SettingsScreen(
+            (("Strictness", "0.7"), ("Sensitivity", "0.4"), ("Tips every", "120 s")), 0
+        )
+        again.press("start")
+        again.press("start")  # a session with them
+        assert again.live is not None
+        assert again.live.scorer.config.strictness == 0.7
+        assert again.live.tracker.config.sensitivity == 0.4
+        again.press("mode")  # practising: the tip interval, 120 → 300 s, remembered too
+        assert json.loads(saved.read_text())["coach.interval_s"] == 300.0
+        again._finish_session(status="completed")
+
+    # Above the config file, below -o.
+    file = tmp_path / "config.toml"
+    file.write_text("[practice]\nstrictness = 0.2\nsensitivity = 0.2\n")
+    config, _ = load_config(file, ["practice.sensitivity=0.9"], device_settings=saved)
+    assert (config.practice.strictness, config.practice.sensitivity) == (0.7, 0.9)
+
+
+def test_a_damaged_settings_file_never_stops_the_device(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    saved = device_settings_path(tmp_path)
+    saved.write_text("{not json")
+    config, _ = load_config(None, [], device_settings=saved)
+    assert config == Config()
+    assert "ignoring the device's saved settings" in caplog.text
+    saved.write_text(
+        '{"practice.strictness": 7, "practice.sensitivity": 0.3, "sync.data_dir": "/"}'
+    )
+    config, _ = load_config(None, [], device_settings=saved)
+    assert config.practice.strictness == 0.5  # out of range: skipped, and logged
+    assert config.practice.sensitivity == 0.3
+    assert config.sync.data_dir == ""  # only what the settings screen sets is read
+    assert "`practice.strictness` must be between 0 and 1, not 7" in caplog.text
+    remember_setting(saved, "practice.strictness", 0.8)  # rewrites it whole
+    assert json.loads(saved.read_text()) == {
+        "practice.sensitivity": 0.3,
+        "practice.strictness": 0.8,
+    }
+
+
+def test_fretcoach_status_shows_the_settings_kept_on_the_device(tmp_path: Path) -> None:
+    data = tmp_path / "state"
+    remember_setting(device_settings_path(data), "practice.strictness", 0.9)
+    config = tmp_path / "config.toml"
+    config.write_text("[practice]\nstrictness = 0.1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "device.cli", "status", "--json", "--config", str(config)]
+        + ["--data-dir", str(data)],
+        cwd=REPO,
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(result.stdout)["config"]["practice"]["strictness"] == 0.9
 
 
 class ScriptedCoach:

@@ -24,9 +24,11 @@ from display.state import (
     HomeScreen,
     PracticeScreen,
     ScreenState,
+    SettingsScreen,
     StatusScreen,
     StoppedScreen,
     SummaryScreen,
+    TempoScreen,
     TunerScreen,
 )
 from dsp.errors import DisplayError
@@ -78,6 +80,8 @@ def test_examples_cover_every_screen() -> None:
     kinds = {type(state) for state in EXAMPLES.values()}
     assert kinds == {
         HomeScreen,
+        TempoScreen,
+        SettingsScreen,
         PracticeScreen,
         TunerScreen,
         SummaryScreen,
@@ -140,7 +144,7 @@ def _screens_at_their_longest() -> dict[str, list[ScreenState]]:
     """Every screen, built as the daemon builds it, with the longest scale names, numbers,
     notices and each line of the longest tip."""
     from coach.recommend import Recommendation
-    from device import screens
+    from device import keymap, screens
     from device.session import LiveSnapshot, PracticeSettings
     from dsp.scales import all_scales
 
@@ -158,8 +162,20 @@ def _screens_at_their_longest() -> dict[str, list[ScreenState]]:
                 sync_rejected=99,
                 hub_configured=True,
                 clock_waits=clock_waits,
+                turn=turn,
             )
             for clock_waits in (False, True)
+            for turn in range(3)
+        ],
+        "tempo": [
+            screens.tempo(bpm, taps=taps)
+            for bpm in (None, keymap.MIN_BPM, 100.4, keymap.MAX_BPM)
+            for taps in (0, 1, 2, 4, 99)
+        ],
+        "settings": [
+            screens.settings({s.key: value(s.choices) for s in keymap.SETTINGS}, selected=selected)
+            for value in (min, max, lambda choices: choices[len(choices) // 2])
+            for selected in range(len(keymap.SETTINGS))
         ],
         "tuner": [
             screens.tuner(snapshot),

@@ -9,7 +9,12 @@ deployed. Tests use fresh ids, and the list test uses users nobody else touches.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -22,12 +27,15 @@ from typing import Any
 import pytest
 import requests
 
+from device.launcher import START_TIMEOUT_S, free_port
+from device.processes import stop_process
 from dsp.errors import HubServerConfigError
 from sync.hub.app import create_app
 from sync.hub.auth import parse_token_args, tokens_from_env
 from sync.hub.cli import main
 from sync.hub.options import build_parser
-from tests.hubproc import HubProcess, fresh_tokens
+from tests.conftest import REPO
+from tests.hubproc import HubProcess, SlowAttack, SlowKind, fresh_tokens, slow_connection
 
 MIB = 1024 * 1024
 DROP = object()  # in a change set: remove the field
@@ -727,3 +735,156 @@ def test_parse_token_args_names_the_expected_form(item: str) -> None:
 def test_one_token_for_two_users_is_refused() -> None:
     with pytest.raises(HubServerConfigError, match="two users"):
         parse_token_args(["tok=alice", "tok=bob"])
+
+
+# --------------------------------------------------------------------------- the open internet
+
+
+def test_an_unauthenticated_body_is_refused_before_it_is_read(server: HubProcess) -> None:
+    # The body is announced and never sent: a Hub that read it first would wait for ever.
+    head = (
+        "POST /api/v1/sessions HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer forged\r\n"
+        "Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        answer = sock.recv(4096)
+        while answer.count(b"}") < 1:
+            more = sock.recv(4096)
+            assert more, answer
+            answer += more
+        assert sock.recv(4096) == b""  # closed: the body is never read
+    assert answer.startswith(b"HTTP/1.1 401 ")
+    assert b"connection: close" in answer.lower()
+    assert b'"error":"unauthorized"' in answer
+
+
+@pytest.mark.parametrize("count", [2**63, 2**31])
+def test_a_count_the_database_cannot_hold_is_422(server: HubProcess, count: int) -> None:
+    body = session_body(total_notes_played=count, correct_notes_played=count, bad_notes_played=0)
+    response = post(server, body)
+    assert response.status_code == 422, response.text
+    assert fields(response) == ["correct_notes_played", "total_notes_played"]
+    assert stored(server, body["session_id"]) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("start_timestamp", "0001-01-01T00:30:00+01:00"),  # before year 1 in UTC
+        ("end_timestamp", "9999-12-31T23:30:00-01:00"),  # after year 9999 in UTC
+    ],
+)
+def test_a_time_that_overflows_in_utc_is_422(server: HubProcess, field: str, value: str) -> None:
+    body = session_body(**{field: value})
+    response = post(server, body)
+    assert response.status_code == 422, response.text
+    assert fields(response)[0] == field
+    assert "years 1–9999" in response.json()["detail"][0]["message"]
+
+
+def test_text_with_a_nul_character_is_422(server: HubProcess) -> None:
+    body = session_body(device_id="portable\x000001")
+    response = post(server, body)
+    assert response.status_code == 422, response.text
+    assert fields(response) == ["device_id"]
+
+
+def test_docs_need_no_cdn(server: HubProcess) -> None:
+    for path in ("/docs", "/redoc"):
+        page = requests.get(f"{server.url}{path}", timeout=5)
+        # Off (404), or, if ever served, without a script from another host.
+        assert page.status_code == 404 or "cdn." not in page.text, path
+    assert requests.get(f"{server.url}/openapi.json", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_one_line(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["--port", port])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(
+        f"--port: must be a port number, 1–65535 (or 0 for any free one), not {port!r}"
+    )
+    assert "Traceback" not in "".join(err)
+
+
+def test_port_zero_means_any_free_port() -> None:
+    assert build_parser().parse_args(["--port", "0"]).port == 0
+
+
+GUARD_S = 1.0  # the guarded Hub's header and body timeouts
+SLOW_UNAUTHENTICATED: list[SlowKind] = ["anonymous-body"] * 100 + ["slow-headers"] * 100
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A Hub with one-second header and body timeouts, as deployed otherwise."""
+    limits = ["--header-timeout", str(GUARD_S), "--body-timeout", str(GUARD_S)]
+    with HubProcess(
+        tmp_path_factory.mktemp("guarded-hub"), enable_faults=False, extra_args=limits
+    ) as proc:
+        yield proc
+
+
+def test_slow_connections_are_cut_off_while_a_device_still_syncs(guarded: HubProcess) -> None:
+    """200 slow unauthenticated connections (and 10 slow ones with a token) are each ended
+    by the Hub — 401 at once without a token, 408 once headers or a body are late — while a
+    device's every post succeeds. The throughput figure is ``bench/hub.py``'s."""
+    attack = SlowAttack(
+        guarded.port,
+        [*SLOW_UNAUTHENTICATED, *["token-slow-body"] * 10],
+        token=guarded.token_for("alice"),
+        dribble_s=30 * GUARD_S,  # far past the timeouts: the Hub, not the client, ends them
+    ).start()
+    try:
+        time.sleep(2 * GUARD_S)  # let every slot connect and meet a timeout at least once
+        answers = [post(guarded, session_body()).status_code for _ in range(40)]
+    finally:
+        outcomes = attack.stop()
+    assert answers == [201] * 40
+    expected = {"anonymous-body": 401, "slow-headers": 408, "token-slow-body": 408}
+    seen = {kind: {(o.status, o.cut_off) for o in outcomes if o.kind == kind} for kind in expected}
+    assert seen == {kind: {(status, True)} for kind, status in expected.items()}, seen
+
+
+def test_sigterm_exits_with_a_request_hanging(tmp_path: Path) -> None:
+    """One unfinished request does not keep the Hub from exiting: it waits its
+    --shutdown-timeout, cancels the request and shuts down in order."""
+    tokens = fresh_tokens("alice")
+    port = free_port()
+    argv = [sys.executable, "-m", "sync.hub", "--port", str(port), "--db", str(tmp_path / "h.db")]
+    argv += ["--body-timeout", "600", "--shutdown-timeout", "1"]
+    env = {**os.environ, "FRETCOACH_HUB_TOKENS": ",".join(f"{t}={u}" for t, u in tokens.items())}
+    with (tmp_path / "hub.log").open("w") as log:
+        hub = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert hub.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "hub.log"
+            ).read_text()
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.05)
+        hanging = threading.Thread(
+            target=slow_connection,
+            args=(port, "token-slow-body"),
+            kwargs={"token": next(iter(tokens)), "dribble_s": 60},
+            daemon=True,
+        )
+        hanging.start()
+        time.sleep(0.5)  # the request is in (its body half sent) when the signal comes
+        hub.terminate()
+        try:
+            code = hub.wait(timeout=30)  # far past --shutdown-timeout; the old Hub never exits
+        except subprocess.TimeoutExpired:
+            pytest.fail("the Hub is still running 30 s after SIGTERM with one request hanging")
+        assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it is done
+        log = (tmp_path / "hub.log").read_text()
+        assert "timeout graceful shutdown exceeded" in log and "Finished server process" in log
+    finally:
+        stop_process(hub)

@@ -15,7 +15,7 @@ from coach.live import INTERVAL_CHOICES
 from device import keymap
 from device.audio import ToneSource
 from device.buttons import BUTTON_NAMES, DEFAULT_KEYMAP
-from device.config import Config
+from device.config import DEVICE_SETTING_KEYS, Config
 from device.daemon import Daemon
 from device.keymap import SCREENS, Action, action_for, screen_of
 from device.session import State
@@ -25,16 +25,54 @@ from tests.conftest import REPO
 
 A = Action
 _ = None  # the press does nothing there
-# (button, long) → the action on: home, suggestion, practising, paused, summary, tuner
+# (button, long) → the action on: home, tempo, settings, suggestion, practising, paused,
+# summary, tuner
 EXPECTED: dict[tuple[str, bool], tuple[Action | None, ...]] = {
-    ("start", False): (A.START, A.PLAY_SUGGESTION, A.PAUSE, A.RESUME, A.HOME, _),
-    ("start", True): (_, A.DISMISS, A.STOP, A.STOP, A.HOME, _),
-    ("select", False): (A.NEXT_ROOT, A.DISMISS, *[A.NEXT_TIP_LINE] * 3, _),
-    ("select", True): (A.NEXT_SCALE_TYPE, A.DISMISS, *[A.NEXT_TIP_LINE] * 3, _),
-    ("mode", False): (A.NEXT_TEMPO, A.DISMISS, A.NEXT_TIP_INTERVAL, A.NEXT_TIP_INTERVAL, _, _),
-    ("mode", True): (A.TUNER, A.DISMISS, _, _, _, A.TUNER),
-    ("feedback", False): (A.NEXT_METRICS, A.DISMISS, *[A.THUMBS_UP] * 3, _),
-    ("feedback", True): (A.AI_MODE, A.DISMISS, *[A.THUMBS_DOWN] * 3, _),
+    ("start", False): (A.START, A.HOME, A.HOME, A.PLAY_SUGGESTION, A.PAUSE, A.RESUME, A.HOME, _),
+    ("start", True): (A.SETTINGS, A.HOME, A.HOME, A.DISMISS, A.STOP, A.STOP, A.HOME, _),
+    ("select", False): (
+        A.NEXT_ROOT,
+        A.TEMPO_DOWN,
+        A.SETTING_DOWN,
+        A.DISMISS,
+        *[A.NEXT_TIP_LINE] * 3,
+        _,
+    ),
+    ("select", True): (
+        A.NEXT_SCALE_TYPE,
+        A.TEMPO_DOWN_5,
+        A.SETTING_DOWN,
+        A.DISMISS,
+        *[A.NEXT_TIP_LINE] * 3,
+        _,
+    ),
+    ("mode", False): (
+        A.TEMPO,
+        A.TAP,
+        A.NEXT_SETTING,
+        A.DISMISS,
+        A.NEXT_TIP_INTERVAL,
+        A.NEXT_TIP_INTERVAL,
+        _,
+        _,
+    ),
+    ("mode", True): (A.TUNER, A.FREE_TEMPO, A.PREVIOUS_SETTING, A.DISMISS, _, _, _, A.TUNER),
+    ("feedback", False): (
+        A.NEXT_METRICS,
+        A.TEMPO_UP,
+        A.SETTING_UP,
+        A.DISMISS,
+        *[A.THUMBS_UP] * 3,
+        _,
+    ),
+    ("feedback", True): (
+        A.AI_MODE,
+        A.TEMPO_UP_5,
+        A.SETTING_UP,
+        A.DISMISS,
+        *[A.THUMBS_DOWN] * 3,
+        _,
+    ),
 }
 CELLS = [
     (screen, button, long, actions[i])
@@ -59,6 +97,10 @@ def test_the_keymap_has_no_cell_outside_the_screens_and_buttons() -> None:
 def test_the_screen_the_buttons_act_on() -> None:
     assert screen_of(State.IDLE, suggestion=False) == "home"
     assert screen_of(State.IDLE, suggestion=True) == "suggestion"
+    editors: tuple[keymap.Editor, ...] = ("tempo", "settings")
+    for editor in editors:  # open over home, and before a suggestion
+        assert screen_of(State.IDLE, suggestion=True, editor=editor) == editor
+    assert screen_of(State.PRACTISING, suggestion=False, editor="tempo") == "practising"
     for state in (State.PRACTISING, State.PAUSED, State.SUMMARY, State.TUNER):
         assert screen_of(state, suggestion=True) == state.value  # only home shows one
 
@@ -85,12 +127,75 @@ def test_every_action_has_one_handler_in_the_daemon(tmp_path: Path) -> None:
         assert set(daemon.actions) == set(Action)
 
 
-def test_the_tempo_steps_through_free_and_60_to_160_by_20() -> None:
-    seen: list[float | None] = [None]
-    for _step in range(7):
-        seen.append(keymap.next_tempo(seen[-1]))
-    assert seen == [None, 60, 80, 100, 120, 140, 160, None]
-    assert keymap.next_tempo(90.0) == 60.0  # a configured tempo off the list: the first
+def test_the_tempo_steps_by_whole_bpm_within_40_to_240() -> None:
+    assert keymap.step_tempo(90.0, 1) == 91.0
+    assert keymap.step_tempo(90.0, -5) == 85.0
+    assert keymap.step_tempo(92.4, 5) == 97.0  # a configured 92.4 steps from 92
+    assert keymap.step_tempo(238.0, 5) == 240.0 and keymap.step_tempo(240.0, 1) == 240.0
+    assert keymap.step_tempo(42.0, -5) == 40.0 and keymap.step_tempo(40.0, -1) == 40.0
+    assert keymap.step_tempo(400.0, 0) == 240.0  # a config's 400 is played at 240
+
+
+def test_a_step_from_free_tempo_lands_on_the_last_tempo_unstepped() -> None:
+    assert keymap.step_tempo(None, 1, last=72.0) == 72.0
+    assert keymap.step_tempo(None, -5) == keymap.DEFAULT_BPM == 100
+    assert keymap.step_tempo(None, 1, last=20.0) == 40.0
+
+
+def test_tap_tempo_is_the_median_interval_of_the_last_taps() -> None:
+    taps: tuple[float, ...] = ()
+    tempos = []
+    for at in (10.0, 10.5, 11.0, 11.5):  # 120 bpm
+        taps = keymap.add_tap(taps, at)
+        tempos.append(keymap.tap_tempo(taps))
+    assert tempos == [None, None, 120.0, 120.0]  # two intervals before a tempo is set
+    # One fumbled tap among steady ones at 0.6 s (100 bpm): the median ignores it.
+    assert keymap.tap_tempo((0.0, 0.6, 1.2, 1.5)) == 100.0  # intervals .6 .6 .3
+    assert keymap.tap_tempo((0.0, 0.6, 1.3, 1.9)) == 100.0  # intervals .6 .7 .6
+    # Only the last four taps count: a slow start is forgotten once the player settles.
+    taps = ()
+    for at in (0.0, 1.0, 2.0, 2.5, 3.0, 3.5):
+        taps = keymap.add_tap(taps, at)
+    assert taps == (2.0, 2.5, 3.0, 3.5) and keymap.tap_tempo(taps) == 120.0
+
+
+def test_taps_more_than_2_s_apart_restart_the_count() -> None:
+    taps = keymap.add_tap(keymap.add_tap((), 0.0), 0.5)
+    assert keymap.add_tap(taps, 2.5) == (0.0, 0.5, 2.5)  # exactly 2 s: still the same count
+    restarted = keymap.add_tap(taps, 2.51)
+    assert restarted == (2.51,) and keymap.tap_tempo(restarted) is None
+    assert keymap.add_tap(taps, 0.4) == (0.4,)  # a clock that went back: a new count too
+
+
+def test_tap_tempo_is_clamped_to_the_metronome_s_range() -> None:
+    assert keymap.tap_tempo((0.0, 0.1, 0.2)) == 240.0  # 600 bpm
+    assert keymap.tap_tempo((0.0, 1.9, 3.8)) == 40.0  # 31.6 bpm
+
+
+def test_the_settings_screen_sets_what_the_device_remembers() -> None:
+    assert [s.key for s in keymap.SETTINGS] == list(DEVICE_SETTING_KEYS)
+    assert keymap.SETTINGS[2].choices == INTERVAL_CHOICES
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "step", "expected"),
+    [
+        (0, 0.5, 1, 0.6),
+        (0, 0.5, -1, 0.4),
+        (0, 1.0, 1, 1.0),  # no wrap from one end to the other
+        (1, 0.0, -1, 0.0),
+        (0, 0.55, 1, 0.6),  # a config file's value between two steps: the neighbour
+        (0, 0.55, -1, 0.5),
+        (0, 0.52, 0, 0.5),
+        (2, 60.0, 1, 120.0),
+        (2, 300.0, 1, 300.0),
+        (2, 30.0, -1, 30.0),
+    ],
+)
+def test_a_setting_steps_through_its_choices(
+    index: int, value: float, step: int, expected: float
+) -> None:
+    assert keymap.step_setting(keymap.SETTINGS[index], value, step) == pytest.approx(expected)
 
 
 def test_the_metrics_step_through_all_then_pairs_then_one() -> None:

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -135,6 +136,31 @@ def test_a_corrupt_database_is_quarantined_not_a_crash_loop(
         store.begin_session(start())  # the fresh store works
     assert "is corrupt" in caplog.text
     assert "started a fresh one" in caplog.text
+
+
+def test_a_store_truncated_to_0_bytes_is_quarantined_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / DB_NAME).write_bytes(b"")
+    with Store.open(tmp_path) as store:
+        assert store.quarantined is not None
+        assert store.quarantined.read_bytes() == b""
+        store.begin_session(start())  # the fresh store works
+    assert "is corrupt (the file is empty (0 bytes))" in caplog.text
+
+
+def test_quarantines_in_the_same_second_never_overwrite_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(time, "strftime", lambda *_args: "20260101T000000")
+    kept = []
+    for number in range(3):
+        (tmp_path / DB_NAME).write_bytes(f"corrupt {number}".encode() * 512)
+        with Store.open(tmp_path) as store:
+            assert store.quarantined is not None
+            kept.append(store.quarantined)
+    assert len(set(kept)) == 3
+    assert [p.read_bytes()[:9] for p in kept] == [b"corrupt 0", b"corrupt 1", b"corrupt 2"]
 
 
 def test_a_damaged_page_fails_the_integrity_check(tmp_path: Path) -> None:

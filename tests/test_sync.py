@@ -19,7 +19,8 @@ import pytest
 import requests
 
 from device.launcher import free_port
-from sync.client import HubClient, HubSettings, parse_retry_after
+from dsp.errors import HubConfigError
+from sync.client import HubClient, HubSettings, parse_retry_after, redact_url
 from sync.clock import ClockReading
 from sync.records import NoteRow, SessionProgress
 from sync.store import HUB_KINDS, Store
@@ -237,6 +238,57 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+
+
+HUB_ENV = {"FRETCOACH_HUB_URL": "https://hub.example.com", "FRETCOACH_HUB_TOKEN": "t"}
+
+
+@pytest.mark.parametrize("name", ["FRETCOACH_HUB_CONNECT_TIMEOUT", "FRETCOACH_HUB_READ_TIMEOUT"])
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "nan", "inf", "1e999", "601"])
+def test_a_bad_hub_timeout_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(HubConfigError, match=f"^{name} must be a number of seconds above 0"):
+        HubSettings.from_env({**HUB_ENV, name: value})
+
+
+def test_hub_timeouts_default_and_parse() -> None:
+    settings = HubSettings.from_env({**HUB_ENV, "FRETCOACH_HUB_READ_TIMEOUT": " 2.5 "})
+    assert settings is not None
+    assert (settings.connect_timeout_s, settings.read_timeout_s) == (5.0, 2.5)
+
+
+@pytest.mark.parametrize("command", [["sync"], ["status"], ["run", "--source", "demo", "--fast"]])
+def test_a_bad_hub_timeout_is_one_line_and_exit_1(tmp_path: Path, command: list[str]) -> None:
+    env = {**HUB_ENV, "FRETCOACH_HUB_CONNECT_TIMEOUT": "abc"}
+    extra = ["--display", "none", "--buttons", "none"] if command[0] == "run" else []
+    result = run_cli(*command, *extra, "--data-dir", str(tmp_path), env=env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "fretcoach: error: FRETCOACH_HUB_CONNECT_TIMEOUT must be a number of seconds "
+        "above 0 and at most 600, not 'abc'"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_status_never_prints_a_password_inside_a_url(tmp_path: Path) -> None:
+    env = {
+        **HUB_ENV,
+        "FRETCOACH_HUB_URL": "https://dev:hub-s3cret@hub.example.com/fc",
+        "OPIK_URL_OVERRIDE": "http://me:opik-s3cret@opik.local:5173/api",
+    }
+    text = run_cli("status", "--data-dir", str(tmp_path), env=env)
+    as_json = run_cli("status", "--json", "--data-dir", str(tmp_path), env=env)
+    assert text.returncode == as_json.returncode == 0, text.stderr + as_json.stderr
+    for out in (text.stdout + text.stderr, as_json.stdout + as_json.stderr):
+        assert "s3cret" not in out and "dev:" not in out and "me:" not in out
+    assert "hub: https://***@hub.example.com/fc" in text.stdout
+    assert "at http://***@opik.local:5173/api" in text.stdout
+    assert json.loads(as_json.stdout)["hub"] == "https://***@hub.example.com/fc"
+
+
+def test_redact_url_keeps_everything_but_the_credentials() -> None:
+    assert redact_url("https://hub.example.com/x") == "https://hub.example.com/x"
+    assert redact_url("https://u:p@w@h:8443/a?b=1") == "https://***@h:8443/a?b=1"
+    assert redact_url("http://token@h") == "http://***@h"
 
 
 def test_the_token_never_reaches_logs_or_the_store(

@@ -85,3 +85,51 @@ def test_daemon_notifies_ready_watchdog_and_stopping(tmp_path: Path) -> None:
     assert "STATUS=listening on file demo.wav" in messages[0]
     assert sum(m == "WATCHDOG=1" for m in messages) >= 5  # every 0.2 s for ~10 s
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+
+
+INSTALL = REPO / "systemd" / "install.sh"
+
+
+def rehearse_write_env_file(path: Path) -> subprocess.CompletedProcess[str]:
+    """``write_env_file`` from install.sh alone: sourcing the script installs nothing."""
+    # Checked first so that an install.sh without the function is never sourced (as
+    # root, that would install for real).
+    assert "\nwrite_env_file() {" in INSTALL.read_text()
+    return subprocess.run(
+        ["bash", "-c", 'source "$0" && set -euo pipefail && write_env_file "$1"', INSTALL, path],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")
+
+
+@needs_root
+def test_install_makes_an_existing_env_file_root_0600_and_keeps_its_secrets(
+    tmp_path: Path,
+) -> None:
+    env = tmp_path / "env"
+    env.write_text("FRETCOACH_HUB_TOKEN=secret\n")
+    env.chmod(0o644)
+    os.chown(env, 65534, 65534)  # nobody: e.g. copied over from another machine
+    result = rehearse_write_env_file(env)
+    assert result.returncode == 0, result.stderr
+    info = env.stat()
+    assert (info.st_mode & 0o777, info.st_uid, info.st_gid) == (0o600, 0, 0)
+    assert env.read_text() == "FRETCOACH_HUB_TOKEN=secret\n"
+
+
+@needs_root
+def test_install_creates_a_missing_env_file_root_0600(tmp_path: Path) -> None:
+    env = tmp_path / "env"
+    result = rehearse_write_env_file(env)
+    assert result.returncode == 0, result.stderr
+    assert env.stat().st_mode & 0o777 == 0o600
+    assert "# FRETCOACH_HUB_TOKEN=" in env.read_text()
+
+
+def test_install_writes_the_env_file_through_write_env_file() -> None:
+    assert "\nwrite_env_file /etc/fretcoach/env\n" in INSTALL.read_text()

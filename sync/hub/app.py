@@ -14,8 +14,8 @@ from dsp.errors import HubServerConfigError
 from sync.hub import faults, openapi, routes
 from sync.hub.answers import install_error_handlers
 from sync.hub.auth import TokenAuth
-from sync.hub.limits import BodyLimitMiddleware
-from sync.hub.options import DEFAULT_MAX_BODY_BYTES
+from sync.hub.limits import BodyLimitMiddleware, TokenGateMiddleware
+from sync.hub.options import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_BODY_BYTES
 from sync.hub.storage import HubStore, make_engine
 
 
@@ -24,9 +24,14 @@ def create_app(
     database_url: str,
     tokens: dict[str, str],
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     enable_faults: bool = False,
 ) -> FastAPI:
-    """Build the server; creates the tables now, so a bad database fails here, not later."""
+    """Build the server; creates the tables now, so a bad database fails here, not later.
+
+    Swagger UI and ReDoc are off: FastAPI loads their assets from a CDN, which a Hub on a
+    LAN without internet cannot reach; ``/openapi.json`` is served.
+    """
     auth = TokenAuth(tokens)
     if max_body_bytes < 1:
         raise HubServerConfigError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
@@ -49,6 +54,8 @@ def create_app(
         version=openapi.VERSION,
         description=openapi.DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.auth = auth
     app.state.store = store
@@ -59,5 +66,8 @@ def create_app(
         app.state.faults = faults.FaultPlan()
         app.include_router(faults.router)
         app.add_middleware(faults.FaultMiddleware, plan=app.state.faults)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)  # outermost
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=max_body_bytes, body_timeout_s=body_timeout_s
+    )
+    app.add_middleware(TokenGateMiddleware, auth=auth)  # outermost: no body before a token
     return app

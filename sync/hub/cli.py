@@ -10,6 +10,7 @@ import logging
 import logging.config
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -19,7 +20,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from dsp.errors import HubServerConfigError
 from sync.hub.app import create_app
 from sync.hub.auth import TokenAuth, collect_tokens
-from sync.hub.options import DATABASE_URL_ENV, DEFAULT_DB, DEFAULT_MAX_BODY_BYTES
+from sync.hub.limits import header_deadline_protocol
+from sync.hub.options import (
+    DATABASE_URL_ENV,
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_DB,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_KEEP_ALIVE_S,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_SHUTDOWN_TIMEOUT_S,
+)
 from sync.hub.storage import sqlite_url
 
 log = logging.getLogger(__name__)
@@ -27,6 +38,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_CANNOT_START = 1
 EXIT_BAD_SETTINGS = 2  # what argparse gives a bad flag
+H11_MAX_HEADER_BYTES = 16 * 1024  # h11's default, pinned: a device sends under 1 KiB
 
 
 def main(args: argparse.Namespace) -> int:
@@ -50,6 +62,13 @@ def main(args: argparse.Namespace) -> int:
             enable_faults=args.enable_fault_injection,
             log_level=args.log_level,
             max_body_bytes=args.max_body_bytes,
+            limits=ConnectionLimits(
+                max_connections=args.max_connections,
+                header_timeout_s=args.header_timeout,
+                body_timeout_s=args.body_timeout,
+                keep_alive_s=args.keep_alive_timeout,
+                shutdown_timeout_s=args.shutdown_timeout,
+            ),
         )
     except (HubServerConfigError, SQLAlchemyError, ModuleNotFoundError) as err:
         hint = ""
@@ -68,6 +87,17 @@ def resolve_database_url(db: str | os.PathLike[str] | None, database_url: str | 
     return url or sqlite_url(DEFAULT_DB)
 
 
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one connection may hold, and how long shutdown waits; see ``hub serve --help``."""
+
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    keep_alive_s: int = DEFAULT_KEEP_ALIVE_S
+    shutdown_timeout_s: int = DEFAULT_SHUTDOWN_TIMEOUT_S
+
+
 def serve(
     *,
     host: str,
@@ -77,13 +107,19 @@ def serve(
     enable_faults: bool = False,
     log_level: str = "info",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    limits: ConnectionLimits = ConnectionLimits(),
 ) -> None:
-    """Run the server until interrupted; logs go to stdout and never contain a token."""
+    """Run the server until interrupted; logs go to stdout and never contain a token.
+
+    SIGTERM stops accepting, waits up to ``limits.shutdown_timeout_s`` for requests in
+    flight, then cancels them and exits, so one stuck client cannot hold the Hub up.
+    """
     logging.config.dictConfig(_log_config(log_level))
     app = create_app(
         database_url=database_url,
         tokens=tokens,
         max_body_bytes=max_body_bytes,
+        body_timeout_s=limits.body_timeout_s,
         enable_faults=enable_faults,
     )
     auth: TokenAuth = app.state.auth
@@ -95,8 +131,27 @@ def serve(
     )
     if enable_faults:
         log.warning("fault injection is ON (POST /_faults): for tests only")
+    log.info(
+        "at most %d connections; headers within %g s, bodies within %g s; "
+        "idle connections closed after %d s; shutdown waits %d s",
+        limits.max_connections,
+        limits.header_timeout_s,
+        limits.body_timeout_s,
+        limits.keep_alive_s,
+        limits.shutdown_timeout_s,
+    )
     uvicorn.run(
-        app, host=host, port=port, log_config=None, log_level=log_level, server_header=False
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=log_level,
+        server_header=False,
+        http=header_deadline_protocol(limits.header_timeout_s),
+        limit_concurrency=limits.max_connections,
+        timeout_keep_alive=limits.keep_alive_s,
+        timeout_graceful_shutdown=limits.shutdown_timeout_s,
+        h11_max_incomplete_event_size=H11_MAX_HEADER_BYTES,
     )
 
 

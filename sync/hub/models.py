@@ -34,9 +34,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from dsp.scales import Scale, parse_scale
 
 MAX_NOTES = 20_000  # ~1.2 MB of JSON: a long session fits well inside the 2 MiB body limit
+# The counts' columns are INTEGER: 32-bit on PostgreSQL, so that is the bound everywhere (a
+# bigger count would pass validation and then fail the insert as a 500, which devices retry).
+MAX_COUNT = 2**31 - 1
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
-Count = Annotated[StrictInt, Field(ge=0)]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
 UserId = Annotated[str, Field(min_length=1, max_length=128)]
 Metric = Literal["pitch", "scale", "timing"]
 
@@ -48,6 +51,14 @@ class _Strict(BaseModel):
     """Unknown fields are errors (a typo must not silently drop data); NaN/inf are refused."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        """PostgreSQL refuses NUL in text (lone surrogates are already refused by pydantic)."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character (\\u0000), which the Hub cannot store")
+        return value
 
 
 def _known_scale(name: str) -> Scale:
@@ -69,7 +80,13 @@ def _type_matches(scale_type: str, scale_name: str | None) -> str:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    """The same instant in UTC; a time within a day of year 1 or 9999 may not have one."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as err:  # pydantic reports only ValueErrors as a 422
+        raise ValueError(
+            f"{value.isoformat()} is outside the years 1–9999 once converted to UTC"
+        ) from err
 
 
 # Offsets are required (a naive time is ambiguous) and normalised to UTC, so the same

@@ -27,6 +27,7 @@ def ingest_answers(ok: type[BaseModel], what: str) -> Answers:
         200: {"model": ok, "description": f"the same {what} again, same content: not stored"},
         401: {"model": ErrorAnswer, "description": "missing or unknown device token"},
         403: {"model": ErrorAnswer, "description": "user_id is not the token's user"},
+        408: {"model": ErrorAnswer, "description": "the body arrived too slowly; closed"},
         409: {"model": ErrorAnswer, "description": f"the same id with different {what} content"},
         413: {"model": ErrorAnswer, "description": "body over the size limit"},
         422: {"model": InvalidAnswer, "description": "invalid body or headers"},

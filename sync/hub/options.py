@@ -7,11 +7,19 @@ stays fast; :func:`sync.hub.cli.main` runs a server from the parsed namespace.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from sync.hub.auth import TOKENS_ENV
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+# A Pi-sized Hub: each open connection costs at most ~100 KiB before its token is checked
+# (h11's 16 KiB header limit plus uvicorn's 64 KiB read buffer), so 400 stay under 40 MB.
+DEFAULT_MAX_CONNECTIONS = 400
+DEFAULT_HEADER_TIMEOUT_S = 10.0  # a request's headers, from its first byte
+DEFAULT_BODY_TIMEOUT_S = 30.0  # a whole 2 MiB body at ~70 KB/s, a poor Wi-Fi link
+DEFAULT_KEEP_ALIVE_S = 5  # uvicorn's own default
+DEFAULT_SHUTDOWN_TIMEOUT_S = 10
 DEFAULT_DB = Path("hub.db")
 DATABASE_URL_ENV = "DATABASE_URL"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -20,7 +28,9 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """``--host``, ``--port``, ``--db``/``--database-url``, ``--token``, the limits and logs."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
-    parser.add_argument("--port", type=int, default=8787, help="port (default %(default)s)")
+    parser.add_argument(
+        "--port", type=port_number, default=8787, help="port, 1–65535 (default %(default)s)"
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--db",
@@ -50,6 +60,45 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="request size limit (default %(default)s, 2 MiB)",
     )
     parser.add_argument(
+        "--max-connections",
+        type=_at_least(1, int),
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="open connections (and requests in flight) above which a request is answered "
+        "503 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=_at_least(0.1, float),
+        default=DEFAULT_HEADER_TIMEOUT_S,
+        metavar="SECONDS",
+        help="a request's headers must arrive within this, or the connection is closed "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=_at_least(0.1, float),
+        default=DEFAULT_BODY_TIMEOUT_S,
+        metavar="SECONDS",
+        help="a request's whole body must arrive within this after its headers, or it is "
+        "answered 408 and the connection closed (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-alive-timeout",
+        type=_at_least(1, int),
+        default=DEFAULT_KEEP_ALIVE_S,
+        metavar="SECONDS",
+        help="close an idle kept-alive connection after this (default %(default)s)",
+    )
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=_at_least(0, int),
+        default=DEFAULT_SHUTDOWN_TIMEOUT_S,
+        metavar="SECONDS",
+        help="on SIGTERM, wait at most this for requests in flight, then cancel them and "
+        "exit (default %(default)s)",
+    )
+    parser.add_argument(
         "--enable-fault-injection",
         action="store_true",
         help="expose /_faults to fail, delay or drop answers (tests only, never in production)",
@@ -57,6 +106,35 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", default="info", choices=LOG_LEVELS, help="server log level (default info)"
     )
+
+
+def port_number(text: str) -> int:
+    """``--port``: 1–65535, or 0 for any free port (the log says which)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"must be a port number, 1–65535 (or 0 for any free one), not {text!r}"
+        )
+    return port
+
+
+def _at_least(low: float, kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse ``type=`` that reads ``kind`` and refuses values below ``low``."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= low or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a number ≥ {low}, not {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
 
 
 def build_parser(prog: str = "python -m sync.hub") -> argparse.ArgumentParser:
