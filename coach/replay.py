@@ -97,7 +97,7 @@ class TraceReplayer:
                 self._replay_feedback(api, item.id, item.payload, waiting, report)
         except httpx.TransportError as err:
             report.unreachable = True
-            where = self.settings.base_url
+            where = self.settings.shown_url
             log.info("coach: Opik unreachable at %s (%s); traces stay queued", where, err)
         except ApiError as err:
             # 429 or 5xx: the backend is there but busy; the next round tries again.

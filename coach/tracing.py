@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from dsp.errors import CoachSettingError
 
@@ -97,6 +98,14 @@ class OpikSettings:
     @property
     def base_url(self) -> str:
         return (self.url or OPIK_CLOUD_URL).rstrip("/")
+
+    @property
+    def shown_url(self) -> str:
+        """:attr:`base_url` for logs: any ``user:password@`` in it replaced by ``***@``."""
+        parts = urlsplit(self.base_url)
+        if "@" not in parts.netloc:
+            return self.base_url
+        return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 def prepare_opik_environment(
@@ -264,7 +273,7 @@ class Tracer:
             log.info(
                 "coach: tracing to Opik project %r at %s",
                 self.settings.project_name,
-                self.settings.base_url,
+                self.settings.shown_url,
             )
             return True
 

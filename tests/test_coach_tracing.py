@@ -309,3 +309,11 @@ def test_opik_settings_and_device_defaults(tmp_path: Path) -> None:
     assert environ["TMPDIR"] == "/run/fretcoach"
     assert "OPIK_ANALYTICS_ENABLE" not in applied
     assert json.dumps(applied)  # plain strings, loggable
+
+
+def test_logs_show_the_opik_url_without_its_credentials() -> None:
+    settings = OpikSettings(enabled=True, url="https://ana:s3cret@opik.example:8443/api/")
+    assert settings.shown_url == "https://***@opik.example:8443/api"
+    assert "s3cret" not in settings.shown_url and "ana" not in settings.shown_url
+    plain = OpikSettings(enabled=True, url="http://127.0.0.1:5173/api")
+    assert plain.shown_url == plain.base_url == "http://127.0.0.1:5173/api"
