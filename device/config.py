@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import stat
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,11 @@ from dsp.errors import CoachSettingError, ConfigError, UnknownScaleError
 log = logging.getLogger(__name__)
 
 SYSTEM_CONFIG = Path("/etc/fretcoach/config.toml")
-SECRET_HINTS = ("key", "token", "secret", "password")
+# A key that names a credential (`hub_token`, `openai_api_key`, `password`): whole words
+# between underscores, so `practice.key` (a musical key) or `nokey` is just unknown.
+SECRET_KEY = re.compile(
+    r"(?:^|_)(?:(?:api|access|secret|private)_?key|token|secret|password|passwd)s?(?:_|$)"
+)
 DEVICE_SETTINGS_FILE = "settings.json"
 # What the settings screen sets (device.keymap.SETTINGS, in the same order); nothing else
 # is read from settings.json.
@@ -185,11 +190,26 @@ def load_config(
 
 def _apply_file(config: Config, path: Path) -> Config:
     try:
-        data = tomllib.loads(path.read_text())
+        # Only a regular file: opening a FIFO blocks until a writer comes, and a device
+        # such as /dev/zero never ends, so either would hang every command that loads config.
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(
+                f"config file {path} is {_file_kind(mode)}, not a regular file; "
+                "point --config at a regular .toml file"
+            )
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError as err:
         raise ConfigError(f"config file {path} does not exist") from err
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 (byte {err.start} is 0x{err.object[err.start]:02x});"
+            " save it as UTF-8"
+        ) from err
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from err
     for section, values in data.items():
@@ -198,6 +218,18 @@ def _apply_file(config: Config, path: Path) -> Config:
         for key, value in values.items():
             config = _apply(config, f"{section}.{key}", value, origin=str(path))
     return config
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def device_settings_path(data_dir: Path) -> Path:
@@ -272,7 +304,7 @@ def _apply(config: Config, dotted: str, value: Any, *, origin: str) -> Config:
     section = getattr(config, section_name)
     known = {f.name: f for f in fields(section)}
     if key not in known:
-        if any(hint in key.lower() for hint in SECRET_HINTS):
+        if SECRET_KEY.search(key.lower().replace("-", "_")):
             raise ConfigError(
                 f"{origin}: `{dotted}` looks like a secret; secrets come from the environment "
                 "only (OPENAI_API_KEY, OPIK_API_KEY, FRETCOACH_HUB_TOKEN)"

@@ -98,6 +98,7 @@ class Daemon:
         store: Store,
         display: parts.Display | None = None,
         buttons: Buttons | None = None,  # None: the session starts at once
+        buttons_problem: str | None = None,  # why configured buttons are missing: on screen
         sync_worker: SyncWorker | None = None,
         coach: parts.Coach | None = None,  # None: no tips
         recommender: parts.Recommender | None = None,  # None: made from the environment
@@ -112,6 +113,7 @@ class Daemon:
         self.store = store
         self.display = display
         self.buttons = buttons
+        self.buttons_problem = buttons_problem
         self.sync_worker = sync_worker
         self.coach = coach
         self.recommender = recommender
@@ -828,6 +830,7 @@ class Daemon:
                 tip=tip,
                 tip_page=self._tip_page((live.session_id, "live", tip)),
                 paused=self.state is State.PAUSED,
+                buttons_missing=self.buttons_problem is not None,
             )
         result = self._last_result
         if self.state is State.SUMMARY and result is not None:
@@ -838,6 +841,7 @@ class Daemon:
                 sync_state=self._sync_state_of(result),
                 tip=tip,
                 tip_page=self._tip_page((result.session_id, "summary", tip)),
+                buttons_missing=self.buttons_problem is not None,
             )
         if self.state is State.IDLE and self._editor == "tempo":
             return screens.tempo(self.settings.bpm, taps=self._tap_run)
@@ -857,6 +861,7 @@ class Daemon:
             # Takes turns with "Press START to play", so what to do next stays in view.
             clock_waits=bool(pending and not self._clock_synced()),
             turn=self._turn(),
+            buttons_missing=self.buttons_problem is not None,
         )
 
     def _sync_state_of(self, result: SessionResult) -> str:

@@ -12,13 +12,15 @@ import json
 import logging
 import os
 import sys
-from dataclasses import replace
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from coach.tracing import FEEDBACK_KIND, TRACE_KIND
 from device.audio import PyAudioSource, ToneSource, WavSource, list_input_devices
 from device.bundled import demo_paths
+from device.buttons import Buttons, open_buttons
 from device.config import (
     Config,
     describe,
@@ -93,8 +95,9 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "status",
         help="configuration, store and sync state at a glance",
         description="Print the configuration in effect, the session store's size and how "
-        "many sessions and coach traces wait for the Hub or Opik or were rejected. Reads "
-        "the store only; safe while the daemon runs.",
+        "many sessions and coach traces wait for the Hub or Opik or were rejected, and the "
+        "button backend: for GPIO buttons, the gpiozero pin factory `run` would use, or why "
+        "there is none. Reads the store and claims no pin; safe while the daemon runs.",
     )
     _add_config_options(status)
     status.add_argument("--data-dir", type=Path, help="state directory")
@@ -212,27 +215,36 @@ def build_speaker(config: Config, coach: Any | None) -> Any | None:
     ).start()
 
 
-def build_buttons(config: Config) -> Any | None:
-    """The configured buttons; None for ``none``, and for GPIO buttons that cannot be
+@dataclass(frozen=True, slots=True)
+class ButtonsSetup:
+    """The buttons the daemon gets, and why there are none when buttons were configured."""
+
+    buttons: Buttons | None
+    problem: str | None = None  # the journal's reason; the screens then say "No buttons"
+
+
+def build_buttons(config: Config) -> ButtonsSetup:
+    """The configured buttons; none for ``none``, and for GPIO buttons that cannot be
     opened (no backend, a pin in use, broken wiring): the practice device never stops for
-    its buttons. Then each session starts at once, and the journal says why and what to fix.
+    its buttons. Then each session starts at once, the journal says why and what to fix,
+    and the screens say there are no buttons.
     """
     if config.buttons.kind == "none":
-        return None
-    from device.buttons import open_buttons
-
+        return ButtonsSetup(None)
     b = config.buttons
     try:
-        return open_buttons(
-            b.kind,
-            pins={
-                "start": b.start_pin,
-                "select": b.select_pin,
-                "mode": b.mode_pin,
-                "feedback": b.feedback_pin,
-            },
-            debounce_s=b.debounce_ms / 1000.0,
-            long_press_s=b.long_press_ms / 1000.0,
+        return ButtonsSetup(
+            open_buttons(
+                b.kind,
+                pins={
+                    "start": b.start_pin,
+                    "select": b.select_pin,
+                    "mode": b.mode_pin,
+                    "feedback": b.feedback_pin,
+                },
+                debounce_s=b.debounce_ms / 1000.0,
+                long_press_s=b.long_press_ms / 1000.0,
+            )
         )
     except ButtonsError as err:
         if b.kind != "gpio":
@@ -242,7 +254,7 @@ def build_buttons(config: Config) -> Any | None:
             "when the daemon stops",
             err,
         )
-        return None
+        return ButtonsSetup(None, problem=str(err))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -284,12 +296,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         display = build_display(config, data_dir)
         coach = build_coach(config, store)
         speaker = build_speaker(config, coach)
+        buttons = build_buttons(config)
         daemon = Daemon(
             config,
             source=source,
             store=store,
             display=display,
-            buttons=build_buttons(config),
+            buttons=buttons.buttons,
+            buttons_problem=buttons.problem,
             sync_worker=sync_worker,
             coach=coach,
             speaker=speaker,
@@ -387,6 +401,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         traces = store.outbox_counts((TRACE_KIND, FEEDBACK_KIND))
     hub = HubSettings.from_env()
     coach = coach_status(config)
+    buttons = buttons_status(config)
     status = {
         "data_dir": str(data_dir),
         "hub": hub.shown_url if hub else None,
@@ -395,6 +410,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "sessions_rejected": counts.rejected,
         "last_session": sessions[0].as_json() if sessions else None,
         "coach": {**coach, "traces_waiting": traces.pending, "traces_rejected": traces.rejected},
+        "buttons": buttons,
         "config": describe(config),
     }
     if args.json:
@@ -419,13 +435,78 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"input {audio.channel}, {audio.sample_rate} Hz "
         "(the daemon logs the rate in use: `listening on …`)"
     )
-    print(f"display: {config.display.kind}; buttons: {config.buttons.kind}")
+    if buttons["problem"] is not None:
+        shown = f"none — {buttons['problem']}"
+    elif buttons["kind"] == "gpio":
+        shown = f"gpio through gpiozero's {buttons['backend']} pin factory"
+    else:
+        shown = str(buttons["kind"])
+    print(f"display: {config.display.kind}; buttons: {shown}")
     print(
         f"coach: {coach['tips']}; tracing: {coach['tracing']} "
         f"({traces.pending} trace(s) waiting for Opik, {traces.rejected} rejected); "
         f"speech: {coach['speech']}"
     )
     return 0
+
+
+def buttons_status(config: Config) -> dict[str, str | None]:
+    """The button backend ``run`` would use: ``kind`` as configured, ``backend`` (for GPIO,
+    the pin factory, e.g. ``"lgpio"``; ``"none"`` when there is none) and ``problem``, the
+    reason there is none (the daemon then runs without buttons)."""
+    kind = config.buttons.kind
+    if kind != "gpio":
+        return {"kind": kind, "backend": kind, "problem": None}
+    try:
+        backend = gpio_pin_factory()
+    except ButtonsError as err:
+        return {"kind": kind, "backend": "none", "problem": str(err)}
+    return {"kind": kind, "backend": backend, "problem": None}
+
+
+def gpio_pin_factory() -> str:
+    """The pin factory gpiozero would give GPIO buttons now, by its entry-point name
+    (``GPIOZERO_PIN_FACTORY``, else the first of lgpio, rpigpio, pigpio, native that
+    loads), with the package behind ``RPi.GPIO`` (RPi.GPIO itself or rpi-lgpio).
+
+    The factory is made and closed again without claiming a pin, so the running daemon's
+    buttons are left alone. Raises :class:`ButtonsError` with gpiozero's reasons when no
+    factory loads.
+    """
+    try:
+        from gpiozero import Device
+        from gpiozero.exc import PinFactoryFallback
+    except ImportError as err:
+        raise ButtonsError("gpiozero is not installed: pip install gpiozero") from err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PinFactoryFallback)
+        try:
+            # gpiozero's own choice as `Button()` makes it, without setting the class-wide
+            # `Device.pin_factory` (and its atexit clean-up) for this process.
+            factory = Device._default_pin_factory()
+        except Exception as err:  # BadPinFactory, or a named backend's own error
+            reasons = "; ".join(
+                str(w.message) for w in caught if issubclass(w.category, PinFactoryFallback)
+            )
+            raise ButtonsError(f"no GPIO backend for the buttons ({reasons or err})") from err
+    try:
+        return _pin_factory_name(factory)
+    finally:
+        factory.close()
+
+
+def _pin_factory_name(factory: object) -> str:
+    from importlib.metadata import entry_points, packages_distributions
+
+    cls = type(factory)
+    where = f"{cls.__module__}:{cls.__qualname__}"
+    names = [ep.name for ep in entry_points(group="gpiozero_pin_factories") if ep.value == where]
+    name = names[0] if names else cls.__qualname__
+    if name == "rpigpio":
+        providers = packages_distributions().get("RPi")
+        if providers:
+            name += f" (RPi.GPIO from {', '.join(sorted(set(providers)))})"
+    return name
 
 
 def coach_status(config: Config) -> dict[str, str]:

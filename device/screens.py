@@ -38,6 +38,9 @@ _FOCUS_LINES = {
 # The home screen's bottom line takes turns (a turn every `coach.tip_page_s`): what to do
 # next, and where the settings are.
 HOME_HINTS = ("Press START to play", "Hold START: settings")
+# GPIO buttons were configured but could not be opened: the device plays on without them
+# and the journal says why and what to fix. One line of the tip line and the hint bar.
+NO_BUTTONS = "No buttons: see log"
 CLOCK_HINT = "Clock not synced yet"
 _OPEN_STRINGS = (("E2", 40), ("A2", 45), ("D3", 50), ("G3", 55), ("B3", 59), ("E4", 64))
 
@@ -60,8 +63,10 @@ def practice(
     tip: str | None,
     tip_page: int,
     paused: bool,
+    buttons_missing: bool = False,
 ) -> PracticeScreen:
-    """A session in progress: the window's scores, the note being played, the tip line."""
+    """A session in progress: the window's scores, the note being played, the tip line.
+    With ``buttons_missing`` the tip line says so while there is no tip to show."""
     window = snapshot.window if snapshot and snapshot.session_id else None
     return PracticeScreen(
         elapsed_s=float(int(stream_s)),  # the screen shows m:ss
@@ -71,7 +76,7 @@ def practice(
         note_name=snapshot.note_name if snapshot else None,
         cents=snapshot.cents if snapshot else None,
         in_scale=snapshot.in_scale if snapshot else None,
-        tip=tip,
+        tip=_or_no_buttons(tip, buttons_missing),
         tip_page=tip_page,
         paused=paused,
         bpm=settings.bpm,
@@ -86,8 +91,10 @@ def summary(
     sync_state: str,
     tip: str | None,
     tip_page: int,
+    buttons_missing: bool = False,
 ) -> SummaryScreen:
-    """A finished session: its scores, notes, length and where it is on its way to the Hub."""
+    """A finished session: its scores, notes, length and where it is on its way to the Hub.
+    With ``buttons_missing`` the tip line says so while there is no summary to show."""
     return SummaryScreen(
         pitch=scores.pitch_accuracy if scores else None,
         scale=scores.scale_conformity if scores else None,
@@ -96,9 +103,13 @@ def summary(
         notes_in_scale=scores.counts.in_scale_notes if scores else 0,
         duration_s=duration_s,
         sync_state=sync_state,
-        tip=tip,
+        tip=_or_no_buttons(tip, buttons_missing),
         tip_page=tip_page,
     )
+
+
+def _or_no_buttons(tip: str | None, buttons_missing: bool) -> str | None:
+    return tip if tip or not buttons_missing else NO_BUTTONS
 
 
 def suggestion(rec: Recommendation) -> StatusScreen:
@@ -117,11 +128,15 @@ def home(
     hub_configured: bool,
     clock_waits: bool,
     turn: int = 0,
+    buttons_missing: bool = False,
 ) -> HomeScreen:
     """Idle: what the next session will use and how syncing goes. The bottom line shows
-    :data:`HOME_HINTS` in turn (``turn`` counts up), and, when ``clock_waits``, also says
-    that sessions wait for the clock to be synced."""
-    hints = (*HOME_HINTS, CLOCK_HINT) if clock_waits else HOME_HINTS
+    :data:`HOME_HINTS` in turn (``turn`` counts up), or :data:`NO_BUTTONS` instead when
+    ``buttons_missing``, and, when ``clock_waits``, also says that sessions wait for the
+    clock to be synced."""
+    hints = (NO_BUTTONS,) if buttons_missing else HOME_HINTS
+    if clock_waits:
+        hints = (*hints, CLOCK_HINT)
     return HomeScreen(
         scale_name=settings.scale.name,
         bpm=settings.bpm,

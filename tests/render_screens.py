@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from device.screens import NO_BUTTONS
 from display.render import HEIGHT, WIDTH, font, render
 from display.state import (
     HomeScreen,
@@ -48,6 +49,19 @@ HOME = HomeScreen(
     hub_configured=True,
 )
 
+PRACTICE = PracticeScreen(
+    elapsed_s=83.4,
+    pitch=0.87,
+    scale=0.64,
+    timing=0.31,
+    note_name="A2",
+    cents=-12,
+    in_scale=True,
+    tip="Relax the fretting hand.",
+    bpm=90,
+    scale_name="Am pent",
+)
+
 EXAMPLES: dict[str, ScreenState] = {
     "home": HOME,
     "home_long_scale_free_tempo": HomeScreen(
@@ -67,6 +81,7 @@ EXAMPLES: dict[str, ScreenState] = {
         hub_configured=False,
     ),
     "home_settings_hint": replace(HOME, hint="Hold START: settings"),
+    "home_no_buttons": replace(HOME, hint=NO_BUTTONS),
     "tempo": TempoScreen(bpm=92),
     "tempo_free": TempoScreen(bpm=None),
     "tempo_tapping": TempoScreen(bpm=92, taps=2),
@@ -79,18 +94,7 @@ EXAMPLES: dict[str, ScreenState] = {
         rows=(("Strictness", "1"), ("Sensitivity", "0"), ("Tips every", "300 s")),
         selected=2,
     ),
-    "practice": PracticeScreen(
-        elapsed_s=83.4,
-        pitch=0.87,
-        scale=0.64,
-        timing=0.31,
-        note_name="A2",
-        cents=-12,
-        in_scale=True,
-        tip="Relax the fretting hand.",
-        bpm=90,
-        scale_name="Am pent",
-    ),
+    "practice": PRACTICE,
     "practice_sharp_out_of_scale": PracticeScreen(
         elapsed_s=754,
         pitch=1.0,
@@ -232,6 +236,9 @@ EXAMPLES: dict[str, ScreenState] = {
         in_scale=True,
         tip="Thumbs down: not sent",
         scale_name="Am pent",
+    ),
+    "practice_no_buttons": replace(
+        PRACTICE, elapsed_s=5, pitch=None, scale=None, timing=None, cents=2, tip=NO_BUTTONS, bpm=100
     ),
     "ai_mode_choosing": StatusScreen("AI coach", ("Choosing your next", "practice...")),
     "ai_mode_rules": StatusScreen(

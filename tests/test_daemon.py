@@ -29,9 +29,10 @@ from PIL import Image, ImageChops
 from device.audio import Capture, EndOfStream, ToneSource, WavSource
 from device.config import Config, device_settings_path, load_config, remember_setting
 from device.daemon import Daemon
-from device.screens import NO_INTERFACE
+from device.run_command import build_buttons
+from device.screens import NO_BUTTONS, NO_INTERFACE
 from device.session import NAMING_HOLD_S, DspLoop, LiveSession, PracticeSettings, State
-from display.state import HomeScreen, SettingsScreen, TempoScreen
+from display.state import HomeScreen, PracticeScreen, SettingsScreen, SummaryScreen, TempoScreen
 from dsp import HOP_SIZE, METRICS, parse_scale
 from dsp.errors import AudioSourceError, ConfigError
 from sync.store import Store
@@ -1057,6 +1058,80 @@ def test_gpio_buttons_that_cannot_open_never_stop_the_device(tmp_path: Path) -> 
     assert session["status"] == "completed" and session["total_notes_played"] >= 18
     assert "no GPIO backend for the buttons" in result.stderr
     assert "running without buttons" in result.stderr
+
+
+def test_gpio_buttons_that_cannot_open_say_so_on_every_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same missing backend, wired as `fretcoach run` wires it: the home screen, the
+    practice screen's tip line (while the coach has nothing to say) and the summary point
+    to the journal, where the reason is."""
+    from gpiozero import Device
+
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
+    monkeypatch.setattr(Device, "pin_factory", None)  # gpiozero's choice is made afresh
+    config, _ = load_config(None, ['buttons.kind="gpio"'])
+    setup = build_buttons(config)
+    assert setup.buttons is None
+    assert setup.problem is not None and "no GPIO backend for the buttons" in setup.problem
+    watcher = ScreenWatcher()
+    with Store.open(tmp_path) as store:
+        daemon = Daemon(
+            config,
+            source=WavSource(DEMO, realtime=False),
+            store=store,
+            display=watcher,
+            buttons=setup.buttons,
+            buttons_problem=setup.problem,
+        )
+        [result] = daemon.run()
+    assert result.status == "completed"
+    home = next(s for s in watcher.shown if isinstance(s, HomeScreen))
+    assert home.hint == NO_BUTTONS  # not "Press START to play": there is no START
+    practice = [s for s in watcher.shown if isinstance(s, PracticeScreen)]
+    assert practice and all(s.tip == NO_BUTTONS for s in practice)
+    assert any(isinstance(s, SummaryScreen) and s.tip == NO_BUTTONS for s in watcher.shown)
+
+
+@pytest.mark.parametrize(
+    ("factory", "shown", "as_json"),
+    [
+        ("mock", "buttons: gpio through gpiozero's mock pin factory", ("mock", None)),
+        (
+            "no-such-factory",
+            "buttons: none — no GPIO backend for the buttons "
+            "(Unable to find pin factory 'no-such-factory')",
+            (
+                "none",
+                "no GPIO backend for the buttons (Unable to find pin factory 'no-such-factory')",
+            ),
+        ),
+    ],
+)
+def test_status_shows_the_gpio_backend_or_why_there_is_none(
+    tmp_path: Path, factory: str, shown: str, as_json: tuple[str, str | None]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[buttons]\nkind = "gpio"\n')
+
+    def status(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "device.cli", "status", "--config", str(config)]
+            + ["--data-dir", str(tmp_path / "state"), *args],
+            cwd=REPO,
+            env={**offline_env(), "GPIOZERO_PIN_FACTORY": factory},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout
+
+    assert shown in status()
+    backend, problem = as_json
+    reported = json.loads(status("--json"))
+    assert reported["buttons"] == {"kind": "gpio", "backend": backend, "problem": problem}
+    assert reported["config"]["buttons"]["kind"] == "gpio"  # the existing keys stay
 
 
 def test_keyboard_buttons_that_cannot_open_still_stop_with_the_fix(tmp_path: Path) -> None:

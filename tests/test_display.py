@@ -163,9 +163,11 @@ def _screens_at_their_longest() -> dict[str, list[ScreenState]]:
                 hub_configured=True,
                 clock_waits=clock_waits,
                 turn=turn,
+                buttons_missing=buttons_missing,
             )
             for clock_waits in (False, True)
             for turn in range(3)
+            for buttons_missing in (False, True)
         ],
         "tempo": [
             screens.tempo(bpm, taps=taps)
@@ -183,19 +185,32 @@ def _screens_at_their_longest() -> dict[str, list[ScreenState]]:
         ],
         "practice": [
             screens.practice(
-                snapshot, settings, stream_s=599.9, tip=line, tip_page=0, paused=paused
+                snapshot,
+                settings,
+                stream_s=599.9,
+                tip=line,
+                tip_page=0,
+                paused=paused,
+                buttons_missing=line is None,
             )
-            for line in lines
+            for line in [*lines, None]
             for paused in (False, True)
         ],
         "summary": [
             replace(
-                screens.summary(None, duration_s=3599, sync_state=sync, tip=line, tip_page=0),
+                screens.summary(
+                    None,
+                    duration_s=3599,
+                    sync_state=sync,
+                    tip=line,
+                    tip_page=0,
+                    buttons_missing=line is None,
+                ),
                 notes_total=99999,
                 notes_in_scale=99999,
                 pitch=1.0,
             )
-            for line in lines
+            for line in [*lines, None]
             for sync in ("queued", "rejected")
         ],
         "suggestion": [
@@ -616,3 +631,28 @@ def test_a_note_played_during_a_write_follows_it_at_once() -> None:
     worker.poll()
     assert worker.frames_pushed == 2
     assert _same(device.image, _practice(note_name="C3"))  # type: ignore[attr-defined]
+
+
+def test_without_buttons_a_tip_still_has_the_tip_line() -> None:
+    """The "No buttons" notice fills the tip line only while nothing else is said there."""
+    from device import screens
+    from device.session import PracticeSettings
+    from dsp import parse_scale
+
+    settings = PracticeSettings(parse_scale("E blues"), None, 0.5, 0.5, ("pitch",), 440.0)
+
+    def tip_line(tip: str | None, *, buttons_missing: bool) -> str | None:
+        state = screens.practice(
+            None,
+            settings,
+            stream_s=1.0,
+            tip=tip,
+            tip_page=0,
+            paused=False,
+            buttons_missing=buttons_missing,
+        )
+        return state.tip
+
+    assert tip_line(None, buttons_missing=True) == screens.NO_BUTTONS
+    assert tip_line("Relax.", buttons_missing=True) == "Relax."
+    assert tip_line(None, buttons_missing=False) is None
