@@ -50,7 +50,11 @@ cp "$PREFIX/src/README.md" "$PREFIX/README.md"
 python3 -m venv "$PREFIX/.venv"
 "$PREFIX/.venv/bin/pip" install -q --upgrade pip setuptools wheel
 "$PREFIX/.venv/bin/pip" install -q "$PREFIX/src"
-"$PREFIX/.venv/bin/pip" install -q lgpio 2>/dev/null || echo "note: lgpio not installed (needed on a Pi 5 for the buttons)"
+# The buttons' GPIO backend: rpi-lgpio gives gpiozero the RPi.GPIO API on top of lgpio
+# (which it pulls in), on every Pi including the 5; the unit selects it
+# (GPIOZERO_PIN_FACTORY=rpigpio) and `fretcoach status` shows it.
+"$PREFIX/.venv/bin/pip" install -q rpi-lgpio 2>/dev/null \
+    || echo "note: rpi-lgpio not installed (the buttons need it on a Pi; without it the device runs without buttons)"
 [ -f /etc/fretcoach/config.toml ] || cat > /etc/fretcoach/config.toml <<'TOML'
 # FretCoach Portable configuration — see the README for every setting.
 [audio]
