@@ -67,8 +67,14 @@ class PracticeConfig:
 class DisplayConfig:
     kind: str = "oled"  # oled | emulator | none
     driver: str = "ssd1306"  # ssd1306 | sh1106
+    interface: str = "i2c"  # i2c | spi: how the OLED module is wired
     i2c_port: int = 1
     i2c_address: int = 0x3C
+    spi_port: int = 0  # /dev/spidev<port>.<device>: SPI0 ...
+    spi_device: int = 0  # ... with its chip select on CE0 (GPIO 8)
+    spi_dc_pin: int = 24  # BCM numbers of the data/command and reset lines (luma's defaults)
+    spi_rst_pin: int = 25
+    spi_speed_hz: int = 8_000_000  # 1 KiB frame in ~1 ms; a long or loose wire may need less
     rotate: int = 0  # 0 or 2 (180°, for an upside-down mount)
     max_fps: float = 15.0
     dim_after_s: float = 60.0
@@ -129,6 +135,12 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "display.kind": ("oled", "emulator", "none"),
     "display.driver": ("ssd1306", "sh1106"),
     "display.rotate": (0, 2),  # the screens are landscape: 0° or 180°
+    "display.interface": ("i2c", "spi"),
+    # The clock rates luma's spi() accepts (it asserts on anything else).
+    "display.spi_speed_hz": tuple(
+        int(mhz * 1_000_000)
+        for mhz in (0.5, 1, 2, 4, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 50, 52)
+    ),
     "buttons.kind": ("gpio", "keyboard", "none"),
     "coach.interval_s": (30.0, 60.0, 120.0, 300.0),
 }
@@ -143,6 +155,10 @@ _RANGES: dict[str, tuple[float, float]] = {
     "practice.checkpoint_s": (0.5, 5),
     "display.i2c_port": (0, 32),
     "display.i2c_address": (0x03, 0x77),
+    "display.spi_port": (0, 6),  # SPI0–SPI6 (the Pi 4 has the most)
+    "display.spi_device": (0, 2),  # a chip select: CE0, CE1 (CE2 on SPI1)
+    "display.spi_dc_pin": (0, 27),  # the 40-pin header's BCM GPIOs
+    "display.spi_rst_pin": (0, 27),
     "display.max_fps": (1, 60),
     "display.dim_after_s": (0, 86400),
     "buttons.debounce_ms": (0, 500),
@@ -388,7 +404,40 @@ def validate(config: Config) -> Config:
     ]
     if len(set(pins)) != len(pins):
         raise ConfigError(f"`buttons.*_pin` must be four different GPIO pins, not {pins}")
+    _check_spi_pins(config)
     return config
+
+
+#: The SPI0 bus's own lines (CE1, CE0, MISO, MOSI, SCLK); DC and RST cannot share them.
+SPI0_PINS = (7, 8, 9, 10, 11)
+
+
+def _check_spi_pins(config: Config) -> None:
+    """An SPI OLED's DC and RST lines are plain GPIOs: they must not be each other, a
+    button, or (on SPI0) a line of the bus itself."""
+    shown = config.display
+    if shown.kind != "oled" or shown.interface != "spi":
+        return
+    dc, rst = shown.spi_dc_pin, shown.spi_rst_pin
+    if dc == rst:
+        raise ConfigError(
+            f"`display.spi_dc_pin` and `display.spi_rst_pin` must be different GPIO pins, "
+            f"not both {dc}"
+        )
+    buttons = {
+        config.buttons.start_pin: "buttons.start_pin",
+        config.buttons.select_pin: "buttons.select_pin",
+        config.buttons.mode_pin: "buttons.mode_pin",
+        config.buttons.feedback_pin: "buttons.feedback_pin",
+    }
+    for key, pin in (("display.spi_dc_pin", dc), ("display.spi_rst_pin", rst)):
+        if config.buttons.kind == "gpio" and pin in buttons:
+            raise ConfigError(f"`{key}` must not be a button's pin, not {pin} (`{buttons[pin]}`)")
+        if shown.spi_port == 0 and pin in SPI0_PINS:
+            listed = ", ".join(str(p) for p in SPI0_PINS)
+            raise ConfigError(
+                f"`{key}` must not be one of the SPI bus's own pins ({listed}), not {pin}"
+            )
 
 
 def speech_settings(config: Config) -> SpeechSettings:

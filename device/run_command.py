@@ -179,8 +179,14 @@ def build_display(config: Config, data_dir: Path) -> Any | None:
         return open_display(
             shown.kind,
             driver=shown.driver,
+            interface=shown.interface,
             i2c_port=shown.i2c_port,
             i2c_address=shown.i2c_address,
+            spi_port=shown.spi_port,
+            spi_device=shown.spi_device,
+            spi_dc_pin=shown.spi_dc_pin,
+            spi_rst_pin=shown.spi_rst_pin,
+            spi_speed_hz=shown.spi_speed_hz,
             rotate=shown.rotate,
             emulator_dir=emulator_dir,
         )

@@ -1,9 +1,10 @@
 """The one thin adapter between screens and a luma device, and the thread that feeds it.
 
-``open_display(kind)`` gives a ``DisplaySink``: a real SSD1306/SH1106 OLED over I2C
-(luma.oled), a frame recorder for development (PNG per frame, animated GIF at close),
+``open_display(kind)`` gives a ``DisplaySink``: a real SSD1306/SH1106 OLED over I2C or
+SPI (luma.oled), a frame recorder for development (PNG per frame, animated GIF at close),
 luma's ``dummy`` device for tests, or nothing at all. Only the "oled" branch imports
-luma's I2C code, so this module loads on any machine.
+luma's serial code (and through it smbus2, spidev or RPi.GPIO), so this module loads on
+any machine.
 
 ``DisplayWorker`` owns the sink on its own thread so that nothing the daemon does ever
 waits for I2C: ``show(state)`` drops the state into a single latest-wins slot and returns.
@@ -17,13 +18,15 @@ on without one, and reopens it every few seconds.
 
 from __future__ import annotations
 
+import errno
+import glob
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from PIL import Image
 
@@ -35,6 +38,11 @@ log = logging.getLogger(__name__)
 
 KINDS = ("oled", "emulator", "dummy", "none")
 DRIVERS = ("ssd1306", "sh1106")
+INTERFACES = ("i2c", "spi")
+#: The clock rates luma's ``spi()`` accepts (it asserts, so they are checked first).
+SPI_SPEEDS_HZ = tuple(
+    int(mhz * 1_000_000) for mhz in (0.5, 1, 2, 4, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 50, 52)
+)
 #: luma's SSD1306/SH1106 initialisation contrast; what the worker restores after dimming.
 BRIGHT = 0xCF
 #: Low enough to read as "asleep" across a room, high enough to read up close.
@@ -111,15 +119,27 @@ def open_display(
     kind: str,
     *,
     driver: str = "ssd1306",
+    interface: str = "i2c",
     i2c_port: int = 1,
     i2c_address: int = 0x3C,
+    spi_port: int = 0,
+    spi_device: int = 0,
+    spi_dc_pin: int = 24,
+    spi_rst_pin: int = 25,
+    spi_speed_hz: int = 8_000_000,
     rotate: int = 0,
     emulator_dir: Path | None = None,
+    spi_bus: Any = None,
+    gpio: Any = None,
 ) -> DisplaySink:
     """Open the display of ``kind`` (one of ``KINDS``); raises ``DisplayError``.
 
     ``rotate`` is luma's: 0, or 2 for a panel mounted upside down. The screens are drawn
-    landscape, so the portrait rotations 1 and 3 are refused.
+    landscape, so the portrait rotations 1 and 3 are refused. An "oled" is on I2C
+    (``i2c_port``, ``i2c_address``) or SPI (``/dev/spidev<spi_port>.<spi_device>``, with
+    the BCM pins ``spi_dc_pin`` and ``spi_rst_pin``). ``spi_bus`` and ``gpio`` are what
+    luma's ``spi()`` takes instead of opening spidev and RPi.GPIO itself: objects with
+    their APIs, such as a test's fakes.
     """
     if kind not in KINDS:
         raise DisplayError(f"display.kind must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -137,18 +157,60 @@ def open_display(
         from luma.core.device import dummy
 
         return DisplaySink(dummy(width=WIDTH, height=HEIGHT, rotate=rotate, mode="1"), name="dummy")
-    return _open_oled(driver, i2c_port, i2c_address, rotate)
-
-
-def _open_oled(driver: str, port: int, address: int, rotate: int) -> DisplaySink:
     if driver not in DRIVERS:
         raise DisplayError(f"display.driver must be one of {', '.join(DRIVERS)}, not {driver!r}")
+    if interface not in INTERFACES:
+        raise DisplayError(
+            f"display.interface must be one of {', '.join(INTERFACES)}, not {interface!r}"
+        )
+    if interface == "spi":
+        if spi_speed_hz not in SPI_SPEEDS_HZ:
+            listed = ", ".join(str(hz) for hz in SPI_SPEEDS_HZ)
+            raise DisplayError(
+                f"display.spi_speed_hz must be one of {listed}, not {spi_speed_hz!r}"
+            )
+        spi_pins = _SpiPins(spi_port, spi_device, spi_dc_pin, spi_rst_pin, spi_speed_hz)
+        return _open_oled(driver, rotate, lambda: _spi_serial(spi_pins, spi_bus, gpio))
+    return _open_oled(driver, rotate, lambda: _i2c_serial(i2c_port, i2c_address))
+
+
+class _Serial(NamedTuple):
+    """An open luma serial interface, where it is, and how its OLED is wired."""
+
+    serial: Any
+    where: str
+    check: str
+
+
+class _SpiPins(NamedTuple):
+    port: int
+    device: int
+    dc: int
+    rst: int
+    speed_hz: int
+
+
+def _open_oled(driver: str, rotate: int, open_serial: Callable[[], _Serial]) -> DisplaySink:
     try:
         import luma.core.error as luma_error
-        from luma.core.interface.serial import i2c
         from luma.oled.device import sh1106, ssd1306
     except ImportError as err:
         raise DisplayError(f"the OLED driver is missing ({err}): pip install luma.oled") from err
+
+    serial, where, check = open_serial()
+    where = f"{driver} {where}"
+    device_class = ssd1306 if driver == "ssd1306" else sh1106
+    try:
+        device = device_class(serial, width=WIDTH, height=HEIGHT, rotate=rotate)
+    except (luma_error.Error, OSError) as err:
+        serial.cleanup()
+        raise DisplayError(f"no OLED answered as {where}: {check}") from err
+    return DisplaySink(device, name=where, device_errors=(OSError, luma_error.Error))
+
+
+def _i2c_serial(port: int, address: int) -> _Serial:
+    import luma.core.error as luma_error
+    from luma.core.interface.serial import i2c
 
     bus = f"/dev/i2c-{port}"
     try:
@@ -171,19 +233,94 @@ def _open_oled(driver: str, port: int, address: int, rotate: int) -> DisplaySink
         raise DisplayError(f"smbus2 is missing ({err}): pip install smbus2") from err
     except OSError as err:
         raise DisplayError(f"cannot open I2C bus {bus}: {err}") from err
+    return _Serial(
+        serial,
+        f"at 0x{address:02X} on {bus}",
+        "check the wiring (SDA to GPIO 2, SCL to GPIO 3, VCC to 3.3 V, GND) and the address "
+        f"with `i2cdetect -y {port}` (usually 0x3C, sometimes 0x3D)",
+    )
 
-    where = f"{driver} at 0x{address:02X} on {bus}"
-    device_class = ssd1306 if driver == "ssd1306" else sh1106
+
+def _spi_serial(pins: _SpiPins, spi_bus: Any, gpio: Any) -> _Serial:
+    """luma's ``spi()``, its failures made ours. luma claims the DC and RST pins before it
+    opens spidev, so with SPI switched off it fails on whatever is missing first; the
+    missing ``/dev/spidev*`` is named ahead of that, as it is the fix that comes first."""
+    import luma.core.error as luma_error
+    from luma.core.interface.serial import spi
+
+    node = f"/dev/spidev{pins.port}.{pins.device}"
     try:
-        device = device_class(serial, width=WIDTH, height=HEIGHT, rotate=rotate)
-    except (luma_error.Error, OSError) as err:
-        serial.cleanup()
-        raise DisplayError(
-            f"no OLED answered as {where}: check the wiring (SDA to GPIO 2, SCL to GPIO 3, "
-            f"VCC to 3.3 V, GND) and the address with `i2cdetect -y {port}` "
-            "(usually 0x3C, sometimes 0x3D)"
-        ) from err
-    return DisplaySink(device, name=where, device_errors=(OSError, luma_error.Error))
+        serial = spi(
+            spi=spi_bus,
+            gpio=gpio,
+            port=pins.port,
+            device=pins.device,
+            bus_speed_hz=pins.speed_hz,
+            gpio_DC=pins.dc,
+            gpio_RST=pins.rst,
+        )
+    except Exception as err:
+        raise _spi_error(err, node, pins, luma_error) from err
+    wiring = (
+        f"DIN/MOSI to GPIO 10, CLK to GPIO 11, CS to CE{pins.device} (GPIO {8 - pins.device}), "
+        if pins.port == 0 and pins.device in (0, 1)
+        else f"DIN, CLK and CS to SPI{pins.port}'s MOSI, SCLK and CE{pins.device}, "
+    )
+    return _Serial(
+        serial,
+        f"on {node} (DC GPIO {pins.dc}, RST GPIO {pins.rst})",
+        f"check the wiring ({wiring}DC to GPIO {pins.dc}, RES to GPIO {pins.rst}, "
+        "VCC to 3.3 V, GND)",
+    )
+
+
+def _spi_error(err: Exception, node: str, pins: _SpiPins, luma_error: Any) -> DisplayError:
+    missing = _missing_package(err)
+    if not Path(node).exists() and isinstance(err, ImportError | OSError | luma_error.Error):
+        nodes = sorted(glob.glob("/dev/spidev*"))
+        then = f"; then {missing}" if missing else ""
+        if not nodes:
+            return DisplayError(
+                f"SPI is off (no {node}): enable it with `sudo raspi-config nonint do_spi 0` "
+                f"(or dtparam=spi=on in /boot/firmware/config.txt) and reboot{then}"
+            )
+        return DisplayError(
+            f"SPI device {node} not found; this machine has {', '.join(nodes)}: set "
+            f"display.spi_port and display.spi_device to the one the OLED's CS is on{then}"
+        )
+    if missing:
+        return DisplayError(f"cannot drive the SPI OLED ({err}): {missing}")
+    if isinstance(err, PermissionError) or (
+        isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM)
+    ):
+        return DisplayError(
+            f"SPI device permission denied: {node}: add the user to the spi and gpio groups "
+            "(`sudo usermod -aG spi,gpio $USER`, then log in again)"
+        )
+    if isinstance(err, luma_error.UnsupportedPlatform | RuntimeError):
+        return DisplayError(
+            f"no GPIO access for the OLED's DC and RST pins (GPIO {pins.dc}, {pins.rst}): {err}; "
+            "on a Raspberry Pi add the user to the gpio group (`sudo usermod -aG gpio $USER`, "
+            'then log in again); elsewhere use display.interface = "i2c" or another display.kind'
+        )
+    return DisplayError(
+        f"cannot open the SPI OLED on {node} (DC GPIO {pins.dc}, RST GPIO {pins.rst}): {err}"
+    )
+
+
+def _missing_package(err: BaseException) -> str | None:
+    """What to install when ``err`` is spidev's or RPi.GPIO's import failing."""
+    if not isinstance(err, ImportError):
+        return None
+    name = (err.name or "").split(".")[0]
+    if name == "spidev":
+        return "install spidev (`pip install spidev`)"
+    if name == "RPi":
+        return (
+            "install RPi.GPIO for the DC and RST pins (`pip install rpi-lgpio`, which "
+            "provides it on lgpio and works on a Pi 5 too)"
+        )
+    return f"install the missing module ({err})"
 
 
 class FrameRecorder:

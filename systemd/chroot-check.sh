@@ -49,7 +49,8 @@ echo "ok: make install, twice"
 id -nG fretcoach | tr " " "\n" | grep -qx audio
 id -nG fretcoach | tr " " "\n" | grep -qx i2c
 id -nG fretcoach | tr " " "\n" | grep -qx gpio
-echo "ok: user fretcoach in audio, i2c, gpio"
+id -nG fretcoach | tr " " "\n" | grep -qx spi
+echo "ok: user fretcoach in audio, i2c, gpio, spi"
 [ "$(stat -c %a:%U /etc/fretcoach/env)" = "600:root" ]
 /opt/fretcoach/.venv/bin/fretcoach status >/dev/null
 echo "ok: /etc/fretcoach/env is root 0600; the config loads"

@@ -41,8 +41,9 @@ if apt-cache show liblgpio-dev >/dev/null 2>&1; then lgpio=(liblgpio-dev); fi
     i2c-tools alsa-utils espeak-ng "${lgpio[@]}"
 getent group i2c >/dev/null || groupadd --system i2c
 getent group gpio >/dev/null || groupadd --system gpio
+getent group spi >/dev/null || groupadd --system spi
 id fretcoach >/dev/null 2>&1 || useradd --system --home-dir /var/lib/fretcoach --shell /usr/sbin/nologin fretcoach
-usermod -a -G audio,i2c,gpio fretcoach
+usermod -a -G audio,i2c,gpio,spi fretcoach
 mkdir -p "$PREFIX" /etc/fretcoach
 rm -rf "$PREFIX/src" && mkdir -p "$PREFIX/src"
 tar --exclude=./.venv --exclude=./.git --exclude=./out --exclude=./.cache -cf - . | tar -xf - -C "$PREFIX/src"
@@ -53,8 +54,8 @@ python3 -m venv "$PREFIX/.venv"
 # The buttons' GPIO backend: rpi-lgpio gives gpiozero the RPi.GPIO API on top of lgpio
 # (which it pulls in), on every Pi including the 5; the unit selects it
 # (GPIOZERO_PIN_FACTORY=rpigpio) and `fretcoach status` shows it.
-"$PREFIX/.venv/bin/pip" install -q rpi-lgpio 2>/dev/null \
-    || echo "note: rpi-lgpio not installed (the buttons need it on a Pi; without it the device runs without buttons)"
+"$PREFIX/.venv/bin/pip" install -q rpi-lgpio spidev 2>/dev/null \
+    || echo "note: rpi-lgpio not installed (the buttons and an SPI OLED need them on a Pi; without them the device runs without buttons)"
 [ -f /etc/fretcoach/config.toml ] || cat > /etc/fretcoach/config.toml <<'TOML'
 # FretCoach Portable configuration — see the README for every setting.
 [audio]

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageFont
 
+from device.config import Config, load_config
 from display.device import BRIGHT, DIM, DisplaySink, DisplayWorker, FrameRecorder, open_display
 from display.render import HEIGHT, WIDTH, fit_text, font, render, text_pages
 from display.state import (
@@ -31,7 +32,7 @@ from display.state import (
     TempoScreen,
     TunerScreen,
 )
-from dsp.errors import DisplayError
+from dsp.errors import ConfigError, DisplayError
 from tests.render_screens import EXAMPLES, REFERENCE_DIR
 
 REGENERATE = "python -m tests.render_screens --update"
@@ -656,3 +657,181 @@ def test_without_buttons_a_tip_still_has_the_tip_line() -> None:
     assert tip_line(None, buttons_missing=True) == screens.NO_BUTTONS
     assert tip_line("Relax.", buttons_missing=True) == "Relax."
     assert tip_line(None, buttons_missing=False) is None
+
+
+# -- the OLED over SPI ----------------------------------------------------------------------
+
+
+class FakeSpiDev:
+    """spidev.SpiDev's surface as luma's ``spi()`` uses it: every write is kept, with the
+    level the DC pin had then (low = command, high = data)."""
+
+    def __init__(self, gpio: FakeGPIO) -> None:
+        self.gpio = gpio
+        self.opened: tuple[int, int] | None = None
+        self.max_speed_hz = 0
+        self.writes: list[tuple[int, list[int]]] = []
+        self.closed = False
+
+    def open(self, port: int, device: int) -> None:
+        self.opened = (port, device)
+
+    def writebytes(self, data: list[int]) -> None:
+        self.writes.append((self.gpio.levels[self.gpio.dc], list(data)))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeGPIO:
+    """RPi.GPIO's surface as luma uses it, recording each pin's level changes."""
+
+    LOW, HIGH, OUT = 0, 1, 0
+
+    def __init__(self, dc: int) -> None:
+        self.dc = dc
+        self.levels: dict[int, int] = {}
+        self.history: list[tuple[int, int]] = []
+        self.set_up: list[int] = []
+
+    def setup(self, pin: int, mode: int) -> None:
+        self.set_up.append(pin)
+        self.levels.setdefault(pin, self.LOW)
+
+    def output(self, pin: int, level: int) -> None:
+        self.levels[pin] = level
+        self.history.append((pin, level))
+
+    def cleanup(self, pins: list[int]) -> None:
+        self.set_up = [p for p in self.set_up if p not in pins]
+
+
+def test_ssd1306_over_spi_gets_its_init_commands_and_frames() -> None:
+    gpio = FakeGPIO(dc=5)
+    bus = FakeSpiDev(gpio)
+    sink = open_display(
+        "oled",
+        interface="spi",
+        spi_port=0,
+        spi_device=1,
+        spi_dc_pin=5,
+        spi_rst_pin=6,
+        spi_speed_hz=4_000_000,
+        spi_bus=bus,
+        gpio=gpio,
+    )
+    assert sink.name == "ssd1306 on /dev/spidev0.1 (DC GPIO 5, RST GPIO 6)"
+    assert bus.opened == (0, 1)
+    assert bus.max_speed_hz == 4_000_000
+    assert sorted(gpio.set_up) == [5, 6]
+    assert gpio.history[:2] == [(6, FakeGPIO.LOW), (6, FakeGPIO.HIGH)]  # reset pulsed first
+    commands = [byte for dc, data in bus.writes if dc == FakeGPIO.LOW for byte in data]
+    assert commands[0] == 0xAE  # display off, then the SSD1306 set-up ...
+    assert 0xAF in commands  # ... and display on
+
+    bus.writes.clear()
+    sink.display(render(StoppedScreen()))
+    data = [byte for dc, chunk in bus.writes if dc == FakeGPIO.HIGH for byte in chunk]
+    assert len(data) == WIDTH * HEIGHT // 8
+    sink.close(persist=False)
+    assert bus.closed
+
+
+@pytest.mark.skipif(bool(glob.glob("/dev/spidev*")), reason="this machine has SPI on")
+def test_oled_over_spi_without_spi_names_the_fix() -> None:
+    with pytest.raises(DisplayError, match="SPI is off") as caught:
+        open_display("oled", interface="spi")
+    message = str(caught.value)
+    assert "/dev/spidev0.0" in message
+    assert "sudo raspi-config nonint do_spi 0" in message
+    assert "dtparam=spi=on" in message
+    assert caught.value.__cause__ is not None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"interface": "uart"}, "display.interface must be one of i2c, spi, not 'uart'"),
+        ({"interface": "spi", "spi_speed_hz": 3_000_000}, "display.spi_speed_hz must be one of"),
+    ],
+)
+def test_open_display_explains_bad_spi_settings(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(DisplayError, match=message):
+        open_display("oled", **kwargs)  # type: ignore[arg-type]
+
+
+def test_config_and_adapter_agree_on_spi_speeds() -> None:
+    from device.config import _CHOICES
+    from display.device import SPI_SPEEDS_HZ
+
+    assert _CHOICES["display.spi_speed_hz"] == SPI_SPEEDS_HZ
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"display.interface": "usb"}, "`display.interface` must be one of i2c, spi, not 'usb'"),
+        ({"display.spi_speed_hz": 7_000_000}, "`display.spi_speed_hz` must be one of 500000,"),
+        ({"display.spi_port": 9}, "`display.spi_port` must be between 0 and 6, not 9"),
+        ({"display.spi_device": 3}, "`display.spi_device` must be between 0 and 2, not 3"),
+        ({"display.spi_dc_pin": 40}, "`display.spi_dc_pin` must be between 0 and 27, not 40"),
+        (
+            {"display.interface": "spi", "display.spi_rst_pin": 24},
+            "`display.spi_dc_pin` and `display.spi_rst_pin` must be different GPIO pins",
+        ),
+        (
+            {"display.interface": "spi", "display.spi_dc_pin": 17},
+            r"`display.spi_dc_pin` must not be a button's pin, not 17 \(`buttons.start_pin`\)",
+        ),
+        (
+            {"display.interface": "spi", "display.spi_rst_pin": 10},
+            r"`display.spi_rst_pin` must not be one of the SPI bus's own pins \(7, 8, 9, 10, 11\)",
+        ),
+    ],
+)
+def test_spi_settings_are_checked(
+    overrides: dict[str, object], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _config_with(tmp_path, overrides)
+
+
+def _config_with(tmp_path: Path, overrides: dict[str, object]) -> Config:
+    """The defaults, an empty config file and ``-o key=value`` for each override."""
+    path = tmp_path / "config.toml"
+    path.write_text("", encoding="utf-8")
+    options = [f"{key}={value!r}".replace("'", '"') for key, value in overrides.items()]
+    return load_config(path, options)[0]
+
+
+def test_spi_settings_load(tmp_path: Path) -> None:
+    config = _config_with(
+        tmp_path,
+        {
+            "display.interface": "spi",
+            "display.spi_device": 1,
+            "display.spi_dc_pin": 5,
+            "display.spi_rst_pin": 6,
+            "display.spi_speed_hz": 16_000_000,
+        },
+    )
+    shown = config.display
+    assert (shown.interface, shown.spi_port, shown.spi_device) == ("spi", 0, 1)
+    assert (shown.spi_dc_pin, shown.spi_rst_pin, shown.spi_speed_hz) == (5, 6, 16_000_000)
+    # The same pins are fine when the panel is on I2C: they are not used then.
+    assert _config_with(tmp_path, {"display.spi_dc_pin": 17}).display.spi_dc_pin == 17
+
+
+@pytest.mark.skipif(bool(glob.glob("/dev/spidev*")), reason="this machine has SPI on")
+def test_the_daemon_opens_the_spi_oled_from_the_config(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from device.run_command import build_display
+
+    config = _config_with(tmp_path, {"display.interface": "spi", "display.spi_device": 1})
+    worker = build_display(config, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="display.device"):
+        worker.poll()
+    assert worker.sink is None
+    assert "no display: SPI is off (no /dev/spidev0.1)" in caplog.text
+    worker.close()

@@ -33,6 +33,7 @@ from dsp.errors import HubServerConfigError
 from sync.hub.app import create_app
 from sync.hub.auth import parse_token_args, tokens_from_env
 from sync.hub.cli import main
+from sync.hub.limits import AuthFailureLimit
 from sync.hub.options import build_parser
 from tests.conftest import REPO
 from tests.hubproc import HubProcess, SlowAttack, SlowKind, fresh_tokens, slow_connection
@@ -820,8 +821,10 @@ SLOW_UNAUTHENTICATED: list[SlowKind] = ["anonymous-body"] * 100 + ["slow-headers
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    """A Hub with one-second header and body timeouts, as deployed otherwise."""
+    """A Hub with one-second header and body timeouts and no limit on failed tokens (the
+    slow attack comes from 127.0.0.1 too, and must meet the timeouts), as deployed otherwise."""
     limits = ["--header-timeout", str(GUARD_S), "--body-timeout", str(GUARD_S)]
+    limits += ["--auth-failures", "0"]
     with HubProcess(
         tmp_path_factory.mktemp("guarded-hub"), enable_faults=False, extra_args=limits
     ) as proc:
@@ -847,6 +850,74 @@ def test_slow_connections_are_cut_off_while_a_device_still_syncs(guarded: HubPro
     expected = {"anonymous-body": 401, "slow-headers": 408, "token-slow-body": 408}
     seen = {kind: {(o.status, o.cut_off) for o in outcomes if o.kind == kind} for kind in expected}
     assert seen == {kind: {(status, True)} for kind, status in expected.items()}, seen
+
+
+# --------------------------------------------------------------------------- failed tokens
+
+FAILURES = 3  # the strict Hub's --auth-failures
+WINDOW_S = 1.0  # and its --auth-failure-window
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A Hub that blocks an address after 3 failed tokens within a second."""
+    limits = ["--auth-failures", str(FAILURES), "--auth-failure-window", str(WINDOW_S)]
+    with HubProcess(
+        tmp_path_factory.mktemp("strict-hub"), enable_faults=False, extra_args=limits
+    ) as proc:
+        yield proc
+
+
+def forged_post(hub: HubProcess) -> requests.Response:
+    body = session_body()
+    headers = {"Authorization": "Bearer forged", "Idempotency-Key": body["session_id"]}
+    return requests.post(f"{hub.url}/api/v1/sessions", json=body, headers=headers, timeout=10)
+
+
+def test_an_address_with_too_many_failed_tokens_gets_429_until_the_window_passes(
+    strict: HubProcess,
+) -> None:
+    assert [forged_post(strict).status_code for _ in range(FAILURES)] == [401] * FAILURES
+    blocked = forged_post(strict)
+    assert blocked.status_code == 429
+    assert blocked.json()["error"] == "rate_limited"
+    assert 1 <= int(blocked.headers["Retry-After"]) <= WINDOW_S + 1
+    assert blocked.headers["Connection"] == "close"
+    anonymous = requests.get(f"{strict.url}/api/v1/sessions?user_id=alice", timeout=10)
+    assert anonymous.status_code == 429  # no token at all is a failure too
+
+    body = session_body()
+    assert post(strict, body).status_code == 201  # a valid token is never limited
+    assert len(stored(strict, body["session_id"])) == 1
+    assert forged_post(strict).status_code == 429  # …and it unblocks no one
+
+    deadline = time.monotonic() + 10 * WINDOW_S
+    while (status := forged_post(strict).status_code) == 429:
+        assert time.monotonic() < deadline, "still blocked long after the window"
+        time.sleep(0.1)
+    assert status == 401
+    assert "too many requests without a valid token" in strict.log()
+
+
+def test_zero_auth_failures_never_blocks(guarded: HubProcess) -> None:
+    answers = {forged_post(guarded).status_code for _ in range(25)}  # over the default 20
+    assert answers == {401}
+
+
+def test_the_failure_limit_counts_within_its_window_per_address() -> None:
+    now = [0.0]
+    limit = AuthFailureLimit(3, 10.0, clock=lambda: now[0])
+    assert [limit.hit("a"), limit.hit("a")] == [False, False]
+    now[0] = 11.0  # both have left the window
+    assert [limit.hit("a"), limit.hit("a"), limit.hit("b")] == [False, False, False]
+    assert limit.blocked("a") == 0.0
+    assert limit.hit("a") is True
+    assert limit.blocked("a") == 10.0 and limit.blocked("b") == 0.0
+    now[0] = 20.5
+    assert limit.blocked("a") == 0.5
+    now[0] = 21.0
+    assert limit.blocked("a") == 0.0
+    assert limit.hit("a") is False  # a fresh count after the block
 
 
 def test_sigterm_exits_with_a_request_hanging(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ def test_unit_has_what_the_device_needs() -> None:
         "WatchdogSec=",
         "Restart=on-failure",
         "User=fretcoach",
-        "SupplementaryGroups=audio i2c gpio",
+        "SupplementaryGroups=audio i2c gpio spi",
         "StateDirectory=fretcoach",
         "EnvironmentFile=-/etc/fretcoach/env",
         "ExecStart=/opt/fretcoach/.venv/bin/fretcoach run",

@@ -23,6 +23,8 @@ from sync.hub.auth import TokenAuth, collect_tokens
 from sync.hub.limits import header_deadline_protocol
 from sync.hub.options import (
     DATABASE_URL_ENV,
+    DEFAULT_AUTH_FAILURE_WINDOW_S,
+    DEFAULT_AUTH_FAILURES,
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_DB,
     DEFAULT_HEADER_TIMEOUT_S,
@@ -68,6 +70,8 @@ def main(args: argparse.Namespace) -> int:
                 body_timeout_s=args.body_timeout,
                 keep_alive_s=args.keep_alive_timeout,
                 shutdown_timeout_s=args.shutdown_timeout,
+                auth_failures=args.auth_failures,
+                auth_failure_window_s=args.auth_failure_window,
             ),
         )
     except (HubServerConfigError, SQLAlchemyError, ModuleNotFoundError) as err:
@@ -96,6 +100,8 @@ class ConnectionLimits:
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     keep_alive_s: int = DEFAULT_KEEP_ALIVE_S
     shutdown_timeout_s: int = DEFAULT_SHUTDOWN_TIMEOUT_S
+    auth_failures: int = DEFAULT_AUTH_FAILURES  # per client address; 0: no limit
+    auth_failure_window_s: float = DEFAULT_AUTH_FAILURE_WINDOW_S
 
 
 def serve(
@@ -120,6 +126,8 @@ def serve(
         tokens=tokens,
         max_body_bytes=max_body_bytes,
         body_timeout_s=limits.body_timeout_s,
+        auth_failures=limits.auth_failures,
+        auth_failure_window_s=limits.auth_failure_window_s,
         enable_faults=enable_faults,
     )
     auth: TokenAuth = app.state.auth
@@ -140,6 +148,16 @@ def serve(
         limits.keep_alive_s,
         limits.shutdown_timeout_s,
     )
+    if limits.auth_failures:
+        log.info(
+            "an address with %d requests without a valid token in %g s gets 429 for %g s "
+            "(counted in this process)",
+            limits.auth_failures,
+            limits.auth_failure_window_s,
+            limits.auth_failure_window_s,
+        )
+    else:
+        log.info("failed authentications are not rate limited (--auth-failures 0)")
     uvicorn.run(
         app,
         host=host,

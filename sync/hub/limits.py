@@ -1,7 +1,8 @@
 """What one client may cost the Hub: its token before its body, a size limit and deadlines.
 
 Outermost first: :class:`TokenGateMiddleware` answers 401 before a byte of the body is
-read; :class:`BodyLimitMiddleware` reads the body against ``--max-body-bytes`` and
+read, and 429 to an address with too many recent failures (:class:`AuthFailureLimit`);
+:class:`BodyLimitMiddleware` reads the body against ``--max-body-bytes`` and
 ``--body-timeout``; :func:`header_deadline_protocol` closes connections whose headers
 never finish (uvicorn has no such timeout of its own).
 """
@@ -10,6 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
 
 import h11
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,17 +30,100 @@ log = logging.getLogger(__name__)
 GATED_PREFIX = "/api/"  # every route that takes a body or shows data needs a token
 
 
-class TokenGateMiddleware:
-    """401 for a missing or unknown token on ``/api/*``, before the body is read.
+class FailureLimit(Protocol):
+    """Counts failed authentications per client address and says which are blocked.
 
-    A request that announced a body is answered with ``Connection: close``, so its body is
-    never read: an anonymous client cannot make the Hub buffer or even wait for 2 MiB.
-    (The routes still map the token to its user; this only decides who may send.)
+    The Hub keeps one :class:`AuthFailureLimit` in process memory; a deployment with several
+    workers or hosts needs one shared through the database, which implements this.
     """
 
-    def __init__(self, app: ASGIApp, *, auth: TokenAuth) -> None:
+    window_s: float  # how long a block lasts, for the log
+
+    def hit(self, address: str) -> bool:
+        """Count one failure for ``address``; True if that blocks it from now on."""
+        ...
+
+    def blocked(self, address: str) -> float:
+        """Seconds until ``address`` may fail again, 0.0 if it is not blocked."""
+        ...
+
+
+class AuthFailureLimit:
+    """In memory, per process: ``limit`` failures within ``window_s`` block an address for
+    ``window_s`` after the failure that reached the limit.
+
+    Counts are per worker, so with ``--workers 4`` an address may fail up to four times as
+    often; a database-backed :class:`FailureLimit` is what a multi-worker Hub should use.
+    Requests refused with 429 are not counted, so a blocked client is free again one window
+    after its last counted failure, whatever it does meanwhile. Memory is bounded by the
+    addresses that failed within the last window (older ones are swept).
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if limit < 1 or not window_s > 0:
+            raise ValueError(f"limit must be ≥ 1 and window_s > 0, not {limit} and {window_s}")
+        self.limit = limit
+        self.window_s = window_s
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._blocked_until: dict[str, float] = {}
+        self._next_sweep = clock() + window_s
+
+    def hit(self, address: str) -> bool:
+        now = self._clock()
+        self._sweep(now)
+        failures = self._failures.setdefault(address, deque())
+        failures.append(now)
+        while failures[0] <= now - self.window_s:
+            failures.popleft()
+        if len(failures) < self.limit:
+            return False
+        del self._failures[address]
+        self._blocked_until[address] = now + self.window_s
+        return True
+
+    def blocked(self, address: str) -> float:
+        until = self._blocked_until.get(address)
+        if until is None:
+            return 0.0
+        left = until - self._clock()
+        if left <= 0:
+            del self._blocked_until[address]
+            return 0.0
+        return left
+
+    def _sweep(self, now: float) -> None:
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.window_s
+        since = now - self.window_s
+        self._failures = {a: f for a, f in self._failures.items() if f[-1] > since}
+        self._blocked_until = {a: t for a, t in self._blocked_until.items() if t > now}
+
+
+class TokenGateMiddleware:
+    """401 for a missing or unknown token on ``/api/*``, before the body is read; 429 for
+    one from an address ``failures`` has blocked.
+
+    A request that announced a body is answered with ``Connection: close``, so its body is
+    never read: an anonymous client cannot make the Hub buffer or even wait for 2 MiB. A
+    blocked address's 429 always closes the connection. A valid token is never refused
+    here, whatever its address did before. (The routes still map the token to its user;
+    this only decides who may send.)
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, auth: TokenAuth, failures: FailureLimit | None = None
+    ) -> None:
         self.app = app
         self.auth = auth
+        self.failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(GATED_PREFIX):
@@ -43,13 +132,34 @@ class TokenGateMiddleware:
         try:
             self.auth.user_for(_bearer_token(scope))
         except HubError as err:
-            headers = dict(err.headers or {})
-            if _has_body(scope):
-                headers["Connection"] = "close"
-            answer = error_answer(err.status, err.detail, error=err.error, headers=headers)
-            await answer(scope, receive, send)
+            await self._refuse(err, scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    async def _refuse(self, err: HubError, scope: Scope, receive: Receive, send: Send) -> None:
+        address = _client_address(scope)
+        if self.failures is not None and address is not None:
+            wait_s = self.failures.blocked(address)
+            if wait_s > 0:
+                answer = error_answer(
+                    429,
+                    "too many requests without a valid device token from this address; "
+                    "wait Retry-After seconds, then send the device's FRETCOACH_HUB_TOKEN",
+                    headers={"Retry-After": str(math.ceil(wait_s)), "Connection": "close"},
+                )
+                await answer(scope, receive, send)
+                return
+            if self.failures.hit(address):
+                log.warning(
+                    "%s sent too many requests without a valid token; refusing it for %g s",
+                    address,
+                    self.failures.window_s,
+                )
+        headers = dict(err.headers or {})
+        if _has_body(scope):
+            headers["Connection"] = "close"
+        answer = error_answer(err.status, err.detail, error=err.error, headers=headers)
+        await answer(scope, receive, send)
 
 
 class BodyLimitMiddleware:
@@ -171,6 +281,13 @@ def _bearer_token(scope: Scope) -> str | None:
                 return credentials.strip()
             return None
     return None
+
+
+def _client_address(scope: Scope) -> str | None:
+    """The peer's IP (uvicorn's ``--forwarded-allow-ips`` decides whether a proxy's
+    ``X-Forwarded-For`` replaces it); None for a Unix socket or a test client without one."""
+    client = scope.get("client")
+    return client[0] if client else None
 
 
 def _has_body(scope: Scope) -> bool:

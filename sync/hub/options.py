@@ -20,6 +20,10 @@ DEFAULT_HEADER_TIMEOUT_S = 10.0  # a request's headers, from its first byte
 DEFAULT_BODY_TIMEOUT_S = 30.0  # a whole 2 MiB body at ~70 KB/s, a poor Wi-Fi link
 DEFAULT_KEEP_ALIVE_S = 5  # uvicorn's own default
 DEFAULT_SHUTDOWN_TIMEOUT_S = 10
+# A device with a wrong token fails a handful of times a minute (it backs off); 20 in 10 s
+# is a client hammering the Hub, which then pays only for a 429 and a closed connection.
+DEFAULT_AUTH_FAILURES = 20
+DEFAULT_AUTH_FAILURE_WINDOW_S = 10.0
 DEFAULT_DB = Path("hub.db")
 DATABASE_URL_ENV = "DATABASE_URL"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -97,6 +101,24 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="on SIGTERM, wait at most this for requests in flight, then cancel them and "
         "exit (default %(default)s)",
+    )
+    parser.add_argument(
+        "--auth-failures",
+        type=_at_least(0, int),
+        default=DEFAULT_AUTH_FAILURES,
+        metavar="N",
+        help="a client address with this many requests without a valid token within "
+        "--auth-failure-window is answered 429 (Retry-After, connection closed) until the "
+        "window has passed; valid tokens are never limited; 0 turns this off "
+        "(default %(default)s; counted per process)",
+    )
+    parser.add_argument(
+        "--auth-failure-window",
+        type=_at_least(0.1, float),
+        default=DEFAULT_AUTH_FAILURE_WINDOW_S,
+        metavar="SECONDS",
+        help="the window for --auth-failures, and how long a blocked address waits "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--enable-fault-injection",
