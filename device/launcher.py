@@ -157,3 +157,31 @@ class Launcher:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class LaunchedServer:
+    """Base of an object that owns one :class:`Launcher` as ``_server``: subclasses build
+    and start it in :meth:`start`; stopping and the context manager are the same for all
+    (the local Hub, and the tests' Hub and stubs)."""
+
+    _server: Launcher | None = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 5 s; safe to call twice."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from types import TracebackType
 
-from device.launcher import Launcher, free_port
+from device.launcher import LaunchedServer, Launcher, free_port
 
 
-class LocalHub:
+class LocalHub(LaunchedServer):
     """The local Hub's address, token and files; a context manager around its process."""
 
     def __init__(self, folder: Path, *, user: str) -> None:
@@ -27,7 +26,7 @@ class LocalHub:
         self.url = ""
         self._server: Launcher | None = None
 
-    def __enter__(self) -> LocalHub:
+    def start(self) -> LocalHub:
         self.folder.mkdir(parents=True, exist_ok=True)
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
@@ -44,13 +43,3 @@ class LocalHub:
         )
         self._server.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()

@@ -21,18 +21,17 @@ from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 import requests
 
-from device.launcher import START_TIMEOUT_S, Launcher, free_port
+from device.launcher import START_TIMEOUT_S, LaunchedServer, Launcher, free_port
 from tests.conftest import REPO
 
 TABLES = ("sessions", "ai_practice_plans", "session_summaries")
 
 
-class HubProcess:
+class HubProcess(LaunchedServer):
     """``python -m sync.hub`` in a subprocess (a :class:`~device.launcher.Launcher`).
 
     A context manager. ``tokens`` maps token → user (default: fresh random tokens for
@@ -106,23 +105,6 @@ class HubProcess:
         if self._server is None:
             raise RuntimeError("HubProcess.wait_ready() before launch()")
         self._server.wait_ready()
-
-    def stop(self) -> None:
-        """Terminate (SIGTERM), then kill after 5 s; safe to call twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def __enter__(self) -> HubProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # ---------------------------------------------------------------- helpers
 

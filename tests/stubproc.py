@@ -8,14 +8,13 @@ test module.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Self
 
-from device.launcher import Launcher
+from device.launcher import LaunchedServer, Launcher
 from tests.conftest import REPO
 
 
-class StubProcess:
+class StubProcess(LaunchedServer):
     """Subclasses set ``module`` and ``label`` and may override :meth:`arguments`.
 
     Restartable: :meth:`start` after :meth:`stop` passes the same :meth:`arguments`, so a
@@ -36,20 +35,3 @@ class StubProcess:
         self._server = Launcher(self.module, self.arguments(), label=self.label, cwd=REPO)
         self.port = self._server.start().port
         return self
-
-    def stop(self) -> None:
-        """Terminate, then kill after 5 s; safe to call twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
