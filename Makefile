@@ -22,7 +22,7 @@ STAMP_RUN := $(VENV)/.stamp-run-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STAMP_DEV := $(VENV)/.stamp-dev-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench setup setup-dev install uninstall install-check clean
+.PHONY: help run test lint format bench setup setup-dev install uninstall install-check install-check-arm64 clean
 
 help: ## show this help
 	@echo "FretCoach Portable"
@@ -79,6 +79,9 @@ uninstall: ## on a Raspberry Pi, as root: remove the service (keeps sessions and
 
 install-check: ## as root: rehearse install/uninstall on a fresh Debian Bookworm chroot
 	./systemd/chroot-check.sh
+
+install-check-arm64: ## as root: the same on the Pi's arm64 userland, through qemu-user (slow: ~1 h)
+	./systemd/chroot-check.sh --arch arm64
 
 clean: ## remove the venv and caches (keeps your sessions)
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

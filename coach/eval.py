@@ -27,10 +27,11 @@ the model, through the same provider chain and reply checks as the live coach.
 the SDK: the items as the dataset ``<name>-v<version>`` (inserted once: a rerun adds
 nothing), then ``evaluate`` over it, which makes one experiment (named after the prompt
 version, the models and the time; its configuration names the dataset and its version,
-the prompt version, the models and providers) and, per dataset item, a trace of the tip
-linked to that item, with the four scores as its feedback scores. A dataset that Opik
-holds with other items under the same name and version is refused rather than mixed
-in: a changed dataset is a new version. It fails softly: a warning, never an error.
+the prompt version and its commit in the prompt library, the models and providers)
+and, per dataset item, a trace of the tip linked to that item, with the four scores as
+its feedback scores. A dataset that Opik holds with other items under the same name and
+version is refused rather than mixed in: a changed dataset is a new version. It fails
+softly: a warning, never an error.
 """
 
 from __future__ import annotations
@@ -282,6 +283,9 @@ class EvalReport:
     models: tuple[str, ...]
     rows: tuple[EvalRow, ...]
     experiment: str | None = None
+    # The prompt library's name and commit of the prompt (see coach.prompts.LibraryPrompt).
+    prompt_name: str = ""
+    prompt_commit: str = ""
 
     def averages(self) -> dict[str, float]:
         if not self.rows:
@@ -299,6 +303,7 @@ class EvalReport:
         return {
             "dataset": self.dataset,
             "prompt_version": self.prompt_version,
+            "prompt_commit": self.prompt_commit,
             "models": list(self.models),
             "experiment": self.experiment,
             "averages": self.averages(),
@@ -335,6 +340,8 @@ def run_eval(dataset: EvalDataset, generator: TipGenerator) -> EvalReport:
         prompt_version=generator.prompt.version,
         models=tuple(dict.fromkeys(row.model for row in rows)),
         rows=tuple(rows),
+        prompt_name=generator.prompt.name,
+        prompt_commit=generator.prompt.library.commit,
     )
 
 
@@ -451,6 +458,8 @@ def experiment_config(report: EvalReport, dataset: EvalDataset) -> dict[str, Any
         "dataset_version": dataset.version,
         "dataset_items": len(dataset.items),
         "prompt_version": report.prompt_version,
+        "prompt_name": report.prompt_name,
+        "prompt_commit": report.prompt_commit,
         "models": list(report.models),
         "providers": list(dict.fromkeys(row.provider for row in report.rows)),
         "metrics": list(METRIC_FUNCTIONS),

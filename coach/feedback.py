@@ -48,8 +48,12 @@ class FeedbackResult:
     model: str
     attempts: tuple[Attempt, ...]
     messages: tuple[dict[str, str], ...]
-    prompt_version: str
+    prompt: PromptTemplate  # the template the messages were built from
     reason: str | None = None  # why the shown text is not the reply as given
+
+    @property
+    def prompt_version(self) -> str:
+        return self.prompt.version
 
 
 class TipGenerator:
@@ -170,7 +174,7 @@ class TipGenerator:
             model=answered.model,
             attempts=attempts,
             messages=messages,
-            prompt_version=template.version,
+            prompt=template,
             reason=checked.reason,
         )
 
@@ -194,7 +198,7 @@ class TipGenerator:
             attempts=attempts,
             messages=messages
             or tuple(template.messages(request.snapshot, duration_s=request.duration_s)),
-            prompt_version=template.version,
+            prompt=template,
             reason=reason,
         )
 
@@ -221,6 +225,7 @@ def live_metadata(request: TipRequest, result: FeedbackResult) -> dict[str, Any]
         "session_id": request.session_id,
         "scale": snapshot.scale_name,
         "bpm": snapshot.bpm,
+        "mean_offset_ms": snapshot.mean_offset_ms,
         "metrics": snapshot.as_metadata(),
         "enabled_metrics": list(snapshot.metrics),
         "notes": snapshot.notes,
@@ -236,7 +241,7 @@ def live_metadata(request: TipRequest, result: FeedbackResult) -> dict[str, Any]
             {"provider": a.provider, "model": a.model, "outcome": a.outcome}
             for a in result.attempts
         ],
-        "prompt_version": result.prompt_version,
+        **result.prompt.library.trace_metadata(),
         "deployment": DEPLOYMENT,
     }
 

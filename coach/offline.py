@@ -81,6 +81,9 @@ def _weak_phrase(value: float, rng: random.Random) -> str:
     return "is at"
 
 
+_OFFSET_WORTH_MS = 10.0  # a mean offset to the click this large is the tip's subject
+
+
 def _fixes(metric: str, snapshot: MetricSnapshot, rng: random.Random) -> list[str]:
     """Candidate fixes for the weakest metric, most specific first within a shuffled set."""
     if metric == "pitch":
@@ -114,6 +117,14 @@ def _fixes(metric: str, snapshot: MetricSnapshot, rng: random.Random) -> list[st
             f"slow down to {slow} BPM on a metronome and count every beat",
         ]
         plain = [f"use a metronome at {slow} BPM and count aloud"]
+        offset = snapshot.mean_offset_ms
+        if offset is not None and abs(offset) >= _OFFSET_WORTH_MS:
+            # Played to the device's own click: say which way, the one thing to act on.
+            rng.shuffle(options)
+            ms = f"{abs(offset):.0f} ms"
+            if offset < 0:
+                return [f"you rush the click by {ms}: let each click land, then play", *options]
+            return [f"you drag by {ms}: play right on the click, not after it", *options]
     rng.shuffle(options)
     return options + plain
 

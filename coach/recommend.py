@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from coach.prompts import LibraryPrompt
 from coach.providers import Attempt, CoachSettings, Outcome, ProviderSettings
 from coach.tracing import DEPLOYMENT, LLMCall, llm_spans
 from dsp.errors import RecommendationError, UnknownScaleError
@@ -343,6 +344,14 @@ SYSTEM_PROMPT = (
 )
 
 
+# The AI-mode prompt as the prompt library holds it: the user message is the history JSON.
+AI_MODE_PROMPT = LibraryPrompt(
+    name="fretcoach-ai-mode-recommendation",
+    version="ai-mode-recommendation-v1",
+    messages=(("system", SYSTEM_PROMPT), ("user", "{{history}}")),
+)
+
+
 def thread_id_for_plan(practice_id: str) -> str:
     """The family's AI-mode thread: every trace about one plan."""
     return f"portable-ai-mode-{practice_id}"
@@ -517,6 +526,7 @@ def plan_trace_fields(
             {"provider": c.attempt.provider, "model": c.attempt.model, "outcome": c.attempt.outcome}
             for c in calls
         ],
+        **AI_MODE_PROMPT.trace_metadata(),
         "deployment": DEPLOYMENT,
     }
     return tags, metadata

@@ -48,6 +48,9 @@ class MetricSnapshot:
     notes: int
     most_out_of_tune: str | None = None
     most_out_of_scale: str | None = None
+    # The notes' mean signed offset to a metronome click the player heard (negative:
+    # rushing); None without heard clicks, where the phase is only a guess.
+    mean_offset_ms: float | None = None
 
     def value(self, metric: str) -> float | None:
         if metric not in METRICS:
@@ -92,9 +95,11 @@ def snapshot_from_scores(
     scale: Scale,
     metrics: Sequence[str] = METRICS,
     bpm: float | None = None,
+    clicks_heard: bool = False,
 ) -> MetricSnapshot:
     """The snapshot of a live window: ``bpm`` is the metronome's, if one is set, else the
-    measured tempo as a metronome would be set for it (:func:`beat_tempo`)."""
+    measured tempo as a metronome would be set for it (:func:`beat_tempo`). With
+    ``clicks_heard`` the scores' mean offset to the click goes with it."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"metrics must be among {', '.join(METRICS)}, not {', '.join(unknown)}")
@@ -110,6 +115,7 @@ def snapshot_from_scores(
         notes=scores.counts.total_notes,
         most_out_of_tune=scores.most_out_of_tune if "pitch" in enabled else None,
         most_out_of_scale=scores.most_out_of_scale if "scale" in enabled else None,
+        mean_offset_ms=scores.mean_offset_ms if clicks_heard and "timing" in enabled else None,
     )
 
 

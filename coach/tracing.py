@@ -35,6 +35,10 @@ DEFAULT_PROJECT = "FretCoach"
 DEPLOYMENT = "fretcoach-portable"
 THREAD_SUFFIX = "-live-aicoach-feedback"
 USER_FEEDBACK = "User Feedback"
+# The "User Feedback" categories and values the thumbs buttons send; `fretcoach opik setup`
+# defines the categorical feedback definition from these very values.
+THUMBS_UP, THUMBS_DOWN = "thumbs up", "thumbs down"
+USER_FEEDBACK_CATEGORIES: dict[str, float] = {THUMBS_UP: 1.0, THUMBS_DOWN: 0.0}
 TRACE_KIND = "opik-trace"
 FEEDBACK_KIND = "opik-feedback"
 OPIK_CLOUD_URL = "https://www.comet.com/opik/api/"
@@ -394,8 +398,8 @@ class Tracer:
             "trace_id": trace_id,
             "project_name": self.settings.project_name,
             "name": USER_FEEDBACK,
-            "value": 1.0 if thumbs_up else 0.0,
-            "category_name": "thumbs up" if thumbs_up else "thumbs down",
+            "value": USER_FEEDBACK_CATEGORIES[THUMBS_UP if thumbs_up else THUMBS_DOWN],
+            "category_name": THUMBS_UP if thumbs_up else THUMBS_DOWN,
             "created_at": _iso(_utcnow()),
         }
         if self.store is not None:

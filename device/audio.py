@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from device.output import OutputMix
 from device.wavread import WavReader
 from dsp import HOP_SIZE, SUPPORTED_RATES
 from dsp.errors import AudioSourceError, DeviceError
@@ -243,6 +244,22 @@ def _import_pyaudio():  # type: ignore[no-untyped-def]
     return pyaudio
 
 
+def _open_stream(pa: object, index: int, channels: int, rate: int, *, output: bool):  # type: ignore[no-untyped-def]
+    """A blocking float32 stream on device ``index``: its input, and with ``output`` its
+    output too, on the one clock (one hop of output written per hop read)."""
+    pyaudio = _import_pyaudio()
+    both = {"output": True, "output_device_index": index} if output else {}
+    return pa.open(  # type: ignore[attr-defined]
+        format=pyaudio.paFloat32,
+        channels=channels,
+        rate=rate,
+        input=True,
+        input_device_index=index,
+        frames_per_buffer=HOP_SIZE,
+        **both,
+    )
+
+
 def _portaudio():  # type: ignore[no-untyped-def]
     """``pyaudio.PyAudio()`` without the screenful of ALSA/JACK probing chatter that
     PortAudio prints straight to file descriptor 2 (it would flood journald on every
@@ -268,6 +285,8 @@ class PyAudioSource:
         channel: int = 1,
         sample_rate: int = 48000,
         stall_timeout_s: float = 1.0,
+        output: bool = False,
+        latency_s: float = 0.0,
     ) -> None:
         if sample_rate not in SUPPORTED_RATES:
             raise AudioSourceError(
@@ -286,9 +305,17 @@ class PyAudioSource:
         self._pa = None
         self._stream = None
         self._channels = 1
+        # The interface's output (audio.output): the metronome and speech, written hop for
+        # hop with the input so both run on the interface's one clock. Made here, so the
+        # speaker can hold it before the interface opens; active while it is open both ways.
+        self.mix = OutputMix(sample_rate) if output else None
+        self._duplex = False
+        self.extra_latency_s = latency_s  # metronome.latency_ms: what the driver does not say
+        self.round_trip_s = latency_s  # output to input, once open with an output
+        self.samples_read = 0
 
     def open(self) -> None:
-        pyaudio = _import_pyaudio()
+        _import_pyaudio()  # the clear error first, before PortAudio is started
         self._pa = pa = _portaudio()
         try:
             index, name, channels = self._choose(pa)
@@ -318,15 +345,12 @@ class PyAudioSource:
                     rate,
                     rate,
                 )
+            self._duplex = False
+            if self.mix is not None:
+                self._stream = self._open_duplex(pa, index, name, channels, rate)
             try:
-                self._stream = pa.open(
-                    format=pyaudio.paFloat32,
-                    channels=channels,
-                    rate=rate,
-                    input=True,
-                    input_device_index=index,
-                    frames_per_buffer=HOP_SIZE,
-                )
+                if self._stream is None:
+                    self._stream = _open_stream(pa, index, channels, rate, output=False)
             except OSError as err:
                 raise AudioSourceError(
                     f"{name} would not open at {rate} Hz with {channels} channel(s) ({err}): "
@@ -339,7 +363,41 @@ class PyAudioSource:
         self._channels = channels
         self.sample_rate = rate
         refused = "" if rate == self.wanted_rate else f" ({self.wanted_rate} Hz refused)"
-        self.description = f"{name}, input {self.channel} of {channels}, {rate} Hz{refused}"
+        output = ", with output" if self._duplex else ""
+        self.description = f"{name}, input {self.channel} of {channels}, {rate} Hz{refused}{output}"
+
+    def _open_duplex(self, pa: object, index: int, name: str, channels: int, rate: int):  # type: ignore[no-untyped-def]
+        """The interface opened both ways at once, or None (logged) when it has no output
+        or refuses: the device then listens as before and the metronome is only seen."""
+        outputs = int(pa.get_device_info_by_index(index).get("maxOutputChannels", 0))  # type: ignore[attr-defined]
+        if outputs < channels:
+            log.warning(
+                "%s has %d output channel(s), so no click or speech through it: the "
+                "metronome is shown, not heard (set audio.output = false to silence this)",
+                name,
+                outputs,
+            )
+            return None
+        try:
+            stream = _open_stream(pa, index, channels, rate, output=True)
+        except (OSError, ValueError) as err:
+            log.warning(
+                "%s would not open its output with its input (%s): the metronome is shown, "
+                "not heard (set audio.output = false to silence this)",
+                name,
+                err,
+            )
+            return None
+        # Two hops of silence ahead, so the output never runs dry between reads.
+        stream.write(bytes(4 * channels * HOP_SIZE * 2), exception_on_underflow=False)
+        assert self.mix is not None
+        self.mix.sample_rate = rate
+        self.mix.active = True
+        self.round_trip_s = (
+            stream.get_input_latency() + stream.get_output_latency() + self.extra_latency_s
+        )
+        self._duplex = True
+        return stream
 
     def _choose(self, pa: object) -> tuple[int, str, int]:
         candidates = []
@@ -394,11 +452,24 @@ class PyAudioSource:
         frames = np.frombuffer(data, dtype=np.float32)
         if self._channels > 1:
             frames = frames.reshape(-1, self._channels)[:, self.channel - 1]
+        count = len(frames)
+        if self._duplex and self.mix is not None:
+            self.mix.position = self.samples_read
+            out = self.mix.render(count)
+            if self._channels > 1:
+                out = np.repeat(out, self._channels)
+            try:
+                stream.write(out.tobytes(), exception_on_underflow=False)
+            except OSError as err:
+                raise AudioSourceError(f"the audio interface stopped playing ({err})") from err
+        self.samples_read += count
         return np.ascontiguousarray(frames, dtype=np.float32)
 
     def close(self) -> None:
         stream, self._stream = self._stream, None
         pa, self._pa = self._pa, None
+        if self.mix is not None:
+            self.mix.active = False
         if stream is not None:
             try:
                 stream.stop_stream()
@@ -437,7 +508,9 @@ class Capture:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source = source
-        self.hops: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_hops)
+        # Each hop with the index of its first sample since the capture started: the
+        # metronome's click schedule is in those samples.
+        self.hops: queue.Queue[tuple[int, np.ndarray] | None] = queue.Queue(maxsize=queue_hops)
         self.stall_timeout_s = stall_timeout_s
         self.reopen_every_s = reopen_every_s
         self._monotonic = monotonic
@@ -465,6 +538,11 @@ class Capture:
         return CaptureStats(self._count, self._dropped, overflows, self._reopens, self._connected)
 
     @property
+    def position(self) -> int:
+        """Samples read so far: where the output written with the next hop begins."""
+        return self._count * HOP_SIZE
+
+    @property
     def stalled(self) -> bool:
         """No frames for ``stall_timeout_s``: the watchdog's sign that the interface is gone."""
         return self._monotonic() - self.last_frame_at > self.stall_timeout_s
@@ -480,12 +558,13 @@ class Capture:
                 self._lost(str(err))
                 continue
             self.last_frame_at = self._monotonic()
+            item = (self._count * HOP_SIZE, hop)
             self._count += 1
             if self._lossless:
-                self._put_waiting(hop)
+                self._put_waiting(item)
                 continue
             try:
-                self.hops.put_nowait(hop)
+                self.hops.put_nowait(item)
             except queue.Full:
                 self._dropped += 1
 
@@ -513,7 +592,7 @@ class Capture:
     def _put_end(self) -> None:
         self._put_waiting(END)
 
-    def _put_waiting(self, item: np.ndarray | None) -> None:
+    def _put_waiting(self, item: tuple[int, np.ndarray] | None) -> None:
         while not self._stop.is_set():
             try:
                 self.hops.put(item, timeout=0.2)

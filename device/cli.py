@@ -27,6 +27,7 @@ from dsp import Analysis, parse_scale
 from dsp.errors import DeviceError, FretCoachError
 from dsp.notes import note_name
 from dsp.scales import VALID_FORMS_HELP, Scale
+from dsp.timing import describe_offset
 from sync.store import Store
 
 log = logging.getLogger("fretcoach")
@@ -235,9 +236,7 @@ def analysis_to_json(
 
 def _offset_words(offset_ms: float | None) -> str:
     """'; you rush by 18 ms' — the mean signed offset to the beat, as a player acts on it."""
-    if offset_ms is None or abs(offset_ms) < 1.0:
-        return "" if offset_ms is None else "; on the beat"
-    return f"; you {'rush' if offset_ms < 0 else 'drag'} by {abs(offset_ms):.0f} ms"
+    return "" if offset_ms is None else f"; {describe_offset(offset_ms)}"
 
 
 def _bar(value: float | None, width: int = 20) -> str:

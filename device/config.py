@@ -28,6 +28,7 @@ import coach.speech_settings as speech_defaults
 from coach.speech_settings import SpeechSettings
 from dsp import METRICS, parse_scale
 from dsp.errors import CoachSettingError, ConfigError, UnknownScaleError
+from dsp.metronome import SUBDIVISIONS, MetronomeSettings
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,13 @@ SECRET_KEY = re.compile(
 DEVICE_SETTINGS_FILE = "settings.json"
 # What the settings screen sets (device.keymap.SETTINGS, in the same order); nothing else
 # is read from settings.json.
-DEVICE_SETTING_KEYS = ("practice.strictness", "practice.sensitivity", "coach.interval_s")
+DEVICE_SETTING_KEYS = (
+    "practice.strictness",
+    "practice.sensitivity",
+    "metronome.volume",
+    "metronome.beats_per_bar",
+    "coach.interval_s",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,7 @@ class AudioConfig:
     channel: int = 1  # 1-based: a Scarlett Solo's guitar jack is input 2
     queue_hops: int = 64  # ~0.7 s of slack between capture and DSP before hops are dropped
     stall_timeout_s: float = 1.0  # no frames for this long = interface gone
+    output: bool = True  # open the interface's output too: the click, and speech mixed in
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +123,19 @@ class CoachConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetronomeConfig:
+    """The click, whenever a session has a tempo (``practice.bpm`` or the tempo screen)."""
+
+    enabled: bool = True
+    volume: float = 0.5  # 0–1 of full scale at the interface's output
+    beats_per_bar: int = 4  # beat 1 of each bar is accented
+    subdivision: str = "quarters"  # quarters | eighths | triplets | 16ths
+    count_in: bool = True  # a bar of clicks before scoring starts
+    latency_ms: float = 0.0  # added to the round trip the interface reports (calibration)
+    led_pin: int = -1  # BCM GPIO of an LED that lights on each beat; -1 = none
+
+
+@dataclass(frozen=True, slots=True)
 class SyncConfig:
     user_id: str = "guitarist"
     data_dir: str = ""  # "" = FRETCOACH_DATA_DIR, systemd's STATE_DIRECTORY, or ~/.local/share
@@ -127,6 +148,7 @@ class Config:
     display: DisplayConfig = field(default_factory=DisplayConfig)
     buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
     coach: CoachConfig = field(default_factory=CoachConfig)
+    metronome: MetronomeConfig = field(default_factory=MetronomeConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
 
 
@@ -143,6 +165,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     ),
     "buttons.kind": ("gpio", "keyboard", "none"),
     "coach.interval_s": (30.0, 60.0, 120.0, 300.0),
+    "metronome.subdivision": tuple(SUBDIVISIONS),
 }
 _RANGES: dict[str, tuple[float, float]] = {
     "audio.channel": (1, 32),
@@ -166,6 +189,10 @@ _RANGES: dict[str, tuple[float, float]] = {
     "coach.first_tip_s": (1, 600),
     "coach.min_notes": (1, 200),
     "coach.tip_page_s": (0.5, 30),
+    "metronome.volume": (0, 1),
+    "metronome.beats_per_bar": (1, 12),
+    "metronome.latency_ms": (-200, 500),
+    "metronome.led_pin": (-1, 27),
 }
 
 
@@ -405,6 +432,9 @@ def validate(config: Config) -> Config:
     if len(set(pins)) != len(pins):
         raise ConfigError(f"`buttons.*_pin` must be four different GPIO pins, not {pins}")
     _check_spi_pins(config)
+    led = config.metronome.led_pin
+    if led >= 0 and config.buttons.kind == "gpio" and led in pins:
+        raise ConfigError(f"`metronome.led_pin` must not be a button's pin, not {led}")
     return config
 
 
@@ -438,6 +468,19 @@ def _check_spi_pins(config: Config) -> None:
             raise ConfigError(
                 f"`{key}` must not be one of the SPI bus's own pins ({listed}), not {pin}"
             )
+
+
+def metronome_settings(config: Config) -> MetronomeSettings:
+    """The ``metronome.*`` keys as a session's metronome takes them."""
+    m = config.metronome
+    return MetronomeSettings(
+        enabled=m.enabled,
+        volume=m.volume,
+        beats_per_bar=m.beats_per_bar,
+        subdivision=SUBDIVISIONS[m.subdivision],
+        count_in=m.count_in,
+        latency_s=m.latency_ms / 1000.0,
+    )
 
 
 def speech_settings(config: Config) -> SpeechSettings:

@@ -32,8 +32,11 @@ from typing import TYPE_CHECKING, Any
 from device import keymap, parts, screens
 from device.audio import AudioSource, Capture
 from device.buttons import ButtonEvent, Buttons
-from device.config import Config, device_settings_path, remember_setting
+from device.config import Config, device_settings_path, metronome_settings, remember_setting
 from device.keymap import SETTINGS, Action, Editor
+from device.metronome import BeatLed, SessionMetronome
+from device.output import OutputMix
+from device.parts import PairingOffer
 from device.recording import begin_session, progress_of
 from device.session import (
     DspLoop,
@@ -46,12 +49,14 @@ from device.systemd import Notifier
 from display.state import ScreenState, StoppedScreen
 from dsp import Scores, parse_scale
 from dsp.errors import StoreError
+from sync.client import redact_url
 from sync.clock import read_clock
 from sync.records import NoteRow, SessionProgress
 from sync.store import HUB_KINDS, Store
 from sync.worker import SyncWorker
 
 if TYPE_CHECKING:
+    from sync.pairing import BackgroundPairing, Paired
     from coach.recommend import Recommendation
     from coach.tips import MetricSnapshot, Tip
     from coach.tracing import Tracer
@@ -76,6 +81,7 @@ class SessionResult:
     duration_s: float
     scores: Scores | None
     sync_state: str
+    clicks_heard: bool = False  # played to the metronome's heard clicks: the offset is real
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +113,8 @@ class Daemon:
         notifier: Notifier | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         settings_path: Path | None = None,  # None: settings.json beside the store
+        beat_led: BeatLed | None = None,  # metronome.led_pin's LED
+        pairing: PairingOffer | None = None,  # a Hub the settings screen may pair with
     ) -> None:
         self.config = config
         self.source = source
@@ -122,6 +130,14 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self._monotonic = monotonic
         self.settings_path = settings_path or device_settings_path(store.path.parent)
+        self.beat_led = beat_led
+        self.pairing_offer = pairing
+        self._pairing: BackgroundPairing | None = None  # the pairing screen's flow
+        self.metronome = metronome_settings(config)
+        # The interface's output, when it has one (audio.output): clicks and speech.
+        self.mix: OutputMix | None = getattr(source, "mix", None)
+        if self.mix is not None:
+            self.mix.volume = self.metronome.volume
         practice = config.practice
         self.settings = PracticeSettings(
             scale=parse_scale(practice.scale),
@@ -173,7 +189,8 @@ class Daemon:
         self._last_bpm = self.settings.bpm  # where free tempo goes back to
         self._setting = 0  # the settings screen's selected row
         self._pressed_at = 0.0  # when the press being handled happened
-        self._counts: tuple[float, int, int] | None = None  # (read at, pending, rejected)
+        # (read at, sessions pending, items rejected, queue paused for a re-pair)
+        self._counts: tuple[float, int, int, bool] | None = None
         self._shown_sync: tuple[str, float, str] | None = None  # (session, read at, state)
         self._spoken: Tip | None = None  # the last tip (or summary) handed to the speaker
         if coach is not None and hasattr(coach, "on_update"):
@@ -228,11 +245,7 @@ class Daemon:
             if self.buttons is None:
                 self._start_session()  # no buttons: play at once
             self.dsp.start()
-            if self.sync_worker is not None:
-                self._sync_thread = threading.Thread(
-                    target=self.sync_worker.run, args=(self._sync_stop,), name="sync", daemon=True
-                )
-                self._sync_thread.start()
+            self._start_sync()
             if self.buttons is not None:
                 self.buttons.start(self._on_button)
             log.info("listening on %s", self.source.description)
@@ -243,6 +256,15 @@ class Daemon:
             self._shutdown()
             self._restore_signal_handlers(previous_handlers)
         return self.results
+
+    def _start_sync(self) -> None:
+        """The Hub upload on its own thread (at start-up, or once paired from the screen)."""
+        if self.sync_worker is None or self._sync_thread is not None:
+            return
+        self._sync_thread = threading.Thread(
+            target=self.sync_worker.run, args=(self._sync_stop,), name="sync", daemon=True
+        )
+        self._sync_thread.start()
 
     def _prune_outbox(self) -> None:
         """Forget traces Opik has had for a while: one a minute of practice adds up on an
@@ -312,7 +334,7 @@ class Daemon:
             return
         self.coach.maybe_request(
             live.session_id,
-            self._metric_snapshot(snapshot.window),
+            self._metric_snapshot(snapshot.window, clicks_heard=_clicks_heard(live)),
             live.stream_s,
             self.state is State.PAUSED,
             ai_mode=self._ai_session,
@@ -341,7 +363,7 @@ class Daemon:
             if self.sync_worker is not None:
                 self.sync_worker.wake()
 
-    def _metric_snapshot(self, scores: Scores) -> MetricSnapshot:
+    def _metric_snapshot(self, scores: Scores, *, clicks_heard: bool) -> MetricSnapshot:
         from coach import snapshot_from_scores
 
         return snapshot_from_scores(
@@ -349,6 +371,7 @@ class Daemon:
             scale=self.settings.scale,
             metrics=self.settings.metrics,
             bpm=self.settings.bpm,
+            clicks_heard=clicks_heard,
         )
 
     def _tip_text(self, session_id: str, *, summary: bool) -> str | None:
@@ -392,12 +415,17 @@ class Daemon:
             return max(0.1, min(cap, deadline - self._monotonic()))
 
         self.notifier.stopping()
+        self._cancel_pairing()
         if self.live is not None:
             self._finish_session(status="completed")
         self.dsp.stop()
+        if self.mix is not None:
+            self.mix.stop_clicks()
         self.capture.stop()
         if self.buttons is not None:
             self.buttons.close()
+        if self.beat_led is not None:
+            self.beat_led.close()
         if self.speaker is not None and self._stop_at is not None and not self._stop_requested:
             self._hear_out_summary()
             deadline = self._monotonic() + SHUTDOWN_BUDGET_S  # no signal: no systemd clock
@@ -484,6 +512,8 @@ class Daemon:
             self.press(event.button, long=event.long, at=event.at)
         elif event.kind == "recommendation":
             self._apply_recommendation(event.payload)
+        elif event.kind == "paired":
+            self._paired(event.payload)
 
     def press(self, button: str, *, long: bool = False, at: float | None = None) -> None:
         """Do what pressing ``button`` means on the screen up now (main thread only).
@@ -505,6 +535,7 @@ class Daemon:
         self._suggestion = None
 
     def _go_home(self) -> None:
+        self._cancel_pairing()
         self._editor = None
         self.state = State.IDLE
 
@@ -551,24 +582,106 @@ class Daemon:
         self._setting = 0
 
     def _select_setting(self, step: int) -> None:
-        self._setting = (self._setting + step) % len(SETTINGS)
+        rows = len(SETTINGS) + (self.pairing_offer is not None)  # and the Hub's line
+        self._setting = (self._setting + step) % rows
 
     def _setting_values(self) -> dict[str, float]:
         """What the settings screen shows and steps, by config key."""
         return {
             "practice.strictness": self.settings.strictness,
             "practice.sensitivity": self.settings.sensitivity,
+            "metronome.volume": self.metronome.volume,
+            "metronome.beats_per_bar": float(self.metronome.beats_per_bar),
             "coach.interval_s": self._tip_interval_s,
         }
 
     def _step_setting(self, step: int) -> None:
+        if self._setting >= len(SETTINGS):  # the Hub's line: FEEDBACK pairs
+            if step > 0:
+                self._start_pairing()
+            return
         setting = SETTINGS[self._setting]
         value = keymap.step_setting(setting, self._setting_values()[setting.key], step)
         if setting.key == "coach.interval_s":
             self._set_tip_interval(value)
+        elif setting.key == "metronome.volume":
+            self.metronome = replace(self.metronome, volume=value)
+            if self.mix is not None:
+                self.mix.volume = value  # heard at once, in the session playing too
+        elif setting.key == "metronome.beats_per_bar":
+            self.metronome = replace(self.metronome, beats_per_bar=int(value))
         else:
             self._set(**{setting.key.partition(".")[2]: value})
         self._remember(setting.key, value)
+
+    # -- pairing with the Hub (RFC 8628) from the settings screen ----------------------------
+
+    def _hub_line(self) -> str | None:
+        """The settings screen's Hub line: how the device stands with the Hub it may pair
+        with (None: no pairing offered)."""
+        if self.pairing_offer is None:
+            return None
+        if self.sync_worker is None:
+            return "not paired"
+        return "re-pair" if self._sync_paused() else "paired"
+
+    def _start_pairing(self) -> None:
+        """Ask the Hub for a code and show it with its QR code; the flow polls on its own
+        thread and posts a "paired" event when the Hub says yes."""
+        offer = self.pairing_offer
+        if offer is None:
+            return
+        from sync.pairing import BackgroundPairing
+
+        self._cancel_pairing()
+        self._editor = "pairing"
+        self._pairing = BackgroundPairing(
+            offer.hub_url,
+            self.store.path.parent,
+            self.store.device_id(),  # as `fretcoach pair` names it on the Hub
+            verify=offer.verify,
+            on_paired=lambda paired: self.events.put(Event("paired", payload=paired)),
+        ).start()
+        log.info("pairing with the Hub at %s", redact_url(offer.hub_url))
+
+    def _cancel_pairing(self) -> None:
+        pairing, self._pairing = self._pairing, None
+        if pairing is not None:
+            pairing.cancel(wait_s=0.0)  # it stops polling within a second on its own
+
+    def _paired(self, paired: Paired) -> None:
+        """The Hub approved: lift the queue's pause, and sync with the new token from now
+        on, starting the sync worker if the device had none."""
+        from sync.client import HubClient, HubSettings
+        from sync.pairing import after_pairing
+
+        try:
+            requeued = after_pairing(self.store)
+        except StoreError as err:
+            log.error("paired, but the store could not be updated: %s", err)
+            requeued = 0
+        log.info("paired with the Hub as %s (%d item(s) queued again)", paired.user_id, requeued)
+        if self.sync_worker is not None:
+            self.sync_worker.client.use_token(paired.token)
+        else:
+            offer = self.pairing_offer
+            verify = offer.verify if offer is not None else True
+            settings = HubSettings(
+                url=paired.url,
+                token=paired.token,
+                ca_bundle=verify if isinstance(verify, str) else None,
+            )
+            self.sync_worker = SyncWorker(self.store, HubClient(settings))
+            self._start_sync()
+        self.sync_worker.wake()
+        self._counts = None
+        self._flash(f"Paired: {paired.user_id}")
+
+    def _sync_paused(self) -> bool:
+        try:
+            return self.store.hub_pause() is not None
+        except StoreError:
+            return False
 
     def _remember(self, key: str, value: float) -> None:
         """Keep a setting for the next start; a store that cannot be written is logged,
@@ -714,13 +827,35 @@ class Daemon:
             except StoreError as err:
                 log.error("could not link plan %s to the session: %s", self._plan_id, err)
             self._plan_id = None
-        self.live = LiveSession(session_id, self.settings, self.source.sample_rate)
+        self.live = LiveSession(
+            session_id,
+            self.settings,
+            self.source.sample_rate,
+            metronome=self._session_metronome(),
+        )
         self.dsp.session = self.live
         if self.speaker is not None:
             self.speaker.cancel()  # the last session's summary gives way to the new one
         self._last_checkpoint = self._monotonic()
         self.state = State.PRACTISING
         log.info("session %s started: %s", session_id, scale.name)
+
+    def _session_metronome(self) -> SessionMetronome | None:
+        """The clicks for a session with a tempo: heard through the interface's output when
+        it is open both ways, else only seen (a file, the demo, an input-only interface)."""
+        bpm = self.settings.bpm
+        if bpm is None or not self.metronome.enabled:
+            return None
+        mix = self.mix if self.mix is not None and self.mix.active else None
+        return SessionMetronome(
+            bpm,
+            self.metronome,
+            self.source.sample_rate,
+            mix=mix,
+            round_trip_s=float(getattr(self.source, "round_trip_s", 0.0)),
+            position=lambda: self.capture.position,
+            led=self.beat_led,
+        )
 
     def _drain_notes(self, live: LiveSession) -> list[NoteRow]:
         """Notes finished since the last successful write (kept until one succeeds)."""
@@ -735,7 +870,7 @@ class Daemon:
         with self._snapshot_lock:
             snapshot = self._snapshot
         scores = snapshot.session if snapshot and snapshot.session_id == live.session_id else None
-        return progress_of(scores, live.stream_s)
+        return progress_of(scores, live.stream_s, clicks_heard=_clicks_heard(live))
 
     def _checkpoint(self) -> None:
         live = self.live
@@ -779,12 +914,17 @@ class Daemon:
             self._summary_wanted.add(live.session_id)
             self.coach.request_summary(
                 live.session_id,
-                self._metric_snapshot(scores),
+                self._metric_snapshot(scores, clicks_heard=_clicks_heard(live)),
                 progress.duration_seconds,
                 ai_mode=self._ai_session,
             )
         result = SessionResult(
-            live.session_id, status, progress.duration_seconds, scores, sync_state
+            live.session_id,
+            status,
+            progress.duration_seconds,
+            scores,
+            sync_state,
+            clicks_heard=_clicks_heard(live),
         )
         self.results.append(result)
         self._last_result = result
@@ -831,6 +971,7 @@ class Daemon:
                 tip_page=self._tip_page((live.session_id, "live", tip)),
                 paused=self.state is State.PAUSED,
                 buttons_missing=self.buttons_problem is not None,
+                clicks_heard=_clicks_heard(live),
             )
         result = self._last_result
         if self.state is State.SUMMARY and result is not None:
@@ -842,11 +983,16 @@ class Daemon:
                 tip=tip,
                 tip_page=self._tip_page((result.session_id, "summary", tip)),
                 buttons_missing=self.buttons_problem is not None,
+                clicks_heard=result.clicks_heard,
             )
         if self.state is State.IDLE and self._editor == "tempo":
             return screens.tempo(self.settings.bpm, taps=self._tap_run)
         if self.state is State.IDLE and self._editor == "settings":
-            return screens.settings(self._setting_values(), selected=self._setting)
+            return screens.settings(
+                self._setting_values(), selected=self._setting, hub=self._hub_line()
+            )
+        if self.state is State.IDLE and self._editor == "pairing":
+            return screens.pairing(self._pairing.state if self._pairing else None)
         if self.state is State.IDLE and self._suggestion is not None:
             return screens.suggestion(self._suggestion)
         if self.state is State.IDLE and self._ai_thread is not None and self._ai_thread.is_alive():
@@ -857,6 +1003,7 @@ class Daemon:
             sync_pending=pending,
             sync_rejected=rejected,
             hub_configured=self.sync_worker is not None,
+            hub_note=self._hub_note(),
             # Sessions are kept, but their times wait for NTP before they are uploaded.
             # Takes turns with "Press START to play", so what to do next stays in view.
             clock_waits=bool(pending and not self._clock_synced()),
@@ -894,6 +1041,17 @@ class Daemon:
         self._shown_sync = (result.session_id, now, shown)
         return shown
 
+    def _hub_note(self) -> str | None:
+        """What the home screen says in place of the sync counts when the Hub cannot be
+        reached for want of a token: "not paired", or "re-pair" once the Hub refused it."""
+        if self.sync_worker is None:
+            return "not paired" if self.pairing_offer is not None else None
+        return "re-pair" if self._counts_paused() else None
+
+    def _counts_paused(self) -> bool:
+        self._sync_counts()
+        return bool(self._counts and self._counts[3])
+
     def _sync_counts(self) -> tuple[int, int]:
         """Sessions waiting for the Hub, and items it rejected (plans, summaries too).
 
@@ -903,7 +1061,8 @@ class Daemon:
         if self._counts is None or now - self._counts[0] >= COUNTS_EVERY_S:
             try:
                 pending = self.store.outbox_counts(("session",)).pending
-                self._counts = (now, pending, self.store.outbox_counts(HUB_KINDS).rejected)
+                rejected = self.store.outbox_counts(HUB_KINDS).rejected
+                self._counts = (now, pending, rejected, self.store.hub_pause() is not None)
             except StoreError as err:
                 log.warning("cannot read the sync counts: %s", err)
                 return (self._counts[1], self._counts[2]) if self._counts else (0, 0)
@@ -915,6 +1074,10 @@ class Daemon:
             self._clock_checked_at = now
             self._clock_ok = read_clock().synced
         return self._clock_ok
+
+
+def _clicks_heard(live: LiveSession) -> bool:
+    return live.metronome is not None and live.metronome.heard
 
 
 def _source_label(source: AudioSource) -> str:

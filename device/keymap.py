@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, get_args
 
 from coach.live import INTERVAL_CHOICES
 from device.buttons import BUTTON_NAMES
@@ -25,27 +25,28 @@ from dsp.notes import SHARP_NAMES
 from dsp.scales import Scale
 
 # What the buttons act on. "suggestion" is the home screen while the AI coach's suggestion
-# is shown; "tempo" and "settings" are opened from the home screen and go back to it. The
-# "No interface" warning changes nothing: the buttons act on the state below.
+# is shown; "tempo" and "settings" are opened from the home screen and go back to it, and
+# "pairing" from the settings screen's Hub line. The "No interface" warning changes
+# nothing: the buttons act on the state below.
 Screen = Literal[
-    "home", "tempo", "settings", "suggestion", "practising", "paused", "summary", "tuner"
-]
-Editor = Literal["tempo", "settings"]
-SCREENS: tuple[Screen, ...] = (
     "home",
     "tempo",
     "settings",
+    "pairing",
     "suggestion",
     "practising",
     "paused",
     "summary",
     "tuner",
-)
+]
+Editor = Literal["tempo", "settings", "pairing"]
+SCREENS: tuple[Screen, ...] = get_args(Screen)
 SCREEN_TITLES: Mapping[Screen, str] = MappingProxyType(
     {
         "home": "home",
         "tempo": "tempo",
         "settings": "settings",
+        "pairing": "pairing",
         "suggestion": "AI suggestion",
         "practising": "practising",
         "paused": "paused",
@@ -83,7 +84,7 @@ class Action(enum.Enum):
     NEXT_ROOT = "next scale root"
     NEXT_SCALE_TYPE = "next scale type"
     TEMPO = "tempo screen (this press is the first tap)"
-    SETTINGS = "settings: strictness, sensitivity, tips"
+    SETTINGS = "settings: strictness, sensitivity, click, tips"
     TEMPO_DOWN = f"tempo −1 bpm (down to {MIN_BPM})"
     TEMPO_DOWN_5 = "tempo −5 bpm"
     TEMPO_UP = f"tempo +1 bpm (up to {MAX_BPM})"
@@ -93,7 +94,7 @@ class Action(enum.Enum):
     NEXT_SETTING = "next setting"
     PREVIOUS_SETTING = "previous setting"
     SETTING_DOWN = "lower the setting"
-    SETTING_UP = "raise the setting"
+    SETTING_UP = "raise the setting (Hub: pair)"
     TUNER = "tuner on / off"
     NEXT_TIP_LINE = "next line of the tip"
     NEXT_TIP_INTERVAL = f"a tip every {' / '.join(f'{s:g}' for s in INTERVAL_CHOICES)} s"
@@ -149,6 +150,8 @@ _BY_SCREEN: dict[Screen, dict[tuple[str, bool], Action]] = {
         ("feedback", False): Action.SETTING_UP,
         ("feedback", True): Action.SETTING_UP,
     },
+    # Pairing shows a code until the Hub says yes; START gives up and goes home.
+    "pairing": {("start", False): Action.HOME, ("start", True): Action.HOME},
     # START plays the suggestion; any other press, a long START too, only dismisses it.
     "suggestion": {
         (button, long): Action.PLAY_SUGGESTION
@@ -271,15 +274,18 @@ class Setting:
     label: str
     choices: tuple[float, ...]
     unit: str = ""
+    factor: float = 1.0  # shown × this: a volume of 0.5 reads "50 %"
 
     def shown(self, value: float) -> str:
-        return f"{value:g}{self.unit}"
+        return f"{value * self.factor:g}{self.unit}"
 
 
 _TENTHS = tuple(i / 10 for i in range(11))
 SETTINGS: tuple[Setting, ...] = (
     Setting("practice.strictness", "Strictness", _TENTHS),
     Setting("practice.sensitivity", "Sensitivity", _TENTHS),
+    Setting("metronome.volume", "Click", _TENTHS, " %", 100.0),
+    Setting("metronome.beats_per_bar", "Beats a bar", tuple(float(n) for n in range(1, 13))),
     Setting("coach.interval_s", "Tips every", INTERVAL_CHOICES, " s"),
 )
 """What the settings screen sets, in its order. Each value is remembered on the device

@@ -9,6 +9,7 @@ The buttons' interface is :class:`device.buttons.Buttons`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -83,3 +84,13 @@ class Recommender(Protocol):
     def recommend(
         self, history: PracticeHistory, *, practice_id: str | None = None
     ) -> Recommendation: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PairingOffer:
+    """A Hub the settings screen may pair this device with (RFC 8628, from the screen):
+    its address, and what verifies its certificate (True: the system's CAs, or a CA
+    bundle's path)."""
+
+    hub_url: str
+    verify: bool | str = True

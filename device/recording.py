@@ -32,8 +32,12 @@ def user_id() -> str:
     return os.environ.get("FRETCOACH_USER_ID", "").strip() or DEFAULT_USER_ID
 
 
-def progress_of(scores: Scores | None, seconds: float) -> SessionProgress:
-    """The store's view of a session so far: its scores, its counts, how long it lasted."""
+def progress_of(
+    scores: Scores | None, seconds: float, *, clicks_heard: bool = False
+) -> SessionProgress:
+    """The store's view of a session so far: its scores, its counts, how long it lasted,
+    and, when it was played to clicks the player heard, the mean offset to them (without
+    them the offset is against a guessed phase: it means nothing to the Hub)."""
     if scores is None:
         return SessionProgress(round(seconds, 3), None, None, None, 0, 0, 0)
     return SessionProgress(
@@ -44,6 +48,7 @@ def progress_of(scores: Scores | None, seconds: float) -> SessionProgress:
         total_notes_played=scores.counts.total_notes,
         correct_notes_played=scores.counts.in_scale_notes,
         bad_notes_played=scores.counts.out_of_scale_notes,
+        mean_offset_ms=scores.mean_offset_ms if clicks_heard else None,
     )
 
 

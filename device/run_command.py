@@ -30,7 +30,9 @@ from device.config import (
 )
 from device.daemon import Daemon, SessionResult
 from device.local_hub import LocalHub
-from dsp.errors import ButtonsError
+from device.metronome import BeatLed
+from device.parts import PairingOffer
+from dsp.errors import ButtonsError, HubNotPairedError
 from sync.client import HubClient, HubSettings, redact_url
 from sync.store import Store, default_data_dir
 from sync.worker import SyncWorker
@@ -160,6 +162,8 @@ def build_source(spec: str, config: Config, *, fast: bool) -> Any:
             channel=config.audio.channel,
             sample_rate=config.audio.sample_rate,
             stall_timeout_s=config.audio.stall_timeout_s,
+            output=config.audio.output,
+            latency_s=config.metronome.latency_ms / 1000.0,
         )
     if spec == "tone":
         return ToneSource(sample_rate=config.audio.sample_rate, seconds=None, realtime=not fast)
@@ -207,8 +211,10 @@ def build_coach(config: Config, store: Store) -> Any | None:
     ).start()
 
 
-def build_speaker(config: Config, coach: Any | None) -> Any | None:
-    """The tip speaker when ``coach.speech`` is on; it traces with the coach's tracer."""
+def build_speaker(config: Config, coach: Any | None, source: Any) -> Any | None:
+    """The tip speaker when ``coach.speech`` is on; it traces with the coach's tracer.
+    With the interface's output open (``audio.output``) speech is mixed into it, under
+    the metronome's clicks."""
     if config.coach.speech == "off" or coach is None:
         return None
     from coach.providers import CoachSettings
@@ -218,7 +224,41 @@ def build_speaker(config: Config, coach: Any | None) -> Any | None:
         speech_settings(config),
         coach_settings=CoachSettings.from_env(),
         tracer=coach.generator.tracer,
+        mix=getattr(source, "mix", None),
     ).start()
+
+
+def hub_and_pairing(data_dir: Path) -> tuple[HubSettings | None, PairingOffer | None]:
+    """The Hub to sync with, and whether the settings screen may (re-)pair with it.
+
+    A Hub address without a token is no reason to stop the practice device: it plays,
+    keeps its sessions, and offers pairing on its settings screen. A static
+    ``FRETCOACH_HUB_TOKEN`` is the operator's choice, so no pairing is offered over it.
+    """
+    try:
+        hub = HubSettings.from_env(data_dir=data_dir)
+    except HubNotPairedError as err:
+        log.warning("%s; meanwhile sessions are kept, and the settings screen can pair", err)
+        return None, PairingOffer(err.url, verify=os.environ.get("FRETCOACH_HUB_CA_BUNDLE") or True)
+    if hub is None or os.environ.get("FRETCOACH_HUB_TOKEN", "").strip():
+        return hub, None
+    return hub, PairingOffer(hub.url, verify=hub.ca_bundle or True)
+
+
+def build_beat_led(config: Config) -> BeatLed | None:
+    """The LED on ``metronome.led_pin`` (GPIO buttons' pin factory), or None; an LED that
+    cannot be opened is logged and left out, never fatal."""
+    pin = config.metronome.led_pin
+    if pin < 0 or not config.metronome.enabled:
+        return None
+    try:
+        from gpiozero import LED
+        from gpiozero.exc import GPIOZeroError
+
+        return BeatLed(LED(pin))
+    except (ImportError, GPIOZeroError, OSError, RuntimeError) as err:
+        log.warning("metronome: no beat LED on GPIO %d (%s); the beat is still on screen", pin, err)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +329,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
             hub = HubSettings(url=local_hub.url, token=local_hub.token)
         else:
-            hub = HubSettings.from_env()
+            hub, pairing = hub_and_pairing(data_dir)
         store = stack.enter_context(Store.open(data_dir))
         # A session waits up to 10 min for NTP before it is sent with an unsure start time;
         # the demo's own Hub on loopback takes it at once, so the summary screen can say so.
@@ -301,8 +341,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         display = build_display(config, data_dir)
         coach = build_coach(config, store)
-        speaker = build_speaker(config, coach)
+        speaker = build_speaker(config, coach, source)
         buttons = build_buttons(config)
+        beat_led = build_beat_led(config)
         daemon = Daemon(
             config,
             source=source,
@@ -314,6 +355,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             coach=coach,
             speaker=speaker,
             exit_when_source_ends=args.source != "device",
+            beat_led=beat_led,
+            pairing=None if local_hub else pairing,
         )
         results = daemon.run()
         if hub is not None:
@@ -405,7 +448,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         counts = store.outbox_counts(("session",))
         sessions = store.sessions(limit=1)
         traces = store.outbox_counts((TRACE_KIND, FEEDBACK_KIND))
-    hub = HubSettings.from_env()
+        pause = store.hub_pause()
+    hub = HubSettings.from_env(data_dir=data_dir)
     coach = coach_status(config)
     buttons = buttons_status(config)
     status = {
@@ -414,6 +458,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "sessions_waiting": counts.pending,
         "sessions_synced": counts.sent,
         "sessions_rejected": counts.rejected,
+        "sync_paused": pause.advice if pause else None,
         "last_session": sessions[0].as_json() if sessions else None,
         "coach": {**coach, "traces_waiting": traces.pending, "traces_rejected": traces.rejected},
         "buttons": buttons,
@@ -424,11 +469,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     print(f"state directory: {data_dir}")
-    print(f"hub: {hub.shown_url if hub else 'not configured (set FRETCOACH_HUB_URL)'}")
+    print(
+        f"hub: {hub.shown_url if hub else 'not configured (pair with `fretcoach pair --hub URL`)'}"
+    )
     print(
         f"sessions: {counts.pending} waiting to sync, {counts.sent} synced, "
         f"{counts.rejected} rejected"
     )
+    if pause is not None:
+        print(f"{pause.advice} (since {pause.since[:19].replace('T', ' ')} UTC)")
     practice = config.practice
     print(
         f"practice: {practice.scale}, "

@@ -7,13 +7,16 @@ values into the frozen states the display draws, rounded to what the screen can 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from device.keymap import SETTINGS
 from device.session import LiveSnapshot, PracticeSettings
+from display.render import text_pages
 from display.state import (
     HomeScreen,
+    PairingScreen,
     PracticeScreen,
     SettingsScreen,
     StatusScreen,
@@ -22,8 +25,11 @@ from display.state import (
     TunerScreen,
 )
 from dsp import Scores
+from sync.qr import qr_matrix
+from dsp.timing import describe_offset
 
 if TYPE_CHECKING:
+    from sync.pairing import PairingState
     from coach.recommend import Recommendation
 
 NO_INTERFACE = StatusScreen("No interface", ("Plug in your USB", "audio interface"), level="error")
@@ -42,6 +48,9 @@ HOME_HINTS = ("Press START to play", "Hold START: settings")
 # and the journal says why and what to fix. One line of the tip line and the hint bar.
 NO_BUTTONS = "No buttons: see log"
 CLOCK_HINT = "Clock not synced yet"
+PAIR_HINT = "Pair Hub in settings"
+BEAT_FLASH_S = 0.15  # how long the header lights up on each beat
+MIN_TIMED = 4  # notes timed against the click before their mean offset is shown
 _OPEN_STRINGS = (("E2", 40), ("A2", 45), ("D3", 50), ("G3", 55), ("B3", 59), ("E4", 64))
 
 
@@ -64,10 +73,14 @@ def practice(
     tip_page: int,
     paused: bool,
     buttons_missing: bool = False,
+    clicks_heard: bool = False,
 ) -> PracticeScreen:
     """A session in progress: the window's scores, the note being played, the tip line.
-    With ``buttons_missing`` the tip line says so while there is no tip to show."""
+    With ``buttons_missing`` the tip line says so while there is no tip to show. The
+    metronome's beat flashes for :data:`BEAT_FLASH_S`; with ``clicks_heard`` (the phase is
+    the click's, not a guess) the recent notes' mean offset to it follows the tip."""
     window = snapshot.window if snapshot and snapshot.session_id else None
+    beat = snapshot.beat if snapshot and not paused else None
     return PracticeScreen(
         elapsed_s=float(int(stream_s)),  # the screen shows m:ss
         pitch=window.pitch_accuracy if window else None,
@@ -81,7 +94,18 @@ def practice(
         paused=paused,
         bpm=settings.bpm,
         scale_name=settings.scale.short_name,  # "Am pent": the header has room for no more
+        beat=beat.of_bar if beat is not None and beat.since_s < BEAT_FLASH_S else 0,
+        count_in=-beat.number if beat is not None and beat.number < 0 else 0,
+        timing_note=timing_note(window) if clicks_heard else None,
     )
+
+
+def timing_note(scores: Scores | None) -> str | None:
+    """ "You rush by 18 ms": the mean offset to the click, once enough notes were timed."""
+    if scores is None or scores.mean_offset_ms is None or scores.timed_intervals < MIN_TIMED:
+        return None
+    words = describe_offset(scores.mean_offset_ms)
+    return words[0].upper() + words[1:]
 
 
 def summary(
@@ -92,6 +116,7 @@ def summary(
     tip: str | None,
     tip_page: int,
     buttons_missing: bool = False,
+    clicks_heard: bool = False,
 ) -> SummaryScreen:
     """A finished session: its scores, notes, length and where it is on its way to the Hub.
     With ``buttons_missing`` the tip line says so while there is no summary to show."""
@@ -105,6 +130,7 @@ def summary(
         sync_state=sync_state,
         tip=_or_no_buttons(tip, buttons_missing),
         tip_page=tip_page,
+        timing_note=timing_note(scores) if clicks_heard else None,
     )
 
 
@@ -127,16 +153,20 @@ def home(
     sync_rejected: int,
     hub_configured: bool,
     clock_waits: bool,
+    hub_note: str | None = None,
     turn: int = 0,
     buttons_missing: bool = False,
 ) -> HomeScreen:
     """Idle: what the next session will use and how syncing goes. The bottom line shows
     :data:`HOME_HINTS` in turn (``turn`` counts up), or :data:`NO_BUTTONS` instead when
     ``buttons_missing``, and, when ``clock_waits``, also says that sessions wait for the
-    clock to be synced."""
+    clock to be synced. ``hub_note`` ("not paired", "re-pair") replaces the sync counts,
+    and the hints then also say where pairing is."""
     hints = (NO_BUTTONS,) if buttons_missing else HOME_HINTS
     if clock_waits:
         hints = (*hints, CLOCK_HINT)
+    if hub_note is not None and not buttons_missing:
+        hints = (*hints, PAIR_HINT)  # settings → Hub line → FEEDBACK
     return HomeScreen(
         scale_name=settings.scale.name,
         bpm=settings.bpm,
@@ -145,6 +175,7 @@ def home(
         sync_rejected=sync_rejected,
         hub_configured=hub_configured,
         hint=hints[turn % len(hints)],
+        hub_note=hub_note,
     )
 
 
@@ -153,11 +184,42 @@ def tempo(bpm: float | None, *, taps: int) -> TempoScreen:
     return TempoScreen(None if bpm is None else float(round(bpm)), taps)
 
 
-def settings(values: Mapping[str, float], *, selected: int) -> SettingsScreen:
-    """The settings screen: ``values`` by config key, one row per ``keymap.SETTINGS``."""
-    return SettingsScreen(
-        tuple((s.label, s.shown(values[s.key])) for s in SETTINGS), selected % len(SETTINGS)
-    )
+def settings(
+    values: Mapping[str, float], *, selected: int, hub: str | None = None
+) -> SettingsScreen:
+    """The settings screen: ``values`` by config key, one row per ``keymap.SETTINGS``, and
+    with ``hub`` (how the device stands with the Hub: "not paired", "paired", "re-pair") a
+    last line that FEEDBACK pairs from."""
+    rows = tuple((s.label, s.shown(values[s.key])) for s in SETTINGS)
+    if hub is None:
+        return SettingsScreen(rows, selected % len(rows))
+    index = len(rows)
+    selected %= index + 1
+    shown = "FEEDBACK: pair" if selected == index else hub
+    return SettingsScreen((*rows, ("Hub", shown)), selected, frozenset({index}))
+
+
+def pairing(state: PairingState | None) -> PairingScreen | StatusScreen:
+    """Pairing from the device: the code and the QR code of the link while the Hub waits
+    for the player to approve; then a status screen saying it worked or what to do."""
+    if state is None or state.phase == "starting":
+        return PairingScreen(None)
+    if state.phase == "waiting" and state.user_code:
+        return PairingScreen(state.user_code, _qr(state.verification_uri_complete or ""))
+    if state.phase == "paired":
+        return StatusScreen("Paired", ("Sessions now sync", "to your Hub account", "START: home"))
+    lines = text_pages(state.message or "pairing failed", 21)[:3]
+    return StatusScreen("Pairing failed", (*lines, "START: home")[:4], level="error")
+
+
+@lru_cache(maxsize=4)
+def _qr(uri: str) -> tuple[tuple[bool, ...], ...]:
+    """The link's QR code, or none when it is too long for the screen (the code alone is
+    shown, to type on the Hub's page)."""
+    try:
+        return tuple(tuple(row) for row in qr_matrix(uri))
+    except ValueError:
+        return ()
 
 
 def short_reason(rec: Recommendation, limit: int = 21) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.audio import END, Capture
+from device.metronome import BeatNow, SessionMetronome
 from dsp import HOP_SIZE, NoteEvent, NoteTracker, Scorer, Scores, ScoringConfig, TrackerConfig
 from dsp.notes import note_name
 from dsp.scales import Scale
@@ -63,13 +64,22 @@ class LiveSnapshot:
     cents: float | None
     in_scale: bool | None
     freq_hz: float | None
+    beat: BeatNow | None = None  # the metronome, when it runs
 
 
 class LiveSession:
     """One session's DSP state. Created by the main thread, then fed only by the DSP thread."""
 
-    def __init__(self, session_id: str, settings: PracticeSettings, sample_rate: int) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        settings: PracticeSettings,
+        sample_rate: int,
+        *,
+        metronome: SessionMetronome | None = None,
+    ) -> None:
         self.session_id = session_id
+        self.metronome = metronome
         self.settings = settings
         self.tracker = NoteTracker(
             TrackerConfig(
@@ -91,6 +101,8 @@ class LiveSession:
         self.scores: tuple[Scores, Scores] | None = None  # (window, session), DSP thread only
         self.held: bool | None = None  # news held while a note is named (True: urgent)
         self.ended = threading.Event()  # set by the DSP thread after the final flush
+        self.beat_number: int | None = None  # the last beat published, DSP thread only
+        self.beat: BeatNow | None = None
 
     @property
     def stream_s(self) -> float:
@@ -172,10 +184,10 @@ class DspLoop:
             if request is not None:
                 self._flush(request)
             try:
-                hop = hops.get(timeout=0.1)
+                item = hops.get(timeout=0.1)
             except queue.Empty:
                 continue
-            if hop is END:
+            if item is END:
                 session = self.session
                 if session is not None:
                     self._flush(session)
@@ -184,23 +196,41 @@ class DspLoop:
             self._max_queue = max(self._max_queue, hops.qsize())
             started = time.perf_counter_ns()
             cpu_started = time.thread_time_ns()
-            self._process(hop)
+            self._process(*item)
             slot = self._count % len(self._timings)
             self._cpu_timings[slot] = (time.thread_time_ns() - cpu_started) / 1e3
             self._timings[slot] = (time.perf_counter_ns() - started) / 1e3
             self._count += 1
 
-    def _process(self, hop: np.ndarray) -> None:
+    def _process(self, index: int, hop: np.ndarray) -> None:
         session = self.session
         if self.tuning:
             self._tune(hop)
             return
         if session is None or session.paused:
+            if session is not None and session.metronome is not None:
+                session.metronome.stop()
             return
+        metronome = session.metronome
+        beat_news = False
+        if metronome is not None:
+            heard, origin = metronome.admit(index, hop, session.stream_s)
+            if origin is not None:
+                session.scorer.rephase(origin)
+            beat = metronome.now(index)
+            session.beat = beat
+            number = beat.number if beat is not None else None
+            beat_news = number != session.beat_number
+            session.beat_number = number
+            if heard is None:  # the count-in: clicks, nothing scored
+                if beat_news or (index // HOP_SIZE) % 8 == 0:  # the flash goes off too
+                    self.on_snapshot(self._snapshot(session), beat_news)
+                return
+            hop = heard
         session.hops += 1
         tracker = session.tracker
         events = tracker.process(hop)
-        news = bool(events) or session.hops % 8 == 0
+        news = bool(events) or beat_news or session.hops % 8 == 0
         scored = False
         for event in events:
             if event.is_final:
@@ -228,6 +258,8 @@ class DspLoop:
 
     def _flush(self, session: LiveSession) -> None:
         self._flush_request = None
+        if session.metronome is not None:
+            session.metronome.stop()
         if session.ended.is_set():
             return
         for event in session.tracker.flush():
@@ -249,6 +281,7 @@ class DspLoop:
             cents=current.cents if current else None,
             in_scale=scale.contains(current.midi) if current else None,
             freq_hz=current.freq_hz if current else None,
+            beat=session.beat,
         )
 
     def _tune(self, hop: np.ndarray) -> None:

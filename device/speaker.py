@@ -18,6 +18,7 @@ from coach.voices.base import Synthesis, Voice, utcnow
 from coach.voices.espeak import EspeakVoice
 from coach.voices.openai_tts import OpenAIVoice
 from coach.voices.wav import Audio
+from device.output import MixPlayer, OutputMix
 from device.playback import PROC_CARDS, ChildProcesses, Playback, Player
 from device.speech_trace import record_utterance
 
@@ -53,7 +54,9 @@ class Speaker:
 
     ``coach_settings`` supplies the OpenAI key and endpoint (its primary provider);
     without one, ``auto`` and ``openai`` speak with espeak-ng. ``tracer`` is the live coach's
-    :class:`~coach.tracing.Tracer` (its store holds the outbox); None: no traces.
+    :class:`~coach.tracing.Tracer` (its store holds the outbox); None: no traces. ``mix``
+    is the interface's output when it is ours (``audio.output``): speech is then mixed into
+    it under the metronome, and played by ``aplay`` only while the interface is closed.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class Speaker:
         coach_settings: CoachSettings | None = None,
         tracer: Tracer | None = None,
         cards_path: Path = PROC_CARDS,
+        mix: OutputMix | None = None,
     ) -> None:
         self.settings = settings
         self.coach_settings = coach_settings
@@ -72,7 +76,11 @@ class Speaker:
         self.replaced = 0  # tips replaced by a newer one before they were played
         self.failed = 0  # utterances no backend could synthesise, or the player refused
         self._children = ChildProcesses()
-        self.player = Player(settings, self._children, cards_path=cards_path)
+        # With the interface's output ours (the metronome), speech is mixed into it.
+        player = Player(settings, self._children, cards_path=cards_path)
+        self.player: Player | MixPlayer = (
+            MixPlayer(mix, self._children, player) if mix is not None else player
+        )
         self._cond = threading.Condition()
         self._pending: Utterance | None = None
         self._busy = False
@@ -123,7 +131,7 @@ class Speaker:
         else:
             voices.append(EspeakVoice(settings, espeak, self._children.run))
         program = self.player.program
-        if shutil.which(program) is None:
+        if isinstance(self.player, Player) and shutil.which(program) is None:
             fix = (
                 "sudo apt install alsa-utils"
                 if program == "aplay"

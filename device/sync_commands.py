@@ -8,10 +8,11 @@ import json
 import sys
 from pathlib import Path
 
+from device import pairing
 from device.progress import ProgressBar
 from dsp.errors import DeviceError
 from sync.client import HubClient, HubSettings
-from sync.hub.options import add_serve_arguments
+from sync.hub.options import add_serve_arguments, add_user_arguments
 from sync.records import SessionRecord
 from sync.store import HUB_KINDS, Store, default_data_dir
 from sync.worker import SyncWorker
@@ -57,6 +58,8 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _add_data_dir(sync)
     sync.set_defaults(handler=cmd_sync)
 
+    pairing.add_parser(commands)
+
     hub = commands.add_parser(
         "hub",
         help="the reference FretCoach Hub ingest server",
@@ -73,6 +76,16 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     add_serve_arguments(serve)
     serve.set_defaults(handler=cmd_hub_serve)
+    add_user = hub_commands.add_parser(
+        "add-user",
+        help="add a user who signs in to the Hub to approve devices",
+        description="Add a user to the reference Hub's database (migrating it first). "
+        "The password is read from standard input (one line) when it is piped, else asked "
+        "for twice; it is stored only as an argon2id hash. Devices then pair with "
+        "`fretcoach pair` and this user approves them at the Hub's /device page.",
+    )
+    add_user_arguments(add_user)
+    add_user.set_defaults(handler=cmd_hub_add_user)
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -136,10 +149,11 @@ def _session_line(record: SessionRecord) -> str:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    settings = HubSettings.from_env()
+    settings = HubSettings.from_env(data_dir=args.data_dir)
     if settings is None:
         raise DeviceError(
-            "no Hub configured: set FRETCOACH_HUB_URL (and FRETCOACH_HUB_TOKEN) to sync"
+            "no Hub configured: pair with `fretcoach pair --hub URL`, or set "
+            "FRETCOACH_HUB_URL and FRETCOACH_HUB_TOKEN, to sync"
         )
     with Store.open(args.data_dir) as store:
         revived = store.retry_rejected() if args.retry_rejected else 0
@@ -151,6 +165,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             bar.close()
             client.close()
         counts = store.outbox_counts(HUB_KINDS)
+        pause = store.hub_pause()
     if args.json:
         json.dump(
             {
@@ -161,6 +176,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 "revived": revived,
                 "error": report.error,
                 "complete": counts.pending == 0 and counts.rejected == 0,
+                "paused": pause.advice if pause else None,
             },
             sys.stdout,
         )
@@ -169,7 +185,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"synced: {report.sent} session(s) uploaded; nothing left to sync")
         return EXIT_OK
-    if report.error:
+    if pause is not None:
+        reason = f"{counts.pending} item(s) not synced — {pause.advice}"
+    elif report.error:
         reason = f"{counts.pending} session(s) not synced: {report.error}"
     elif counts.rejected:
         reason = (
@@ -187,3 +205,9 @@ def cmd_hub_serve(args: argparse.Namespace) -> int:
     from sync.hub import cli  # FastAPI, SQLAlchemy and uvicorn load only for the server
 
     return cli.main(args)
+
+
+def cmd_hub_add_user(args: argparse.Namespace) -> int:
+    from sync.hub import cli
+
+    return cli.add_user_main(args)

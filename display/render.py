@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from display.state import (
     HomeScreen,
+    PairingScreen,
     PracticeScreen,
     ScreenState,
     SettingsScreen,
@@ -298,8 +299,19 @@ def _header(draw: ImageDraw.ImageDraw, left: str, right: str, *, bold_left: bool
     _rule(draw, 11)
 
 
-def _tip_line(draw: ImageDraw.ImageDraw, tip: str | None, page: int, *, top: int = 54) -> None:
+def _tip_line(
+    draw: ImageDraw.ImageDraw,
+    tip: str | None,
+    page: int,
+    *,
+    top: int = 54,
+    note: str | None = None,
+) -> None:
+    """One line of ``tip`` (wrapped, ``page`` wraps around), then ``note`` as a page of
+    its own."""
     pages = text_pages(tip or "", LINE_CHARS)
+    if note:
+        pages.append(fit_text(note, WIDTH))
     if pages:
         _text(draw, 0, top, pages[page % len(pages)], font(12), max_width=WIDTH)
 
@@ -308,7 +320,9 @@ def _tip_line(draw: ImageDraw.ImageDraw, tip: str | None, page: int, *, top: int
 
 
 def _home(draw: ImageDraw.ImageDraw, state: HomeScreen) -> None:
-    if not state.hub_configured:
+    if state.hub_note:
+        sync = state.hub_note
+    elif not state.hub_configured:
         sync = "no Hub"
     elif state.sync_rejected or state.sync_pending:
         parts = []
@@ -383,16 +397,47 @@ def _settings(draw: ImageDraw.ImageDraw, state: SettingsScreen) -> None:
         fill = OFF if selected else ON
         if selected:
             draw.rectangle((0, top - 2, WIDTH - 1, top + 9), fill=ON)
-            value = f"− {value} +"
+            if first + line not in state.actions:
+                value = f"− {value} +"
         value_w = _text(draw, WIDTH - 3, top, value, small, align="right", fill=fill)
         _text(draw, 2, top, label, small, max_width=WIDTH - 4 - value_w - 4, fill=fill)
     _hint_bar(draw, "MODE: next setting")
 
 
-def _metronome(draw: ImageDraw.ImageDraw, x: int, top: int) -> None:
+def _pairing(draw: ImageDraw.ImageDraw, state: PairingScreen) -> None:
+    """The QR code on the left, dark modules on a lit quiet zone (as a phone expects),
+    2 px a module; the code to type on the right."""
+    small, bold = font(12), font(12, bold=True)
+    if not state.qr or state.user_code is None:
+        _header(draw, "Pair Hub", "START: back")
+        if state.user_code is None:
+            _text(draw, WIDTH // 2, 26, "Asking the Hub...", small, align="center")
+        else:  # a link too long for a QR code: the code, for the Hub's /device page
+            _text(draw, 0, 16, "On the Hub's /device", small, max_width=WIDTH)
+            _text(draw, 0, 28, "page, type:", small)
+            _text(draw, WIDTH // 2, 42, state.user_code, font(16, bold=True), align="center")
+        return
+    size = len(state.qr) * 2
+    pad = (HEIGHT - size) // 2
+    draw.rectangle((0, 0, size + 2 * pad - 1, HEIGHT - 1), fill=ON)
+    for y, row in enumerate(state.qr):
+        for x, dark in enumerate(row):
+            if dark:
+                draw.rectangle(
+                    (pad + 2 * x, pad + 2 * y, pad + 2 * x + 1, pad + 2 * y + 1), fill=OFF
+                )
+    x0 = size + 2 * pad + 1
+    _text(draw, x0, 1, "Pair Hub", bold)
+    _text(draw, x0, 16, "Scan, or", small)
+    _text(draw, x0, 28, "type:", small)
+    _text(draw, x0, 40, state.user_code, bold, max_width=WIDTH - x0)
+    _text(draw, x0, 54, "START:back", small, max_width=WIDTH - x0)
+
+
+def _metronome(draw: ImageDraw.ImageDraw, x: int, top: int, *, fill: int = ON) -> None:
     """An 8-row metronome icon, as tall as the capitals of the small font."""
-    draw.polygon([(x + 3, top), (x + 5, top), (x + 8, top + 7), (x, top + 7)], outline=ON)
-    draw.line((x + 4, top + 6, x + 7, top + 1), fill=ON)
+    draw.polygon([(x + 3, top), (x + 5, top), (x + 8, top + 7), (x, top + 7)], outline=fill)
+    draw.line((x + 4, top + 6, x + 7, top + 1), fill=fill)
 
 
 def _metric_tags(draw: ImageDraw.ImageDraw, top: int, metrics: tuple[str, ...]) -> None:
@@ -421,19 +466,38 @@ def _practice(draw: ImageDraw.ImageDraw, state: PracticeScreen) -> None:
     if state.bpm is not None:
         bpm = str(round(state.bpm))
         bpm_w = _width(small, bpm)
+        clock_w = right_w
         right_w += 5 + bpm_w
-        _text(draw, WIDTH - right_w, 1, bpm, small)
         right_w += 11
-        _metronome(draw, WIDTH - right_w, 1)
+        if state.beat:
+            # The beat, seen: the metronome and tempo light up on every beat, and on
+            # beat 1 the clock with them.
+            x1 = WIDTH - 1 if state.beat == 1 else WIDTH - clock_w - 3
+            draw.rectangle((WIDTH - right_w - 2, 0, x1, 10), fill=ON)
+        fill = OFF if state.beat else ON
+        _text(draw, WIDTH - right_w + 11, 1, bpm, small, fill=fill)
+        _metronome(draw, WIDTH - right_w, 1, fill=fill)
+        if state.beat == 1:
+            _text(draw, WIDTH - 1, 1, clock, small, align="right", fill=OFF)
     _text(draw, 0, 1, state.scale_name or "Practice", small, max_width=WIDTH - right_w - 4)
     _rule(draw, 11)
 
     if state.paused:
         _paused(draw, state)
+    elif state.count_in:
+        _count_in(draw, state)
     else:
         _live(draw, state)
     _rule(draw, 51)
-    _tip_line(draw, state.tip, state.tip_page)
+    if state.count_in:
+        _tip_line(draw, "Count-in: play on 1", 0)
+    else:
+        _tip_line(draw, state.tip, state.tip_page, note=state.timing_note)
+
+
+def _count_in(draw: ImageDraw.ImageDraw, state: PracticeScreen) -> None:
+    """The count-in bar: the beats left, big, where the note will be."""
+    _text(draw, WIDTH // 2, 14, str(state.count_in), font(32, bold=True), align="center")
 
 
 def _live(draw: ImageDraw.ImageDraw, state: PracticeScreen) -> None:
@@ -529,7 +593,7 @@ def _summary(draw: ImageDraw.ImageDraw, state: SummaryScreen) -> None:
     line, fnt = _first_fitting([(f"{notes}, {fits} in key", small), (notes, small)], WIDTH)
     _text(draw, WIDTH // 2, 41, line, fnt, align="center", max_width=WIDTH)
     _rule(draw, 51)
-    _tip_line(draw, state.tip, state.tip_page)
+    _tip_line(draw, state.tip, state.tip_page, note=state.timing_note)
 
 
 def _status(draw: ImageDraw.ImageDraw, state: StatusScreen) -> None:
@@ -596,6 +660,7 @@ _SCREENS: dict[type, Callable[[ImageDraw.ImageDraw, ScreenState], None]] = {
     HomeScreen: _home,
     TempoScreen: _tempo,
     SettingsScreen: _settings,
+    PairingScreen: _pairing,
     PracticeScreen: _practice,
     TunerScreen: _tuner,
     SummaryScreen: _summary,

@@ -29,6 +29,7 @@ class HomeScreen:
     sync_rejected: int
     hub_configured: bool
     hint: str = "Press START to play"
+    hub_note: str | None = None  # "not paired", "re-pair": in place of the sync counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,17 @@ class SettingsScreen:
 
     rows: tuple[tuple[str, str], ...]
     selected: int = 0
+    actions: frozenset[int] = frozenset()  # rows FEEDBACK acts on (drawn without − +)
+
+
+@dataclass(frozen=True, slots=True)
+class PairingScreen:
+    """Pairing with the Hub from the device: the QR code of the link with the code in it
+    (rows of modules, True = dark; empty while the Hub is asked for a code) and the code to
+    type on the Hub's page."""
+
+    user_code: str | None
+    qr: tuple[tuple[bool, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +67,9 @@ class PracticeScreen:
 
     ``tip_page`` picks one line of the word-wrapped tip (see ``display.render.text_pages``)
     and wraps around, so the daemon pages a long tip by counting up from 0 when the tip
-    appears. ``scale_name`` is the header's short form (``Scale.short_name``, "Am pent"):
-    beside the tempo and the clock there is room for about 11 characters.
+    appears; ``timing_note`` (the mean offset to the click) follows the tip's pages.
+    ``scale_name`` is the header's short form (``Scale.short_name``, "Am pent"): beside
+    the tempo and the clock there is room for about 11 characters.
     """
 
     elapsed_s: float
@@ -71,6 +84,9 @@ class PracticeScreen:
     paused: bool = False
     bpm: float | None = None
     scale_name: str = ""
+    beat: int = 0  # the metronome's beat of the bar (from 1) while it flashes; 0 between
+    count_in: int = 0  # beats left of the count-in (drawn big instead of the note); 0 none
+    timing_note: str | None = None  # "You rush by 18 ms": the tip line's last page
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +118,7 @@ class SummaryScreen:
     sync_state: str
     tip: str | None
     tip_page: int = 0
+    timing_note: str | None = None  # as on PracticeScreen
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +142,7 @@ ScreenState = (
     HomeScreen
     | TempoScreen
     | SettingsScreen
+    | PairingScreen
     | PracticeScreen
     | TunerScreen
     | SummaryScreen

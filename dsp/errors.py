@@ -82,6 +82,10 @@ class EvalDatasetError(CoachError, ValueError):
     """An evaluation dataset that cannot be read; the message names the file and item."""
 
 
+class OpikSetupError(CoachError):
+    """The Opik workspace cannot be set up or checked; the message names the URL and the fix."""
+
+
 # --------------------------------------------------------------------------- sync
 
 
@@ -99,6 +103,18 @@ class StoreFullError(StoreError):
 
 class HubConfigError(SyncError, ValueError):
     """The Hub URL, token or CA bundle setting is missing or wrong."""
+
+
+class HubNotPairedError(HubConfigError):
+    """A Hub address is set but the device holds no token for it: pair it."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class PairingError(SyncError):
+    """Pairing with the Hub did not finish (declined, expired, unreachable); says what to do."""
 
 
 class HubServerConfigError(SyncError, ValueError):

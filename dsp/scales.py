@@ -140,6 +140,11 @@ def _build_lookup() -> dict[tuple[str, ...], ScaleType]:
     for scale_type in _TYPES:
         forms = [scale_type.display, scale_type.key, *scale_type.aliases]
         forms.append(f"{scale_type.hub_base} {scale_type.hub_variant or ''}")
+        # The screen's short form reads back: "Am pent", "D dor", "C# maj pent".
+        short = scale_type.short.replace("{root}", "")
+        forms.append(short)
+        if re.match(r"m(\s|$)", short):
+            forms.append("minor" + short[1:])  # "Am pent" is read as "A minor pent"
         for form in forms:
             lookup.setdefault(_words(form), scale_type)
     return lookup

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from dsp.errors import InvalidSettingError
 from dsp.notes import pitch_class_name
 from dsp.scales import Scale
-from dsp.timing import Grid, Revision, Timed, grid_for
+from dsp.timing import Grid, MetronomeGrid, Revision, Timed, grid_for
 from dsp.tracker import NoteEvent
 
 METRICS = ("pitch", "scale", "timing")
@@ -200,6 +200,12 @@ class Scorer:
         if timed is not None:
             self._count(timed, 1)
         return in_scale
+
+    def rephase(self, origin_s: float) -> None:
+        """The metronome's clicks (re)started with one at ``origin_s`` on the notes' clock
+        (see :meth:`MetronomeGrid.rephase`). Without a BPM there is no grid to move."""
+        if isinstance(self._grid, MetronomeGrid):
+            self._grid.rephase(origin_s)
 
     def _revise(self, revision: Revision) -> None:
         """The next onset showed what the previous one was: judge it again."""

@@ -219,10 +219,21 @@ class MetronomeGrid(Grid):
         if config.bpm is None:
             raise InvalidSettingError("a metronome grid needs bpm")
         self.beat = 60.0 / config.bpm
+        self.origin = config.beat_origin_s
+
+    def rephase(self, origin_s: float) -> None:
+        """The clicks restarted (after a pause, with a count-in) with one at ``origin_s``:
+        judge against them from now on; the notes before no longer place the next."""
+        if not math.isfinite(origin_s):
+            raise InvalidSettingError(f"a click's time must be finite, not {origin_s}")
+        self.origin = origin_s
+        self._points.clear()
+        self._votes.clear()
+        self._last = None
 
     def judge(self, onset_s: float) -> tuple[Timed | None, Revision | None]:
         beat = self.beat
-        origin = self.config.beat_origin_s
+        origin = self.origin
         own = 0
         levels = {1, 2, 3, 4}  # no rhythm yet: any subdivision may start a phrase
         if self._points:
@@ -541,6 +552,17 @@ def _timing_score(offset_s: float, tolerance_s: float) -> float:
     if ramp >= 1.0:
         return 0.0
     return 0.5 * (1.0 + math.cos(math.pi * ramp))
+
+
+ON_BEAT_MS = 5.0  # a mean offset under this is "on the beat": below what anyone hears
+
+
+def describe_offset(offset_ms: float) -> str:
+    """The mean signed offset to the click as a player acts on it: "you rush by 18 ms",
+    "you drag by 12 ms", "on the beat"."""
+    if abs(offset_ms) < ON_BEAT_MS:
+        return "on the beat"
+    return f"you {'rush' if offset_ms < 0 else 'drag'} by {abs(offset_ms):.0f} ms"
 
 
 def grid_for(config: ScoringConfig) -> Grid:

@@ -3,12 +3,14 @@
 The verdict is all the outbox worker needs: *sent* (201, or 200 for a duplicate — the
 Hub already had it, e.g. our earlier response was lost), *retry* (the network or the
 Hub's load: connection errors, timeouts, 408/425/429/5xx, with ``Retry-After`` when the
-Hub gave one), or *rejected* (any other 4xx: sending the same bytes again cannot help).
+Hub gave one), *pause* (401/403: the device's token is refused, so the queue waits for a
+re-pair), or *rejected* (any other 4xx: sending the same bytes again cannot help).
 The token is sent as a header and appears in no log line, exception message or repr.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import enum
 import json
@@ -17,11 +19,14 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from dsp.errors import HubConfigError
+from dsp.errors import HubConfigError, HubNotPairedError, PairingError
+from sync.pairing import Paired, load_pairing
+from sync.store import default_data_dir
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 SESSIONS_PATH = "/api/v1/sessions"
@@ -52,16 +57,29 @@ class HubSettings:
             )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> HubSettings | None:
-        """Settings from the environment, or None when no Hub is configured."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, data_dir: Path | None = None
+    ) -> HubSettings | None:
+        """Settings from the environment and the pairing, or None when no Hub is configured.
+
+        ``FRETCOACH_HUB_TOKEN`` wins; without it, the token ``fretcoach pair`` saved in
+        ``data_dir`` (default: the store's directory) is used, and its Hub address too
+        when ``FRETCOACH_HUB_URL`` is not set.
+        """
         env = os.environ if environ is None else environ
         url = env.get("FRETCOACH_HUB_URL", "").strip()
-        if not url:
-            return None
         token = env.get("FRETCOACH_HUB_TOKEN", "").strip()
         if not token:
-            raise HubConfigError(
-                "FRETCOACH_HUB_URL is set but FRETCOACH_HUB_TOKEN is not: set the device token"
+            paired = _saved_pairing(env, data_dir)
+            if paired is not None and (not url or url.rstrip("/") == paired.url.rstrip("/")):
+                url, token = url or paired.url, paired.token
+        if not url:
+            return None
+        if not token:
+            raise HubNotPairedError(
+                "FRETCOACH_HUB_URL is set but this device is not paired with that Hub: run "
+                "`fretcoach pair` (or set FRETCOACH_HUB_TOKEN to a device token)",
+                url.rstrip("/"),
             )
         return cls(
             url=url.rstrip("/"),
@@ -75,6 +93,17 @@ class HubSettings:
     def shown_url(self) -> str:
         """The URL for people and logs: any user:password in it is replaced by ``***``."""
         return redact_url(self.url)
+
+
+def _saved_pairing(env: Mapping[str, str], data_dir: Path | None) -> Paired | None:
+    folder = data_dir
+    if folder is None:
+        explicit = env.get("FRETCOACH_DATA_DIR")
+        folder = Path(explicit).expanduser() if explicit else default_data_dir()
+    try:
+        return load_pairing(folder)
+    except PairingError as err:
+        raise HubConfigError(str(err)) from err
 
 
 # A timeout longer than this is a typo (or minutes meant as seconds), and the outbox
@@ -110,6 +139,12 @@ class Verdict(enum.Enum):
     SENT = "sent"
     RETRY = "retry"
     REJECTED = "rejected"
+    # 401/403: the token, not the item, is wrong (never paired, revoked, mistyped). Every
+    # item would fail alike, so the queue waits for a re-pair instead of rejecting them.
+    PAUSE = "pause"
+
+
+AUTH_STATUSES = frozenset({401, 403})
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +173,12 @@ class HubClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def use_token(self, token: str) -> None:
+        """Send ``token`` from the next request on (a new pairing while the daemon runs;
+        then :meth:`sync.worker.SyncWorker.wake` retries the paused queue at once)."""
+        self.settings = dataclasses.replace(self.settings, token=token)
+        self._http.headers["Authorization"] = f"Bearer {token}"
 
     def post(self, path: str, body: str, *, idempotency_key: str) -> PostResult:
         try:
@@ -171,6 +212,8 @@ def classify(status: int, text: str, retry_after: str | None) -> PostResult:
             Verdict.SENT, status, "created" if status == 201 else "already on the Hub"
         )
     reason = f"HTTP {status}: {_detail(text)}"
+    if status in AUTH_STATUSES:
+        return PostResult(Verdict.PAUSE, status, reason)
     if status in RETRYABLE_STATUSES:
         return PostResult(Verdict.RETRY, status, reason, parse_retry_after(retry_after))
     return PostResult(Verdict.REJECTED, status, reason)

@@ -67,6 +67,9 @@ class SessionProgress:
     total_notes_played: int
     correct_notes_played: int
     bad_notes_played: int
+    # Signed ms from the metronome click, averaged over the timed notes: negative is early
+    # (rushing), positive late (dragging); None at free tempo or with nothing timed.
+    mean_offset_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,7 @@ class SessionRecord:
     sync_attempts: int = 0
     sync_error: str | None = None
     notes: tuple[NoteRow, ...] = field(default=(), repr=False)
+    mean_offset_ms: float | None = None  # see SessionProgress
 
     def hub_payload(self, *, include_notes: bool = True) -> dict[str, Any]:
         """The JSON body of ``POST /api/v1/sessions``."""
@@ -128,6 +132,10 @@ class SessionRecord:
             "bpm": self.bpm,
             "enabled_metrics": list(self.enabled_metrics),
         }
+        if self.mean_offset_ms is not None:
+            # Optional, and left out when unknown: a Hub older than the field refuses
+            # unknown keys, and free-tempo sessions stay byte-identical to before.
+            payload["mean_offset_ms"] = self.mean_offset_ms
         if include_notes:
             payload["notes"] = (
                 [
@@ -143,9 +151,30 @@ class SessionRecord:
         """``fretcoach sessions --json``: the Hub columns plus status and sync state."""
         data = self.hub_payload(include_notes=False)
         data.update(
+            mean_offset_ms=self.mean_offset_ms,
             sync_state=self.sync_state,
             sync_attempts=self.sync_attempts,
             sync_error=self.sync_error,
             source=self.source,
         )
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class HubPause:
+    """The Hub refused this device's token (401/403): the queue waits for a re-pair.
+
+    Shown by ``fretcoach status`` and the screen as "re-pair"; cleared by the next
+    delivery or a new pairing.
+    """
+
+    status: int
+    reason: str
+    since: str  # ISO 8601, UTC
+
+    @property
+    def advice(self) -> str:
+        return (
+            f"sync paused: the Hub refused this device's token (HTTP {self.status}) — "
+            "re-pair with `fretcoach pair`"
+        )

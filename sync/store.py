@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from dsp.errors import StoreError, StoreFullError
-from sync.records import NoteRow, SessionProgress, SessionRecord, SessionStart, utc_iso
+from sync.records import (
+    HubPause,
+    NoteRow,
+    SessionProgress,
+    SessionRecord,
+    SessionStart,
+    utc_iso,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +147,8 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox_v2 RENAME TO outbox;
     CREATE INDEX outbox_by_state ON outbox (state, id);
     """,
+    # 3: the mean signed offset of notes to the metronome click (ms; null at free tempo).
+    "ALTER TABLE sessions ADD COLUMN mean_offset_ms REAL",
 )
 
 
@@ -287,6 +296,42 @@ class Store:
             db.execute("INSERT INTO meta (key, value) VALUES ('device_id', ?)", (value,))
             return value
 
+    # -- the Hub's verdict on this device's token ----------------------------------------
+
+    def pause_hub(self, status: int, reason: str) -> None:
+        """Record that the Hub refused the token: every item waits (none is rejected)."""
+        value = json.dumps({"status": status, "reason": reason, "since": utc_iso(time.time())})
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('hub_paused', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (value,),
+            )
+
+    def resume_hub(self) -> bool:
+        """Clear the pause (a delivery worked, or the device was paired again)."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM meta WHERE key = 'hub_paused'").rowcount == 1
+
+    def hub_pause(self) -> HubPause | None:
+        """Why the queue waits for a re-pair, or None when it does not."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'hub_paused'").fetchone()
+        if row is None:
+            return None
+        data = json.loads(row["value"])
+        return HubPause(int(data["status"]), str(data["reason"]), str(data["since"]))
+
+    def retry_refused_token(self) -> int:
+        """Queue again the items an older device rejected for a bad token (401/403), as a
+        new pairing fixes exactly that; returns how many."""
+        with self._transaction() as db:
+            return db.execute(
+                "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'rejected' "
+                "AND (last_error LIKE 'HTTP 401%' OR last_error LIKE 'HTTP 403%')",
+                (utc_iso(time.time()),),
+            ).rowcount
+
     # -- sessions ------------------------------------------------------------------------
 
     def begin_session(self, start: SessionStart) -> None:
@@ -394,7 +439,7 @@ class Store:
             """UPDATE sessions SET duration_seconds = ?, pitch_accuracy = ?,
                    scale_conformity = ?, timing_stability = ?, total_notes_played = ?,
                    correct_notes_played = ?, bad_notes_played = ?, end_timestamp = ?,
-                   end_monotonic = ?
+                   end_monotonic = ?, mean_offset_ms = ?
                WHERE session_id = ?""",
             (
                 progress.duration_seconds,
@@ -406,6 +451,7 @@ class Store:
                 progress.bad_notes_played,
                 utc_iso(row["start_wall"] + progress.duration_seconds),
                 row["start_monotonic"] + progress.duration_seconds,
+                progress.mean_offset_ms,
                 session_id,
             ),
         )
@@ -790,6 +836,7 @@ def _session_record(row: sqlite3.Row, notes: tuple[NoteRow, ...]) -> SessionReco
         sync_attempts=row["sync_attempts"] or 0,
         sync_error=row["sync_error"],
         notes=notes,
+        mean_offset_ms=row["mean_offset_ms"],
     )
 
 

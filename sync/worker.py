@@ -8,8 +8,10 @@ as 200 on the retry, not as a second row.
 
 Backoff is exponential with jitter on the monotonic clock, and honours ``Retry-After``.
 A retryable failure pauses the whole queue (the Hub or the network is the problem, not
-the item); a non-retryable 4xx rejects that item only, which then waits, with the Hub's
-reason, for ``fretcoach sync --retry-rejected``.
+the item); a 401 or 403 pauses it too, for as long as the token is refused (the device
+must be paired again: :meth:`~sync.store.Store.hub_pause` says so to ``status`` and the
+screen), and no item is rejected for it; any other 4xx rejects that item only, which
+then waits, with the Hub's reason, for ``fretcoach sync --retry-rejected``.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class SyncWorker:
         *,
         base_delay_s: float = 2.0,
         max_delay_s: float = 300.0,
+        refused_token_delay_s: float = 900.0,
         clock_hold_s: float = 600.0,
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], ClockReading] = read_clock,
@@ -78,6 +81,8 @@ class SyncWorker:
         self.client = client
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
+        # A refused token stays refused until someone re-pairs: ask again only rarely.
+        self.refused_token_delay_s = refused_token_delay_s
         self.clock_hold_s = clock_hold_s
         self._monotonic = monotonic
         self._clock = clock
@@ -87,6 +92,9 @@ class SyncWorker:
         self._started = monotonic()
         self.last_error: str | None = None
         self._wake = threading.Event()
+        # Start by believing the store: a pause recorded by an earlier run is cleared by
+        # this run's first delivery.
+        self._paused = store.hub_pause() is not None
 
     # -- one pass ------------------------------------------------------------------------
 
@@ -118,6 +126,15 @@ class SyncWorker:
             if verdict is Verdict.SENT:
                 sent += 1
                 self._failures = 0
+            elif verdict is Verdict.PAUSE:
+                error = reason
+                log.error(
+                    "the Hub refused this device's token (%s): sync paused, nothing rejected; "
+                    "re-pair with `fretcoach pair`",
+                    reason,
+                )
+                self._next_attempt = self._monotonic() + self.refused_token_delay_s
+                break
             elif verdict is Verdict.REJECTED:
                 rejected += 1
                 log.error(
@@ -156,6 +173,13 @@ class SyncWorker:
             return Verdict.SENT, f"declined by the Hub: {result.reason}", None
         if result.verdict is Verdict.SENT:
             self.store.mark_sent(item.id)
+            if self._paused:
+                self.store.resume_hub()
+                self._paused = False
+        elif result.verdict is Verdict.PAUSE:
+            self.store.mark_retry(item.id, result.reason)
+            self.store.pause_hub(result.status or 401, result.reason)
+            self._paused = True
         elif result.verdict is Verdict.REJECTED:
             self.store.mark_rejected(item.id, result.reason)
         else:

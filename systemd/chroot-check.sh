@@ -11,16 +11,39 @@
 # config and 0600 env file, the enabled unit (`systemd-analyze verify`), plays the demo
 # through the installed daemon as the `fretcoach` user, then `make uninstall`.
 # systemd is not running in a chroot, so the service is enabled, not started.
+#
+# With --arch arm64 (`sudo make install-check-arm64`) the chroot is the Pi's own 64-bit
+# userland, run through qemu-user: aubio and pyaudio are compiled from source there as on
+# a Pi, and the check adds that the installed venv's Python is aarch64 and imports them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=${1:-/var/tmp/fretcoach-chroot}
+HOST_ARCH=$(dpkg --print-architecture)
+ARCH=$HOST_ARCH
+if [ "${1:-}" = "--arch" ]; then
+    ARCH=${2:?--arch needs an architecture, e.g. arm64}
+    shift 2
+fi
+if [ "$ARCH" = "$HOST_ARCH" ]; then
+    ROOT=${1:-/var/tmp/fretcoach-chroot}
+else
+    ROOT=${1:-/var/tmp/fretcoach-chroot-$ARCH}
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "run as root: sudo make install-check" >&2
     exit 1
 fi
 command -v debootstrap >/dev/null || ./.ci/apt-install debootstrap
+if [ "$ARCH" != "$HOST_ARCH" ]; then
+    # qemu-user-static registers itself with the kernel's binfmt_misc (flag F: the
+    # emulator is loaded now, so it works inside the chroot without being copied in).
+    ./.ci/apt-install qemu-user-static binfmt-support
+    if ! grep -qs '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-*; then
+        echo "binfmt_misc has no qemu-user entry: mount it (mount -t binfmt_misc none /proc/sys/fs/binfmt_misc) and run update-binfmts --enable" >&2
+        exit 1
+    fi
+fi
 if [ ! -x "$ROOT/usr/bin/python3" ]; then
-    debootstrap --variant=minbase --include=systemd,make,python3,ca-certificates \
+    debootstrap --arch="$ARCH" --variant=minbase --include=systemd,make,python3,ca-certificates \
         bookworm "$ROOT" http://deb.debian.org/debian
 fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
@@ -61,6 +84,9 @@ runuser -u fretcoach -- env STATE_DIRECTORY=/tmp/fretcoach-check \
     /opt/fretcoach/.venv/bin/fretcoach run --source demo --fast --display none --buttons none \
     | grep -q "completed"
 echo "ok: the installed daemon plays the demo as user fretcoach"
+machine=$(/opt/fretcoach/.venv/bin/python -c "import platform; print(platform.machine())")
+/opt/fretcoach/.venv/bin/python -c "import aubio, pyaudio, luma.oled, gpiozero, numpy"
+echo "ok: the installed venv runs on $machine with aubio, pyaudio, luma.oled and gpiozero"
 make uninstall >/dev/null
 test ! -e /opt/fretcoach
 test ! -e /etc/systemd/system/fretcoach.service

@@ -28,7 +28,7 @@ import requests
 from device.launcher import START_TIMEOUT_S, LaunchedServer, Launcher, free_port
 from tests.conftest import REPO
 
-TABLES = ("sessions", "ai_practice_plans", "session_summaries")
+TABLES = ("sessions", "ai_practice_plans", "session_summaries", "devices", "device_codes")
 
 
 class HubProcess(LaunchedServer):
@@ -48,6 +48,7 @@ class HubProcess(LaunchedServer):
         tokens_via: Literal["env", "argv"] = "env",
         extra_args: Sequence[str] = (),
         start_timeout_s: float = START_TIMEOUT_S,
+        users: Mapping[str, str] | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +59,7 @@ class HubProcess(LaunchedServer):
         self.tokens_via = tokens_via
         self.extra_args = list(extra_args)
         self.start_timeout_s = start_timeout_s
+        self.users = dict(users or {})  # user → password, added before the server starts
         self.port = 0
         self.url = ""
         self._server: Launcher | None = None
@@ -74,6 +76,8 @@ class HubProcess(LaunchedServer):
         """Start the process without waiting, so several servers can boot side by side."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        if self.users:
+            add_users(self.db_path, self.users)
         args = ["--host", "127.0.0.1", "--port", str(self.port), "--db", str(self.db_path)]
         args += self.extra_args
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
@@ -147,6 +151,20 @@ class HubProcess(LaunchedServer):
     def log(self) -> str:
         """Everything the server wrote to stdout and stderr so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def add_users(db_path: Path, users: Mapping[str, str]) -> None:
+    """Users (and their passwords) in a Hub database, as `fretcoach hub add-user` makes them."""
+    from sync.hub.accounts import Accounts
+    from sync.hub.storage import HubStore, make_engine, sqlite_url
+
+    store = HubStore(make_engine(sqlite_url(db_path)))
+    try:
+        store.create_tables()
+        for user, password in users.items():
+            Accounts(store.engine).add_user(user, password)
+    finally:
+        store.close()
 
 
 def fresh_tokens(*users: str) -> dict[str, str]:

@@ -26,6 +26,22 @@ experiment or experiment item whose id is not a UUIDv7. A route named with ``--r
 answers 422 (a backend that cannot take it); any other route it does not know answers 404
 and is logged as ``unknown``.
 
+For ``fretcoach opik setup``, the routes of the SDK's REST client (``opik/rest_api``:
+``check``, ``projects``, ``feedback_definitions``, ``prompts``,
+``automation_rule_evaluators``): ``POST v1/private/auth`` (the SDK's ``auth_check``),
+``POST v1/private/projects`` (create; 409 when the name is taken); ``GET``/``POST
+v1/private/feedback-definitions`` (find by name, paged; create, 409 on a taken name),
+``GET``/``PUT``/``DELETE .../feedback-definitions/{id}``; ``GET v1/private/prompts``,
+``POST v1/private/prompts`` (a prompt and its first version), ``POST
+v1/private/prompts/versions`` (a version, and the prompt when new; the commit is the one
+given or 8 generated hex digits, 409 when the prompt has it already), ``POST
+.../prompts/versions/retrieve`` (the latest version of a name, or the one with a commit;
+404 when none), ``GET .../prompts/{id}/versions`` (newest first);
+``GET``/``POST v1/private/automations/evaluators`` (find by project and name; create,
+400 for a project id the stub does not know), ``GET``/``PATCH .../evaluators/{id}`` and
+``POST .../evaluators/delete``. With ``--deny STATUS`` every ``v1/private`` route answers
+STATUS (401 or 403: an API key without rights) and only ``is-alive`` works.
+
 Every received item is also appended to a JSON-lines log, so a server restarted on the
 same port with the same log remembers what it had (like a real backend) and a test can
 count deliveries across restarts. ``GET /_captured`` returns everything received so far
@@ -55,6 +71,17 @@ from tests.stubproc import StubProcess
 _ITEM = re.compile(r"/v1/private/(traces|spans)/([0-9a-fA-F-]{36})$")
 _DATASET = re.compile(r"/v1/private/datasets/([0-9a-fA-F-]{36})(/versions|/items)?$")
 _EXPERIMENT = re.compile(r"/v1/private/experiments/([0-9a-fA-F-]{36})$")
+_DEFINITION = re.compile(r"/v1/private/feedback-definitions/([0-9a-fA-F-]{36})$")
+_PROMPT = re.compile(r"/v1/private/prompts/([0-9a-fA-F-]{36})(/versions)?$")
+_RULE = re.compile(r"/v1/private/automations/evaluators/([0-9a-fA-F-]{36})$")
+_RULE_TYPES = {
+    "llm_as_judge",
+    "trace_thread_llm_as_judge",
+    "span_llm_as_judge",
+    "user_defined_metric_python",
+    "trace_thread_user_defined_metric_python",
+    "span_user_defined_metric_python",
+}
 # What the stub says it is: new enough for the SDK's parallel dataset upload (2.2.8).
 BACKEND_VERSION = "2.2.8"
 
@@ -100,6 +127,38 @@ class _State:
                 if e["kind"] == kind and all(e["body"].get(k) == v for k, v in where.items())
             ]
 
+    def objects(self, kind: str) -> list[dict[str, Any]]:
+        """Every live object of a kind, each write for an id merged (later fields winning),
+        in the order first created; a ``<kind>_deleted`` event removes one."""
+        merged: dict[str, dict[str, Any]] = {}
+        with self.lock:
+            for event in self.events:
+                body = event["body"]
+                if event["kind"] == kind:
+                    merged[body["id"]] = {**merged.get(body["id"], {}), **body}
+                elif event["kind"] == f"{kind}_deleted":
+                    merged.pop(body["id"], None)
+        return list(merged.values())
+
+    def object(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        return next((o for o in self.objects(kind) if o["id"] == object_id), None)
+
+    def project_names(self) -> dict[str, str]:
+        """Project id → name: those created, and those named by anything received (the
+        backend makes a project on first use)."""
+        names = {p["name"] for p in self.objects("project")}
+        with self.lock:
+            names |= {
+                e["body"]["project_name"]
+                for e in self.events
+                if isinstance(e["body"].get("project_name"), str)
+            }
+        return {_project_id(name): name for name in names}
+
+    def prompt_versions(self, prompt_id: str) -> list[dict[str, Any]]:
+        """Oldest first."""
+        return [v for v in self.objects("prompt_version") if v["prompt_id"] == prompt_id]
+
     def dataset_public(self, dataset: dict[str, Any]) -> dict[str, Any]:
         return {**dataset, "dataset_items_count": len(self.items(dataset["id"]))}
 
@@ -132,6 +191,7 @@ class _State:
 
 STATE: _State
 REFUSED: tuple[str, ...] = ()
+DENY: int | None = None
 
 
 def _now() -> str:
@@ -148,6 +208,20 @@ def _uuid7() -> str:
 
 def _project_id(name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"opik-stub/project/{name}"))
+
+
+def _page(rows: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
+    """A page as the backend returns one: ``page`` counts from 1."""
+    page, size = max(1, int(query.get("page", 1))), int(query.get("size", 10))
+    content = rows[(page - 1) * size : page * size]
+    return {"content": content, "page": page, "size": len(content), "total": len(rows)}
+
+
+def _named(rows: list[dict[str, Any]], name: str | None) -> list[dict[str, Any]]:
+    """The backend's ``name`` filter: a case-insensitive substring."""
+    if not name:
+        return rows
+    return [row for row in rows if name.lower() in str(row.get("name", "")).lower()]
 
 
 def _not_v7(*ids: Any) -> str | None:
@@ -199,6 +273,12 @@ class Handler(BaseHTTPRequestHandler):
         self._send(422, {"errors": [f"this backend does not take {route}"]})
         return True
 
+    def _denied(self, route: str) -> bool:
+        if DENY is None or not route.startswith("/v1/private/"):
+            return False
+        self._send(DENY, {"code": DENY, "message": "User not allowed to access workspace"})
+        return True
+
     def _unknown(self, route: str, body: Any = None) -> None:
         STATE.record("unknown", {"method": self.command, "route": route, "body": body})
         self._send(404, {"errors": [f"no route {self.command} {route}"]})
@@ -209,7 +289,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         route = self._route()
-        if self._refused(route):
+        if self._denied(route) or self._refused(route) or self._workspace_get(route):
             return
         if route == "/is-alive/ping":
             self._send(200, {})
@@ -252,6 +332,119 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, experiment)
         else:
             self._unknown(route)
+
+    def _workspace_get(self, route: str) -> bool:
+        """The ``GET`` routes of feedback definitions, prompts and rules."""
+        query = self._query()
+        if route == "/v1/private/feedback-definitions":
+            rows = _named(STATE.objects("feedback_definition"), query.get("name"))
+            if query.get("type"):
+                rows = [row for row in rows if row["type"] == query["type"]]
+            self._send(200, _page(rows, query))
+        elif match := _DEFINITION.match(route):
+            found = STATE.object("feedback_definition", match.group(1))
+            if found is None:
+                self._send(404, {"errors": ["feedback definition not found"]})
+            else:
+                self._send(200, found)
+        elif route == "/v1/private/prompts":
+            prompts = _named(STATE.objects("prompt"), query.get("name"))
+            rows = [{**p, "version_count": len(STATE.prompt_versions(p["id"]))} for p in prompts]
+            self._send(200, _page(rows, query))
+        elif match := _PROMPT.match(route):
+            prompt = STATE.object("prompt", match.group(1))
+            if prompt is None:
+                self._send(404, {"errors": ["prompt not found"]})
+            elif match.group(2):
+                self._send(200, _page(STATE.prompt_versions(prompt["id"])[::-1], query))
+            else:
+                self._send(200, prompt)
+        elif route == "/v1/private/automations/evaluators":
+            rows = _named(STATE.objects("rule"), query.get("name"))
+            if query.get("project_id"):
+                rows = [r for r in rows if query["project_id"] in r["project_ids"]]
+            self._send(200, _page([_rule_public(r) for r in rows], query))
+        elif match := _RULE.match(route):
+            rule = STATE.object("rule", match.group(1))
+            if rule is None:
+                self._send(404, {"errors": ["rule not found"]})
+            else:
+                self._send(200, _rule_public(rule))
+        else:
+            return False
+        return True
+
+    def _workspace_post(self, route: str, body: Any) -> bool:
+        """The ``POST`` routes of auth, projects, feedback definitions, prompts and rules."""
+        if route == "/v1/private/auth":
+            self._send(204)
+        elif route == "/v1/private/projects":
+            if body["name"] in STATE.project_names().values():
+                self._send(409, {"errors": ["a project with that name exists"]})
+            else:
+                STATE.record(
+                    "project", {"id": _project_id(body["name"]), **body, "created_at": _now()}
+                )
+                self._send(201)
+        elif route == "/v1/private/feedback-definitions":
+            if any(d["name"] == body["name"] for d in STATE.objects("feedback_definition")):
+                self._send(409, {"errors": ["a feedback definition with that name exists"]})
+            else:
+                STATE.record(
+                    "feedback_definition",
+                    {**body, "id": body.get("id") or _uuid7(), "created_at": _now()},
+                )
+                self._send(201)
+        elif route == "/v1/private/prompts":
+            if _prompt_named(body["name"], body.get("project_name")) is not None:
+                self._send(409, {"errors": ["a prompt with that name exists"]})
+                return True
+            prompt = _new_prompt(body["name"], body.get("project_name"), body)
+            if body.get("template") is not None:
+                _new_version(
+                    prompt,
+                    {
+                        k: body.get(k)
+                        for k in ("template", "metadata", "type", "change_description")
+                    },
+                )
+            self._send(201)
+        elif route == "/v1/private/prompts/versions":
+            prompt = _prompt_named(body["name"], body.get("project_name"))
+            version = body["version"]
+            if prompt is not None and version.get("commit") in {
+                v["commit"] for v in STATE.prompt_versions(prompt["id"])
+            }:
+                self._send(409, {"errors": [f"the prompt has a version {version['commit']}"]})
+                return True
+            if prompt is None:
+                prompt = _new_prompt(body["name"], body.get("project_name"), body)
+            self._send(200, _new_version(prompt, version))
+        elif route == "/v1/private/prompts/versions/retrieve":
+            prompt = _prompt_named(body["name"], body.get("project_name"))
+            versions = STATE.prompt_versions(prompt["id"]) if prompt is not None else []
+            if body.get("commit"):
+                versions = [v for v in versions if v["commit"] == body["commit"]]
+            if body.get("version_number"):
+                versions = [v for v in versions if v["version_number"] == body["version_number"]]
+            if not versions:
+                self._send(404, {"errors": ["prompt version not found"]})
+            else:
+                self._send(200, versions[-1])
+        elif route == "/v1/private/automations/evaluators":
+            rule, problem = _rule_body(body)
+            if problem:
+                self._send(400, {"errors": [problem]})
+            else:
+                STATE.record("rule", {**rule, "id": _uuid7(), "created_at": _now()})
+                self._send(201)
+        elif route == "/v1/private/automations/evaluators/delete":
+            for rule_id in body["ids"]:
+                STATE.record("rule_deleted", {"id": rule_id})
+            self._send(204)
+        else:
+            return False
+        return True
 
     def _datasets(self, route: str, body: Any) -> bool:
         """The dataset routes of ``POST``; False when ``route`` is none of them."""
@@ -330,13 +523,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         route, body = self._route(), self._body()
-        if self._refused(route, body):
+        if self._denied(route) or self._refused(route, body):
+            return
+        if self._workspace_post(route, body):
             return
         if self._datasets(route, body) or self._experiments(route, body):
             return
         if route == "/v1/private/projects/retrieve":
-            # A project exists once something names it, as the backend makes them on use.
-            if any(e["body"].get("project_name") == body["name"] for e in STATE.all_events()):
+            # A project exists once made or once something names it, as the backend makes
+            # them on use.
+            if body["name"] in STATE.project_names().values():
                 self._send(200, {"id": _project_id(body["name"]), "name": body["name"]})
             else:
                 self._send(404, {"errors": [f"no project {body['name']!r}"]})
@@ -357,12 +553,47 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:
         route, body = self._route(), self._body()
+        if self._denied(route):
+            return
+        if match := _RULE.match(route):
+            if STATE.object("rule", match.group(1)) is None:
+                self._send(404, {"errors": ["rule not found"]})
+                return
+            rule, problem = _rule_body(body)
+            if problem:
+                self._send(400, {"errors": [problem]})
+                return
+            STATE.record("rule", {**rule, "id": match.group(1), "last_updated_at": _now()})
+            self._send(204)
+            return
         STATE.record("update", {"route": route, "body": body})
         self._send(204)
 
+    def do_DELETE(self) -> None:
+        route = self._route()
+        if self._denied(route):
+            return
+        if (match := _DEFINITION.match(route)) and STATE.object(
+            "feedback_definition", match.group(1)
+        ):
+            STATE.record("feedback_definition_deleted", {"id": match.group(1)})
+            self._send(204)
+        else:
+            self._unknown(route)
+
     def do_PUT(self) -> None:
         route, body = self._route(), self._body()
-        if self._refused(route, body):
+        if self._denied(route) or self._refused(route, body):
+            return
+        if match := _DEFINITION.match(route):
+            if STATE.object("feedback_definition", match.group(1)) is None:
+                self._send(404, {"errors": ["feedback definition not found"]})
+                return
+            STATE.record(
+                "feedback_definition",
+                {**body, "id": match.group(1), "last_updated_at": _now()},
+            )
+            self._send(204)
             return
         if route == "/v1/private/traces/feedback-scores":
             for score in body["scores"]:
@@ -415,6 +646,89 @@ class Handler(BaseHTTPRequestHandler):
         self._send(204)
 
 
+def _prompt_named(name: str, project_name: str | None) -> dict[str, Any] | None:
+    """The prompt of that name in the project (or one in no project, the legacy case)."""
+    for prompt in STATE.objects("prompt"):
+        if prompt["name"] == name and prompt.get("project_name") in (project_name, None):
+            return prompt
+    return None
+
+
+def _new_prompt(name: str, project_name: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    prompt = {
+        "id": _uuid7(),
+        "name": name,
+        "project_name": project_name,
+        "project_id": _project_id(project_name) if project_name else None,
+        "description": body.get("description"),
+        "template_structure": body.get("template_structure") or "text",
+        "tags": body.get("tags"),
+        "created_at": _now(),
+    }
+    STATE.record("prompt", prompt)
+    return prompt
+
+
+def _new_version(prompt: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
+    """Record a version of ``prompt`` (the given commit, or 8 new hex digits) and return it
+    as the backend's ``PromptVersionDetail``."""
+    number = len(STATE.prompt_versions(prompt["id"])) + 1
+    template = version["template"]
+    detail = {
+        **{k: v for k, v in version.items() if v is not None},
+        "id": _uuid7(),
+        "prompt_id": prompt["id"],
+        "commit": version.get("commit") or uuid.uuid4().hex[:8],
+        "version_number": f"v{number}",
+        "type": version.get("type") or "mustache",
+        "template_structure": prompt["template_structure"],
+        "variables": sorted(set(re.findall(r"{{\s*([\w.]+)\s*}}", template))),
+        "created_at": _now(),
+    }
+    STATE.record("prompt_version", detail)
+    return detail
+
+
+def _rule_body(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A rule as written (create or update), or why the backend would refuse it."""
+    projects = STATE.project_names()
+    project_ids = list(body.get("project_ids") or [])
+    if body.get("project_id") and body["project_id"] not in project_ids:
+        project_ids.insert(0, body["project_id"])
+    code = body.get("code") or {}
+    if body.get("type") not in _RULE_TYPES:
+        return {}, f"unknown rule type {body.get('type')!r}"
+    if not project_ids or any(p not in projects for p in project_ids):
+        return {}, f"unknown project ids {project_ids}"
+    if not 0 <= float(body.get("sampling_rate", 1.0)) <= 1:
+        return {}, "sampling_rate must be between 0 and 1"
+    if body["type"].endswith("llm_as_judge") and not (
+        code.get("model", {}).get("name") and code.get("messages") and code.get("schema")
+    ):
+        return {}, "an LLM judge needs a model, messages and a schema"
+    return {
+        **{k: v for k, v in body.items() if v is not None and k != "project_id"},
+        "project_ids": project_ids,
+    }, None
+
+
+def _rule_public(rule: dict[str, Any]) -> dict[str, Any]:
+    """A stored rule as ``AutomationRuleEvaluatorPublic``: its projects by id and name."""
+    projects = STATE.project_names()
+    refs = sorted(
+        ({"project_id": p, "project_name": projects.get(p, "?")} for p in rule["project_ids"]),
+        key=lambda ref: ref["project_name"],
+    )
+    public = {k: v for k, v in rule.items() if k != "project_ids"}
+    return {
+        **public,
+        "project_id": refs[0]["project_id"],
+        "project_name": refs[0]["project_name"],
+        "projects": refs,
+        "trigger_scope": rule.get("trigger_scope", "production"),
+    }
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -424,7 +738,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def main(argv: list[str] | None = None) -> None:
-    global STATE, REFUSED
+    global STATE, REFUSED, DENY
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log", type=Path, required=True)
@@ -435,8 +749,15 @@ def main(argv: list[str] | None = None) -> None:
         metavar="ROUTE",
         help="answer 422 to routes starting with this, e.g. /v1/private/experiments",
     )
+    parser.add_argument(
+        "--deny",
+        type=int,
+        metavar="STATUS",
+        help="answer STATUS (401, 403) to every v1/private route: a key without rights",
+    )
     args = parser.parse_args(argv)
     REFUSED = tuple(args.refuse)
+    DENY = args.deny
     STATE = _State(args.log)
     server = _Server(("127.0.0.1", args.port), Handler)
     print(server.server_address[1], flush=True)
@@ -449,10 +770,18 @@ class OpikStub(StubProcess):
     module = "tests.opikstub"
     label = "Opik stub"
 
-    def __init__(self, log_path: Path, *, port: int = 0, refuse: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        *,
+        port: int = 0,
+        refuse: Sequence[str] = (),
+        deny: int | None = None,
+    ) -> None:
         super().__init__(port=port)
         self.log_path = log_path
         self.refuse = tuple(refuse)
+        self.deny = deny
 
     @property
     def url(self) -> str:
@@ -461,7 +790,8 @@ class OpikStub(StubProcess):
 
     def arguments(self) -> list[str]:
         refuse = [arg for route in self.refuse for arg in ("--refuse", route)]
-        return ["--port", str(self.port), "--log", str(self.log_path), *refuse]
+        deny = ["--deny", str(self.deny)] if self.deny is not None else []
+        return ["--port", str(self.port), "--log", str(self.log_path), *refuse, *deny]
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Every item received (from the log, so also while stopped), optionally one kind."""
@@ -490,6 +820,23 @@ class OpikStub(StubProcess):
 
     def experiment_items(self) -> list[dict[str, Any]]:
         return self.events("experiment_item")
+
+    def objects(self, kind: str) -> list[dict[str, Any]]:
+        """The live objects of a kind (``feedback_definition``, ``prompt``,
+        ``prompt_version``, ``rule``, ``project``) as the stub holds them now."""
+        merged: dict[str, dict[str, Any]] = {}
+        for event in self._log_events():
+            body = event["body"]
+            if event["kind"] == kind:
+                merged[body["id"]] = {**merged.get(body["id"], {}), **body}
+            elif event["kind"] == f"{kind}_deleted":
+                merged.pop(body["id"], None)
+        return list(merged.values())
+
+    def _log_events(self) -> list[dict[str, Any]]:
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
 
     def wait_for(self, kind: str, count: int, *, timeout: float = 15.0) -> list[dict[str, Any]]:
         """Wait until at least ``count`` items of ``kind`` arrived; returns them all."""

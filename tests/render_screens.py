@@ -22,6 +22,7 @@ from device.screens import NO_BUTTONS
 from display.render import HEIGHT, WIDTH, font, render
 from display.state import (
     HomeScreen,
+    PairingScreen,
     PracticeScreen,
     ScreenState,
     SettingsScreen,
@@ -31,6 +32,7 @@ from display.state import (
     TempoScreen,
     TunerScreen,
 )
+from sync.qr import qr_matrix
 from tests.conftest import REPO
 
 REFERENCE_DIR = Path(__file__).with_name("screens")
@@ -82,17 +84,65 @@ EXAMPLES: dict[str, ScreenState] = {
     ),
     "home_settings_hint": replace(HOME, hint="Hold START: settings"),
     "home_no_buttons": replace(HOME, hint=NO_BUTTONS),
+    "home_not_paired": replace(HOME, hub_note="not paired", hint="Pair Hub in settings"),
+    "home_re_pair": replace(HOME, hub_note="re-pair"),
+    "settings_hub": SettingsScreen(
+        rows=(
+            ("Strictness", "0.5"),
+            ("Sensitivity", "0.7"),
+            ("Click", "50 %"),
+            ("Beats a bar", "4"),
+            ("Tips every", "60 s"),
+            ("Hub", "FEEDBACK: pair"),
+        ),
+        selected=5,
+        actions=frozenset({5}),
+    ),
+    "pairing": PairingScreen(
+        "WDJB-MJHT",
+        tuple(
+            tuple(row) for row in qr_matrix("http://192.168.1.20:8000/device?user_code=WDJB-MJHT")
+        ),
+    ),
+    "pairing_asking": PairingScreen(None),
+    "pairing_failed": StatusScreen(
+        "Pairing failed",
+        ("the code expired", "before it was", "approved: try again", "START: home"),
+        level="error",
+    ),
     "tempo": TempoScreen(bpm=92),
     "tempo_free": TempoScreen(bpm=None),
     "tempo_tapping": TempoScreen(bpm=92, taps=2),
     "tempo_tapped": TempoScreen(bpm=240, taps=4),
     "settings": SettingsScreen(
-        rows=(("Strictness", "0.5"), ("Sensitivity", "0.7"), ("Tips every", "60 s")),
+        rows=(
+            ("Strictness", "0.5"),
+            ("Sensitivity", "0.7"),
+            ("Click", "50 %"),
+            ("Beats a bar", "4"),
+            ("Tips every", "60 s"),
+        ),
         selected=0,
     ),
-    "settings_tips": SettingsScreen(
-        rows=(("Strictness", "1"), ("Sensitivity", "0"), ("Tips every", "300 s")),
+    "settings_click": SettingsScreen(
+        rows=(
+            ("Strictness", "1"),
+            ("Sensitivity", "0"),
+            ("Click", "100 %"),
+            ("Beats a bar", "12"),
+            ("Tips every", "300 s"),
+        ),
         selected=2,
+    ),
+    "settings_tips": SettingsScreen(
+        rows=(
+            ("Strictness", "1"),
+            ("Sensitivity", "0"),
+            ("Click", "0 %"),
+            ("Beats a bar", "12"),
+            ("Tips every", "300 s"),
+        ),
+        selected=4,
     ),
     "practice": PRACTICE,
     "practice_sharp_out_of_scale": PracticeScreen(
@@ -143,6 +193,14 @@ EXAMPLES: dict[str, ScreenState] = {
         bpm=240,
         scale_name="C# maj pent",  # the longest Scale.short_name
     ),
+    "practice_beat_one": replace(PRACTICE, beat=1, bpm=100),
+    "practice_beat_three": replace(PRACTICE, beat=3, bpm=240, elapsed_s=599),
+    "practice_count_in": replace(
+        PRACTICE, count_in=3, beat=2, bpm=100, note_name=None, pitch=None, scale=None, timing=None
+    ),
+    "practice_timing_note": replace(
+        PRACTICE, tip="Relax the fretting hand.", tip_page=2, timing_note="You rush by 18 ms"
+    ),
     "practice_paused": PracticeScreen(
         elapsed_s=95,
         pitch=0.9,
@@ -170,6 +228,18 @@ EXAMPLES: dict[str, ScreenState] = {
         duration_s=245,
         sync_state="synced",
         tip="Work on even timing: try 70 bpm first.",
+    ),
+    "summary_timing_note": SummaryScreen(
+        pitch=0.87,
+        scale=0.64,
+        timing=0.91,
+        notes_total=142,
+        notes_in_scale=120,
+        duration_s=245,
+        sync_state="synced",
+        tip="Even notes.",
+        tip_page=1,
+        timing_note="You drag by 12 ms",
     ),
     "summary_queued_disabled": SummaryScreen(
         pitch=1.0,

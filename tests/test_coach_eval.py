@@ -31,6 +31,7 @@ from coach.eval import (
     word_limit,
 )
 from coach.feedback import TipGenerator
+from coach.prompts import LIVE_FEEDBACK_V1
 from coach.providers import CoachSettings, ProviderSettings
 from coach.tips import MetricSnapshot
 from device.coach_commands import add_parsers
@@ -374,6 +375,7 @@ def test_coach_eval_logs_a_dataset_and_an_experiment_to_opik(tmp_path: Path, llm
         assert (config["dataset"], config["dataset_version"]) == ("fretcoach-coach-eval-v1", 1)
         assert config["dataset_items"] == len(dataset.items)
         assert config["prompt_version"] == "live-feedback-v1"
+        assert config["prompt_commit"] == LIVE_FEEDBACK_V1.library.commit
         assert (config["models"], config["providers"]) == (["offline-coach"], ["offline"])
         assert config["metrics"] == list(METRIC_FUNCTIONS)
         assert "coach-eval" in experiment["tags"] and "fretcoach-portable" in experiment["tags"]

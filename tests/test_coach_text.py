@@ -146,6 +146,35 @@ def test_offline_timing_fix_slows_the_tempo_down() -> None:
     assert "90 BPM" in tip
 
 
+def test_the_offset_to_a_heard_click_reaches_the_prompt_and_the_offline_tip() -> None:
+    from dataclasses import replace
+
+    rushing = replace(snap(bpm=100), mean_offset_ms=-18.4)
+    assert "Against the metronome click: you rush by 18 ms on average" in (
+        LIVE_FEEDBACK_V1.user(rushing).splitlines()
+    )
+    assert "Against the metronome click" not in LIVE_FEEDBACK_V1.user(snap(bpm=100))
+    for seed in range(5):
+        tip = offline_tip(rushing, rng=random.Random(seed))
+        assert "you rush the click by 18 ms" in tip
+        assert check_reply(tip, rushing).kind == "model", tip
+        dragging = offline_tip(replace(rushing, mean_offset_ms=12.0), rng=random.Random(seed))
+        assert "you drag by 12 ms" in dragging
+    # Under 10 ms the usual slow-down advice stays.
+    assert "ms" not in offline_tip(replace(rushing, mean_offset_ms=-6.0), rng=random.Random(1))
+
+
+def test_a_scores_offset_goes_into_the_snapshot_only_with_heard_clicks() -> None:
+    scorer = Scorer(ScoringConfig(A_MINOR_PENTA, bpm=120, beat_origin_s=0.0))
+    for i in range(8):
+        scorer.add(note(i * 0.5 + 0.02, 57, 0))  # 20 ms behind every click
+    window = scorer.window()
+    assert window.mean_offset_ms == pytest.approx(20.0, abs=0.5)
+    heard = snapshot_from_scores(window, scale=A_MINOR_PENTA, bpm=120, clicks_heard=True)
+    assert heard.mean_offset_ms == window.mean_offset_ms
+    assert snapshot_from_scores(window, scale=A_MINOR_PENTA, bpm=120).mean_offset_ms is None
+
+
 def test_offline_tip_when_everything_is_strong_sets_a_challenge() -> None:
     strong = snap(pitch=0.95, scale=0.9, timing=0.88, metrics=("pitch", "scale", "timing"))
     for seed in range(6):

@@ -21,6 +21,7 @@ import pytest
 
 from coach.feedback import TipGenerator, TipRequest
 from coach.live import LiveCoach
+from coach.prompts import LIVE_FEEDBACK_V1
 from coach.providers import CoachSettings, ProviderSettings
 from coach.replay import TraceReplayer
 from coach.tips import MetricSnapshot
@@ -103,6 +104,10 @@ def test_a_live_tip_is_traced_as_the_family_expects(
             "timing_stability": 0.21,
         }
         assert (metadata["provider"], metadata["model"]) == ("openai", "gpt-4o-mini")
+        assert (metadata["prompt_version"], metadata["prompt_commit"]) == (
+            "live-feedback-v1",
+            LIVE_FEEDBACK_V1.library.commit,
+        )
         assert "Pitch 95%, Timing 21%" in trace["input"]["input"]
         assert trace["output"] == {"output": DEFAULT_TEXT}
         spans = {s["type"]: s for s in opik_stub.wait_for("span", 2)}
@@ -263,6 +268,9 @@ def test_traces_pending_at_a_kill_9_arrive_after_restart_exactly_once(
             assert trace["thread_id"] == "sess-K-live-aicoach-feedback"
             assert trace["tags"] == FAMILY_TAGS
             assert trace["metadata"]["session_id"] == "sess-K"
+            # The prompt's version survives the kill: the outbox record carries it.
+            assert trace["metadata"]["prompt_commit"] == LIVE_FEEDBACK_V1.library.commit
+            assert trace["metadata"]["prompt_name"] == "fretcoach-live-feedback"
         llm_spans = [s for s in opik_stub.spans() if s["type"] == "llm"]
         assert sorted(s["trace_id"] for s in llm_spans) == sorted(ids)
         assert all(s["usage"]["total_tokens"] == 148 for s in llm_spans)

@@ -62,7 +62,7 @@ def test_an_unknown_key_is_called_unknown_and_the_section_s_keys_listed(
 
     line = one_error_line(run_cli(tmp_path, "status", "-o", "pratice.bpm=90"))
     assert "unknown section `pratice`" in line
-    assert "sections are audio, buttons, coach, display, practice, sync" in line
+    assert "sections are audio, buttons, coach, display, metronome, practice, sync" in line
 
 
 @pytest.mark.parametrize(

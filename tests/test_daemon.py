@@ -637,22 +637,41 @@ def test_settings_set_on_the_device_outlast_a_restart(tmp_path: Path) -> None:
         daemon = started(config)
         daemon.press("start", long=True)  # home: settings
         assert daemon.screen() == SettingsScreen(
-            (("Strictness", "0.5"), ("Sensitivity", "0.5"), ("Tips every", "60 s")), 0
+            (
+                ("Strictness", "0.5"),
+                ("Sensitivity", "0.5"),
+                ("Click", "50 %"),
+                ("Beats a bar", "4"),
+                ("Tips every", "60 s"),
+            ),
+            0,
         )
         daemon.press("feedback")
         daemon.press("feedback", long=True)  # strictness 0.7
         daemon.press("mode")
         daemon.press("select")  # sensitivity 0.4
-        daemon.press("mode", long=True)
-        daemon.press("mode", long=True)  # back round to the tips, from the top
+        daemon.press("mode")
+        daemon.press("select")  # the click at 40 %
+        for _ in range(4):
+            daemon.press("mode", long=True)  # back round to beats a bar, from the top
+        daemon.press("select")  # 3 beats a bar
+        daemon.press("mode")
         daemon.press("feedback")  # a tip every 120 s
-        assert daemon.screen() == SettingsScreen(
-            (("Strictness", "0.7"), ("Sensitivity", "0.4"), ("Tips every", "120 s")), 2
+        rows = (
+            ("Strictness", "0.7"),
+            ("Sensitivity", "0.4"),
+            ("Click", "40 %"),
+            ("Beats a bar", "3"),
+            ("Tips every", "120 s"),
         )
+        assert daemon.screen() == SettingsScreen(rows, 4)
         daemon.press("start")  # done
         assert daemon.state is State.IDLE and daemon.settings.strictness == 0.7
+        assert (daemon.metronome.volume, daemon.metronome.beats_per_bar) == (0.4, 3)
         assert json.loads(saved.read_text()) == {
             "coach.interval_s": 120.0,
+            "metronome.beats_per_bar": 3.0,
+            "metronome.volume": 0.4,
             "practice.sensitivity": 0.4,
             "practice.strictness": 0.7,
         }
@@ -662,11 +681,10 @@ def test_settings_set_on_the_device_outlast_a_restart(tmp_path: Path) -> None:
         config, _ = load_config(None, [], device_settings=saved)
         assert (config.practice.strictness, config.practice.sensitivity) == (0.7, 0.4)
         assert config.coach.interval_s == 120.0
+        assert (config.metronome.volume, config.metronome.beats_per_bar) == (0.4, 3)
         again = started(config)
         again.press("start", long=True)
-        assert again.screen() == SettingsScreen(
-            (("Strictness", "0.7"), ("Sensitivity", "0.4"), ("Tips every", "120 s")), 0
-        )
+        assert again.screen() == SettingsScreen(rows, 0)
         again.press("start")
         again.press("start")  # a session with them
         assert again.live is not None

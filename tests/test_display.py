@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from PIL import Image, ImageChops, ImageFont
@@ -22,15 +23,9 @@ from device.config import Config, load_config
 from display.device import BRIGHT, DIM, DisplaySink, DisplayWorker, FrameRecorder, open_display
 from display.render import HEIGHT, WIDTH, fit_text, font, render, text_pages
 from display.state import (
-    HomeScreen,
     PracticeScreen,
     ScreenState,
-    SettingsScreen,
-    StatusScreen,
     StoppedScreen,
-    SummaryScreen,
-    TempoScreen,
-    TunerScreen,
 )
 from dsp.errors import ConfigError, DisplayError
 from tests.render_screens import EXAMPLES, REFERENCE_DIR
@@ -79,16 +74,7 @@ def test_every_reference_image_has_an_example() -> None:
 
 def test_examples_cover_every_screen() -> None:
     kinds = {type(state) for state in EXAMPLES.values()}
-    assert kinds == {
-        HomeScreen,
-        TempoScreen,
-        SettingsScreen,
-        PracticeScreen,
-        TunerScreen,
-        SummaryScreen,
-        StatusScreen,
-        StoppedScreen,
-    }
+    assert kinds == set(get_args(ScreenState))  # every screen the display can be given
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -146,8 +132,10 @@ def _screens_at_their_longest() -> dict[str, list[ScreenState]]:
     notices and each line of the longest tip."""
     from coach.recommend import Recommendation
     from device import keymap, screens
+    from device.metronome import BeatNow
     from device.session import LiveSnapshot, PracticeSettings
     from dsp.scales import all_scales
+    from sync.pairing import PairingState
 
     scales = all_scales()
     by_name = max(scales, key=lambda s: len(s.name))
@@ -167,8 +155,21 @@ def _screens_at_their_longest() -> dict[str, list[ScreenState]]:
                 buttons_missing=buttons_missing,
             )
             for clock_waits in (False, True)
-            for turn in range(3)
+            for turn in range(4)
             for buttons_missing in (False, True)
+        ]
+        + [
+            screens.home(
+                settings,
+                sync_pending=999,
+                sync_rejected=99,
+                hub_configured=False,
+                clock_waits=True,
+                hub_note=note,
+                turn=turn,
+            )
+            for note in ("not paired", "re-pair")
+            for turn in range(4)
         ],
         "tempo": [
             screens.tempo(bpm, taps=taps)
@@ -179,6 +180,34 @@ def _screens_at_their_longest() -> dict[str, list[ScreenState]]:
             screens.settings({s.key: value(s.choices) for s in keymap.SETTINGS}, selected=selected)
             for value in (min, max, lambda choices: choices[len(choices) // 2])
             for selected in range(len(keymap.SETTINGS))
+        ]
+        + [
+            screens.settings(
+                {s.key: max(s.choices) for s in keymap.SETTINGS}, selected=selected, hub=hub
+            )
+            for hub in ("not paired", "paired", "re-pair")
+            for selected in range(len(keymap.SETTINGS) + 1)
+        ],
+        "pairing": [
+            screens.pairing(None),
+            screens.pairing(
+                PairingState(
+                    "waiting",
+                    user_code="WWWW-WWWW",
+                    verification_uri_complete="https://hub.example.com/device?user_code=WWWW-WWWW",
+                )
+            ),
+            screens.pairing(
+                PairingState("waiting", user_code="WWWW-WWWW", verification_uri_complete="x" * 200)
+            ),
+            screens.pairing(PairingState("paired", message="paired as somebody")),
+            screens.pairing(
+                PairingState(
+                    "failed",
+                    message="the Hub at https://hub.example.com could not be reached "
+                    "(connection refused): check FRETCOACH_HUB_URL and the network",
+                )
+            ),
         ],
         "tuner": [
             screens.tuner(snapshot),
@@ -196,6 +225,21 @@ def _screens_at_their_longest() -> dict[str, list[ScreenState]]:
             )
             for line in [*lines, None]
             for paused in (False, True)
+        ]
+        + [
+            replace(
+                screens.practice(
+                    replace(snapshot, beat=BeatNow(number, 12, 0.0)),
+                    settings,
+                    stream_s=599.9,
+                    tip=None,
+                    tip_page=page,
+                    paused=False,
+                ),
+                timing_note="You drag by 999 ms",
+            )
+            for number in (-12, 0)
+            for page in (0, 1)
         ],
         "summary": [
             replace(
@@ -213,6 +257,12 @@ def _screens_at_their_longest() -> dict[str, list[ScreenState]]:
             )
             for line in [*lines, None]
             for sync in ("queued", "rejected")
+        ]
+        + [
+            replace(
+                screens.summary(None, duration_s=3599, sync_state="synced", tip=None, tip_page=0),
+                timing_note="You rush by 999 ms",
+            )
         ],
         "suggestion": [
             screens.suggestion(

@@ -25,15 +25,26 @@ from tests.conftest import REPO
 
 A = Action
 _ = None  # the press does nothing there
-# (button, long) → the action on: home, tempo, settings, suggestion, practising, paused,
-# summary, tuner
+# (button, long) → the action on: home, tempo, settings, pairing, suggestion, practising,
+# paused, summary, tuner
 EXPECTED: dict[tuple[str, bool], tuple[Action | None, ...]] = {
-    ("start", False): (A.START, A.HOME, A.HOME, A.PLAY_SUGGESTION, A.PAUSE, A.RESUME, A.HOME, _),
-    ("start", True): (A.SETTINGS, A.HOME, A.HOME, A.DISMISS, A.STOP, A.STOP, A.HOME, _),
+    ("start", False): (
+        A.START,
+        A.HOME,
+        A.HOME,
+        A.HOME,
+        A.PLAY_SUGGESTION,
+        A.PAUSE,
+        A.RESUME,
+        A.HOME,
+        _,
+    ),
+    ("start", True): (A.SETTINGS, A.HOME, A.HOME, A.HOME, A.DISMISS, A.STOP, A.STOP, A.HOME, _),
     ("select", False): (
         A.NEXT_ROOT,
         A.TEMPO_DOWN,
         A.SETTING_DOWN,
+        _,
         A.DISMISS,
         *[A.NEXT_TIP_LINE] * 3,
         _,
@@ -42,6 +53,7 @@ EXPECTED: dict[tuple[str, bool], tuple[Action | None, ...]] = {
         A.NEXT_SCALE_TYPE,
         A.TEMPO_DOWN_5,
         A.SETTING_DOWN,
+        _,
         A.DISMISS,
         *[A.NEXT_TIP_LINE] * 3,
         _,
@@ -50,17 +62,19 @@ EXPECTED: dict[tuple[str, bool], tuple[Action | None, ...]] = {
         A.TEMPO,
         A.TAP,
         A.NEXT_SETTING,
+        _,
         A.DISMISS,
         A.NEXT_TIP_INTERVAL,
         A.NEXT_TIP_INTERVAL,
         _,
         _,
     ),
-    ("mode", True): (A.TUNER, A.FREE_TEMPO, A.PREVIOUS_SETTING, A.DISMISS, _, _, _, A.TUNER),
+    ("mode", True): (A.TUNER, A.FREE_TEMPO, A.PREVIOUS_SETTING, _, A.DISMISS, _, _, _, A.TUNER),
     ("feedback", False): (
         A.NEXT_METRICS,
         A.TEMPO_UP,
         A.SETTING_UP,
+        _,
         A.DISMISS,
         *[A.THUMBS_UP] * 3,
         _,
@@ -69,6 +83,7 @@ EXPECTED: dict[tuple[str, bool], tuple[Action | None, ...]] = {
         A.AI_MODE,
         A.TEMPO_UP_5,
         A.SETTING_UP,
+        _,
         A.DISMISS,
         *[A.THUMBS_DOWN] * 3,
         _,
@@ -174,7 +189,7 @@ def test_tap_tempo_is_clamped_to_the_metronome_s_range() -> None:
 
 def test_the_settings_screen_sets_what_the_device_remembers() -> None:
     assert [s.key for s in keymap.SETTINGS] == list(DEVICE_SETTING_KEYS)
-    assert keymap.SETTINGS[2].choices == INTERVAL_CHOICES
+    assert keymap.SETTINGS[-1].choices == INTERVAL_CHOICES
 
 
 @pytest.mark.parametrize(
@@ -187,9 +202,12 @@ def test_the_settings_screen_sets_what_the_device_remembers() -> None:
         (0, 0.55, 1, 0.6),  # a config file's value between two steps: the neighbour
         (0, 0.55, -1, 0.5),
         (0, 0.52, 0, 0.5),
-        (2, 60.0, 1, 120.0),
-        (2, 300.0, 1, 300.0),
-        (2, 30.0, -1, 30.0),
+        (4, 60.0, 1, 120.0),
+        (4, 300.0, 1, 300.0),
+        (4, 30.0, -1, 30.0),
+        (2, 0.5, 1, 0.6),  # the click's volume
+        (3, 4.0, -1, 3.0),  # beats a bar
+        (3, 12.0, 1, 12.0),
     ],
 )
 def test_a_setting_steps_through_its_choices(

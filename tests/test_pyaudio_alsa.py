@@ -30,12 +30,23 @@ from tests.conftest import REPO
 DEMO = REPO / "device" / "demo" / "demo.wav"
 
 ASOUNDRC = """
-pcm.fcfile {{
+pcm.fcin {{
     type file
     slave.pcm "null"
     file "/dev/null"
     infile "{raw}"
     format "raw"
+}}
+pcm.fcout {{
+    type file
+    slave.pcm "null"
+    file "{out}"
+    format "raw"
+}}
+pcm.fcfile {{
+    type asym
+    capture.pcm "fcin"
+    playback.pcm "fcout"
 }}
 pcm.fretcoach_test {{
     type plug
@@ -88,15 +99,21 @@ def alsa_home(tmp_path: Path) -> Path:
     stereo = np.stack([np.zeros_like(mono), mono], axis=1).astype("<i2")
     raw = tmp_path / "interface.raw"
     stereo.tofile(raw)
-    (tmp_path / ".asoundrc").write_text(ASOUNDRC.format(raw=raw))
+    out = tmp_path / "output.raw"  # what the interface's output plays
+    (tmp_path / ".asoundrc").write_text(ASOUNDRC.format(raw=raw, out=out))
     return tmp_path
 
 
 def run_probe(home: Path, hops: int, *overrides: str) -> subprocess.CompletedProcess[str]:
+    return run_script(home, PROBE, str(hops), *overrides)
+
+
+def run_script(home: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh Python whose ALSA configuration is ``home``'s .asoundrc."""
     env = {**os.environ, "HOME": str(home)}
     env.pop("ALSA_CONFIG_PATH", None)
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(hops), *overrides],
+        [sys.executable, "-c", script, *args],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -127,7 +144,7 @@ def assert_reads_the_demo(data: dict[str, Any]) -> None:
 def test_pyaudio_reads_the_guitar_input_through_alsa(alsa_home: Path) -> None:
     data = probed(run_probe(alsa_home, 930, "audio.device='fretcoach_test'"))
     assert "fretcoach_test" in data["names"]
-    assert data["description"] == "fretcoach_test, input 2 of 2, 48000 Hz"
+    assert data["description"] == "fretcoach_test, input 2 of 2, 48000 Hz, with output"
     assert data["rate"] == 48000
     assert_reads_the_demo(data)
 
@@ -137,7 +154,7 @@ def test_a_configured_44100_opens_the_interface_at_44100(alsa_home: Path) -> Non
     result = run_probe(alsa_home, 1000, "audio.device='fretcoach_test'", "audio.sample_rate=44100")
     data = probed(result)
     assert data["rate"] == 44100
-    assert data["description"] == "fretcoach_test, input 2 of 2, 44100 Hz"
+    assert data["description"] == "fretcoach_test, input 2 of 2, 44100 Hz, with output"
     assert "refuses" not in result.stderr
     assert_reads_the_demo(data)
 
@@ -148,7 +165,9 @@ def test_a_refused_rate_falls_back_to_the_other_with_a_warning(alsa_home: Path) 
     )
     data = probed(result)
     assert data["rate"] == 48000
-    assert data["description"] == "fretcoach_only48k, input 2 of 2, 48000 Hz (44100 Hz refused)"
+    assert data["description"] == (
+        "fretcoach_only48k, input 2 of 2, 48000 Hz (44100 Hz refused), with output"
+    )
     assert (
         "WARNING device.audio: fretcoach_only48k refuses audio.sample_rate = 44100 (it accepts "
         "48000 Hz): listening at 48000 Hz instead; set audio.sample_rate = 48000 to open it "
@@ -194,3 +213,63 @@ def test_a_missing_interface_names_the_fix(alsa_home: Path) -> None:
     assert result.returncode != 0
     assert "no audio input matches audio.device='Scarlett Solo USB'" in result.stderr
     assert "fretcoach_test" in result.stderr  # lists what is there instead
+
+
+# The interface opened both ways: the metronome's clicks, and a speech clip mixed under
+# them, go out through the same stream that brings the guitar in.
+CLICK_PROBE = """
+import json, sys
+import numpy as np
+from device.config import load_config
+from device.run_command import build_source
+from dsp.metronome import ClickSchedule
+config, _ = load_config(None, ["audio.channel=2", "audio.device='fretcoach_test'"])
+source = build_source("device", config, fast=False)
+source.open()
+mix = source.mix
+mix.volume = 0.5
+mix.start_clicks(ClickSchedule(source.sample_rate, 120.0, 4800, beats_per_bar=3, count_in=3))
+t = np.arange(source.sample_rate * 3) / source.sample_rate
+done = mix.play((0.3 * np.sin(2 * np.pi * 300.0 * t)).astype(np.float32))
+for _ in range(int(4.5 * source.sample_rate / 512)):
+    source.read_hop()
+print(json.dumps({"active": mix.active, "round_trip_s": source.round_trip_s,
+                  "speech_done": done.is_set(), "read": source.samples_read}))
+source.close()
+"""
+
+
+def test_the_metronome_and_speech_play_through_the_interface_output(alsa_home: Path) -> None:
+    data = probed(run_script(alsa_home, CLICK_PROBE))
+    assert data["active"] and data["speech_done"]
+    assert 0.0 < data["round_trip_s"] < 1.0
+    out = np.fromfile(alsa_home / "output.raw", dtype="<i2").reshape(-1, 2)
+    assert np.array_equal(out[:, 0], out[:, 1])  # the same mix on both channels
+    played = out[:, 0].astype(np.float64) / 32768.0
+    # The output began with two hops of silence written ahead of the first read, so the
+    # mix's sample n is the file's sample n + 1024.
+    lead = 1024
+    rate = 48000
+
+    def band(x: np.ndarray, hz: float) -> np.ndarray:
+        """Magnitude at ``hz`` in 10 ms frames: the click tone, or the speech."""
+        frame = 480
+        frames = x[: len(x) // frame * frame].reshape(-1, frame)
+        basis = np.exp(-2j * np.pi * hz * np.arange(frame) / rate)
+        return np.abs(frames @ basis) / frame
+
+    clicks = band(played, 2400.0)
+    onsets = [i for i in range(1, len(clicks)) if clicks[i] > 0.05 and clicks[i - 1] <= 0.05]
+    expected = [(lead + 4800 + k * 24000) // 480 for k in range(len(onsets))]
+    assert len(onsets) >= 8, onsets
+    assert all(abs(a - b) <= 1 for a, b in zip(onsets, expected, strict=True)), onsets
+    peaks = [clicks[i : i + 3].max() for i in onsets]
+    # Count-in of three beats, then bars of three: beat 1 of each is the loud one.
+    accents = [k for k, p in enumerate(peaks) if p > 0.8 * max(peaks)]
+    assert accents == [k for k in range(len(peaks)) if k % 3 == 0], peaks
+    # Speech (300 Hz) is there, and ducked under every click.
+    speech = band(played, 300.0)
+    between = [speech[i - 10] for i in onsets[1:5]]
+    under = [speech[i + 1] for i in onsets[1:5]]
+    assert min(between) > 0.05
+    assert max(u / b for u, b in zip(under, between, strict=True)) < 0.2

@@ -91,6 +91,7 @@ def test_every_scale_has_its_own_short_name_of_at_most_11_characters() -> None:
     assert max(len(s) for s in shorts) == 11  # "C# maj pent": the header's budget
     for scale in scales:
         assert scale.short_name.startswith(scale.spelled_root)
+        assert parse_scale(scale.short_name) == scale  # what the screen shows reads back
 
 
 @pytest.mark.parametrize(

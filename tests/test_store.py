@@ -375,3 +375,42 @@ def test_delivered_traces_are_pruned_but_never_sessions_or_what_waits(tmp_path: 
         assert store.prune_sent(kinds, older_than_s=-60) == 1  # "older than" the future
         assert [i.ref for i in store.pending(kinds=("opik-trace",))] == ["t-waiting"]
         assert store.outbox_counts(("session",)).sent == 1  # sessions are never pruned
+
+
+def test_a_version_2_store_gains_the_metronome_offset_and_keeps_its_sessions(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "device"
+    folder.mkdir()
+    old = start()
+    with sqlite3.connect(folder / DB_NAME) as db:
+        for script in _MIGRATIONS[:2]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    # Written by the version-2 code path: no offset column yet.
+    with sqlite3.connect(folder / DB_NAME) as db:
+        db.execute(
+            "INSERT INTO sessions (session_id, user_id, device_id, software_version, status, "
+            "start_timestamp, end_timestamp, start_wall, start_monotonic, boot_id, "
+            "clock_synced, scale_chosen, scale_type, total_inscale_notes, sensitivity, "
+            "strictness, enabled_metrics) VALUES (?, 'alice', 'fcp-test', '0.1.0', "
+            "'completed', '2027-01-15T08:00:00.000+00:00', '2027-01-15T08:01:00.000+00:00', "
+            "1.8e9, 1, 'boot-a', 1, 'A Minor (Pentatonic)', 'pentatonic', 5, 0.5, 0.5, '[]')",
+            (old.session_id,),
+        )
+    db.close()
+    with Store.open(folder) as store:
+        record = store.session(old.session_id)
+        assert record is not None and record.mean_offset_ms is None
+        assert "mean_offset_ms" not in record.hub_payload()  # an older Hub refuses unknown keys
+        assert record.as_json()["mean_offset_ms"] is None
+        timed = start()
+        store.begin_session(timed)
+        store.finish_session(timed.session_id, replace(progress(30, 4), mean_offset_ms=-12.5), [])
+        done = store.session(timed.session_id)
+        assert done is not None and done.mean_offset_ms == -12.5  # rushing, 12.5 ms early
+        assert done.hub_payload()["mean_offset_ms"] == -12.5
+    with sqlite3.connect(folder / DB_NAME) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS) == 3
+    db.close()

@@ -174,25 +174,32 @@ def test_lost_responses_never_duplicate(store: Store, hub: HubProcess, fault: di
     assert hub_counts(hub, [session_id]) == {session_id: 1}
 
 
-def test_a_bad_token_is_rejected_and_retry_rejected_recovers(
+def test_a_bad_token_pauses_the_queue_and_rejects_nothing(
     store: Store,
     hub: HubProcess,
 ) -> None:
-    session_id = record_session(store)
+    """A wrong or revoked token would fail every item alike: the queue waits, marked
+    "re-pair", and the first delivery with a good token clears it and sends everything."""
+    first, second = record_session(store), record_session(store)
     bad = SyncWorker(
         store, HubClient(HubSettings(url=hub.url, token="wrong-token")), clock=synced_clock
     )
     report = bad.sync_once()
-    assert report.rejected == 1
-    record = store.session(session_id)
-    assert record is not None
-    assert record.sync_state == "rejected"
-    assert record.sync_error is not None
-    assert "HTTP 401" in record.sync_error
-    assert bad.sync_once().sent == 0  # never retried on its own
-    assert store.retry_rejected() == 1
-    assert worker(store, hub).sync_once().complete
-    assert hub_counts(hub, [session_id]) == {session_id: 1}
+    assert (report.sent, report.rejected, report.remaining) == (0, 0, 2)
+    assert report.error is not None and "HTTP 401" in report.error
+    assert bad.seconds_until_next_attempt > 600  # not hammering the Hub with a dead token
+    pause = store.hub_pause()
+    assert pause is not None and pause.status == 401 and "re-pair" in pause.advice
+    record = store.session(first)
+    assert record is not None and record.sync_state == "pending"
+    assert store.outbox_counts(("session",)).rejected == 0
+    # Paired again while running: the same worker takes the new token and goes on at once.
+    bad.client.use_token(hub.token_for("alice"))
+    bad.wake()
+    assert bad.seconds_until_next_attempt == 0
+    assert bad.sync_once().complete
+    assert store.hub_pause() is None
+    assert hub_counts(hub, [first, second]) == {first: 1, second: 1}
 
 
 def test_invalid_content_is_rejected_with_the_field_named(
@@ -538,7 +545,7 @@ def test_a_hub_without_session_summaries_declines_them_without_rejecting(
     assert row["summary"] == "Steady."
 
 
-def test_a_summary_refused_for_a_bad_token_is_rejected_not_declined(
+def test_a_summary_refused_for_a_bad_token_waits_neither_declined_nor_rejected(
     store: Store, hub: HubProcess
 ) -> None:
     session_id = record_session(store)
@@ -548,8 +555,9 @@ def test_a_summary_refused_for_a_bad_token_is_rejected_not_declined(
     bad = SyncWorker(
         store, HubClient(HubSettings(url=hub.url, token="wrong-token")), clock=synced_clock
     )
-    assert bad.sync_once().rejected == 2  # the session and its summary: both come back
-    assert store.retry_rejected() == 2
+    report = bad.sync_once()
+    assert (report.rejected, report.remaining) == (0, 2)  # the session and its summary wait
+    assert store.hub_pause() is not None
     assert worker(store, hub).sync_once().complete
     [row] = [r for r in hub.rows("session_summaries") if r["session_id"] == session_id]
     assert row["summary"] == "Even."

@@ -58,9 +58,11 @@ def tokens_from_env(value: str) -> dict[str, str]:
     return _parse_tokens(items, source=f"{TOKENS_ENV} entries")
 
 
-def collect_tokens(token_args: Sequence[str], env_value: str | None = None) -> dict[str, str]:
+def collect_tokens(
+    token_args: Sequence[str], env_value: str | None = None, *, required: bool = True
+) -> dict[str, str]:
     """``--token`` arguments plus ``FRETCOACH_HUB_TOKENS`` (read from the environment when
-    ``env_value`` is None); refuses to return none, since no request could then succeed."""
+    ``env_value`` is None); unless ``required`` is False, refuses to return none."""
     if env_value is None:
         env_value = os.environ.get(TOKENS_ENV, "")
     tokens = tokens_from_env(env_value)
@@ -71,15 +73,16 @@ def collect_tokens(token_args: Sequence[str], env_value: str | None = None) -> d
                 f"({tokens[token]!r} and {user!r}); give each user its own token"
             )
         tokens[token] = user
-    if not tokens:
+    if not tokens and required:
         raise HubServerConfigError(
             f"no device tokens: pass --token TOKEN=USER or set {TOKENS_ENV}="
-            "tok1=alice,tok2=bob; the Hub refuses to start without one"
+            "tok1=alice,tok2=bob, or add a user with `fretcoach hub add-user NAME` so "
+            "devices can pair; the Hub refuses to start without one"
         )
     return tokens
 
 
-def _unauthorized(detail: str) -> HubError:
+def unauthorized(detail: str) -> HubError:
     return HubError(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -94,6 +97,15 @@ class TokenAuth:
             )
         self._tokens = [(token.encode(), user) for token, user in tokens.items()]
 
+    def find(self, presented: str) -> str | None:
+        """The token's user, or None; constant time over the list."""
+        candidate = presented.encode()
+        user = None
+        for token, owner in self._tokens:  # no early exit: every check takes the same time
+            if hmac.compare_digest(token, candidate):
+                user = owner
+        return user
+
     @property
     def users(self) -> list[str]:
         return sorted({user for _, user in self._tokens})
@@ -101,14 +113,14 @@ class TokenAuth:
     def user_for(self, presented: str | None) -> str:
         """The presented token's user; a 401 :class:`HubError` for a missing or unknown one."""
         if not presented:
-            raise _unauthorized("send Authorization: Bearer <device token>")
+            raise unauthorized("send Authorization: Bearer <device token>")
         candidate = presented.encode()
         user = None
         for token, owner in self._tokens:  # no early exit: every check takes the same time
             if hmac.compare_digest(token, candidate):
                 user = owner
         if user is None:
-            raise _unauthorized(
+            raise unauthorized(
                 "unknown device token: compare the device's FRETCOACH_HUB_TOKEN with the "
                 "Hub's --token list"
             )

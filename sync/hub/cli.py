@@ -6,21 +6,24 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import logging
 import logging.config
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsp.errors import HubServerConfigError
-from sync.hub.app import create_app
+from sync.hub.accounts import Accounts, check_new_user
+from sync.hub.app import APP_SETTINGS_ENV, create_app
 from sync.hub.auth import TokenAuth, collect_tokens
-from sync.hub.limits import header_deadline_protocol
+from sync.hub.limits import HEADER_TIMEOUT_ENV, header_deadline_protocol
 from sync.hub.options import (
     DATABASE_URL_ENV,
     DEFAULT_AUTH_FAILURE_WINDOW_S,
@@ -31,9 +34,10 @@ from sync.hub.options import (
     DEFAULT_KEEP_ALIVE_S,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PAIRING_INTERVAL_S,
     DEFAULT_SHUTDOWN_TIMEOUT_S,
 )
-from sync.hub.storage import sqlite_url
+from sync.hub.storage import HubStore, make_engine, sqlite_url
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,11 @@ def main(args: argparse.Namespace) -> int:
     (the device CLI's own) are ignored.
     """
     try:
-        tokens = collect_tokens(args.token)
+        tokens = collect_tokens(args.token, required=False)
         database_url = resolve_database_url(args.db, args.database_url)
+        if not tokens and _missing_sqlite_file(database_url):
+            # Not even a user to pair with: say so before an empty database is created.
+            collect_tokens(args.token)
     except HubServerConfigError as err:
         print(f"fretcoach hub: error: {err}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
@@ -61,6 +68,9 @@ def main(args: argparse.Namespace) -> int:
             port=args.port,
             database_url=database_url,
             tokens=tokens,
+            public_url=args.public_url,
+            pairing_interval_s=args.pairing_interval,
+            workers=args.workers,
             enable_faults=args.enable_fault_injection,
             log_level=args.log_level,
             max_body_bytes=args.max_body_bytes,
@@ -81,6 +91,48 @@ def main(args: argparse.Namespace) -> int:
         print(f"fretcoach hub: cannot start: {err}{hint}", file=sys.stderr)
         return EXIT_CANNOT_START
     return EXIT_OK
+
+
+def add_user_main(args: argparse.Namespace, *, stdin: TextIO | None = None) -> int:
+    """``fretcoach hub add-user USER``: the password is read from standard input (one
+    line) when it is not a terminal, else asked for twice without echo. Never an argument:
+    it would show in ``ps`` and the shell's history."""
+    stdin = stdin or sys.stdin
+    try:
+        database_url = resolve_database_url(args.db, args.database_url)
+        if stdin.isatty():
+            password = getpass.getpass(f"password for {args.user_id}: ")
+            if getpass.getpass("again: ") != password:
+                raise HubServerConfigError("the two passwords differ: nothing was changed")
+        else:
+            password = stdin.readline().rstrip("\r\n")
+        check_new_user(args.user_id, password)
+    except HubServerConfigError as err:
+        print(f"fretcoach hub: error: {err}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    store = HubStore(make_engine(database_url))
+    try:
+        store.create_tables()
+        accounts = Accounts(store.engine)
+        if args.reset_password:
+            accounts.set_password(args.user_id, password)
+        else:
+            accounts.add_user(args.user_id, password)
+    except (HubServerConfigError, SQLAlchemyError) as err:
+        print(f"fretcoach hub: error: {err}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    finally:
+        store.close()
+    done = "new password set for" if args.reset_password else "added user"
+    print(f"{done} {args.user_id}; devices pair with `fretcoach pair` and this user approves")
+    return EXIT_OK
+
+
+def _missing_sqlite_file(database_url: str) -> bool:
+    url = make_url(database_url)
+    return url.get_backend_name() == "sqlite" and not (
+        url.database and os.path.exists(url.database)
+    )
 
 
 def resolve_database_url(db: str | os.PathLike[str] | None, database_url: str | None) -> str:
@@ -110,31 +162,47 @@ def serve(
     port: int,
     database_url: str,
     tokens: dict[str, str],
+    public_url: str | None = None,
+    pairing_interval_s: int = DEFAULT_PAIRING_INTERVAL_S,
     enable_faults: bool = False,
     log_level: str = "info",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     limits: ConnectionLimits = ConnectionLimits(),
+    workers: int = 1,
 ) -> None:
     """Run the server until interrupted; logs go to stdout and never contain a token.
+
+    ``workers`` > 1 runs that many uvicorn worker processes on one socket: everything
+    they share (rows, pairing, sign-in sessions, rate limits) is in the database, so use
+    PostgreSQL for it; the failed-token limit is still counted per worker.
 
     SIGTERM stops accepting, waits up to ``limits.shutdown_timeout_s`` for requests in
     flight, then cancels them and exits, so one stuck client cannot hold the Hub up.
     """
     logging.config.dictConfig(_log_config(log_level))
-    app = create_app(
-        database_url=database_url,
-        tokens=tokens,
-        max_body_bytes=max_body_bytes,
-        body_timeout_s=limits.body_timeout_s,
-        auth_failures=limits.auth_failures,
-        auth_failure_window_s=limits.auth_failure_window_s,
-        enable_faults=enable_faults,
-    )
-    auth: TokenAuth = app.state.auth
+    if workers > 1 and enable_faults:
+        raise HubServerConfigError(
+            "--enable-fault-injection keeps its plan in one process: use it with --workers 1"
+        )
+    settings: dict[str, Any] = {
+        "database_url": database_url,
+        "tokens": tokens,
+        "public_url": public_url,
+        "pairing_interval_s": pairing_interval_s,
+        "max_body_bytes": max_body_bytes,
+        "body_timeout_s": limits.body_timeout_s,
+        "auth_failures": limits.auth_failures,
+        "auth_failure_window_s": limits.auth_failure_window_s,
+        "enable_faults": enable_faults,
+    }
+    # Built here even for several workers: the database is migrated (and a bad one
+    # refused) once, before any worker starts.
+    app = create_app(**settings)
+    auth: TokenAuth | None = app.state.auth
     log.info(
-        "database %s; device tokens for %s; body limit %d bytes",
+        "database %s; static device tokens for %s; paired devices; body limit %d bytes",
         make_url(database_url).render_as_string(hide_password=True),
-        ", ".join(auth.users),
+        ", ".join(auth.users) if auth else "nobody",
         max_body_bytes,
     )
     if enable_faults:
@@ -158,18 +226,33 @@ def serve(
         )
     else:
         log.info("failed authentications are not rate limited (--auth-failures 0)")
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "server_header": False,
+        "limit_concurrency": limits.max_connections,
+        "timeout_keep_alive": limits.keep_alive_s,
+        "timeout_graceful_shutdown": limits.shutdown_timeout_s,
+        "h11_max_incomplete_event_size": H11_MAX_HEADER_BYTES,
+    }
+    if workers == 1:
+        uvicorn.run(
+            app, log_config=None, http=header_deadline_protocol(limits.header_timeout_s), **common
+        )
+        return
+    app.state.store.close()
+    log.info("%d worker processes; each has the connection limit above", workers)
+    # Workers are spawned, not forked: they rebuild the app from their environment.
+    os.environ[APP_SETTINGS_ENV] = json.dumps(settings)
+    os.environ[HEADER_TIMEOUT_ENV] = str(limits.header_timeout_s)
     uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        log_level=log_level,
-        server_header=False,
-        http=header_deadline_protocol(limits.header_timeout_s),
-        limit_concurrency=limits.max_connections,
-        timeout_keep_alive=limits.keep_alive_s,
-        timeout_graceful_shutdown=limits.shutdown_timeout_s,
-        h11_max_incomplete_event_size=H11_MAX_HEADER_BYTES,
+        "sync.hub.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        log_config=_log_config(log_level),
+        http="sync.hub.limits:EnvHeaderDeadlineProtocol",
+        **common,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,11 +24,25 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from dsp.errors import HubError
 from sync.hub.answers import error_answer
-from sync.hub.auth import TokenAuth
 
 log = logging.getLogger(__name__)
 
 GATED_PREFIX = "/api/"  # every route that takes a body or shows data needs a token
+# Pairing and sign-in take a few short form fields from anyone: 16 KiB is plenty, and an
+# anonymous client may not make the Hub buffer more.
+OPEN_BODY_BYTES = 16 * 1024
+
+
+class Resolver(Protocol):
+    """Maps a bearer token to its user (:class:`sync.hub.identity.Identity`)."""
+
+    async def resolve(self, presented: str | None) -> str:
+        """The user; a 401 :class:`HubError` for a missing, unknown or revoked token."""
+        ...
+
+
+# Where the gate leaves the token's user for the routes (``request.state.hub_user``).
+USER_STATE_KEY = "hub_user"
 
 
 class FailureLimit(Protocol):
@@ -114,12 +129,12 @@ class TokenGateMiddleware:
     A request that announced a body is answered with ``Connection: close``, so its body is
     never read: an anonymous client cannot make the Hub buffer or even wait for 2 MiB. A
     blocked address's 429 always closes the connection. A valid token is never refused
-    here, whatever its address did before. (The routes still map the token to its user;
-    this only decides who may send.)
+    here, whatever its address did before. The token's user is left in the request state
+    (:data:`USER_STATE_KEY`), so the routes never look it up twice.
     """
 
     def __init__(
-        self, app: ASGIApp, *, auth: TokenAuth, failures: FailureLimit | None = None
+        self, app: ASGIApp, *, auth: Resolver, failures: FailureLimit | None = None
     ) -> None:
         self.app = app
         self.auth = auth
@@ -130,13 +145,21 @@ class TokenGateMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            self.auth.user_for(_bearer_token(scope))
+            user = await self.auth.resolve(_bearer_token(scope))
         except HubError as err:
             await self._refuse(err, scope, receive, send)
             return
+        scope.setdefault("state", {})[USER_STATE_KEY] = user
         await self.app(scope, receive, send)
 
     async def _refuse(self, err: HubError, scope: Scope, receive: Receive, send: Send) -> None:
+        if err.status != 401:  # the Hub could not check the token (503): not a failure
+            headers = dict(err.headers or {})
+            if _has_body(scope):
+                headers["Connection"] = "close"
+            answer = error_answer(err.status, err.detail, error=err.error, headers=headers)
+            await answer(scope, receive, send)
+            return
         address = _client_address(scope)
         if self.failures is not None and address is not None:
             wait_s = self.failures.blocked(address)
@@ -172,6 +195,8 @@ class BodyLimitMiddleware:
     still read and discard up to four times the limit before answering: clients such as
     ``requests`` send the whole body before they read, and closing on them makes the 413
     a "connection reset". Beyond that we answer at once and let the connection drop.
+    Paths outside ``/api/`` (pairing, sign-in: no token) are held to
+    :data:`OPEN_BODY_BYTES`.
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout_s: float) -> None:
@@ -184,9 +209,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_body_bytes
+        if not scope["path"].startswith(GATED_PREFIX):
+            limit = min(limit, OPEN_BODY_BYTES)
         try:
             async with asyncio.timeout(self.body_timeout_s):
-                body = await self._read(scope, receive, send)
+                body = await self._read(scope, receive, send, limit)
         except TimeoutError:
             await self._too_slow(scope, receive, send)
             return
@@ -203,13 +231,13 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _read(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+    async def _read(self, scope: Scope, receive: Receive, send: Send, limit: int) -> bytes | None:
         """The whole body, or None once a 413 is sent or the client has gone."""
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
+        if declared is not None and declared > limit:
             if declared <= self.drain_bytes:
                 await self._discard(receive)
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope, receive, send, limit)
             return None
         chunks: list[bytes] = []
         size = 0
@@ -221,10 +249,10 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             more = message.get("more_body", False)
-            if size > self.max_body_bytes:
+            if size > limit:
                 if more:
                     await self._discard(receive, already=size)
-                await self._too_large(scope, receive, send)
+                await self._too_large(scope, receive, send, limit)
                 return None
             chunks.append(chunk)
         return b"".join(chunks)
@@ -251,11 +279,11 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 return
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        log.warning("refused a body over %d bytes on %s", self.max_body_bytes, scope["path"])
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        log.warning("refused a body over %d bytes on %s", limit, scope["path"])
         answer = error_answer(
             413,
-            f"the body is over the Hub's {self.max_body_bytes}-byte limit; "
+            f"the body is over the Hub's {limit}-byte limit; "
             "send fewer notes or raise the server's --max-body-bytes",
             headers={"Connection": "close"},
         )
@@ -363,3 +391,14 @@ def header_deadline_protocol(header_timeout_s: float) -> type[H11Protocol]:
         (_HeaderDeadlineProtocol,),
         {"header_timeout_s": header_timeout_s},
     )
+
+
+# `hub serve --workers N`: spawned workers import the protocol by name, so its deadline
+# comes from their environment, where the parent put it.
+HEADER_TIMEOUT_ENV = "FRETCOACH_HUB_HEADER_TIMEOUT"
+
+
+class EnvHeaderDeadlineProtocol(_HeaderDeadlineProtocol):
+    """The header deadline protocol of a worker process (see :data:`HEADER_TIMEOUT_ENV`)."""
+
+    header_timeout_s = float(os.environ.get(HEADER_TIMEOUT_ENV) or 10.0)

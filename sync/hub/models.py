@@ -3,7 +3,9 @@
 ``sync/hub-api.md`` is the contract; this module is its executable form, kept next to the
 columns each field fills so the two cannot drift apart unnoticed. The tables are the
 Hub's ``sessions`` and ``ai_practice_plans``, the coach's ``session_summaries``, plus the
-device fields and the ``content_hash`` that makes re-posting a session idempotent.
+device fields and the ``content_hash`` that makes re-posting a session idempotent; and
+what pairing needs: ``users``, ``devices``, ``device_codes``, ``web_sessions`` and
+``rate_limits``. Their shape reaches existing databases through ``migrations/``.
 
 Validation is strict on purpose: the device marks a 422 rejected with our message, so every
 message names the field and says what a valid value looks like.
@@ -37,6 +39,9 @@ MAX_NOTES = 20_000  # ~1.2 MB of JSON: a long session fits well inside the 2 MiB
 # The counts' columns are INTEGER: 32-bit on PostgreSQL, so that is the bound everywhere (a
 # bigger count would pass validation and then fail the insert as a 500, which devices retry).
 MAX_COUNT = 2**31 - 1
+# A note more than 10 s from the click is not "early" or "late" but a different beat: at the
+# slowest metronome (6 bpm) half a beat is 5 s, so ±10 s bounds every real offset.
+MAX_OFFSET_MS = 10_000.0
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
@@ -134,6 +139,13 @@ class _SessionFields(_Strict):
     status: Literal["completed", "interrupted"]
     bpm: float | None = Field(default=None, gt=0.0, le=1000.0)
     enabled_metrics: list[Metric] | None = Field(default=None, max_length=3)
+    mean_offset_ms: float | None = Field(
+        default=None,
+        ge=-MAX_OFFSET_MS,
+        le=MAX_OFFSET_MS,
+        description="mean signed offset of the notes to the metronome click, in ms: negative "
+        "early (rushing), positive late (dragging); null at free tempo",
+    )
 
     @field_validator("end_timestamp")
     @classmethod
@@ -336,13 +348,17 @@ class Base(DeclarativeBase):
 
 
 class SessionRow(Base):
-    """The Hub's ``sessions`` columns, plus device fields, ``notes`` and ``content_hash``."""
+    """The Hub's ``sessions`` columns, plus device fields, ``notes`` and ``content_hash``.
+
+    Keyed by ``(user_id, session_id)``: ids are scoped per user, so another user's id never
+    collides with one's own, and a 409 never tells anyone that someone else has an id.
+    """
 
     __tablename__ = "sessions"
     __table_args__ = (Index("ix_sessions_user_start", "user_id", "start_timestamp"),)
 
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(128))
     start_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     end_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     pitch_accuracy: Mapped[float | None] = mapped_column(Double)
@@ -367,6 +383,7 @@ class SessionRow(Base):
     notes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDoc)
     content_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    mean_offset_ms: Mapped[float | None] = mapped_column(Double)
 
 
 class PracticePlanRow(Base):
@@ -378,8 +395,8 @@ class PracticePlanRow(Base):
 
     __tablename__ = "ai_practice_plans"
 
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     practice_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(128), index=True)
     generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     practice_plan: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     executed_session_id: Mapped[str | None] = mapped_column(String(36))
@@ -393,11 +410,81 @@ class SessionSummaryRow(Base):
 
     __tablename__ = "session_summaries"
 
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(128), index=True)
     summary: Mapped[str] = mapped_column(String(2000))
     source: Mapped[str] = mapped_column(String(16))
     model: Mapped[str] = mapped_column(String(64))
     trace_id: Mapped[str | None] = mapped_column(String(64))
     content_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UserRow(Base):
+    """A person who signs in to the Hub to approve devices; the password only as a hash."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeviceRow(Base):
+    """A paired device: its token (as a sha256, never in clear), its user, its state.
+
+    ``device_ref`` is the public handle the user lists and revokes it by; the token itself
+    is shown once, to the device, at the end of pairing.
+    """
+
+    __tablename__ = "devices"
+
+    device_ref: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(String(128), index=True)
+    device_name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeviceCodeRow(Base):
+    """One RFC 8628 device authorization in flight, shared by every Hub worker.
+
+    ``status`` is ``pending`` until the user approves (``approved``, with ``user_id``) or
+    denies (``denied``); ``issued`` once the device has fetched its token. ``interval_s``
+    grows by 5 s at each ``slow_down``; ``last_poll_at`` is when the device last asked.
+    """
+
+    __tablename__ = "device_codes"
+
+    device_code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_code: Mapped[str] = mapped_column(String(16), unique=True)
+    device_name: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    interval_s: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: the cookie's sha256, its user, its CSRF token, its expiry."""
+
+    __tablename__ = "web_sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RateLimitRow(Base):
+    """A fixed-window counter per key (``sign-in:203.0.113.7``), in the database so every
+    worker and host counts the same attempts."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer)

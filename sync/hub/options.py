@@ -24,6 +24,7 @@ DEFAULT_SHUTDOWN_TIMEOUT_S = 10
 # is a client hammering the Hub, which then pays only for a 429 and a closed connection.
 DEFAULT_AUTH_FAILURES = 20
 DEFAULT_AUTH_FAILURE_WINDOW_S = 10.0
+DEFAULT_PAIRING_INTERVAL_S = 5  # RFC 8628's default: seconds between a device's polls
 DEFAULT_DB = Path("hub.db")
 DATABASE_URL_ENV = "DATABASE_URL"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -35,19 +36,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=port_number, default=8787, help="port, 1–65535 (default %(default)s)"
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--db",
-        type=Path,
-        metavar="PATH",
-        help=f"SQLite database file, created if missing (default {DEFAULT_DB} when neither "
-        f"--database-url nor ${DATABASE_URL_ENV} is given)",
-    )
-    where.add_argument(
-        "--database-url",
-        metavar="URL",
-        help=f"any SQLAlchemy URL, e.g. postgresql+psycopg://… (default: ${DATABASE_URL_ENV})",
-    )
+    add_database_arguments(parser)
     parser.add_argument(
         "--token",
         action="append",
@@ -121,12 +110,62 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "(default %(default)s)",
     )
     parser.add_argument(
+        "--workers",
+        type=_at_least(1, int),
+        default=1,
+        metavar="N",
+        help="worker processes on the one port (default %(default)s); everything they share "
+        "lives in the database, so use PostgreSQL (--database-url) for more than one",
+    )
+    parser.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the Hub's address as phones reach it, e.g. https://hub.example.com; pairing "
+        "devices show <URL>/device (default: the address each device used)",
+    )
+    parser.add_argument(
+        "--pairing-interval",
+        type=_at_least(1, int),
+        default=DEFAULT_PAIRING_INTERVAL_S,
+        metavar="SECONDS",
+        help="how often a pairing device may poll for its token; faster polls are told "
+        "slow_down (default %(default)s)",
+    )
+    parser.add_argument(
         "--enable-fault-injection",
         action="store_true",
         help="expose /_faults to fail, delay or drop answers (tests only, never in production)",
     )
     parser.add_argument(
         "--log-level", default="info", choices=LOG_LEVELS, help="server log level (default info)"
+    )
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--db`` / ``--database-url``: which Hub database (as ``hub serve`` takes them)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help=f"SQLite database file, created if missing (default {DEFAULT_DB} when neither "
+        f"--database-url nor ${DATABASE_URL_ENV} is given)",
+    )
+    where.add_argument(
+        "--database-url",
+        metavar="URL",
+        help=f"any SQLAlchemy URL, e.g. postgresql+psycopg://… (default: ${DATABASE_URL_ENV})",
+    )
+
+
+def add_user_arguments(parser: argparse.ArgumentParser) -> None:
+    """``hub add-user NAME``: the database flags, the name, and where the password comes from."""
+    parser.add_argument("user_id", metavar="USER", help="the new user's id, e.g. alice")
+    add_database_arguments(parser)
+    parser.add_argument(
+        "--reset-password",
+        action="store_true",
+        help="set a new password for an existing user instead of adding one",
     )
 
 

@@ -9,7 +9,7 @@ and written by :mod:`sync.hub.answers`.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from dsp.errors import HubError
-from sync.hub.auth import TokenAuth
+from sync.hub.limits import USER_STATE_KEY
 from sync.hub.models import (
     IngestResult,
     PlanIngestResult,
@@ -31,6 +31,7 @@ from sync.hub.openapi import LIST_ANSWERS, ingest_answers
 from sync.hub.storage import HubStore
 
 log = logging.getLogger(__name__)
+ModelT = TypeVar("ModelT", SessionIn, PracticePlanIn, SessionSummaryIn)
 
 _bearer = HTTPBearer(
     auto_error=False, description="the device token; the Hub maps each token to one user"
@@ -41,8 +42,13 @@ async def _current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    auth: TokenAuth = request.app.state.auth
-    return auth.user_for(credentials.credentials if credentials else None)
+    """The token's user, as :class:`~sync.hub.limits.TokenGateMiddleware` resolved it."""
+    user = getattr(request.state, USER_STATE_KEY, None)
+    if user is None:  # the gate always sets it on /api/*; resolve anyway rather than trust
+        user = await request.app.state.identity.resolve(
+            credentials.credentials if credentials else None
+        )
+    return str(user)
 
 
 async def _hub_store(request: Request) -> HubStore:
@@ -83,8 +89,17 @@ def _check_owner(user: str, body_user: str) -> None:
             403,
             "forbidden",
             f"this device token belongs to user {user!r}, not {body_user!r}: "
-            "post with that user's token",
+            "list with that user's token",
         )
+
+
+def _owned(record: ModelT, user: str) -> ModelT:
+    """The record as the token's user's: identity comes from the token, never the body.
+
+    A session recorded before the device was paired (under the default user) or under
+    another id is stored as the token's user's, so nothing recorded is ever stranded.
+    """
+    return record if record.user_id == user else record.model_copy(update={"user_id": user})
 
 
 def _answer_outcome(outcome: str, response: Response, *, conflict: str) -> None:
@@ -113,7 +128,7 @@ def post_session(
     idempotency_key: IdempotencyKey = None,
 ) -> IngestResult:
     _check_idempotency_key(idempotency_key, session.session_id, "session_id")
-    _check_owner(user, session.user_id)
+    session = _owned(session, user)
     outcome = store.add_session(session)
     log.info("session %s from user %s: %s", session.session_id, user, outcome)
     _answer_outcome(
@@ -134,11 +149,12 @@ def post_session(
 def list_sessions(
     user: CurrentUser,
     store: Store,
-    user_id: Annotated[str, Query(min_length=1, max_length=128)],
+    user_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> SessionList:
-    _check_owner(user, user_id)
-    return SessionList(sessions=store.sessions_of(user_id, limit=limit))
+    if user_id is not None:
+        _check_owner(user, user_id)
+    return SessionList(sessions=store.sessions_of(user, limit=limit))
 
 
 @api.post(
@@ -156,7 +172,7 @@ def post_practice_plan(
     idempotency_key: IdempotencyKey = None,
 ) -> PlanIngestResult:
     _check_idempotency_key(idempotency_key, plan.practice_id, "practice_id")
-    _check_owner(user, plan.user_id)
+    plan = _owned(plan, user)
     outcome = store.add_plan(plan)
     log.info("practice plan %s from user %s: %s", plan.practice_id, user, outcome)
     _answer_outcome(
@@ -184,7 +200,7 @@ def post_session_summary(
     idempotency_key: IdempotencyKey = None,
 ) -> SummaryIngestResult:
     _check_idempotency_key(idempotency_key, summary.session_id, "session_id")
-    _check_owner(user, summary.user_id)
+    summary = _owned(summary, user)
     outcome = store.add_summary(summary)
     log.info("summary of session %s from user %s: %s", summary.session_id, user, outcome)
     _answer_outcome(

@@ -1,8 +1,9 @@
 """The Hub's database: three tables and the one write pattern they need, insert once.
 
-Exactly-once rests on the database, not on this process: each row is keyed by its id and
-carries the sha256 of its canonical content, so a retried POST is answered 200
-(``duplicate``), a changed one 409, and two racing copies still make one row.
+Exactly-once rests on the database, not on this process: each row is keyed by its user
+and its id and carries the sha256 of its canonical content, so a retried POST is answered
+200 (``duplicate``), a changed one 409, and two racing copies still make one row. Keys are
+per user, so one user's ids never collide with, or reveal, another's.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from sqlalchemy.orm import Session, defer
 from sqlalchemy.pool import StaticPool
 
 from dsp.errors import HubServerConfigError
+from sync.hub import schema
 from sync.hub.models import (
-    Base,
     PracticePlanIn,
     PracticePlanRow,
     SessionIn,
@@ -38,6 +39,11 @@ PlanOutcome = Literal["created", "duplicate", "updated", "conflict"]
 RowT = TypeVar("RowT", SessionRow, PracticePlanRow, SessionSummaryRow)
 
 
+# Fields added after rows were first hashed: left out of the hash while null, so a session
+# stored before the field existed is still a 200 duplicate when its device retries it.
+_LATE_OPTIONAL_FIELDS = ("mean_offset_ms",)
+
+
 def content_hash(model: BaseModel) -> str:
     """sha256 of the validated body as canonical JSON (keys sorted, compact, UTF-8).
 
@@ -45,9 +51,11 @@ def content_hash(model: BaseModel) -> str:
     spelled: ``Z`` or ``+00:00``, ``"A minor pentatonic"`` or ``"A Minor (Pentatonic)"``,
     an optional field omitted or sent as null.
     """
-    canonical = json.dumps(
-        model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    body = model.model_dump(mode="json")
+    for name in _LATE_OPTIONAL_FIELDS:
+        if name in body and body[name] is None:
+            del body[name]
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -89,22 +97,13 @@ class HubStore:
         self.engine = engine
 
     def create_tables(self) -> None:
-        """Create missing tables; refuse a pre-existing table that lacks our columns.
+        """Migrate the database to this Hub's schema (:func:`sync.hub.schema.upgrade`).
 
-        ``create_all`` leaves an existing table alone, so an older Hub ``sessions`` table
-        (without the device columns) would otherwise fail on the first insert, as a 500.
+        Creates a fresh database; carries one made by an older Hub forward with its rows;
+        refuses a table that lacks the columns an older Hub made (it would fail on the
+        first insert, as a 500).
         """
-        Base.metadata.create_all(self.engine)
-        database = inspect(self.engine)
-        for table in Base.metadata.sorted_tables:
-            present = {column["name"] for column in database.get_columns(table.name)}
-            missing = [column.name for column in table.columns if column.name not in present]
-            if missing:
-                raise HubServerConfigError(
-                    f"table {table.name} in this database lacks column(s) {', '.join(missing)}: "
-                    f"add them (ALTER TABLE {table.name} ADD COLUMN …, see "
-                    "sync/hub/models.py) or point the server at a fresh database"
-                )
+        schema.upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -146,10 +145,9 @@ class HubStore:
     def _record_execution(self, row: PracticePlanRow) -> PlanOutcome:
         plans = PracticePlanRow
         with Session(self.engine) as db:
+            mine = (plans.user_id == row.user_id) & (plans.practice_id == row.practice_id)
             stored = db.execute(
-                select(plans.plan_hash, plans.executed_session_id).where(
-                    plans.practice_id == row.practice_id
-                )
+                select(plans.plan_hash, plans.executed_session_id).where(mine)
             ).one()
             if stored.plan_hash != row.plan_hash:
                 return "conflict"  # the plan itself changed
@@ -160,13 +158,13 @@ class HubStore:
             # Conditional, so two racing updates cannot both win.
             result = db.execute(
                 update(plans)
-                .where(plans.practice_id == row.practice_id, plans.executed_session_id.is_(None))
+                .where(mine, plans.executed_session_id.is_(None))
                 .values(executed_session_id=row.executed_session_id, content_hash=row.content_hash)
             )
             db.commit()
             if result.rowcount == 1:
                 return "updated"
-            now = db.scalar(select(plans.content_hash).where(plans.practice_id == row.practice_id))
+            now = db.scalar(select(plans.content_hash).where(mine))
         return "duplicate" if now == row.content_hash else "conflict"
 
     def add_summary(self, summary: SessionSummaryIn) -> Outcome:
@@ -214,8 +212,10 @@ class HubStore:
             except IntegrityError as err:
                 db.rollback()
                 clash = err
-            key_column = inspect(model).primary_key[0]
-            stored = db.scalar(select(model.content_hash).where(key_column == key))
+            key_column = inspect(model).primary_key[1]  # (user_id, the record's id)
+            stored = db.scalar(
+                select(model.content_hash).where(model.user_id == row.user_id, key_column == key)
+            )
         if stored is None:
             raise clash  # an integrity error that is not a duplicate id: a bug
         return "duplicate" if stored == digest else "conflict"
