@@ -16,7 +16,8 @@ APT_RUN  := build-essential python3-dev python3-venv portaudio19-dev libsndfile1
 # libsndfile is what librosa (the benchmark peer) reads audio with; PostgreSQL runs the
 # reference Hub's DATABASE_URL test on a throwaway loopback cluster.
 # espeak-ng + alsa-utils (aplay): the coach's optional text-to-speech, offline voice and player.
-APT_TEST := fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small libsndfile1 postgresql espeak-ng alsa-utils
+# chromium + chromium-driver: the Hub pages' headless-browser test (selenium drives them).
+APT_TEST := fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small libsndfile1 postgresql espeak-ng alsa-utils chromium chromium-driver
 
 STAMP_RUN := $(VENV)/.stamp-run-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STAMP_DEV := $(VENV)/.stamp-dev-$(shell cksum pyproject.toml | cut -d' ' -f1)

@@ -56,10 +56,10 @@ from sync.store import HUB_KINDS, Store
 from sync.worker import SyncWorker
 
 if TYPE_CHECKING:
-    from sync.pairing import BackgroundPairing, Paired
     from coach.recommend import Recommendation
     from coach.tips import MetricSnapshot, Tip
     from coach.tracing import Tracer
+    from sync.pairing import BackgroundPairing, Paired
 
 log = logging.getLogger(__name__)
 

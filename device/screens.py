@@ -7,8 +7,8 @@ values into the frozen states the display draws, rounded to what the screen can 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from device.keymap import SETTINGS
@@ -25,12 +25,12 @@ from display.state import (
     TunerScreen,
 )
 from dsp import Scores
-from sync.qr import qr_matrix
 from dsp.timing import describe_offset
+from sync.qr import qr_matrix
 
 if TYPE_CHECKING:
-    from sync.pairing import PairingState
     from coach.recommend import Recommendation
+    from sync.pairing import PairingState
 
 NO_INTERFACE = StatusScreen("No interface", ("Plug in your USB", "audio interface"), level="error")
 THINKING = StatusScreen("AI coach", ("Choosing your next", "practice..."))

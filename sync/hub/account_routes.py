@@ -18,6 +18,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from sync.hub import web
 from sync.hub.accounts import SESSION_COOKIE, SESSION_LIFETIME, Accounts, SignedIn, csrf_ok
 from sync.hub.answers import error_answer
 from sync.hub.pairing import Pairing
@@ -28,11 +29,6 @@ router = APIRouter(tags=["account"])
 
 
 # --------------------------------------------------------------------------- shared steps
-
-
-async def _signed_in(request: Request) -> SignedIn | None:
-    accounts: Accounts = request.app.state.accounts
-    return await to_thread.run_sync(accounts.session, request.cookies.get(SESSION_COOKIE))
 
 
 async def _sign_in(request: Request, user_id: str, password: str) -> tuple[str, SignedIn] | str:
@@ -92,7 +88,7 @@ async def api_sign_in(request: Request) -> Any:
 
 
 async def _api_user(request: Request, *, change: bool) -> SignedIn | JSONResponse:
-    who = await _signed_in(request)
+    who = await web.signed_in(request)
     if who is None:
         return error_answer(401, "sign in first: POST /account/sign-in")
     if change and not csrf_ok(who, request.headers.get("x-csrf-token")):
@@ -162,28 +158,21 @@ async def api_revoke(request: Request, device_ref: str) -> Any:
 
 # --------------------------------------------------------------------------- HTML page
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>FretCoach Hub: {title}</title>
-<style>body{{font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em}}
-input,button{{font-size:1.1em;margin:.3em 0}} .code{{font-family:monospace;font-size:1.6em}}
-.note{{color:#555}} table{{border-collapse:collapse}} td{{padding:.2em .6em}}</style>
-</head><body><h1>{title}</h1>{body}</body></html>"""
+# Where a sign-in form may send the browser next, by name: a form field names a page of the
+# Hub's own, never an address (no open redirect to another site).
+AFTER_SIGN_IN = {"sessions": "/sessions"}
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        _PAGE.format(title=html.escape(title), body=body),
-        status_code=status,
-        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
-    )
-
-
-def _sign_in_form(user_code: str, message: str = "") -> str:
+def sign_in_form(user_code: str = "", message: str = "", *, then: str = "") -> str:
+    """The sign-in form; ``then`` (a key of :data:`AFTER_SIGN_IN`) is where it leads."""
     note = f'<p class="note" id="message">{html.escape(message)}</p>' if message else ""
+    after = (
+        f'<input type="hidden" name="then" value="{html.escape(then)}">'
+        if then in AFTER_SIGN_IN
+        else ""
+    )
     return f"""{note}<form method="post" action="/device/sign-in">
-<input type="hidden" name="user_code" value="{html.escape(user_code)}">
+<input type="hidden" name="user_code" value="{html.escape(user_code)}">{after}
 <label>User <input name="user_id" autocomplete="username" required></label><br>
 <label>Password <input name="password" type="password" autocomplete="current-password"
  required></label><br><button type="submit" id="sign-in">Sign in</button></form>"""
@@ -192,7 +181,10 @@ def _sign_in_form(user_code: str, message: str = "") -> str:
 async def _approval_body(request: Request, who: SignedIn, user_code: str, message: str) -> str:
     pairing: Pairing = request.app.state.pairing
     csrf = html.escape(who.csrf_token)
-    parts = [f"<p>Signed in as <b>{html.escape(who.user_id)}</b>.</p>"]
+    parts = [
+        f"<p>Signed in as <b>{html.escape(who.user_id)}</b>.</p>"
+        '<nav><a href="/sessions" id="sessions-link">Your sessions</a></nav>'
+    ]
     if message:
         parts.append(f'<p class="note" id="message">{html.escape(message)}</p>')
     pending = await to_thread.run_sync(pairing.pending, user_code) if user_code else None
@@ -250,10 +242,10 @@ _NOTES = {
 async def device_page(request: Request, user_code: str = "", note: str = "") -> Any:
     user_code = user_code[:32]
     message = _NOTES.get(note, "")
-    who = await _signed_in(request)
+    who = await web.signed_in(request)
     if who is None:
-        return _page("Pair a device", _sign_in_form(user_code, message))
-    return _page("Pair a device", await _approval_body(request, who, user_code, message))
+        return web.page("Pair a device", sign_in_form(user_code, message))
+    return web.page("Pair a device", await _approval_body(request, who, user_code, message))
 
 
 def _back(user_code: str = "", note: str = "") -> RedirectResponse:
@@ -266,20 +258,26 @@ async def device_sign_in(request: Request) -> Any:
     form = await form_fields(request)
     user_code = form.get("user_code", "")[:32]
     result = await _sign_in(request, form.get("user_id", ""), form.get("password", ""))
+    then = form.get("then", "")
     if isinstance(result, str):
-        return _page("Pair a device", _sign_in_form(user_code, result), status=401)
+        title = "Sign in" if then in AFTER_SIGN_IN else "Pair a device"
+        return web.page(title, sign_in_form(user_code, result, then=then), status=401)
     cookie, _who = result
-    response = _back(user_code)
+    response = (
+        RedirectResponse(AFTER_SIGN_IN[then], status_code=303)
+        if then in AFTER_SIGN_IN and not user_code
+        else _back(user_code)
+    )
     _set_cookie(response, request, cookie)
     return response
 
 
 async def _page_user(request: Request, form: dict[str, str]) -> SignedIn | Response:
-    who = await _signed_in(request)
+    who = await web.signed_in(request)
     if who is None:
         return _back(form.get("user_code", ""), "sign-in")
     if not csrf_ok(who, form.get("csrf_token")):
-        return _page("Pair a device", "<p>This form has expired: reload the page.</p>", 403)
+        return web.page("Pair a device", "<p>This form has expired: reload the page.</p>", 403)
     return who
 
 

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from dsp.errors import HubServerConfigError
-from sync.hub import account_routes, faults, openapi, pairing_routes, routes
+from sync.hub import account_routes, faults, openapi, pairing_routes, routes, session_pages
 from sync.hub.accounts import Accounts
 from sync.hub.answers import install_error_handlers
 from sync.hub.auth import TokenAuth
@@ -120,6 +120,7 @@ def create_app(
     app.include_router(routes.api)
     app.include_router(pairing_routes.router)
     app.include_router(account_routes.router)
+    app.include_router(session_pages.router)
     if enable_faults:
         app.state.faults = faults.FaultPlan()
         app.include_router(faults.router)

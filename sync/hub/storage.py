@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 from dsp.errors import HubServerConfigError
 from sync.hub import schema
 from sync.hub.models import (
+    NoteEvent,
     PracticePlanIn,
     PracticePlanRow,
     SessionIn,
@@ -196,6 +197,29 @@ class HubStore:
                 SessionOut.model_validate(row).model_copy(update={"coach_summary": text})
                 for row, text in db.execute(query)
             ]
+
+    def session_of(
+        self, user_id: str, session_id: str
+    ) -> tuple[SessionOut, list[NoteEvent] | None] | None:
+        """One of the user's sessions with its notes (None: the device sent none), or None
+        when the user has no session with that id: another user's id finds nothing too."""
+        query = (
+            select(SessionRow, SessionSummaryRow.summary)
+            .outerjoin(
+                SessionSummaryRow,
+                (SessionSummaryRow.session_id == SessionRow.session_id)
+                & (SessionSummaryRow.user_id == SessionRow.user_id),
+            )
+            .where(SessionRow.user_id == user_id, SessionRow.session_id == session_id)
+        )
+        with Session(self.engine) as db:
+            found = db.execute(query).first()
+            if found is None:
+                return None
+            row, text = found
+            session = SessionOut.model_validate(row).model_copy(update={"coach_summary": text})
+            notes = None if row.notes is None else [NoteEvent(**n) for n in row.notes]
+        return session, notes
 
     def _store_once(self, row: RowT, key: str, digest: str) -> Outcome:
         """Insert; on a primary-key clash compare hashes with the stored row.
