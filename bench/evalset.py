@@ -484,36 +484,44 @@ def clips(split: str, conditions: list[str] | None = None, *, cache: Path = CACH
     """The clips of ``split``, condition by condition (each made when it is asked for)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    for condition in conditions or list(CONDITIONS):
+        for k in range(CLIPS_PER_CONDITION.get(condition, DEFAULT_CLIPS)):
+            yield make_clip(split, condition, k, cache=cache)
+
+
+def make_clip(split: str, condition: str, k: int, *, cache: Path = CACHE) -> EvalClip:
+    """Clip ``k`` of ``condition`` in ``split`` (even ``k`` are plucked strings: no soundfont
+    needed)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     voices = VOICES[split]
     fonts = SOUNDFONTS[split]
-    for condition in conditions or list(CONDITIONS):
-        composer = CONDITIONS[condition]
-        for k in range(CLIPS_PER_CONDITION.get(condition, DEFAULT_CLIPS)):
-            seed = _seed(split, condition, k)
-            rng = np.random.default_rng(seed)
-            plan = composer(rng)
-            if k % 2 == 0 or (condition == "legato" and k % 4 != 1):
-                which = (k // 2) % len(voices)
-                voice = voices[which]
-                if condition == "palm-mute":
-                    voice = replace(voice, palm_mute=True)
-                audio, truth = _play_plucked(plan, voice, seed)
-                source = f"plucked/{which}"
-            else:
-                font = fonts[(k // 2) % len(fonts)]
-                programs = _PROGRAMS.get(condition, ("steel", "clean", "nylon", "jazz"))
-                program = programs[(k // 2) % len(programs)]
-                velocity = 100 if k % 4 == 1 else 120
-                bank = notebank.load_bank(cache, font, program, velocity)
-                audio, truth = _play_sampled(plan, bank, rng)
-                source = f"{font}/{program}"
-            audio = _post(audio, POST.get(condition, ()), rng)
-            yield EvalClip(
-                name=f"{split}/{condition}/{k}", split=split, condition=condition,
-                source=source, audio=audio, notes=tuple(truth), bpm=plan.bpm,
-                beat_origin_s=plan.beat_origin_s, jitter_ms=plan.jitter_ms,
-                spacing_s=plan.spacing_s,
-            )  # fmt: skip
+    composer = CONDITIONS[condition]
+    seed = _seed(split, condition, k)
+    rng = np.random.default_rng(seed)
+    plan = composer(rng)
+    if k % 2 == 0 or (condition == "legato" and k % 4 != 1):
+        which = (k // 2) % len(voices)
+        voice = voices[which]
+        if condition == "palm-mute":
+            voice = replace(voice, palm_mute=True)
+        audio, truth = _play_plucked(plan, voice, seed)
+        source = f"plucked/{which}"
+    else:
+        font = fonts[(k // 2) % len(fonts)]
+        programs = _PROGRAMS.get(condition, ("steel", "clean", "nylon", "jazz"))
+        program = programs[(k // 2) % len(programs)]
+        velocity = 100 if k % 4 == 1 else 120
+        bank = notebank.load_bank(cache, font, program, velocity)
+        audio, truth = _play_sampled(plan, bank, rng)
+        source = f"{font}/{program}"
+    audio = _post(audio, POST.get(condition, ()), rng)
+    return EvalClip(
+        name=f"{split}/{condition}/{k}", split=split, condition=condition,
+        source=source, audio=audio, notes=tuple(truth), bpm=plan.bpm,
+        beat_origin_s=plan.beat_origin_s, jitter_ms=plan.jitter_ms,
+        spacing_s=plan.spacing_s,
+    )  # fmt: skip
 
 
 # -- the real notes --------------------------------------------------------------------------

@@ -38,6 +38,8 @@ _RECENT_HOPS = 8  # full-rate audio kept for the octave check: 85 ms
 # Attacks.
 _ATTACK_RISE_DB = 9.0
 _SAME_ATTACK_S = 0.05  # triggers closer than this are one attack
+_RESTART_DB = 6.0  # a trigger this much over a pending note's peak is its real attack
+_RESTART_DIP_DB = 12.0  # ... or one after the pending note fell this far: a new sound
 _BLIP_S = 0.25
 _BLIP_DB = 15.0
 _HOLD_S = 0.4  # a held short note is reported by then whatever follows
@@ -47,6 +49,7 @@ _NOVELTY_RISE_DB = 1.0
 _REPLUCK_RISE_DB = 5.0
 _REPLUCK_DIP_DB = 3.0
 _REPLUCK_NOVELTY = 1.5
+_DEEP_DIP_DB = 12.0  # a dip this deep needs no spectral change: the string was stopped
 _DIP_HOPS = 6  # the hops a dip and rise is looked for in
 _BLOCK_RISE_DB = 1.0  # a re-attack's onset: a 2.7 ms block at least this much louder
 _NOISE_HOPS = 150
@@ -54,9 +57,18 @@ _NOISE_MIN_HOPS = 6
 _QUIETEST_TO_ROOM_DB = 3.0
 _ROOM_AFTER_S = 0.3  # a note's tail, still fading after its end, is not the room
 _SNR_DB = 6.0  # a note's peak over the room's level (see _stands_out); dev: softest 6.8
+_BURST_SNR_DB = 12.0  # below this, an unsure note that fell half way back is the room's
 _REPICK_NOVELTY = 1.5
 _REPICK_RISE_DB = 1.0
 _REPICK_HOPS = 5
+_REPICK_BELOW_PEAK_DB = 15.0  # ... and reached within this of the sounding note's peak
+# A re-pick no louder than the ringing string (see _quiet_repick).
+_QUIET_NOVELTY = 2.0  # specdiff over its recent median
+_QUIET_SURE = 0.95  # YIN's confidence before the change and after the dip
+_QUIET_DIP = 0.9
+_QUIET_SAME = 0.35  # semitones from the sounding note
+_QUIET_FALL_DB = 6.0
+_QUIET_HOPS = 5  # at most, and only while it can still be named within 60 ms
 _NOVELTY_SHARE = 0.1  # of the sounding note's own attack novelty
 _ATTACK_NOVELTY_S = 0.06
 
@@ -135,6 +147,20 @@ _EARLY_PEAK_SHARE = 0.2  # ... is the harmonic with this much at its fundamental
 _SHARP_FROM = -0.5
 _SHARP_TO = -0.2
 _SHARP_REACH = 0.8
+# ... and a name whose harmonics explain far less of the attack's spectrum than another
+# pitch's do gives way to that pitch (see _harmonic_name).
+_SHS_STEP = 0.1  # semitones between the pitches tried
+_SHS_HARMONICS = 16
+_SHS_MAX_HZ = 4000.0
+_SHS_GIVE_WAY = 0.8
+
+# Let-ring: a final pitch that a note played within 2.5 s had (or a sub-harmonic of it)
+# gives way to the first report's, 1.5+ semitones higher (see _not_ringing).
+_RINGING_NOTES = 3
+_RINGING_S = 2.5
+_RINGING_JUMP = 1.5
+_RINGING_TOLERANCE = 0.75  # semitones: a reading of two notes at once lies between them
+_SUB_HARMONICS = (0.0, 12.0, 12.0 * math.log2(3.0), 24.0)  # a ringing note over its 1st–4th
 
 # Level gate and note end.
 _RELEASE_FRAMES = 6
@@ -142,6 +168,9 @@ _FLOOR_MARGIN_DB = 6.0
 _FLOOR_START_DB = -60.0
 _FLOOR_CREEP_DB_PER_S = 3.0
 _DECAY_BELOW_PEAK_DB = 45.0
+
+
+_Attack = tuple[np.ndarray, np.ndarray]  # a note's audio since its attack, and its spectrum
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +240,8 @@ class _Note:
     onset_s: float
     peak_db: float
     novelty: float = 0.0  # the largest spectral change of its attack
+    trough_db: float = 0.0  # the quietest hop since its peak
+    shown: float = math.nan  # the pitch its first report showed
     times: list[float] = field(default_factory=list)  # voiced frames: end of hop
     midis: list[float] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
@@ -268,6 +299,12 @@ class NoteTracker:
         self._hfc = aubio.onset("hfc", _ONSET_WINDOW * 2, HOP_SIZE // _DECIMATION, half)
         self._hfc.set_silence(-90.0)
         self._novel_run = 0  # consecutive hops of spectral novelty
+        self._background = 0.0  # the median specdiff the last hop was compared with
+        # A quiet re-pick waiting for its confirmation (see _quiet_repick): (onset, level).
+        self._repick: tuple[float, float] | None = None
+        self._repick_hops = 0
+        self._repick_dipped = False
+        self._steady: tuple[float, float] = (math.nan, 0.0)  # the last hop's (MIDI, conf)
         # The level of the room: the 80th percentile of the last 1.6 s of hops when no
         # note sounded (a hum or a mic'd room is bursty: its loud hops are what a note
         # must stand clear of).
@@ -275,7 +312,7 @@ class NoteTracker:
         self._noise_db = -120.0
         self._quietest_db = 0.0  # the quietest hop heard yet
         self._previous_peak_db = 0.0
-        self._held: tuple[NoteEvent, float] | None = None  # (final report, peak dB)
+        self._held: list[tuple[NoteEvent, float]] = []  # short notes: (final report, peak dB)
         self._block_rise = 10.0 ** (_BLOCK_RISE_DB / 10.0)
         self._hop_s = HOP_SIZE / self._rate
         self._min_voiced = self.config.min_midi - 0.5
@@ -291,6 +328,22 @@ class NoteTracker:
         self._body = np.zeros(body_hops * HOP_SIZE, dtype=np.float32)
         self._body_window = np.hanning(_SPECTRUM_SAMPLES // _DECIMATION).astype(np.float32)
         self._bin_hz = self._rate / _DECIMATION / _SPECTRUM_SIZE
+        # Harmonic sums for the first report's name (see _harmonic_name): for each pitch
+        # on a 10-cent grid, the spectrum's bins at its harmonics 1–16 and half-way between
+        # them, up to 4 kHz; a bin past that points at a zero appended to the spectrum.
+        self._shs_grid = np.arange(self._min_voiced, self._max_voiced, _SHS_STEP)
+        f0 = self._a4 * 2.0 ** ((self._shs_grid - 69.0) / 12.0)
+        self._shs_bins = math.ceil(_SHS_MAX_HZ / self._bin_hz) + 2
+        ks = np.arange(1, _SHS_HARMONICS + 1)[:, None]
+        on, off = ks * f0, (ks - 0.5) * f0
+        zero = self._shs_bins
+        on = np.where(on < _SHS_MAX_HZ, np.rint(on / self._bin_hz), zero)
+        off = np.where(off < _SHS_MAX_HZ, np.rint(off / self._bin_hz), zero)
+        self._shs_index = np.concatenate((on, off)).astype(np.intp)
+        self._shs_sign = np.repeat(np.float32([1.0, -1.0]), _SHS_HARMONICS)
+        self._windows: dict[int, np.ndarray] = {}  # Hann windows by length
+        # The attack's audio and spectrum at a report, computed once: ((index, time), them).
+        self._attack_cache: tuple[tuple[int, float], _Attack | None] | None = None
         self._squares = np.empty(HOP_SIZE, dtype=np.float32)
         self._gate_db = self.config.gate_dbfs
         self._samples = 0
@@ -303,6 +356,7 @@ class NoteTracker:
         self._voiced: deque[tuple[float, float, float]] = deque(maxlen=_LEGATO_FRAMES)
         self._note: _Note | None = None
         self._previous: tuple[float, float] | None = None  # last final note: (MIDI, end_s)
+        self._played: deque[tuple[float, float]] = deque(maxlen=_RINGING_NOTES)  # (MIDI, onset)
         self._last_attack_s = -1.0
         self._rise_s = 0.0
         self._was_loud = False
@@ -391,8 +445,8 @@ class NoteTracker:
                 midi = guess
 
         events: list[NoteEvent] = []
-        if self._held is not None and now - self._held[0].onset_s > _HOLD_S:
-            self._release_held(events)
+        if self._held and now - self._held[0][0].onset_s > _HOLD_S:
+            self._release_held(events, now - _HOLD_S)
         note = self._note
         if attack_s is not None:
             self._attack(attack_s, self._attack_db, now, events)
@@ -413,7 +467,7 @@ class NoteTracker:
             onset_s = self._novelty_onset(start)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(onset_s, rms_db, now, events)
-        elif note is not None and loud and hfc_onset and self._repicked():
+        elif note is not None and loud and hfc_onset and self._repicked(note):
             onset_s = max(self._hfc.get_last() * _DECIMATION / self._rate, 0.0)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(onset_s, rms_db, now, events)
@@ -421,13 +475,23 @@ class NoteTracker:
             # A note that crept in without a detected attack.
             rise = self._rise_s if now - self._rise_s < _GIVE_UP_S else now - self._hop_s
             self._attack(max(rise, 0.0), rms_db, now, events)
+        elif note is not None and self._quiet_repick(
+            note, start, rms_db, descriptor, midi, confidence, now
+        ):
+            onset_s, level_db = self._repick  # type: ignore[misc]
+            self._attack(onset_s, level_db, now, events)
+        self._steady = (midi, confidence)
 
         note = self._note
         if note is None:
             self._hear_room(rms_db, now)
             return events
         if rms_db > note.peak_db:
-            note.peak_db = rms_db
+            note.peak_db = note.trough_db = rms_db
+            if self._held and note.reported is not None:
+                self._drop_blips(note)
+        elif rms_db < note.trough_db:
+            note.trough_db = rms_db
         if now - note.onset_s <= _ATTACK_NOVELTY_S and descriptor > note.novelty:
             note.novelty = descriptor
         if midi == midi:
@@ -483,17 +547,30 @@ class NoteTracker:
         self._release_held(events)
         return events
 
-    def _release_held(self, events: list[NoteEvent]) -> None:
-        """Report the short note held back by ``_finish``: no louder pluck came after it.
+    def _release_held(self, events: list[NoteEvent], before: float = math.inf) -> None:
+        """Report the short notes held back by ``_finish`` (those with onsets before
+        ``before``): no louder pluck came right after them.
 
-        A short note is held until the next one is named (or ``_HOLD_S`` has passed); if
-        that one peaks ``_BLIP_DB`` louder within ``_BLIP_S`` of it, the short one was the
-        pick touching the string first and is dropped. Its final report comes ≤ ~60 ms late;
-        the live screen never waits for it.
+        A short note is held until ``_HOLD_S`` after its onset (or a longer note ends, or
+        the stream does); if a note named within ``_BLIP_S`` of it peaks ``_BLIP_DB``
+        louder meanwhile, the short one was the pick touching or scraping the string first
+        (however many such sounds came before the pluck) and is dropped (see _drop_blips).
+        Its final report comes up to ~0.4 s after its onset; the live screen never waits
+        for it.
         """
-        if self._held is not None:
-            events.append(self._held[0])
-            self._held = None
+        while self._held and self._held[0][0].onset_s < before:
+            events.append(self._held.pop(0)[0])
+
+    def _drop_blips(self, note: _Note) -> None:
+        """Drop the held short notes that ``note`` (named) peaks ``_BLIP_DB`` over, when it
+        began within ``_BLIP_S`` of them."""
+        self._held = [
+            (event, peak)
+            for event, peak in self._held
+            if not (
+                0.0 < note.onset_s - event.onset_s < _BLIP_S and note.peak_db - peak >= _BLIP_DB
+            )
+        ]
 
     # -- level --------------------------------------------------------------------------
 
@@ -541,6 +618,7 @@ class NoteTracker:
         may still be the old note letting go as the pick stops it)."""
         history = list(self._novelty)[-_NOVELTY_HISTORY:]
         background = sorted(history)[len(history) // 2] if history else 0.0
+        self._background = background
         self._novelty.append(descriptor)
         novel = descriptor >= _NOVELTY_RATIO * background + 1e-9 and len(history) > 1
         self._novel_run = self._novel_run + 1 if novel else 0
@@ -555,23 +633,73 @@ class NoteTracker:
             return False
         k = min(range(len(levels) - 3, len(levels) - 1), key=levels.__getitem__)
         dip, changed = levels[k], changes[k]
+        depth = max(levels[:k]) - dip
         return (
             rms_db - dip >= _REPLUCK_RISE_DB
-            and max(levels[:k]) - dip >= _REPLUCK_DIP_DB
-            and descriptor >= _REPLUCK_NOVELTY * changed
+            and depth >= _REPLUCK_DIP_DB
+            and (descriptor >= _REPLUCK_NOVELTY * changed or depth >= _DEEP_DIP_DB)
         )
 
-    def _repicked(self) -> bool:
+    def _repicked(self, note: _Note) -> bool:
         """hfc's onset is a re-pick when, over the last five hops (its peak picker decides
         ~4 hops late), the spectrum changed ``_REPICK_NOVELTY`` times its median over the
-        hops before them, and the level rose ``_REPICK_RISE_DB``."""
+        hops before them, and the level rose ``_REPICK_RISE_DB`` to within
+        ``_REPICK_BELOW_PEAK_DB`` of the note's peak (a sustained real note 20 dB into its
+        decay wobbles that much; a re-pick brings the level back up)."""
         history = list(self._novelty)
         before = sorted(history[:-_REPICK_HOPS])
         if not before or max(history[-_REPICK_HOPS:]) < _REPICK_NOVELTY * before[len(before) // 2]:
             return False
         levels = [db for _, db in self._levels][-6:]
         low = min(levels[:3])
-        return max(levels[3:]) >= low + _REPICK_RISE_DB
+        high = max(levels[3:])
+        return high >= low + _REPICK_RISE_DB and high >= note.peak_db - _REPICK_BELOW_PEAK_DB
+
+    def _quiet_repick(
+        self,
+        note: _Note,
+        start: int,
+        rms_db: float,
+        descriptor: float,
+        midi: float,
+        confidence: float,
+        now: float,
+    ) -> bool:
+        """A re-pick of the sounding pitch that the level does not show (the pick damps the
+        string and plucks it no louder): the spectrum changes ``_QUIET_NOVELTY`` times its
+        median while the pitch held steady and sure, then YIN's confidence dips (the pick's
+        transient breaks the period) and recovers on the same pitch, at a level not falling
+        away (a note let go does not recover), while the change is still young enough to be
+        named by the report deadline."""
+        pending = self._repick
+        if pending is None:
+            previous_midi, previous_conf = self._steady
+            if (
+                note.reported is not None
+                and descriptor >= _QUIET_NOVELTY * self._background + 1e-9
+                and previous_conf >= _QUIET_SURE
+                and abs(previous_midi - note.ref) < _QUIET_SAME
+            ):
+                onset_s = self._novelty_onset(start)
+                if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
+                    self._repick = (onset_s, rms_db)
+                    self._repick_hops = 0
+                    self._repick_dipped = confidence < _QUIET_DIP
+            return False
+        self._repick_hops += 1
+        if confidence < _QUIET_DIP:
+            self._repick_dipped = True
+        elif (
+            self._repick_dipped
+            and confidence >= _QUIET_SURE
+            and abs(midi - note.ref) < _QUIET_SAME
+            and rms_db >= pending[1] - _QUIET_FALL_DB
+            and now - pending[0] <= _REPORT_DEADLINE_S  # (still time to name it)
+        ):
+            return True
+        if self._repick_hops >= _QUIET_HOPS:
+            self._repick = None
+        return False
 
     def _rising(self) -> bool:
         """The level of this hop or the one before rose over the quietest of the three
@@ -617,16 +745,21 @@ class NoteTracker:
         self, attack_s: float, level_db: float, now: float, events: list[NoteEvent]
     ) -> None:
         self._last_attack_s = attack_s
+        self._repick = None
         note = self._note
         if note is not None:
             louder = level_db - note.peak_db >= _BLIP_DB
-            if attack_s - note.onset_s < _SAME_ATTACK_S and not louder:
+            restart = note.reported is None and (
+                level_db - note.peak_db >= _RESTART_DB
+                or note.peak_db - note.trough_db >= _RESTART_DIP_DB
+            )
+            if attack_s - note.onset_s < _SAME_ATTACK_S and not (louder or restart):
                 return  # two triggers for one attack: keep the earlier time
             if note.reported is not None and attack_s - note.onset_s < _BLIP_S and louder:
                 self._note = None  # a faint blip right before a real pluck
             else:
                 self._finish(attack_s, events)
-        self._note = _Note(self._next_index, attack_s, level_db)
+        self._note = _Note(self._next_index, attack_s, level_db, trough_db=level_db)
         self._note.body_from = attack_s + _BODY_SKIP_S
         self._next_index += 1
         self._quiet_frames = 0
@@ -646,6 +779,7 @@ class NoteTracker:
                     strong.append(m)
         early = note.early[-2:]
         sure_early = [m for m, c in early[-1:] if m == m and c >= _EARLY_CONFIDENCE]
+        unsure = False
         if len(early) == 2 and _early_agree(*early):
             pool = [m for m, _ in early]
         elif len(strong) >= 2 and abs(strong[-1] - strong[-2]) < 0.3:
@@ -658,26 +792,34 @@ class NoteTracker:
             # The last hop before the deadline: the best reading so far, however unsure
             # (the final report corrects it).
             pool = strong or midis or sure_early or note.guesses[-1:]
+            unsure = True
         else:
             decayed = note.peak_db - self._levels[-1][1] >= _DECAYED_DB
             if age >= _PENDING_S or (age >= _GIVE_UP_S and decayed):
                 self._note = None  # unpitched: a pick scrape, a knock, a muted string
             return
-        if not self._stands_out(note):
+        if not self._stands_out(note, unsure):
             # A pitch in the room's noise (an amp's hum, a mic'd room) with no note before
-            # it: a note played stands clear of the noise it is played into.
+            # it: a note played stands clear of the noise it is played into. What it was
+            # heard in was the room (else a bursty room, heard as one such note after
+            # another, would never be measured). Not a sound that never rose clear of
+            # the quietest hop yet: that is the note a stream opened on (and the same
+            # string ringing on), lost for want of a room to judge it by; its loudness
+            # taken for the room's would have every later note of a stream that never
+            # rests judged inside it.
             self._note = None
+            if note.peak_db - self._quietest_db >= _SNR_DB:
+                self._history_db.extend(db for t, db in self._levels if t > note.onset_s)
+                self._update_room()
             return
         last = pool[-1]
         self._decide(note, _median([m for m in pool if abs(m - last) < 0.5]), now)
         name = self._settled_name(note, self._early_name(note, note.ref, now))
-        held = self._held
-        if held is not None and (
-            note.peak_db - held[1] >= _BLIP_DB and note.onset_s - held[0].onset_s < _BLIP_S
-        ):
-            self._held = None  # the pick's touch before this pluck: not a note
-        self._release_held(events)
+        name = self._harmonic_name(note, name, now)
         note.reported = self._event(note, name, None, now)
+        note.shown = name
+        if self._held:
+            self._drop_blips(note)
         events.append(note.reported)
 
     def _hear_room(self, rms_db: float, now: float) -> None:
@@ -687,10 +829,14 @@ class NoteTracker:
             return
         self._history_db.append(rms_db)
         if self.hops % 4 == 0:
+            self._update_room()
+
+    def _update_room(self) -> None:
+        if self._history_db:
             history = sorted(self._history_db)
             self._noise_db = history[len(history) * 4 // 5]
 
-    def _stands_out(self, note: _Note) -> bool:
+    def _stands_out(self, note: _Note, unsure: bool = False) -> bool:
         """``note`` rose ``_SNR_DB`` over the room's level, or a note twice as clear of it
         rang into it (a re-pluck may barely rise over the ringing note).
 
@@ -698,6 +844,11 @@ class NoteTracker:
         are in, 3 dB over the quietest hop yet (a room's loud hops sit that far over its
         quiet ones): a stream that opens on room noise starts no note
         from it, one that opens on a pluck loses that note while it is the loudest yet.
+
+        An ``unsure`` note (named at the deadline from its best reading, no steady pitch)
+        must also still be sounding: not when too little of the room has been heard, nor
+        when it has fallen ``_DECAYED_DB`` from its peak (a click), nor, standing less than
+        ``_BURST_SNR_DB`` over the room, when it has lost half of that (a burst of it).
         """
         enough = len(self._history_db) >= _NOISE_MIN_HOPS
         room = self._noise_db if enough else self._quietest_db + _QUIETEST_TO_ROOM_DB
@@ -706,7 +857,15 @@ class NoteTracker:
         # ... by a note that stood out itself (not a phantom that got through).
         if rung_into and self._previous_peak_db >= room + 2.0 * _SNR_DB:
             return True
-        return note.peak_db >= room + _SNR_DB
+        above = note.peak_db - room
+        if unsure:
+            # No steady pitch by the deadline: a note played is still sounding then.
+            fallen = note.peak_db - self._levels[-1][1]
+            if not enough or fallen >= _DECAYED_DB:
+                return False  # too little of the room heard to judge; a click, gone again
+            if above < _BURST_SNR_DB and fallen >= 0.5 * above:
+                return False  # a burst of the room's noise, half gone again
+        return above >= _SNR_DB
 
     def _decide(self, note: _Note, midi: float, now: float) -> None:
         """Set the note's pitch from a frame estimate, after the octave check."""
@@ -817,6 +976,7 @@ class NoteTracker:
             note.spectrum = self._spectrum(body)
         if note.spectrum is not None:
             final = self._octave_of_body(note, final)
+        final = self._not_ringing(note, final)
         self._previous = None
         if body >= _BODY_MIN_SAMPLES:
             settled = int((_PERIOD_FROM_S - _BODY_SKIP_S) * self._rate)
@@ -839,14 +999,32 @@ class NoteTracker:
         event = self._event(note, final, end_s, note.reported.reported_s)
         if end_s - note.onset_s < _BLIP_S:
             # A short note may be the pick touching the string before it plucks: held
-            # until the next note is named (see _release_held).
-            self._release_held(events)
-            self._held = (event, note.peak_db)
+            # until no louder pluck can come right after it (see _release_held).
+            self._held.append((event, note.peak_db))
         else:
             self._release_held(events)
             events.append(event)
         self._previous = (final, end_s)
+        self._played.append((final, note.onset_s))
         self._previous_peak_db = note.peak_db
+
+    def _not_ringing(self, note: _Note, final: float) -> float:
+        """``final``, unless it is a note played just before that may still ring (let-ring:
+        the new note decays faster than a lower one it sounds over, and YIN, the octave
+        checks and the body's period end up on the older note, or an octave, a twelfth or
+        two octaves under it) while the note's first report showed a pitch at least 1.5
+        semitones higher: the attack, where the new note dominates, names it."""
+        shown = note.shown
+        if not shown - final >= _RINGING_JUMP:
+            return final
+        since = note.onset_s - _RINGING_S
+        if not any(
+            abs(final + k - m) < _RINGING_TOLERANCE and t >= since
+            for m, t in self._played
+            for k in _SUB_HARMONICS
+        ):
+            return final
+        return shown
 
     def _early_name(self, note: _Note, midi: float, now: float) -> float:
         """The pitch the first report shows: ``midi``, or the note it is a sub-harmonic of.
@@ -873,18 +1051,14 @@ class NoteTracker:
         names put right, none made wrong. A weak period (NSDF < 0.5) is left as read: noise
         then fits many lags about as well.
         """
-        # From 8 ms after the onset: the pick's click first, and onsets are now timed to it.
-        skip = _EARLY_SKIP_S
-        available = min(int((now - note.onset_s - skip) * self._rate), _RECENT_HOPS * HOP_SIZE)
-        if available < _CHECK_MIN_WINDOW:
+        attack = self._attack_audio(note, now)
+        if attack is None:
             return midi
-        audio = np.concatenate(list(self._recent))[-available:]
+        audio, spectrum = attack
         tau = self._rate / (self._a4 * 2.0 ** ((midi - 69.0) / 12.0))
         fit = _nsdf_peak(audio, tau)
         if fit is None or fit < _EARLY_MIN_FIT:
             return midi
-        half = np.dot(audio[: available // 2 * 2].reshape(-1, _DECIMATION), self._pair_mean)
-        spectrum = np.abs(np.fft.rfft((half - half.mean()) * np.hanning(len(half)), _SPECTRUM_SIZE))
         loudest = float(spectrum.max()) ** 2
         p1, p2, p3, p4 = self._peak_energies(spectrum, midi, (1, 2, 3, 4))
         if max(p1, p2) < _EARLY_PHANTOM_SHARE * loudest:
@@ -953,6 +1127,62 @@ class NoteTracker:
         folded = [m - 12.0 * round((m - midi) / 12.0) for m in early + frames]
         lower = [m for m in folded if round(m) == nearest - 1 and midi - m < _SHARP_REACH]
         return min(lower) if lower else midi
+
+    def _attack_audio(self, note: _Note, now: float) -> _Attack | None:
+        """The note's audio from 8 ms after its onset (the pick's click first; onsets are
+        timed to it) to now, at most 85 ms, and its magnitude spectrum at half rate (Hann,
+        8192 points); None when shorter than ``_CHECK_MIN_WINDOW``. Computed once per
+        report for ``_early_name`` and ``_harmonic_name``."""
+        key = (note.index, now)
+        if self._attack_cache is not None and self._attack_cache[0] == key:
+            return self._attack_cache[1]
+        available = int((now - note.onset_s - _EARLY_SKIP_S) * self._rate)
+        # (a whole number of blocks: few window lengths to keep)
+        available = min(available, _RECENT_HOPS * HOP_SIZE) // _BLOCK * _BLOCK
+        found = None
+        if available >= _CHECK_MIN_WINDOW:
+            audio = np.concatenate(list(self._recent))[-available:]
+            half = np.dot(audio.reshape(-1, _DECIMATION), self._pair_mean)
+            window = self._windows.get(len(half))
+            if window is None:
+                window = self._windows[len(half)] = np.hanning(len(half)).astype(np.float32)
+            spectrum = np.abs(np.fft.rfft((half - half.mean()) * window, _SPECTRUM_SIZE))
+            found = (audio, spectrum)
+        self._attack_cache = (key, found)
+        return found
+
+    def _harmonic_name(self, note: _Note, midi: float, now: float) -> float:
+        """The first report's name after a harmonic sum over the attack's spectrum.
+
+        At the report YIN has had ~30–50 ms of the note, often mostly the pick's transient,
+        a body resonance or what rang before; on real low strings (a phone's microphone
+        loses their fundamental) it reads a partial, a sub-harmonic or a resonance. For
+        every pitch on a 10-cent grid the compressed spectrum (magnitude ** 0.5, each bin
+        the largest of it and its neighbours) is summed at the pitch's harmonics 1–16 up to
+        4 kHz, less the sum half-way between them (a sub-octave's odd multiples fall there,
+        so it does not win by explaining its octave's partials too). When the best sum
+        within half a semitone of ``midi`` is under 0.8 of the best anywhere, the screen
+        shows the best pitch instead. For the screen only, like ``_early_name`` (but see
+        ``_not_ringing``: a let-ring note's final may take the first report's pitch).
+        """
+        attack = self._attack_audio(note, now)
+        if attack is None:
+            return midi
+        spectrum = attack[1]
+        root = np.sqrt(spectrum[: self._shs_bins + 1]).astype(np.float32)
+        peaks = np.empty_like(root)
+        peaks[1:-1] = np.maximum(np.maximum(root[:-2], root[1:-1]), root[2:])
+        peaks[0] = root[0]
+        peaks[-1] = 0.0  # where the harmonics past 4 kHz point
+        sums = self._shs_sign @ np.take(peaks, self._shs_index)
+        grid = self._shs_grid
+        best = int(np.argmax(sums))
+        if not sums[best] > 0.0:
+            return midi
+        near = np.abs(grid - round(midi)) <= 0.5
+        if not near.any() or sums[near].max() >= _SHS_GIVE_WAY * sums[best]:
+            return midi
+        return float(self._shs_grid[best])
 
     def _show(self, note: _Note, midi_exact: float, events: list[NoteEvent]) -> None:
         """Correct the note the live screen shows when a later look names another semitone.

@@ -64,3 +64,35 @@ def test_our_engine_is_scored_on_a_clean_clip() -> None:
     summary = evaluate.summarise([result])
     assert summary["truth"] == len(clip.notes)
     assert summary["f"] > 0.9 and summary["names"] > 0.9
+
+
+def test_one_clip_is_made_as_the_split_makes_it() -> None:
+    listed = list(evalset.clips("dev", ["let-ring"]))
+    for k in (0, 1):
+        one = evalset.make_clip("dev", "let-ring", k)
+        assert one.name == listed[k].name and one.source == listed[k].source
+        assert np.array_equal(one.audio, listed[k].audio) and one.notes == listed[k].notes
+
+
+def _result(instrument: str, truth: int, detected: int, matched: int) -> evaluate.ClipResult:
+    return evaluate.ClipResult(
+        f"real/{instrument}", instrument, "ours", truth, detected, (0.0,) * matched,
+        (True,) * matched, (), (True,) * matched, 0, 0, 1.0, 0.01,
+    )  # fmt: skip
+
+
+def test_a_note_off_its_label_is_an_extra_but_not_beyond_one_per_pluck() -> None:
+    late = _result("a", 1, 1, 0)  # the one note found, 60 ms after a touch labelled
+    twice = _result("b", 1, 2, 1)  # the pluck and a phantom
+    summary = evaluate.summarise([late, twice])
+    assert summary["extra_per_pluck"] == 1.0  # two unmatched detections, two plucks
+    assert summary["beyond_per_pluck"] == 0.5
+    assert summary["clips_beyond"] == 1
+
+
+def test_the_real_notes_split_in_two_fixed_halves_of_instruments() -> None:
+    results = [_result(name, 1, 1, 1) for name in ("Admira Classic", "TunerSamples", "guitar 1")]
+    tuning, held_out = evaluate.real_halves(results)
+    assert len(tuning) + len(held_out) == 3
+    assert evaluate.real_halves(results) == (tuning, held_out)
+    assert {r.condition for r in tuning}.isdisjoint({r.condition for r in held_out})

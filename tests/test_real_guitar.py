@@ -88,6 +88,19 @@ def test_low_e_with_a_fundamental_31_db_down_reads_e2() -> None:
     assert note_name(note.midi) == "E2", notes
 
 
+def test_a_pluck_is_one_note() -> None:
+    """Each clip holds one pluck: notes besides the one that covers it are phantoms (the
+    room before it, the pick's touch, a sustained note re-triggered as it rings). Measured
+    5 in 109 clips (7 before the room, the held touches and the re-pick test changed)."""
+    stray = []
+    for label in labels():
+        notes = final_notes(REAL_NOTES / label.file)
+        main = reading(notes, label.onset_s)
+        stray += [f"{label.file}: {note_name(n.midi)} at {n.onset_s:.2f} s"
+                  for n in notes if n is not main]  # fmt: skip
+    assert len(stray) <= 6, "\n".join(stray)
+
+
 def all_events(path: Path) -> list[NoteEvent]:
     samples, rate = read_wav(path)
     tracker = NoteTracker(TrackerConfig(sample_rate=rate))
@@ -96,10 +109,12 @@ def all_events(path: Path) -> list[NoteEvent]:
 
 
 def test_the_live_screen_is_corrected_to_the_final_name_while_the_note_sounds() -> None:
-    """A real low string is often first named a partial or an octave off (the early window
-    is short); the screen's name is corrected while the note sounds, so it ends on the
-    final name. Measured 125 of 129 notes (28 of them corrected) when this was written."""
-    ended_right = corrected = total = 0
+    """A real low string is often first read as a partial or an octave off (the early window
+    is short); the harmonic sum at the report puts most of those right, and the screen's
+    name is corrected while the note sounds for the rest, so it ends on the final name.
+    Measured 125 of 129 notes ending right (28 corrected) before the harmonic sum; with it
+    112 of 114, 107 of them shown right first, 7 corrected."""
+    ended_right = corrected = total = first_right = 0
     for label in labels():
         events = all_events(REAL_NOTES / label.file)
         for final in (e for e in events if e.is_final):
@@ -109,9 +124,11 @@ def test_the_live_screen_is_corrected_to_the_final_name_while_the_note_sounds() 
             total += 1
             ended_right += shown[-1] == final.midi
             corrected += len(shown) > 1 and shown[0] != shown[-1]
+            first_right += shown[0] == final.midi
             # A correction keeps the first report's time: the note did not start again.
             reports = [e for e in events if not e.is_final and e.onset_s == final.onset_s]
             assert len({e.reported_s for e in reports}) == 1
     assert total >= 100
     assert ended_right / total >= 0.94
-    assert corrected >= 10  # the correction path is exercised by real recordings
+    assert first_right / total >= 0.9  # the first name shown is mostly right already
+    assert corrected >= 4  # the correction path is still exercised by real recordings
