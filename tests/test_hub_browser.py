@@ -63,6 +63,9 @@ def browser() -> Iterator[Any]:
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(60)
+    # A click that submits a form returns before the next page is there; on a loaded
+    # machine the element looked for next may take a moment to exist.
+    driver.implicitly_wait(15)
     try:
         yield driver
     finally:
@@ -88,6 +91,7 @@ def test_a_session_played_before_pairing_appears_once_on_the_page_after_pairing_
     tmp_path: Path, browser: Any
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     data = tmp_path / "device"
     played = record_played_session(data)
@@ -121,7 +125,9 @@ def test_a_session_played_before_pairing_appears_once_on_the_page_after_pairing_
             browser.find_element(By.ID, "sign-in").click()
             assert browser.find_element(By.CLASS_NAME, "code").text == user_code
             browser.find_element(By.ID, "approve").click()
-            assert "device approved" in browser.find_element(By.ID, "message").text
+            WebDriverWait(browser, 15).until(  # the answer page, not the one clicked on
+                lambda b: "device approved" in b.find_element(By.ID, "message").text
+            )
 
             pairing.wait(timeout=60)
         finally:
