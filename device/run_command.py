@@ -34,6 +34,7 @@ from device.metronome import BeatLed
 from device.parts import PairingOffer
 from dsp.errors import ButtonsError, HubNotPairedError
 from sync.client import HubClient, HubSettings, redact_url
+from sync.pairing import load_pairing
 from sync.store import Store, default_data_dir
 from sync.worker import SyncWorker
 
@@ -449,12 +450,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         sessions = store.sessions(limit=1)
         traces = store.outbox_counts((TRACE_KIND, FEEDBACK_KIND))
         pause = store.hub_pause()
-    hub = HubSettings.from_env(data_dir=data_dir)
+    unpaired: str | None = None  # a Hub set but not paired with: status says so, no error
+    try:
+        hub = HubSettings.from_env(data_dir=data_dir)
+    except HubNotPairedError as err:
+        hub, unpaired = None, redact_url(err.url)
+    hub_shown = hub.shown_url if hub else unpaired
+    paired = load_pairing(data_dir)
     coach = coach_status(config)
     buttons = buttons_status(config)
     status = {
         "data_dir": str(data_dir),
-        "hub": hub.shown_url if hub else None,
+        "hub": hub_shown,
+        "hub_paired_as": paired.user_id if paired and hub and hub.token == paired.token else None,
         "sessions_waiting": counts.pending,
         "sessions_synced": counts.sent,
         "sessions_rejected": counts.rejected,
@@ -469,9 +477,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     print(f"state directory: {data_dir}")
-    print(
-        f"hub: {hub.shown_url if hub else 'not configured (pair with `fretcoach pair --hub URL`)'}"
-    )
+    if unpaired is not None:
+        hub_shown = f"{unpaired} — not paired: run `fretcoach pair`"
+    elif hub_shown is None:
+        hub_shown = "not configured (pair with `fretcoach pair --hub URL`)"
+    elif hub is not None and paired is not None and hub.token == paired.token:
+        hub_shown += f" (paired as {paired.user_id}, {paired.paired_at[:10]})"
+    print(f"hub: {hub_shown}")
     print(
         f"sessions: {counts.pending} waiting to sync, {counts.sent} synced, "
         f"{counts.rejected} rejected"

@@ -571,3 +571,33 @@ def test_the_saved_pairing_is_0600_and_used_only_when_no_token_is_set(tmp_path: 
     (tmp_path / PAIRING_FILE).write_text("not json")
     with pytest.raises(HubConfigError, match="is damaged: run `fretcoach pair` again"):
         HubSettings.from_env({}, data_dir=tmp_path)
+
+
+def test_status_says_not_paired_then_who_the_device_is_paired_as(tmp_path: Path) -> None:
+    """A Hub address without a token is no error for ``status``: it says to pair; once
+    paired it names the user (never the token)."""
+    from sync.pairing import save_pairing
+
+    env = {"FRETCOACH_DATA_DIR": str(tmp_path), "FRETCOACH_HUB_URL": "http://hub.local:8787"}
+    unpaired = run_cli("status", env=env)
+    assert unpaired.returncode == 0, unpaired.stderr
+    assert "hub: http://hub.local:8787 — not paired: run `fretcoach pair`" in unpaired.stdout
+    shown = json.loads(run_cli("status", "--json", env=env).stdout)
+    assert (shown["hub"], shown["hub_paired_as"]) == ("http://hub.local:8787", None)
+
+    token = "fcd_" + "x" * 40
+    save_pairing(tmp_path, Paired("http://hub.local:8787", token, "dana", "2026-12-07T04:00:00Z"))
+    paired = run_cli("status", env=env)
+    assert "hub: http://hub.local:8787 (paired as dana, 2026-12-07)" in paired.stdout
+    assert json.loads(run_cli("status", "--json", env=env).stdout)["hub_paired_as"] == "dana"
+    assert token not in paired.stdout + paired.stderr
+
+
+def test_an_unpaired_device_plays_keeps_its_session_and_says_how_to_pair(tmp_path: Path) -> None:
+    env = {"FRETCOACH_DATA_DIR": str(tmp_path), "FRETCOACH_HUB_URL": "http://127.0.0.1:9"}
+    played = run_cli(
+        "run", "--source", "demo", "--fast", "--display", "none", "--buttons", "none", env=env
+    )
+    assert played.returncode == 0, played.stderr
+    assert "not paired with that Hub: run `fretcoach pair`" in played.stderr
+    assert "sync: pending" in played.stdout  # kept for when it is paired
