@@ -873,6 +873,7 @@ _DEMO_PHRASE: tuple[tuple[float, int, float], ...] = (
 )  # fmt: skip
 DEMO_SCALE = "A minor pentatonic"
 DEMO_BPM = 90
+DEMO_FIRST_BEAT_S = 0.3
 DEMO_PATCH = "steel"
 
 
@@ -887,7 +888,7 @@ def render_demo(out_dir: Path, *, soundfont: Path = DEFAULT_SF2) -> Path:
     notes: list[MidiNote] = []
     beat = 0.0
     for beats, midi, target in _DEMO_PHRASE:
-        on = 0.3 + beat * beat_s + rng.uniform(-0.012, 0.012)
+        on = DEMO_FIRST_BEAT_S + beat * beat_s + rng.uniform(-0.012, 0.012)
         bend, _ = plan_note(DEMO_PATCH, midi, target)
         velocity = _velocity(rng, accent=abs(beat - round(beat)) < 1e-9)
         notes.append(MidiNote(on, midi, beats * beat_s * 0.92, bend, velocity))
@@ -905,6 +906,7 @@ def render_demo(out_dir: Path, *, soundfont: Path = DEFAULT_SF2) -> Path:
     doc = {
         "scale": DEMO_SCALE,
         "bpm": DEMO_BPM,
+        "beat_origin_s": DEMO_FIRST_BEAT_S,  # the click it was played to: its first beat
         "description": (
             "A short A minor pentatonic phrase on a steel-string acoustic at 90 bpm, "
             "rendered with FluidSynth (FluidR3 GM) by bench/guitarset.py. Two notes are out "

@@ -115,6 +115,7 @@ class Daemon:
         settings_path: Path | None = None,  # None: settings.json beside the store
         beat_led: BeatLed | None = None,  # metronome.led_pin's LED
         pairing: PairingOffer | None = None,  # a Hub the settings screen may pair with
+        click_phase_s: float | None = None,  # a recording made to a click: its first beat
     ) -> None:
         self.config = config
         self.source = source
@@ -132,6 +133,7 @@ class Daemon:
         self.settings_path = settings_path or device_settings_path(store.path.parent)
         self.beat_led = beat_led
         self.pairing_offer = pairing
+        self.click_phase_s = click_phase_s
         self._pairing: BackgroundPairing | None = None  # the pairing screen's flow
         self.metronome = metronome_settings(config)
         # The interface's output, when it has one (audio.output): clicks and speech.
@@ -855,6 +857,7 @@ class Daemon:
             round_trip_s=float(getattr(self.source, "round_trip_s", 0.0)),
             position=lambda: self.capture.position,
             led=self.beat_led,
+            phase_s=self.click_phase_s if self.results == [] else None,  # the first session
         )
 
     def _drain_notes(self, live: LiveSession) -> list[NoteRow]:
@@ -1077,7 +1080,9 @@ class Daemon:
 
 
 def _clicks_heard(live: LiveSession) -> bool:
-    return live.metronome is not None and live.metronome.heard
+    """The session was played to its metronome's clicks (heard through the interface, or a
+    recording made to them): its offset to them is the player's."""
+    return live.metronome is not None and live.metronome.phase_known
 
 
 def _source_label(source: AudioSource) -> str:

@@ -98,6 +98,7 @@ class SessionMetronome:
         round_trip_s: float,
         position: Callable[[], int],
         led: BeatLed | None = None,
+        phase_s: float | None = None,
     ) -> None:
         self.bpm = bpm
         self.settings = settings
@@ -106,6 +107,11 @@ class SessionMetronome:
         self.round_trip = round(round_trip_s * sample_rate)
         self.position = position
         self.led = led
+        # Unheard clicks with a known phase: a recording made to a click whose first beat
+        # is this far into it (the bundled demo's is 0.3 s), played from its start.
+        self.phase = None if mix is not None or phase_s is None else round(phase_s * sample_rate)
+        self._recorded = self.phase is not None  # until a pause skips part of the recording
+        self._starts = 0
         self.schedule: ClickSchedule | None = None
         self._feed_from = 0
         self._origin_due = False
@@ -115,6 +121,12 @@ class SessionMetronome:
     @property
     def heard(self) -> bool:
         return self.mix is not None
+
+    @property
+    def phase_known(self) -> bool:
+        """The notes were played to these clicks (heard, or a recording made to them): the
+        offset to them means something."""
+        return self.heard or self._recorded
 
     def admit(
         self, index: int, hop: np.ndarray, stream_s: float
@@ -134,7 +146,7 @@ class SessionMetronome:
         origin = None
         if self._origin_due:
             self._origin_due = False
-            if self.heard:
+            if self.phase_known:
                 origin = stream_s + (schedule.downbeat + self.round_trip - index) / self.sample_rate
         return hop, origin
 
@@ -154,7 +166,13 @@ class SessionMetronome:
     def _start(self, index: int) -> None:
         settings = self.settings
         heard = self.heard
-        start = max(index, self.position() + _START_AHEAD) if heard else index
+        self._starts += 1
+        if heard:
+            start = max(index, self.position() + _START_AHEAD)
+        else:
+            start = index + (self.phase or 0)
+            if self._starts > 1:  # resumed: the hops skipped while paused lost the phase
+                self._recorded = False
         schedule = ClickSchedule(
             self.sample_rate,
             self.bpm,

@@ -229,6 +229,18 @@ def build_speaker(config: Config, coach: Any | None, source: Any) -> Any | None:
     ).start()
 
 
+def demo_click_phase(args: argparse.Namespace, config: Config) -> float | None:
+    """The bundled demo was played to a click whose first beat is ``beat_origin_s`` into
+    it: at its own tempo, its timing is judged against that click, as if heard."""
+    if args.source != "demo":
+        return None
+    demo = demo_paths()[1]
+    origin = demo.get("beat_origin_s")
+    if origin is None or config.practice.bpm != demo.get("bpm"):
+        return None
+    return float(origin)
+
+
 def hub_and_pairing(data_dir: Path) -> tuple[HubSettings | None, PairingOffer | None]:
     """The Hub to sync with, and whether the settings screen may (re-)pair with it.
 
@@ -358,6 +370,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             exit_when_source_ends=args.source != "device",
             beat_led=beat_led,
             pairing=None if local_hub else pairing,
+            click_phase_s=demo_click_phase(args, config),
         )
         results = daemon.run()
         if hub is not None:

@@ -351,3 +351,18 @@ def test_the_screen_counts_in_then_flashes_the_beat(tmp_path: Path) -> None:
     after = practice[next(i for i, s in enumerate(practice) if s.count_in == 1) :]
     assert {1, 2} <= {s.beat for s in after if not s.count_in}  # beat 1 and the others
     assert any(s.beat == 0 for s in after)  # and dark between beats
+
+
+def test_the_demo_is_judged_against_the_click_it_was_played_to(tmp_path: Path) -> None:
+    """The bundled demo was rendered to a 90 bpm click with its first beat 0.3 s in, the
+    notes up to 12 ms off it: ``run`` judges it against that click and reports a small
+    offset; at another tempo there is no click it was played to, and no offset."""
+    from tests.devicerun import run_device
+
+    quick = ["--source", "demo", "--fast", "--display", "none", "--buttons", "none"]
+    [own], _ = run_device(quick, state_dir=tmp_path / "own")
+    assert own["bpm"] == 90 and own["mean_offset_ms"] is not None
+    assert abs(own["mean_offset_ms"]) < 15  # the wobble, and the samples' own lead-in
+    assert own["timing_stability"] >= 0.9
+    [other], _ = run_device([*quick, "--bpm", "100"], state_dir=tmp_path / "other")
+    assert other.get("mean_offset_ms") is None
