@@ -57,6 +57,8 @@ _NOISE_MIN_HOPS = 6
 _QUIETEST_TO_ROOM_DB = 3.0
 _ROOM_AFTER_S = 0.3  # a note's tail, still fading after its end, is not the room
 _SNR_DB = 6.0  # a note's peak over the room's level (see _stands_out); dev: softest 6.8
+_OPENING_S = 0.05  # a note starting this early in a stream opened it: see _stands_out
+_OPENING_MIN_DB = -40.0  # ... and is played, not the room's, at least this loud (hop RMS)
 _BURST_SNR_DB = 12.0  # below this, an unsure note that fell half way back is the room's
 _REPICK_NOVELTY = 1.5
 _REPICK_RISE_DB = 1.0
@@ -842,15 +844,22 @@ class NoteTracker:
 
         The room is the 80th percentile of the hops heard with no note sounding; until six
         are in, 3 dB over the quietest hop yet (a room's loud hops sit that far over its
-        quiet ones): a stream that opens on room noise starts no note
-        from it, one that opens on a pluck loses that note while it is the loudest yet.
+        quiet ones): a stream that opens on room noise starts no note from it. A note
+        that opens the stream, before six hops of room, is taken at ``_OPENING_MIN_DB``
+        and over if it is still sounding (a recording cut at the pluck).
 
         An ``unsure`` note (named at the deadline from its best reading, no steady pitch)
-        must also still be sounding: not when too little of the room has been heard, nor
-        when it has fallen ``_DECAYED_DB`` from its peak (a click), nor, standing less than
-        ``_BURST_SNR_DB`` over the room, when it has lost half of that (a burst of it).
+        must also still be sounding: not when it has fallen ``_DECAYED_DB`` from its peak
+        (a click), nor, standing less than ``_BURST_SNR_DB`` over the room, when it has
+        lost half of that (a burst of it).
         """
         enough = len(self._history_db) >= _NOISE_MIN_HOPS
+        if not enough and note.onset_s <= _OPENING_S and note.peak_db >= _OPENING_MIN_DB:
+            # The stream opened on this note (a recording cut at the pluck): there is no
+            # room yet to judge it by, and a pitch from the first hop on, at a guitar's
+            # level, is played, if it is still sounding (a click has fallen away by now).
+            # A room or an amp's hum heard from the start sits under that level.
+            return note.peak_db - self._levels[-1][1] < _DECAYED_DB
         room = self._noise_db if enough else self._quietest_db + _QUIETEST_TO_ROOM_DB
         previous = self._previous
         rung_into = previous is not None and previous[1] >= note.onset_s - 0.1
@@ -861,7 +870,7 @@ class NoteTracker:
         if unsure:
             # No steady pitch by the deadline: a note played is still sounding then.
             fallen = note.peak_db - self._levels[-1][1]
-            if not enough or fallen >= _DECAYED_DB:
+            if fallen >= _DECAYED_DB:
                 return False  # too little of the room heard to judge; a click, gone again
             if above < _BURST_SNR_DB and fallen >= 0.5 * above:
                 return False  # a burst of the room's noise, half gone again

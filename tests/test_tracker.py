@@ -439,8 +439,8 @@ def test_the_written_out_high_pass_matches_scipy() -> None:
 
 def test_a_stream_that_opens_mid_playing_and_never_rests_still_hears_every_later_note() -> None:
     """No room is heard before the first note, and none between notes: the opening note is
-    lost (it is the loudest sound yet), but its loudness must not be taken for the room's,
-    or every note after it would be judged inside the room and dropped."""
+    heard (a recording cut at the pluck), and its loudness is not taken for the room's, or
+    every note after it would be judged inside the room and dropped."""
     rate = 48000
     t = np.arange(3 * rate) / rate
     since = t % 0.6  # a note every 0.6 s, each cut off by the next, from the first sample
@@ -451,5 +451,5 @@ def test_a_stream_that_opens_mid_playing_and_never_rests_still_hears_every_later
     finals = [e for hop, _ in hops_of(samples) for e in tracker.process(hop) if e.is_final] + [
         e for e in tracker.flush() if e.is_final
     ]
-    assert [round(e.onset_s, 1) for e in finals] == [0.6, 1.2, 1.8, 2.4]
+    assert [round(e.onset_s, 1) for e in finals] == [0.0, 0.6, 1.2, 1.8, 2.4]
     assert {e.midi for e in finals} == {57}
