@@ -454,8 +454,7 @@ class PyAudioSource:
             frames = frames.reshape(-1, self._channels)[:, self.channel - 1]
         count = len(frames)
         if self._duplex and self.mix is not None:
-            self.mix.position = self.samples_read
-            out = self.mix.render(count)
+            out = self.mix.render(self.samples_read, count)
             if self._channels > 1:
                 out = np.repeat(out, self._channels)
             try:

@@ -625,7 +625,7 @@ class Daemon:
             return None
         if self.sync_worker is None:
             return "not paired"
-        return "re-pair" if self._sync_paused() else "paired"
+        return "re-pair" if self._counts_paused() else "paired"
 
     def _start_pairing(self) -> None:
         """Ask the Hub for a code and show it with its QR code; the flow polls on its own
@@ -678,12 +678,6 @@ class Daemon:
         self.sync_worker.wake()
         self._counts = None
         self._flash(f"Paired: {paired.user_id}")
-
-    def _sync_paused(self) -> bool:
-        try:
-            return self.store.hub_pause() is not None
-        except StoreError:
-            return False
 
     def _remember(self, key: str, value: float) -> None:
         """Keep a setting for the next start; a store that cannot be written is logged,

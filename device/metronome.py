@@ -116,7 +116,7 @@ class SessionMetronome:
         self._feed_from = 0
         self._origin_due = False
         self._filter = ClickFilter(sample_rate) if mix is not None else None
-        self._last_beat: int | None = None
+        self.beat: BeatNow | None = None  # where the beat is at the last hop admitted
 
     @property
     def heard(self) -> bool:
@@ -133,14 +133,23 @@ class SessionMetronome:
     ) -> tuple[np.ndarray | None, float | None]:
         """Hop ``index`` as the tracker should hear it (None in the count-in), and, on the
         first hop it hears after the clicks (re)started, the grid's new origin on the
-        notes' clock (``stream_s`` is that clock at this hop)."""
+        notes' clock (``stream_s`` is that clock at this hop). Also moves :attr:`beat` on,
+        and lights the LED when a beat begins."""
         if self.schedule is None:
             self._start(index)
         schedule = self.schedule
         assert schedule is not None
         if self._filter is not None:
             hop = self._filter(hop)
-        self._flash_led(index)
+        found = schedule.beat_at(index)
+        beat = None if found is None else BeatNow(*found)
+        if (
+            self.led is not None
+            and beat is not None
+            and (self.beat is None or beat.number != self.beat.number)
+        ):
+            self.led.flash(accent=beat.of_bar == 1)
+        self.beat = beat
         if index + HOP_SIZE <= self._feed_from:
             return None, None
         origin = None
@@ -155,13 +164,7 @@ class SessionMetronome:
         if self.mix is not None:
             self.mix.stop_clicks()
         self.schedule = None
-
-    def now(self, index: int) -> BeatNow | None:
-        schedule = self.schedule
-        if schedule is None:
-            return None
-        found = schedule.beat_at(index)
-        return None if found is None else BeatNow(*found)
+        self.beat = None
 
     def _start(self, index: int) -> None:
         settings = self.settings
@@ -191,15 +194,3 @@ class SessionMetronome:
             else index
         )
         self._origin_due = True
-        self._last_beat = None
-
-    def _flash_led(self, index: int) -> None:
-        if self.led is None or self.schedule is None:
-            return
-        found = self.schedule.beat_at(index + HOP_SIZE)
-        if found is None:
-            return
-        number, of_bar, _ = found
-        if number != self._last_beat:
-            self._last_beat = number
-            self.led.flash(accent=of_bar == 1)

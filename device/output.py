@@ -46,7 +46,6 @@ class OutputMix:
     def __init__(self, sample_rate: int, *, volume: float = 0.5) -> None:
         self.sample_rate = sample_rate
         self.volume = volume
-        self.position = 0  # the next output sample :meth:`render` will produce
         self.active = False  # True while the interface is open with its output
         self._schedule: ClickSchedule | None = None
         self._clip: _Clip | None = None
@@ -62,10 +61,9 @@ class OutputMix:
     def stop_clicks(self) -> None:
         self._schedule = None
 
-    def render(self, n: int) -> np.ndarray:
-        """The next ``n`` output samples (mono float32, clipped to ±1)."""
-        first = self.position
-        self.position += n
+    def render(self, first: int, n: int) -> np.ndarray:
+        """Output samples ``[first, first + n)`` on the capture's clock (mono float32,
+        clipped to ±1); speech plays on from where the last call left it."""
         schedule = self._schedule
         out = (
             render_clicks(schedule, first, n, self.volume)

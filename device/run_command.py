@@ -251,7 +251,6 @@ def hub_and_pairing(data_dir: Path) -> tuple[HubSettings | None, PairingOffer | 
     try:
         hub = HubSettings.from_env(data_dir=data_dir)
     except HubNotPairedError as err:
-        log.warning("%s; meanwhile sessions are kept, and the settings screen can pair", err)
         return None, PairingOffer(err.url, verify=os.environ.get("FRETCOACH_HUB_CA_BUNDLE") or True)
     if hub is None or os.environ.get("FRETCOACH_HUB_TOKEN", "").strip():
         return hub, None
@@ -343,6 +342,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             hub = HubSettings(url=local_hub.url, token=local_hub.token)
         else:
             hub, pairing = hub_and_pairing(data_dir)
+            if hub is None and pairing is not None:
+                log.warning(
+                    "FRETCOACH_HUB_URL is set but this device is not paired with that Hub: "
+                    "run `fretcoach pair`, or pair on the settings screen; meanwhile "
+                    "sessions are kept"
+                )
         store = stack.enter_context(Store.open(data_dir))
         # A session waits up to 10 min for NTP before it is sent with an unsure start time;
         # the demo's own Hub on loopback takes it at once, so the summary screen can say so.
@@ -463,11 +468,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         sessions = store.sessions(limit=1)
         traces = store.outbox_counts((TRACE_KIND, FEEDBACK_KIND))
         pause = store.hub_pause()
-    unpaired: str | None = None  # a Hub set but not paired with: status says so, no error
-    try:
-        hub = HubSettings.from_env(data_dir=data_dir)
-    except HubNotPairedError as err:
-        hub, unpaired = None, redact_url(err.url)
+    hub, offer = hub_and_pairing(data_dir)
+    # A Hub set but not paired with: status says so, it is no error.
+    unpaired = redact_url(offer.hub_url) if hub is None and offer is not None else None
     hub_shown = hub.shown_url if hub else unpaired
     paired = load_pairing(data_dir)
     coach = coach_status(config)

@@ -101,8 +101,7 @@ class LiveSession:
         self.scores: tuple[Scores, Scores] | None = None  # (window, session), DSP thread only
         self.held: bool | None = None  # news held while a note is named (True: urgent)
         self.ended = threading.Event()  # set by the DSP thread after the final flush
-        self.beat_number: int | None = None  # the last beat published, DSP thread only
-        self.beat: BeatNow | None = None
+        self.beat: BeatNow | None = None  # the metronome's beat last published, DSP thread
 
     @property
     def stream_s(self) -> float:
@@ -217,11 +216,9 @@ class DspLoop:
             heard, origin = metronome.admit(index, hop, session.stream_s)
             if origin is not None:
                 session.scorer.rephase(origin)
-            beat = metronome.now(index)
+            beat, shown = metronome.beat, session.beat
+            beat_news = (beat.number if beat else None) != (shown.number if shown else None)
             session.beat = beat
-            number = beat.number if beat is not None else None
-            beat_news = number != session.beat_number
-            session.beat_number = number
             if heard is None:  # the count-in: clicks, nothing scored
                 if beat_news or (index // HOP_SIZE) % 8 == 0:  # the flash goes off too
                     self.on_snapshot(self._snapshot(session), beat_news)

@@ -37,6 +37,23 @@ def offline_env() -> dict[str, str]:
     }
 
 
+def run_cli(
+    *args: str, env: Mapping[str, str], drop: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``fretcoach ARGS`` as a process, in this environment without the variables that
+    start with one of ``drop``, plus ``env``. Never fails by itself: tests read the result."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    return subprocess.run(
+        [sys.executable, "-m", "device.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+        env={**inherited, **env},
+    )
+
+
 def run_device(
     args: Sequence[str],
     *,

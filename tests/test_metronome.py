@@ -217,8 +217,7 @@ class LoopbackInterface:
         if self.position >= self.limit:
             raise EndOfStream
         first = self.position
-        self.mix.position = first
-        self._output = np.concatenate([self._output, self.mix.render(HOP_SIZE)])
+        self._output = np.concatenate([self._output, self.mix.render(first, HOP_SIZE)])
         hop = np.zeros(HOP_SIZE, dtype=np.float32)
         schedule = self.mix.schedule
         if schedule is not None:

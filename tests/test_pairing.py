@@ -38,6 +38,7 @@ from sync.pairing import (
 from sync.qr import qr_matrix
 from sync.store import Store
 from tests.conftest import REPO, session_start
+from tests.devicerun import run_cli as run_fretcoach
 from tests.hubproc import HubProcess
 from tests.test_hub_server import session_body
 
@@ -87,16 +88,8 @@ def poll(hub: HubProcess, device_code: object) -> requests.Response:
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FRETCOACH_HUB")}
-    return subprocess.run(
-        [sys.executable, "-m", "device.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
-        env={**clean, **env},
-    )
+    """A device command with no Hub settings but the test's own."""
+    return run_fretcoach(*args, env=env, drop=("FRETCOACH_HUB",))
 
 
 def record_session(data_dir: Path, user: str = "guitarist") -> str:

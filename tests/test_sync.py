@@ -26,6 +26,7 @@ from sync.records import NoteRow, SessionProgress
 from sync.store import HUB_KINDS, Store
 from sync.worker import SyncWorker
 from tests.conftest import REPO, session_start
+from tests.devicerun import run_cli
 from tests.hubproc import HubProcess
 
 
@@ -311,18 +312,6 @@ def test_the_token_never_reaches_logs_or_the_store(
     sync.sync_once()
     assert token not in caplog.text
     assert token.encode() not in (store.path.read_bytes() + Path(f"{store.path}-wal").read_bytes())
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "device.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
-        env={**os.environ, **env},
-    )
 
 
 def test_cli_save_sessions_sync_end_to_end(tmp_path: Path, hub: HubProcess) -> None:
