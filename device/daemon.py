@@ -851,7 +851,8 @@ class Daemon:
             round_trip_s=float(getattr(self.source, "round_trip_s", 0.0)),
             position=lambda: self.capture.position,
             led=self.beat_led,
-            phase_s=self.click_phase_s if self.results == [] else None,  # the first session
+            # A recording's click: at the tempo it was made to (the configured one).
+            phase_s=self.click_phase_s if bpm == self.config.practice.bpm else None,
         )
 
     def _drain_notes(self, live: LiveSession) -> list[NoteRow]:

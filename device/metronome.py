@@ -108,7 +108,8 @@ class SessionMetronome:
         self.position = position
         self.led = led
         # Unheard clicks with a known phase: a recording made to a click whose first beat
-        # is this far into it (the bundled demo's is 0.3 s), played from its start.
+        # is this far into it (the bundled demo's is 0.3 s), when the session starts at
+        # the recording's first sample.
         self.phase = None if mix is not None or phase_s is None else round(phase_s * sample_rate)
         self._recorded = self.phase is not None  # until a pause skips part of the recording
         self._starts = 0
@@ -173,9 +174,12 @@ class SessionMetronome:
         if heard:
             start = max(index, self.position() + _START_AHEAD)
         else:
-            start = index + (self.phase or 0)
-            if self._starts > 1:  # resumed: the hops skipped while paused lost the phase
+            # The recording's click is known from its first sample: a session that starts
+            # later in it (a button pressed while it plays), or resumes after hops were
+            # skipped while paused, has lost that phase.
+            if self._starts > 1 or index != 0:
                 self._recorded = False
+            start = index + (self.phase if self._recorded and self.phase else 0)
         schedule = ClickSchedule(
             self.sample_rate,
             self.bpm,

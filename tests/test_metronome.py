@@ -19,6 +19,7 @@ import soundfile
 from device.audio import EndOfStream
 from device.config import load_config
 from device.daemon import Daemon
+from device.metronome import SessionMetronome
 from device.output import OutputMix
 from device.session import State
 from display.state import PracticeScreen
@@ -31,6 +32,7 @@ from dsp.metronome import (
     Click,
     ClickFilter,
     ClickSchedule,
+    MetronomeSettings,
     duck_gains,
     render_clicks,
 )
@@ -365,3 +367,32 @@ def test_the_demo_is_judged_against_the_click_it_was_played_to(tmp_path: Path) -
     assert own["timing_stability"] >= 0.9
     [other], _ = run_device([*quick, "--bpm", "100"], state_dir=tmp_path / "other")
     assert other.get("mean_offset_ms") is None
+
+
+def test_a_recordings_click_is_known_only_from_its_first_sample(tmp_path: Path) -> None:
+    """Started later in the demo (a button pressed while it plays), or at another tempo,
+    the session was not played to the demo's click: no offset is claimed."""
+    from device.audio import WavSource
+
+    config, _ = load_config(None, ["practice.bpm=90"])
+    with Store.open(tmp_path) as store:
+        daemon = Daemon(
+            config, source=WavSource(DEMO, realtime=False), store=store, click_phase_s=0.3
+        )
+        from_start = daemon.run()[0]
+    assert from_start.clicks_heard and from_start.scores is not None
+    assert from_start.scores.mean_offset_ms is not None
+    assert abs(from_start.scores.mean_offset_ms) < 15
+
+    metronome = SessionMetronome(
+        90.0,
+        MetronomeSettings(),
+        RATE,
+        mix=None,
+        round_trip_s=0.0,
+        position=lambda: 0,
+        phase_s=0.3,
+    )
+    hop = np.zeros(HOP_SIZE, dtype=np.float32)
+    _, origin = metronome.admit(10 * HOP_SIZE, hop, 0.0)  # not the recording's start
+    assert origin is None and not metronome.phase_known
