@@ -242,3 +242,25 @@ def test_a_device_pairs_across_four_workers_on_postgres(pg_hub: str) -> None:
     assert codes == [200] * 7 + [201]
     listed = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
     assert [s["user_id"] for s in listed["sessions"]] == ["bob"]
+
+
+def test_failed_tokens_are_counted_once_across_four_workers_on_postgres(pg_hub: str) -> None:
+    """The failed-token limit lives in PostgreSQL: 4 workers answer at most 20 (the
+    default --auth-failures) plus one 401 for each worker that has not yet heard of the
+    block, never 20 each. A valid token is still served. (Run last: it blocks 127.0.0.1's
+    forged tokens for the rest of the window.)"""
+    answers: list[int] = []
+    for _ in range(40):  # each on a new connection, which any worker may take
+        status = requests.post(
+            f"{pg_hub}/api/v1/sessions",
+            json={},
+            headers={"Authorization": "Bearer forged"},
+            timeout=30,
+        ).status_code
+        answers.append(status)
+        if status == 429:
+            break
+    assert answers[-1] == 429, answers
+    assert 20 <= answers.count(401) <= 23, answers
+    body = session_body()
+    assert post(pg_hub, body).status_code == 201

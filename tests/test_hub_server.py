@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,10 @@ from dsp.errors import HubServerConfigError
 from sync.hub.app import create_app
 from sync.hub.auth import parse_token_args, tokens_from_env
 from sync.hub.cli import main
-from sync.hub.limits import AuthFailureLimit
+from sync.hub.limits import BLOCKED_DELAY_S
 from sync.hub.options import build_parser
+from sync.hub.storage import HubStore, make_engine
+from sync.hub.throttle import SharedFailureLimit, Throttle
 from tests.conftest import REPO
 from tests.hubproc import HubProcess, SlowAttack, SlowKind, fresh_tokens, slow_connection
 
@@ -906,19 +909,14 @@ def forged_post(hub: HubProcess) -> requests.Response:
 def test_an_address_with_too_many_failed_tokens_gets_429_until_the_window_passes(
     strict: HubProcess,
 ) -> None:
-    assert [forged_post(strict).status_code for _ in range(FAILURES)] == [401] * FAILURES
+    anonymous = requests.get(f"{strict.url}/api/v1/sessions", timeout=10)
+    assert anonymous.status_code == 401  # no token at all is a failure too
+    assert [forged_post(strict).status_code for _ in range(FAILURES - 1)] == [401] * (FAILURES - 1)
     blocked = forged_post(strict)
     assert blocked.status_code == 429
     assert blocked.json()["error"] == "rate_limited"
     assert 1 <= int(blocked.headers["Retry-After"]) <= WINDOW_S + 1
     assert blocked.headers["Connection"] == "close"
-    anonymous = requests.get(f"{strict.url}/api/v1/sessions?user_id=alice", timeout=10)
-    assert anonymous.status_code == 429  # no token at all is a failure too
-
-    body = session_body()
-    assert post(strict, body).status_code == 201  # a valid token is never limited
-    assert len(stored(strict, body["session_id"])) == 1
-    assert forged_post(strict).status_code == 429  # …and it unblocks no one
 
     deadline = time.monotonic() + 10 * WINDOW_S
     while (status := forged_post(strict).status_code) == 429:
@@ -933,20 +931,69 @@ def test_zero_auth_failures_never_blocks(guarded: HubProcess) -> None:
     assert answers == {401}
 
 
-def test_the_failure_limit_counts_within_its_window_per_address() -> None:
-    now = [0.0]
-    limit = AuthFailureLimit(3, 10.0, clock=lambda: now[0])
-    assert [limit.hit("a"), limit.hit("a")] == [False, False]
-    now[0] = 11.0  # both have left the window
-    assert [limit.hit("a"), limit.hit("a"), limit.hit("b")] == [False, False, False]
-    assert limit.blocked("a") == 0.0
-    assert limit.hit("a") is True
-    assert limit.blocked("a") == 10.0 and limit.blocked("b") == 0.0
-    now[0] = 20.5
-    assert limit.blocked("a") == 0.5
-    now[0] = 21.0
-    assert limit.blocked("a") == 0.0
-    assert limit.hit("a") is False  # a fresh count after the block
+def test_the_failure_limit_is_one_count_in_the_database_for_every_worker(tmp_path: Path) -> None:
+    """Two workers' limits on one database: failures through either count together, and
+    each refuses a blocked address until the window that began at its first failure ends."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    HubStore(engine).create_tables()
+    now = [datetime(2026, 12, 7, 12, 0, tzinfo=UTC)]
+
+    def clock() -> datetime:
+        return now[0]
+
+    def later(seconds: float) -> None:
+        now[0] += timedelta(seconds=seconds)
+
+    one, two = (SharedFailureLimit(Throttle(engine), 3, 10.0, clock=clock) for _ in range(2))
+    assert [one.hit("a"), two.hit("a")] == [False, False]
+    later(11.0)  # both have left the window
+    assert [one.hit("a"), two.hit("a"), one.hit("b")] == [False, False, False]
+    assert one.blocked("a") == two.blocked("a") == 0.0
+    later(1.0)
+    assert two.hit("a") is True  # the third within the window, whichever worker counts it
+    assert two.blocked("a") == 9.0 and two.blocked("b") == 0.0
+    assert one.blocked("a") == 0.0  # one has not heard of it yet…
+    assert one.hit("a") is True  # …until it counts a failure from that address
+    assert one.blocked("a") == 9.0
+    later(8.5)
+    assert one.blocked("a") == two.blocked("a") == 0.5
+    later(0.5)
+    assert one.blocked("a") == two.blocked("a") == 0.0
+    assert one.hit("a") is False  # a fresh count after the block
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def patient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A Hub that blocks an address for 30 s after 2 failed tokens."""
+    limits = ["--auth-failures", "2", "--auth-failure-window", "30"]
+    with HubProcess(
+        tmp_path_factory.mktemp("patient-hub"), enable_faults=False, extra_args=limits
+    ) as proc:
+        yield proc
+
+
+def test_a_blocked_address_waits_for_its_429_while_a_valid_token_does_not(
+    patient: HubProcess,
+) -> None:
+    """A flood that ignores Retry-After is held, not answered at once: each blocked request
+    waits up to 5 s for its 429. Meanwhile a valid token from the same address is served
+    as usual, and does not lift the block."""
+    assert [forged_post(patient).status_code for _ in range(2)] == [401, 401]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        started = time.monotonic()
+        held = pool.submit(forged_post, patient)
+        body = session_body()
+        assert post(patient, body).status_code == 201
+        assert not held.done()  # the device's answer came while the flood's is still held
+        blocked = held.result(timeout=30)
+        waited_s = time.monotonic() - started
+    assert blocked.status_code == 429
+    assert waited_s >= BLOCKED_DELAY_S - 0.5
+    assert 20 <= int(blocked.headers["Retry-After"]) <= 26  # 30 s less the hold
+    assert blocked.headers["Connection"] == "close"
+    assert len(stored(patient, body["session_id"])) == 1
+    assert forged_post(patient).status_code == 429  # the valid token unblocked no one
 
 
 def test_sigterm_exits_with_a_request_hanging(tmp_path: Path) -> None:

@@ -18,12 +18,7 @@ from sync.hub.accounts import Accounts
 from sync.hub.answers import install_error_handlers
 from sync.hub.auth import TokenAuth
 from sync.hub.identity import Identity
-from sync.hub.limits import (
-    AuthFailureLimit,
-    BodyLimitMiddleware,
-    FailureLimit,
-    TokenGateMiddleware,
-)
+from sync.hub.limits import BodyLimitMiddleware, FailureLimit, TokenGateMiddleware
 from sync.hub.options import (
     DEFAULT_AUTH_FAILURE_WINDOW_S,
     DEFAULT_AUTH_FAILURES,
@@ -32,7 +27,7 @@ from sync.hub.options import (
 )
 from sync.hub.pairing import DEFAULT_INTERVAL_S, Pairing
 from sync.hub.storage import HubStore, make_engine
-from sync.hub.throttle import Throttle
+from sync.hub.throttle import SharedFailureLimit, Throttle
 
 # `hub serve --workers N`: the parent puts create_app's keyword arguments here as JSON.
 APP_SETTINGS_ENV = "FRETCOACH_HUB_APP_SETTINGS"
@@ -63,9 +58,8 @@ def create_app(
     for pairing (default: the address each pairing request came to).
 
     ``auth_failures`` requests without a valid token within ``auth_failure_window_s`` block
-    a client address (0: never). The count lives in this process
-    (:class:`~sync.hub.limits.AuthFailureLimit`); several workers need a shared
-    :class:`~sync.hub.limits.FailureLimit` instead.
+    a client address (0: never). The count lives in the database
+    (:class:`~sync.hub.throttle.SharedFailureLimit`), so every worker and host shares it.
 
     Swagger UI and ReDoc are off: FastAPI loads their assets from a CDN, which a Hub on a
     LAN without internet cannot reach; ``/openapi.json`` is served.
@@ -113,7 +107,8 @@ def create_app(
     app.state.store = store
     app.state.accounts = accounts
     app.state.pairing = pairing
-    app.state.throttle = Throttle(store.engine)
+    throttle = Throttle(store.engine)
+    app.state.throttle = throttle
     app.state.public_url = public_url.rstrip("/") if public_url else None
     install_error_handlers(app)
     app.include_router(routes.health)
@@ -130,7 +125,7 @@ def create_app(
     )
     failures: FailureLimit | None = None
     if auth_failures > 0:
-        failures = AuthFailureLimit(auth_failures, auth_failure_window_s)
+        failures = SharedFailureLimit(throttle, auth_failures, auth_failure_window_s)
     # Outermost: no body before a token, and a blocked address costs one header check.
     app.add_middleware(TokenGateMiddleware, auth=identity, failures=failures)
     return app

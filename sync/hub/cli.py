@@ -174,7 +174,7 @@ def serve(
 
     ``workers`` > 1 runs that many uvicorn worker processes on one socket: everything
     they share (rows, pairing, sign-in sessions, rate limits) is in the database, so use
-    PostgreSQL for it; the failed-token limit is still counted per worker.
+    PostgreSQL for it.
 
     SIGTERM stops accepting, waits up to ``limits.shutdown_timeout_s`` for requests in
     flight, then cancels them and exits, so one stuck client cannot hold the Hub up.

@@ -1,7 +1,8 @@
 """What one client may cost the Hub: its token before its body, a size limit and deadlines.
 
 Outermost first: :class:`TokenGateMiddleware` answers 401 before a byte of the body is
-read, and 429 to an address with too many recent failures (:class:`AuthFailureLimit`);
+read, and 429 to an address with too many recent failures (a :class:`FailureLimit`),
+held back a while so a client that ignores ``Retry-After`` waits anyway;
 :class:`BodyLimitMiddleware` reads the body against ``--max-body-bytes`` and
 ``--body-timeout``; :func:`header_deadline_protocol` closes connections whose headers
 never finish (uvicorn has no such timeout of its own).
@@ -13,12 +14,11 @@ import asyncio
 import logging
 import math
 import os
-import time
-from collections import deque
-from collections.abc import Callable
 from typing import Protocol
 
 import h11
+from anyio import to_thread
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -27,7 +27,9 @@ from sync.hub.answers import error_answer
 
 log = logging.getLogger(__name__)
 
-GATED_PREFIX = "/api/"  # every route that takes a body or shows data needs a token
+GATED_PREFIX = "/api/"
+# How long a blocked address waits for its 429 (at most until its block ends).
+BLOCKED_DELAY_S = 5.0  # every route that takes a body or shows data needs a token
 # Pairing and sign-in take a few short form fields from anyone: 16 KiB is plenty, and an
 # anonymous client may not make the Hub buffer more.
 OPEN_BODY_BYTES = 16 * 1024
@@ -48,78 +50,22 @@ USER_STATE_KEY = "hub_user"
 class FailureLimit(Protocol):
     """Counts failed authentications per client address and says which are blocked.
 
-    The Hub keeps one :class:`AuthFailureLimit` in process memory; a deployment with several
-    workers or hosts needs one shared through the database, which implements this.
+    The Hub's is :class:`sync.hub.throttle.SharedFailureLimit`: counted in the database, so
+    every worker and host shares one count.
     """
 
     window_s: float  # how long a block lasts, for the log
 
     def hit(self, address: str) -> bool:
-        """Count one failure for ``address``; True if that blocks it from now on."""
+        """Count one failure for ``address``; True if that blocks it from now on.
+
+        May touch the database: the gate calls it off the event loop."""
         ...
 
     def blocked(self, address: str) -> float:
-        """Seconds until ``address`` may fail again, 0.0 if it is not blocked."""
+        """Seconds until ``address`` may fail again, 0.0 if it is not blocked; from memory,
+        cheap enough for the event loop."""
         ...
-
-
-class AuthFailureLimit:
-    """In memory, per process: ``limit`` failures within ``window_s`` block an address for
-    ``window_s`` after the failure that reached the limit.
-
-    Counts are per worker, so with ``--workers 4`` an address may fail up to four times as
-    often; a database-backed :class:`FailureLimit` is what a multi-worker Hub should use.
-    Requests refused with 429 are not counted, so a blocked client is free again one window
-    after its last counted failure, whatever it does meanwhile. Memory is bounded by the
-    addresses that failed within the last window (older ones are swept).
-    """
-
-    def __init__(
-        self,
-        limit: int,
-        window_s: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if limit < 1 or not window_s > 0:
-            raise ValueError(f"limit must be ≥ 1 and window_s > 0, not {limit} and {window_s}")
-        self.limit = limit
-        self.window_s = window_s
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._blocked_until: dict[str, float] = {}
-        self._next_sweep = clock() + window_s
-
-    def hit(self, address: str) -> bool:
-        now = self._clock()
-        self._sweep(now)
-        failures = self._failures.setdefault(address, deque())
-        failures.append(now)
-        while failures[0] <= now - self.window_s:
-            failures.popleft()
-        if len(failures) < self.limit:
-            return False
-        del self._failures[address]
-        self._blocked_until[address] = now + self.window_s
-        return True
-
-    def blocked(self, address: str) -> float:
-        until = self._blocked_until.get(address)
-        if until is None:
-            return 0.0
-        left = until - self._clock()
-        if left <= 0:
-            del self._blocked_until[address]
-            return 0.0
-        return left
-
-    def _sweep(self, now: float) -> None:
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + self.window_s
-        since = now - self.window_s
-        self._failures = {a: f for a, f in self._failures.items() if f[-1] > since}
-        self._blocked_until = {a: t for a, t in self._blocked_until.items() if t > now}
 
 
 class TokenGateMiddleware:
@@ -131,14 +77,27 @@ class TokenGateMiddleware:
     blocked address's 429 always closes the connection. A valid token is never refused
     here, whatever its address did before. The token's user is left in the request state
     (:data:`USER_STATE_KEY`), so the routes never look it up twice.
+
+    The 429 is held back up to ``blocked_delay_s`` (never past the block's end) before it
+    is sent. Attackers ignore ``Retry-After`` and come straight back: answered at once, a
+    few clients posting back to back make the Hub accept and answer hundreds of
+    connections a second (4 such clients cut a device's throughput to a quarter). Held,
+    each costs one idle connection (uvicorn stops reading its body past 64 KiB) and a timer,
+    and a client that waits for its answer makes a request every ``blocked_delay_s``.
     """
 
     def __init__(
-        self, app: ASGIApp, *, auth: Resolver, failures: FailureLimit | None = None
+        self,
+        app: ASGIApp,
+        *,
+        auth: Resolver,
+        failures: FailureLimit | None = None,
+        blocked_delay_s: float = BLOCKED_DELAY_S,
     ) -> None:
         self.app = app
         self.auth = auth
         self.failures = failures
+        self.blocked_delay_s = blocked_delay_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(GATED_PREFIX):
@@ -152,6 +111,32 @@ class TokenGateMiddleware:
         scope.setdefault("state", {})[USER_STATE_KEY] = user
         await self.app(scope, receive, send)
 
+    async def _count_failure(self, address: str) -> bool:
+        """``failures.hit`` off the event loop; a database that cannot count is no reason to
+        refuse anyone, so its error is logged and the failure goes uncounted."""
+        assert self.failures is not None
+        try:
+            return await to_thread.run_sync(self.failures.hit, address)
+        except SQLAlchemyError as err:
+            log.warning("cannot count a failed token from %s: %s", address, err)
+            return False
+
+    async def _refuse_blocked(
+        self, wait_s: float, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        held_s = min(wait_s, self.blocked_delay_s)
+        await asyncio.sleep(held_s)
+        answer = error_answer(
+            429,
+            "too many requests without a valid device token from this address; "
+            "wait Retry-After seconds, then send the device's FRETCOACH_HUB_TOKEN",
+            headers={
+                "Retry-After": str(max(1, math.ceil(wait_s - held_s))),
+                "Connection": "close",
+            },
+        )
+        await answer(scope, receive, send)
+
     async def _refuse(self, err: HubError, scope: Scope, receive: Receive, send: Send) -> None:
         if err.status != 401:  # the Hub could not check the token (503): not a failure
             headers = dict(err.headers or {})
@@ -164,15 +149,9 @@ class TokenGateMiddleware:
         if self.failures is not None and address is not None:
             wait_s = self.failures.blocked(address)
             if wait_s > 0:
-                answer = error_answer(
-                    429,
-                    "too many requests without a valid device token from this address; "
-                    "wait Retry-After seconds, then send the device's FRETCOACH_HUB_TOKEN",
-                    headers={"Retry-After": str(math.ceil(wait_s)), "Connection": "close"},
-                )
-                await answer(scope, receive, send)
+                await self._refuse_blocked(wait_s, scope, receive, send)
                 return
-            if self.failures.hit(address):
+            if await self._count_failure(address):
                 log.warning(
                     "%s sent too many requests without a valid token; refusing it for %g s",
                     address,

@@ -97,16 +97,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_AUTH_FAILURES,
         metavar="N",
         help="a client address with this many requests without a valid token within "
-        "--auth-failure-window is answered 429 (Retry-After, connection closed) until the "
-        "window has passed; valid tokens are never limited; 0 turns this off "
-        "(default %(default)s; counted per process)",
+        "--auth-failure-window is answered 429 (Retry-After, connection closed, held up to "
+        "5 s) until the window has passed; valid tokens are never limited; 0 turns this "
+        "off (default %(default)s; counted in the database, across workers)",
     )
     parser.add_argument(
         "--auth-failure-window",
         type=_at_least(0.1, float),
         default=DEFAULT_AUTH_FAILURE_WINDOW_S,
         metavar="SECONDS",
-        help="the window for --auth-failures, and how long a blocked address waits "
+        help="the window for --auth-failures, from an address's first failure; a blocked "
+        "address waits until it ends "
         "(default %(default)s)",
     )
     parser.add_argument(

@@ -9,6 +9,7 @@ approvals); sign-in counts only failures, so it asks :meth:`Throttle.blocked` fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -46,8 +47,19 @@ class Throttle:
     def allow(self, rule: Rule, who: str, *, now: datetime | None = None) -> float:
         """Count one attempt; 0.0 if it is within the limit, else seconds until it is."""
         now = now or datetime.now(UTC)
+        count, ends = self.count(rule, who, now=now)
+        if count <= rule.limit:
+            return 0.0
+        return max(1.0, (ends - now).total_seconds())
+
+    def count(self, rule: Rule, who: str, *, now: datetime | None = None) -> tuple[int, datetime]:
+        """Count one attempt: the attempts in ``who``'s window so far, this one included,
+        and when that window ends. Three lost races in a row give ``(0, now)``: the request
+        goes through rather than fail."""
+        now = now or datetime.now(UTC)
         key = f"{rule.name}:{who}"[:200]
         since = now - timedelta(seconds=rule.window_s)
+        window = timedelta(seconds=rule.window_s)
         rows = RateLimitRow
         with Session(self.engine) as db:
             for _ in range(3):  # a racing insert of the same key: count again
@@ -60,9 +72,7 @@ class Throttle:
                 if counted is not None:
                     db.commit()
                     count, start = counted
-                    if count <= rule.limit:
-                        return 0.0
-                    return max(1.0, (start - since).total_seconds())
+                    return count, start + window
                 # A new window: drop this key's old one, and any key idle for a day, so
                 # the table holds only addresses seen lately.
                 db.execute(
@@ -74,10 +84,10 @@ class Throttle:
                 db.add(RateLimitRow(key=key, window_start=now, count=1))
                 try:
                     db.commit()
-                    return 0.0
+                    return 1, now + window
                 except IntegrityError:
                     db.rollback()
-        return 0.0  # three lost races in a row: let it through rather than fail the request
+        return 0, now
 
     def blocked(self, rule: Rule, who: str, *, now: datetime | None = None) -> float:
         """Seconds until ``who`` may try again under ``rule``, without counting anything."""
@@ -99,3 +109,59 @@ class Throttle:
         with Session(self.engine) as db:
             db.execute(delete(RateLimitRow).where(RateLimitRow.key == f"{rule.name}:{who}"[:200]))
             db.commit()
+
+
+class SharedFailureLimit:
+    """Requests without a valid device token, counted per client address in the database,
+    so every worker and host of a Hub counts the same failures (the
+    :class:`~sync.hub.limits.FailureLimit` the token gate asks).
+
+    ``limit`` failures within a fixed window of ``window_s`` block the address until the
+    window ends. Each failure costs one statement until then; once blocked, each worker
+    remembers the block in memory until its window ends and refuses the address without
+    touching the database, so a blocked flood costs no database work at all. A worker
+    learns of a block set through another worker on the next failure it counts.
+    """
+
+    def __init__(
+        self,
+        throttle: Throttle,
+        limit: int,
+        window_s: float,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if limit < 1 or not window_s > 0:
+            raise ValueError(f"limit must be ≥ 1 and window_s > 0, not {limit} and {window_s}")
+        self.rule = Rule("auth-failures", limit, window_s)
+        self.window_s = window_s
+        self._throttle = throttle
+        self._clock = clock
+        self._blocked_until: dict[str, datetime] = {}
+
+    def hit(self, address: str) -> bool:
+        """Count one failure; True if this worker now holds ``address`` blocked and did not
+        before (so the block is logged once per worker)."""
+        now = self._clock()
+        count, ends = self._throttle.count(self.rule, address, now=now)
+        if count < self.rule.limit or ends <= now:
+            return False
+        self._sweep(now)
+        known = address in self._blocked_until
+        self._blocked_until[address] = ends
+        return not known
+
+    def blocked(self, address: str) -> float:
+        """Seconds until ``address`` may fail again, 0.0 if this worker knows no block."""
+        until = self._blocked_until.get(address)
+        if until is None:
+            return 0.0
+        left = (until - self._clock()).total_seconds()
+        if left <= 0:
+            del self._blocked_until[address]
+            return 0.0
+        return left
+
+    def _sweep(self, now: datetime) -> None:
+        """Forget ended blocks, so memory holds only the addresses blocked now."""
+        self._blocked_until = {a: t for a, t in self._blocked_until.items() if t > now}
