@@ -66,13 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = commands.add_parser(
         "analyze",
-        help="score a recorded performance (WAV) exactly as the device would live",
-        description="Stream a WAV file through the device's listening engine and print "
-        "the notes it heard and the scores. Reads 8/16/24/32-bit PCM and float WAV, "
-        "mono or multi-channel, at 44.1 or 48 kHz.",
+        help="score a recorded performance (WAV, FLAC, …) exactly as the device would live",
+        description="Stream a recording through the device's listening engine and print "
+        "the notes it heard and the scores. Reads WAV (8/16/24/32-bit PCM or float), FLAC, "
+        "Ogg Vorbis, MP3 and AIFF, mono or multi-channel, at 8–384 kHz (files not at 44.1 "
+        "or 48 kHz are resampled to 48 kHz as they stream).",
         epilog=f"Scales: {VALID_FORMS_HELP}.",
     )
-    analyze.add_argument("file", nargs="?", type=Path, help="the WAV file to analyse")
+    analyze.add_argument("file", nargs="?", type=Path, help="the recording to analyse")
     analyze.add_argument(
         "--demo", action="store_true", help="analyse the bundled demo performance instead"
     )
@@ -133,7 +134,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         scale_text = scale_text or meta.get("scale", "A minor pentatonic")
         bpm = bpm if bpm is not None else meta.get("bpm")
     elif args.file is None:
-        raise DeviceError("name a WAV file to analyse, or use --demo for the bundled one")
+        raise DeviceError("name a recording to analyse, or use --demo for the bundled one")
     else:
         path = args.file
     scale = parse_scale(scale_text or "C chromatic")
@@ -254,7 +255,9 @@ def format_analysis(
     scores = analysis.scores
     counts = scores.counts
     lines = [
-        f"{path.name} — {analysis.audio_seconds:.1f} s at {info.sample_rate} Hz, "
+        f"{path.name} — {analysis.audio_seconds:.1f} s at {info.file_rate} Hz"
+        + (f" (resampled to {info.sample_rate})" if info.resampled else "")
+        + ", "
         f"channel {info.channel + 1} of {info.channels}",
         f"Scale: {scale.name} ({' '.join(scale.note_names())})"
         + (f" · metronome {bpm:g} bpm" if bpm else " · free tempo")

@@ -1,9 +1,12 @@
-"""Read any WAV a guitarist is likely to have: 8/16/24/32-bit PCM or float, mono or multi-channel.
+"""Read any recording a guitarist is likely to have: WAV (8/16/24/32-bit PCM or float),
+FLAC, Ogg Vorbis, MP3 or AIFF, mono or multi-channel, at any common sample rate.
 
 libsndfile (through ``soundfile``) reads every flavour, including float and
 WAVE_FORMAT_EXTENSIBLE files that stdlib ``wave`` refuses, and reads them a block at a
 time: memory stays flat whatever the file's length or sample format, so a two-hour
-24-bit recording analyses on a Pi.
+24-bit recording analyses on a Pi. The engine runs at 44.1 or 48 kHz; a file at any
+other rate (a phone's 16 kHz, a DAW's 96 kHz) is resampled to 48 kHz as it streams, by
+libsoxr (``soxr``), block by block, so memory stays flat there too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+import soxr
 
 from dsp.errors import AudioFileError
 from dsp.tracker import SUPPORTED_RATES
@@ -25,38 +29,52 @@ from dsp.tracker import SUPPORTED_RATES
 log = logging.getLogger(__name__)
 
 _RESAMPLE_HINT = "resample it first, e.g. `sox in.wav -r 48000 out.wav`"
+# Below 8 kHz the top strings' harmonics (and at 4 kHz the high E's fundamental region's
+# partials) are gone; above 384 kHz is no recording anyone makes of a guitar.
+MIN_RATE, MAX_RATE = 8000, 384000
+RESAMPLED_RATE = 48000  # what a file at another rate is converted to
+FORMATS = "WAV, FLAC, Ogg Vorbis, MP3 or AIFF"
 
 
 @dataclass(frozen=True, slots=True)
 class WavInfo:
     path: Path
-    sample_rate: int
+    sample_rate: int  # the rate :meth:`WavReader.chunks` yields (the engine's)
     channels: int
-    frames: int
+    frames: int  # in the file, at ``file_rate``
     sample_format: str
     channel: int  # the channel we analyse (0-based)
+    file_rate: int  # the file's own rate; differs from ``sample_rate`` when resampled
 
     @property
     def seconds(self) -> float:
-        return self.frames / self.sample_rate
+        return self.frames / self.file_rate
+
+    @property
+    def resampled(self) -> bool:
+        return self.file_rate != self.sample_rate
 
 
 class WavReader:
-    """One WAV file, validated on open. Iterate :meth:`chunks` for float32 mono audio."""
+    """One recording, validated on open. Iterate :meth:`chunks` for float32 mono audio at
+    44.1 or 48 kHz (the file's own rate, or 48 kHz resampled)."""
 
     def __init__(self, path: Path | str, *, channel: int | None = None) -> None:
         self.path = Path(path)
         rate, channels, frames, sample_format = _probe(self.path)
-        if rate not in SUPPORTED_RATES:
+        if not MIN_RATE <= rate <= MAX_RATE:
             raise AudioFileError(
-                f"{self.path}: sampled at {rate} Hz; fretcoach needs "
-                f"{' or '.join(map(str, SUPPORTED_RATES))} Hz — {_RESAMPLE_HINT}"
+                f"{self.path}: sampled at {rate} Hz; fretcoach reads {MIN_RATE}–{MAX_RATE} Hz "
+                f"and works at {' or '.join(map(str, SUPPORTED_RATES))} Hz — {_RESAMPLE_HINT}"
             )
         if frames == 0 or channels == 0:
             raise AudioFileError(f"{self.path}: the file holds no audio (0 samples)")
         self._frames = frames
         chosen = self._choose_channel(channel, channels, rate)
-        self.info = WavInfo(self.path, rate, channels, frames, sample_format, chosen)
+        engine_rate = rate if rate in SUPPORTED_RATES else RESAMPLED_RATE
+        self.info = WavInfo(
+            self.path, engine_rate, channels, frames, sample_format, chosen, file_rate=rate
+        )
 
     def _choose_channel(self, channel: int | None, channels: int, rate: int) -> int:
         if channel is not None:
@@ -77,9 +95,23 @@ class WavReader:
         return int(np.argmax(energy))
 
     def chunks(self, frames: int = 48000) -> Iterator[np.ndarray]:
-        """Float32 mono audio of the chosen channel, ``frames`` at a time."""
-        for block in self._blocks(frames):
-            yield np.ascontiguousarray(block[:, self.info.channel])
+        """Float32 mono audio of the chosen channel at ``info.sample_rate``, about
+        ``frames`` at a time (resampled blocks vary a little in length)."""
+        if not self.info.resampled:
+            for block in self._blocks(frames):
+                yield np.ascontiguousarray(block[:, self.info.channel])
+            return
+        stream = soxr.ResampleStream(
+            self.info.file_rate, self.info.sample_rate, 1, dtype="float32", quality="HQ"
+        )
+        read = max(1, round(frames * self.info.file_rate / self.info.sample_rate))
+        for block in self._blocks(read):
+            out = stream.resample_chunk(np.ascontiguousarray(block[:, self.info.channel]))
+            if len(out):
+                yield np.clip(out, -1.0, 1.0)  # the filter's ringing may overshoot a clipped take
+        tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        if len(tail):
+            yield np.clip(tail, -1.0, 1.0)
 
     def _blocks(self, frames: int, *, limit: int | None = None) -> Iterator[np.ndarray]:
         """All channels as float32 in [−1, 1], ``frames`` at a time, never the whole file."""
@@ -98,7 +130,7 @@ class WavReader:
 
 
 def read_wav(path: Path | str, *, channel: int | None = None) -> tuple[np.ndarray, int]:
-    """The whole chosen channel as float32 in [−1, 1], and the sample rate."""
+    """The whole chosen channel as float32 in [−1, 1], and its rate (44.1 or 48 kHz)."""
     reader = WavReader(path, channel=channel)
     return np.concatenate(list(reader.chunks())), reader.info.sample_rate
 
@@ -109,7 +141,8 @@ _CUT_SHORT = re.compile(r"^data\s*:.*\(should be", re.MULTILINE)
 
 
 def _probe(path: Path) -> tuple[int, int, int, str]:
-    """Sample rate, channels, frames and sample format, after checking it is a WAV."""
+    """Sample rate, channels, frames and sample format, after checking it is audio that
+    libsndfile reads."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -117,7 +150,7 @@ def _probe(path: Path) -> tuple[int, int, int, str]:
     except OSError as err:
         raise AudioFileError(f"{path}: cannot be read ({err.strerror})") from err
     if stat.S_ISDIR(mode):
-        raise AudioFileError(f"{path}: is a directory, not a WAV file")
+        raise AudioFileError(f"{path}: is a directory, not an audio file")
     if not stat.S_ISREG(mode):
         # Opening a FIFO would wait for a writer forever; a device could be endless.
         kind = (
@@ -127,7 +160,9 @@ def _probe(path: Path) -> tuple[int, int, int, str]:
             if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
             else "a socket or other special file"
         )
-        raise AudioFileError(f"{path}: is {kind}, not a WAV file — give a recorded .wav file")
+        raise AudioFileError(
+            f"{path}: is {kind}, not an audio file — give a recorded file ({FORMATS})"
+        )
     try:
         with path.open("rb") as handle:
             header = handle.read(12)
@@ -135,16 +170,17 @@ def _probe(path: Path) -> tuple[int, int, int, str]:
         raise AudioFileError(f"{path}: cannot be read ({err.strerror})") from err
     if len(header) == 0:
         raise AudioFileError(f"{path}: the file is empty")
-    if header[:4] not in (b"RIFF", b"RIFX", b"RF64") or header[8:12] != b"WAVE":
-        raise AudioFileError(
-            f"{path}: not a WAV file (no RIFF/WAVE header) — convert it, "
-            "e.g. `ffmpeg -i input -ar 48000 output.wav`"
-        )
+    is_wav = header[:4] in (b"RIFF", b"RIFX", b"RF64") and header[8:12] == b"WAVE"
     try:
         with soundfile.SoundFile(path) as handle:
             found = (handle.samplerate, handle.channels, handle.frames, handle.subtype)
             cut_short = bool(_CUT_SHORT.search(handle.extra_info))
-    except (soundfile.SoundFileError, OSError) as err:
+    except (soundfile.SoundFileError, OSError, RuntimeError) as err:
+        if not is_wav:
+            raise AudioFileError(
+                f"{path}: not an audio file fretcoach can read ({FORMATS}) — convert it, "
+                "e.g. `ffmpeg -i input -ar 48000 output.wav`"
+            ) from err
         detail = getattr(err, "error_string", None) or str(err)
         raise AudioFileError(
             f"{path}: damaged or unsupported WAV ({detail.rstrip('.')}) — re-export it as "

@@ -8,11 +8,14 @@ import subprocess
 import sys
 import tracemalloc
 import wave
+from math import gcd
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 from scipy.io import wavfile
+from scipy.signal import resample_poly
 
 from device.analyze import analyze_file
 from device.wavread import WavReader, read_wav
@@ -183,8 +186,8 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
     empty.write_bytes(b"")
     no_frames = tmp / "no-frames.wav"
     wavfile.write(no_frames, SR, np.zeros(0, dtype=np.int16))
-    slow = tmp / "22k.wav"
-    wavfile.write(slow, 22050, np.zeros(22050, dtype=np.int16))
+    slow = tmp / "4k.wav"
+    wavfile.write(slow, 4000, np.zeros(4000, dtype=np.int16))
     truncated = tmp / "truncated.wav"
     wavfile.write(truncated, SR, (melody() * 32767).astype(np.int16))
     truncated.write_bytes(truncated.read_bytes()[:30])
@@ -202,14 +205,14 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
     return {
         "missing": (tmp / "nope.wav", "no such file"),
         "directory": (tmp, "is a directory"),
-        "not a wav": (text, "not a WAV file"),
+        "not a wav": (text, "not an audio file fretcoach can read (WAV, FLAC"),
         "empty file": (empty, "the file is empty"),
         "no audio": (no_frames, "holds no audio"),
-        "wrong rate": (slow, "sampled at 22050 Hz; fretcoach needs 44100 or 48000 Hz"),
+        "wrong rate": (slow, "sampled at 4000 Hz; fretcoach reads 8000–384000 Hz"),
         "truncated": (truncated, "damaged or unsupported WAV"),
         "0 channels": (no_channels, "damaged or unsupported WAV (Channel count is zero)"),
-        "fifo": (fifo, "is a named pipe (FIFO), not a WAV file"),
-        "device": (Path("/dev/null"), "is a device, not a WAV file"),
+        "fifo": (fifo, "is a named pipe (FIFO), not an audio file"),
+        "device": (Path("/dev/null"), "is a device, not an audio file"),
     }
 
 
@@ -237,6 +240,38 @@ def test_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path: Path, case: str)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "rate", "subtype"),
+    [
+        ("phone.wav", 16000, "PCM_16"),
+        ("librosa.wav", 22050, "PCM_16"),
+        ("daw.wav", 96000, "PCM_24"),
+        ("take.flac", SR, "PCM_24"),
+        ("take.ogg", SR, "VORBIS"),
+        ("take.aiff", 44100, "PCM_16"),
+    ],
+)
+def test_other_rates_and_formats_give_the_notes_of_the_48k_wav(
+    melody_wav: Path, tmp_path: Path, name: str, rate: int, subtype: str
+) -> None:
+    """A recording at another rate is resampled as it streams, and FLAC, Ogg and AIFF are
+    read like WAV: the same notes, at the same times, as the 48 kHz WAV."""
+    reference = json.loads(run_cli("analyze", str(melody_wav), "--json").stdout)["notes"]
+    audio = resample_poly(melody(), rate // gcd(rate, SR), SR // gcd(rate, SR))
+    path = tmp_path / name
+    soundfile.write(path, audio, rate, subtype=subtype)
+    result = run_cli("analyze", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    notes = json.loads(result.stdout)["notes"]
+    assert [n["name"] for n in notes] == [n["name"] for n in reference]
+    for got, want in zip(notes, reference, strict=True):
+        assert got["onset_s"] == pytest.approx(want["onset_s"], abs=0.004)
+        assert got["cents"] == pytest.approx(want["cents"], abs=2)
+    text = run_cli("analyze", str(path)).stdout
+    resampled = " (resampled to 48000)" if rate not in (44100, SR) else ""
+    assert text.startswith(f"{name} — 4.5 s at {rate} Hz{resampled}, channel 1 of 1"), text
 
 
 def test_a_recording_cut_short_is_analysed_with_a_warning(tmp_path: Path) -> None:
