@@ -5,6 +5,12 @@ Hub already had it, e.g. our earlier response was lost), *retry* (the network or
 Hub's load: connection errors, timeouts, 408/425/429/5xx, with ``Retry-After`` when the
 Hub gave one), *pause* (401/403: the device's token is refused, so the queue waits for a
 re-pair), or *rejected* (any other 4xx: sending the same bytes again cannot help).
+
+*Sent* needs the Hub's own receipt: a JSON body naming the item's id and a result. A
+portable device meets captive portals and proxies that answer 200 with a login page, or
+redirect there; taking those for the Hub would mark sessions synced that never arrived.
+Such answers, redirects and any other 2xx are *retry*. An answer is read up to 64 KiB
+(the Hub's are a few hundred bytes), so a rogue server cannot fill the Pi's memory.
 The token is sent as a header and appears in no log line, exception message or repr.
 """
 
@@ -17,6 +23,7 @@ import json
 import math
 import os
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +36,8 @@ from sync.pairing import Paired, load_pairing
 from sync.store import default_data_dir
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+RECEIPT_RESULTS = frozenset({"created", "duplicate", "updated"})
+ANSWER_LIMIT_BYTES = 64 * 1024
 SESSIONS_PATH = "/api/v1/sessions"
 PLANS_PATH = "/api/v1/practice-plans"
 SUMMARIES_PATH = "/api/v1/session-summaries"
@@ -187,7 +196,11 @@ class HubClient:
                 data=body.encode(),
                 headers={"Idempotency-Key": idempotency_key},
                 timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s),
+                allow_redirects=False,  # a POST redirected becomes a GET of someone's page
+                stream=True,
             )
+            with response:
+                text = _read_capped(response)
         except requests.exceptions.SSLError as err:
             return PostResult(Verdict.RETRY, None, f"TLS verification failed: {_short(err)}")
         except requests.exceptions.Timeout:
@@ -196,20 +209,54 @@ class HubClient:
             return PostResult(Verdict.RETRY, None, f"cannot reach the Hub: {_short(err)}")
         except requests.exceptions.RequestException as err:
             return PostResult(Verdict.RETRY, None, f"request failed: {_short(err)}")
-        return classify(response.status_code, response.text, response.headers.get("Retry-After"))
+        return classify(
+            response.status_code,
+            text,
+            response.headers.get("Retry-After"),
+            expect_id=idempotency_key,
+            location=response.headers.get("Location"),
+        )
 
-    def healthy(self) -> bool:
-        try:
-            response = self._http.get(self.settings.url + "/healthz", timeout=(3.0, 5.0))
-        except requests.exceptions.RequestException:
-            return False
-        return response.status_code == 200
+
+def _read_capped(response: requests.Response) -> str:
+    """The answer's text, at most :data:`ANSWER_LIMIT_BYTES` of it."""
+    data = b""
+    for chunk in response.iter_content(chunk_size=8192):
+        data += chunk
+        if len(data) > ANSWER_LIMIT_BYTES:
+            data = data[:ANSWER_LIMIT_BYTES]
+            break
+    return data.decode(response.encoding or "utf-8", errors="replace")
 
 
-def classify(status: int, text: str, retry_after: str | None) -> PostResult:
-    if status in (200, 201):
+def classify(
+    status: int,
+    text: str,
+    retry_after: str | None,
+    *,
+    expect_id: str | None = None,
+    location: str | None = None,
+) -> PostResult:
+    """The verdict on one answer; ``expect_id`` is the id the Hub's receipt must name."""
+    if 300 <= status < 400:
+        where = redact_url(location) if location else "somewhere"
         return PostResult(
-            Verdict.SENT, status, "created" if status == 201 else "already on the Hub"
+            Verdict.RETRY,
+            status,
+            f"HTTP {status}: the Hub URL redirects to {where} — on a Wi-Fi with a sign-in "
+            "page, sign in first; if the Hub moved, set FRETCOACH_HUB_URL to its new address",
+        )
+    if 200 <= status < 300:
+        if status in (200, 201) and _is_receipt(text, expect_id):
+            return PostResult(
+                Verdict.SENT, status, "created" if status == 201 else "already on the Hub"
+            )
+        return PostResult(
+            Verdict.RETRY,
+            status,
+            f"HTTP {status} without the Hub's receipt ({_detail(text)[:80]!r}): a captive "
+            "portal or proxy answered instead of the Hub? Check FRETCOACH_HUB_URL and the "
+            "network",
         )
     reason = f"HTTP {status}: {_detail(text)}"
     if status in AUTH_STATUSES:
@@ -217,6 +264,24 @@ def classify(status: int, text: str, retry_after: str | None) -> PostResult:
     if status in RETRYABLE_STATUSES:
         return PostResult(Verdict.RETRY, status, reason, parse_retry_after(retry_after))
     return PostResult(Verdict.REJECTED, status, reason)
+
+
+def _is_receipt(text: str, expect_id: str | None) -> bool:
+    """Whether ``text`` is the Hub's JSON receipt (``{"session_id": …, "result": "created"}``)
+    for ``expect_id``."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(body, dict) or body.get("result") not in RECEIPT_RESULTS:
+        return False
+    if expect_id is None:
+        return True
+    named = body.get("session_id", body.get("practice_id"))
+    try:
+        return uuid.UUID(str(named)) == uuid.UUID(expect_id)
+    except ValueError:
+        return str(named) == expect_id
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -20,7 +20,14 @@ import requests
 
 from device.launcher import free_port
 from dsp.errors import HubConfigError
-from sync.client import HubClient, HubSettings, parse_retry_after, redact_url
+from sync.client import (
+    HubClient,
+    HubSettings,
+    Verdict,
+    classify,
+    parse_retry_after,
+    redact_url,
+)
 from sync.clock import ClockReading
 from sync.records import NoteRow, SessionProgress
 from sync.store import HUB_KINDS, Store
@@ -138,6 +145,35 @@ def test_a_503_burst_is_retried_until_it_passes(store: Store, hub: HubProcess) -
     assert len(errors) == 3
     assert all(e is not None and "HTTP 503" in e for e in errors)
     assert hub_counts(hub, ids) == dict.fromkeys(ids, 1)
+
+
+def test_a_captive_portal_is_not_taken_for_the_hub(store: Store, hub: HubProcess) -> None:
+    """A Wi-Fi's sign-in page (200 HTML) or its redirect is no receipt: the session stays
+    queued, with a reason that says what happened, and goes to the Hub once it answers."""
+    session_id = record_session(store)
+    hub.faults([{"portal": "page"}, {"portal": "redirect"}])
+    sync = worker(store, hub)
+    first, second = sync.sync_once(), sync.sync_once()
+    assert not first.complete and not second.complete
+    assert first.error is not None and "captive portal" in first.error
+    assert "HTTP 200 without the Hub's receipt" in first.error
+    assert second.error is not None and "redirects to http://portal.example/login" in second.error
+    assert hub_counts(hub, [session_id]) == {session_id: 0}
+    assert store.outbox_counts(HUB_KINDS).pending >= 1
+    assert sync.sync_once().complete
+    assert hub_counts(hub, [session_id]) == {session_id: 1}
+
+
+def test_an_answer_is_a_receipt_only_if_it_names_the_item() -> None:
+    key = "4f0c1b2e-8a4d-4c1e-9d7a-2b5e6f7a8c9d"
+    receipt = f'{{"session_id": "{key.upper()}", "result": "duplicate"}}'
+    assert classify(200, receipt, None, expect_id=key).verdict is Verdict.SENT
+    other = '{"session_id": "00000000-0000-0000-0000-000000000000", "result": "created"}'
+    assert classify(201, other, None, expect_id=key).verdict is Verdict.RETRY
+    assert classify(201, '{"ok": true}', None, expect_id=key).verdict is Verdict.RETRY
+    assert classify(204, "", None, expect_id=key).verdict is Verdict.RETRY
+    plan = f'{{"practice_id": "{key}", "result": "updated"}}'
+    assert classify(200, plan, None, expect_id=key).verdict is Verdict.SENT
 
 
 def test_429_retry_after_is_honoured(store: Store, hub: HubProcess) -> None:

@@ -10,10 +10,10 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,7 +51,17 @@ class CommitThenStatusFault(_Step):
     commit_then_status: int = Field(ge=400, le=599)
 
 
-FaultStep = StatusFault | DelayBeforeFault | CommitThenDelayFault | CommitThenStatusFault
+class PortalFault(_Step):
+    """Answer as a Wi-Fi captive portal would, storing nothing: ``page``, 200 with an HTML
+    sign-in page; ``redirect``, 302 to the portal."""
+
+    portal: Literal["page", "redirect"]
+
+
+FaultStep = (
+    StatusFault | DelayBeforeFault | CommitThenDelayFault | CommitThenStatusFault | PortalFault
+)
+PORTAL_URL = "http://portal.example/login"
 
 
 class FaultPlan:
@@ -100,6 +110,8 @@ class FaultMiddleware:
         elif isinstance(step, DelayBeforeFault):
             await asyncio.sleep(step.delay_before_s)
             await self.app(scope, receive, send)
+        elif isinstance(step, PortalFault):
+            await _portal(step.portal)(scope, receive, send)
         elif isinstance(step, CommitThenDelayFault):
             held: list[Message] = []
             await self.app(scope, receive, _collect_into(held))
@@ -113,6 +125,12 @@ class FaultMiddleware:
 
 def _injected(status: int, headers: dict[str, str] | None = None) -> JSONResponse:
     return error_answer(status, f"injected fault: {status}", headers=headers)
+
+
+def _portal(kind: str) -> Response:
+    if kind == "redirect":
+        return RedirectResponse(PORTAL_URL, status_code=302)
+    return HTMLResponse("<html><body><h1>Welcome! Sign in to use the Wi-Fi</h1></body></html>")
 
 
 def _collect_into(held: list[Message]) -> Callable[[Message], Awaitable[None]]:
