@@ -192,6 +192,7 @@ class _State:
 STATE: _State
 REFUSED: tuple[str, ...] = ()
 DENY: int | None = None
+PORTAL = False  # --portal: answer every API call as a Wi-Fi captive portal would
 
 
 def _now() -> str:
@@ -274,6 +275,14 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def _denied(self, route: str) -> bool:
+        if PORTAL and route.startswith("/v1/private/"):
+            page = b"<html><body><h1>Welcome! Sign in to use the Wi-Fi</h1></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return True
         if DENY is None or not route.startswith("/v1/private/"):
             return False
         self._send(DENY, {"code": DENY, "message": "User not allowed to access workspace"})
@@ -738,7 +747,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def main(argv: list[str] | None = None) -> None:
-    global STATE, REFUSED, DENY
+    global STATE, REFUSED, DENY, PORTAL
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log", type=Path, required=True)
@@ -755,7 +764,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="STATUS",
         help="answer STATUS (401, 403) to every v1/private route: a key without rights",
     )
+    parser.add_argument(
+        "--portal",
+        action="store_true",
+        help="answer every v1/private route 200 with an HTML page, as a captive portal",
+    )
     args = parser.parse_args(argv)
+    PORTAL = args.portal
     REFUSED = tuple(args.refuse)
     DENY = args.deny
     STATE = _State(args.log)
@@ -777,11 +792,13 @@ class OpikStub(StubProcess):
         port: int = 0,
         refuse: Sequence[str] = (),
         deny: int | None = None,
+        portal: bool = False,
     ) -> None:
         super().__init__(port=port)
         self.log_path = log_path
         self.refuse = tuple(refuse)
         self.deny = deny
+        self.portal = portal
 
     @property
     def url(self) -> str:
@@ -791,7 +808,8 @@ class OpikStub(StubProcess):
     def arguments(self) -> list[str]:
         refuse = [arg for route in self.refuse for arg in ("--refuse", route)]
         deny = ["--deny", str(self.deny)] if self.deny is not None else []
-        return ["--port", str(self.port), "--log", str(self.log_path), *refuse, *deny]
+        portal = ["--portal"] if self.portal else []
+        return ["--port", str(self.port), "--log", str(self.log_path), *refuse, *deny, *portal]
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Every item received (from the log, so also while stopped), optionally one kind."""

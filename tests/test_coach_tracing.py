@@ -209,6 +209,34 @@ def test_offline_then_online_in_one_process_every_trace_arrives_once(
         tracer.close(1)
 
 
+def test_a_captive_portal_is_not_taken_for_opik(
+    llm: LLMStub, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a Wi-Fi sign-in page every call answers 200 HTML: the outbox keeps the trace
+    (the round ends as for a busy Opik) and sends it once the real Opik answers there."""
+    monkeypatch.setenv("OPIK_CONNECTION_MONITOR_PING_INTERVAL", "0.2")
+    port = free_port()
+    portal = OpikStub(tmp_path / "portal.jsonl", port=port, portal=True).start()
+    generator, tracer = traced_generator(llm, portal.url, store)
+    replayer = TraceReplayer(store, tracer.settings, live_origin=tracer.origin)
+    try:
+        trace_id = generator.generate(TipRequest("sess-P", SNAPSHOT, 15)).trace_id
+        assert trace_id and pending(store) == [trace_id]
+        report = replayer.replay_once()
+        assert (report.retry, report.sent, report.already_there, report.rejected) == (1, 0, 0, 0)
+        assert pending(store) == [trace_id]
+        portal.stop()
+        with OpikStub(tmp_path / "opik-received.jsonl", port=port) as opik_stub:
+            opik_stub.wait_for("trace", 1)  # the SDK did not take the portal for Opik either
+            report = replayer.replay_once()
+            assert report.already_there == 1
+            assert pending(store) == []
+            assert [t["id"] for t in opik_stub.traces()] == [trace_id]
+    finally:
+        portal.stop()
+        tracer.close(1)
+
+
 CHILD = """
 import sys, time
 from pathlib import Path
