@@ -199,6 +199,11 @@ def load_pairing(data_dir: Path) -> Paired | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        raise PairingError(
+            f"the state directory {data_dir} is not a directory: set FRETCOACH_DATA_DIR (or "
+            "--data-dir) to a writable folder"
+        ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise PairingError(f"cannot read {path} ({err}): run `fretcoach pair` again") from err
     try:

@@ -202,6 +202,11 @@ class Store:
         folder = data_dir or default_data_dir()
         try:
             folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StoreError(
+                f"the state directory {folder} is not a directory (a file is in the way): "
+                "set FRETCOACH_DATA_DIR (or --data-dir) to a writable folder"
+            ) from None
         except OSError as err:
             raise StoreError(
                 f"cannot create the state directory {folder} ({err.strerror}): "

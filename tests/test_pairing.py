@@ -594,3 +594,16 @@ def test_an_unpaired_device_plays_keeps_its_session_and_says_how_to_pair(tmp_pat
     assert played.returncode == 0, played.stderr
     assert "not paired with that Hub: run `fretcoach pair`" in played.stderr
     assert "sync: pending" in played.stdout  # kept for when it is paired
+
+
+@pytest.mark.parametrize("command", [["sync"], ["pair", "--hub", "http://127.0.0.1:9"]])
+def test_a_state_directory_that_is_a_file_is_named_as_such(
+    tmp_path: Path, command: list[str]
+) -> None:
+    not_a_folder = tmp_path / "state"
+    not_a_folder.write_text("a file")
+    result = run_fretcoach(*command, "--data-dir", str(not_a_folder), env={})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert f"{not_a_folder}" in result.stderr and "not a directory" in result.stderr
+    assert "pair` again" not in result.stderr  # the pairing is not what is wrong
