@@ -843,6 +843,56 @@ def test_a_port_out_of_range_is_one_line(port: str, capsys: pytest.CaptureFixtur
     assert "Traceback" not in "".join(err)
 
 
+def test_an_address_it_cannot_listen_on_or_a_database_it_cannot_open_is_one_line(
+    tmp_path: Path,
+) -> None:
+    """A port in use, a mistyped host, a --db that is some other file, a database server
+    that is down (its password never shown): one line on stderr and exit 1, before uvicorn
+    starts (it would only log the error and exit 3)."""
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("not a database " * 100)
+    cases = {
+        "busy port": (["--port", str(port)], {}, f"cannot listen on 127.0.0.1:{port}"),
+        "bad host": (["--host", "999.1.1.1", "--port", "0"], {}, "--host '999.1.1.1' is not"),
+        "not a database": (
+            ["--port", "0", "--db", str(not_a_db)],
+            {},
+            "is not a SQLite database the Hub can use",
+        ),
+        "database mute": (  # takes the connection, never answers: no hang
+            ["--port", "0"],
+            {"DATABASE_URL": f"postgresql+psycopg://hub:s3cret@127.0.0.1:{port}/hub"},
+            "cannot open the database postgresql+psycopg://hub:***@127.0.0.1",
+        ),
+        "database down": (
+            ["--port", "0"],
+            {"DATABASE_URL": f"postgresql+psycopg://hub:s3cret@127.0.0.1:{free_port()}/hub"},
+            "cannot open the database postgresql+psycopg://hub:***@127.0.0.1",
+        ),
+    }
+    try:
+        for name, (args, env, message) in cases.items():
+            result = subprocess.run(
+                [sys.executable, "-m", "sync.hub", "--token", "tok=alice", *args],
+                cwd=REPO,
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert result.returncode == 1, (name, result.stdout[-500:], result.stderr)
+            assert message in result.stderr, (name, result.stderr)
+            assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, name
+            assert "s3cret" not in result.stderr + result.stdout, name
+    finally:
+        busy.close()
+
+
 def test_port_zero_means_any_free_port() -> None:
     assert build_parser().parse_args(["--port", "0"]).port == 0
 

@@ -11,6 +11,7 @@ import json
 import logging
 import logging.config
 import os
+import socket
 import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -63,6 +64,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"fretcoach hub: error: {err}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     try:
+        check_listen(args.host, args.port)
         serve(
             host=args.host,
             port=args.port,
@@ -84,13 +86,54 @@ def main(args: argparse.Namespace) -> int:
                 auth_failure_window_s=args.auth_failure_window,
             ),
         )
-    except (HubServerConfigError, SQLAlchemyError, ModuleNotFoundError) as err:
+    except SQLAlchemyError as err:
+        print(
+            f"fretcoach hub: cannot start: {database_problem(err, database_url)}", file=sys.stderr
+        )
+        return EXIT_CANNOT_START
+    except (HubServerConfigError, ModuleNotFoundError) as err:
         hint = ""
         if isinstance(err, ModuleNotFoundError) and not database_url.startswith("sqlite"):
             hint = " (install the database driver, e.g. pip install 'psycopg[binary]')"
         print(f"fretcoach hub: cannot start: {err}{hint}", file=sys.stderr)
         return EXIT_CANNOT_START
     return EXIT_OK
+
+
+def check_listen(host: str, port: int) -> None:
+    """Refuse, in one line, an address this machine cannot listen on (a mistyped
+    ``--host``, a port in use or privileged), before the app and its database start.
+    uvicorn would only log the error and exit 3."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as err:
+        raise HubServerConfigError(
+            f"--host {host!r} is not an address or name this machine knows ({err}): use "
+            "127.0.0.1 for this machine only, 0.0.0.0 for every interface"
+        ) from None
+    family, kind, proto, _, address = found[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise HubServerConfigError(
+                f"cannot listen on {host}:{port} ({err.strerror}): stop whatever uses that "
+                "port or pick another --port; ports under 1024 need root"
+            ) from None
+
+
+def database_problem(err: SQLAlchemyError, database_url: str) -> str:
+    """One line for a database the Hub cannot open: the driver's own words, without
+    SQLAlchemy's multi-line decoration or the URL's password, and what to do."""
+    cause = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    shown = make_url(database_url).render_as_string(hide_password=True)
+    if "file is not a database" in cause or "disk I/O error" in cause:
+        return (
+            f"{shown} is not a SQLite database the Hub can use ({cause}): give --db a new "
+            "file's path, or the Hub's own database"
+        )
+    return f"cannot open the database {shown} ({cause}): check DATABASE_URL / --db"
 
 
 def add_user_main(args: argparse.Namespace, *, stdin: TextIO | None = None) -> int:
@@ -218,8 +261,8 @@ def serve(
     )
     if limits.auth_failures:
         log.info(
-            "an address with %d requests without a valid token in %g s gets 429 for %g s "
-            "(counted in this process)",
+            "an address with %d requests without a valid token in %g s gets 429 until those "
+            "%g s end (counted in the database, across workers)",
             limits.auth_failures,
             limits.auth_failure_window_s,
             limits.auth_failure_window_s,

@@ -69,6 +69,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(database_url: str) -> Engine:
     """An engine for SQLite (file or memory) or anything else SQLAlchemy can reach."""
     url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        # A server that takes the connection but never answers would hang start-up and
+        # every request: give up after 10 s (the error names the database).
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if url.database in (None, "", ":memory:"):
