@@ -85,8 +85,8 @@ runuser -u fretcoach -- env STATE_DIRECTORY=/tmp/fretcoach-check \
     | grep -q "completed"
 echo "ok: the installed daemon plays the demo as user fretcoach"
 machine=$(/opt/fretcoach/.venv/bin/python -c "import platform; print(platform.machine())")
-/opt/fretcoach/.venv/bin/python -c "import aubio, pyaudio, luma.oled, gpiozero, numpy"
-echo "ok: the installed venv runs on $machine with aubio, pyaudio, luma.oled and gpiozero"
+/opt/fretcoach/.venv/bin/python -c "import aubio, pyaudio, luma.oled, gpiozero, numpy, soundfile, soxr"
+echo "ok: the installed venv runs on $machine with aubio, pyaudio, luma.oled, gpiozero, soundfile and soxr"
 make uninstall >/dev/null
 test ! -e /opt/fretcoach
 test ! -e /etc/systemd/system/fretcoach.service
