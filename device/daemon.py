@@ -1041,10 +1041,13 @@ class Daemon:
 
     def _hub_note(self) -> str | None:
         """What the home screen says in place of the sync counts when the Hub cannot be
-        reached for want of a token: "not paired", or "re-pair" once the Hub refused it."""
+        reached for want of a token: "not paired", or "re-pair" once the Hub refused it;
+        "Wi-Fi login" while a captive portal answers in its place."""
         if self.sync_worker is None:
             return "not paired" if self.pairing_offer is not None else None
-        return "re-pair" if self._counts_paused() else None
+        if self._counts_paused():
+            return "re-pair"
+        return "Wi-Fi login" if self.sync_worker.not_the_hub else None
 
     def _counts_paused(self) -> bool:
         self._sync_counts()

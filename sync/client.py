@@ -162,6 +162,8 @@ class PostResult:
     status: int | None
     reason: str
     retry_after_s: float | None = None
+    # Something other than the Hub answered: a captive portal's page or redirect, a proxy.
+    not_the_hub: bool = False
 
 
 class HubClient:
@@ -245,6 +247,7 @@ def classify(
             status,
             f"HTTP {status}: the Hub URL redirects to {where} — on a Wi-Fi with a sign-in "
             "page, sign in first; if the Hub moved, set FRETCOACH_HUB_URL to its new address",
+            not_the_hub=True,
         )
     if 200 <= status < 300:
         if status in (200, 201) and _is_receipt(text, expect_id):
@@ -257,6 +260,7 @@ def classify(
             f"HTTP {status} without the Hub's receipt ({_detail(text)[:80]!r}): a captive "
             "portal or proxy answered instead of the Hub? Check FRETCOACH_HUB_URL and the "
             "network",
+            not_the_hub=True,
         )
     reason = f"HTTP {status}: {_detail(text)}"
     if status in AUTH_STATUSES:

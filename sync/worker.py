@@ -91,6 +91,9 @@ class SyncWorker:
         self._next_attempt = 0.0
         self._started = monotonic()
         self.last_error: str | None = None
+        # The last answer came from something other than the Hub (a captive portal): the
+        # screen asks about the Wi-Fi's sign-in instead of just counting what waits.
+        self.not_the_hub = False
         self._wake = threading.Event()
         # Start by believing the store: a pause recorded by an earlier run is cleared by
         # this run's first delivery.
@@ -162,6 +165,7 @@ class SyncWorker:
         body = self.store.freeze_payload(item.id, body)
         path = _PATHS[item.kind]
         result = self.client.post(path, body, idempotency_key=item.ref)
+        self.not_the_hub = result.not_the_hub
         if item.kind == SUMMARY_KIND and result.status in NO_SUCH_ROUTE:
             # An optional extra: a Hub that predates it must not turn every session's
             # summary into a rejected item. Kept on the device, not resent. Any other 4xx

@@ -86,6 +86,7 @@ EXAMPLES: dict[str, ScreenState] = {
     "home_no_buttons": replace(HOME, hint=NO_BUTTONS),
     "home_not_paired": replace(HOME, hub_note="not paired", hint="Pair Hub in settings"),
     "home_re_pair": replace(HOME, hub_note="re-pair"),
+    "home_wifi_login": replace(HOME, hub_note="Wi-Fi login"),
     "settings_hub": SettingsScreen(
         rows=(
             ("Strictness", "0.5"),

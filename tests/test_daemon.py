@@ -1169,3 +1169,38 @@ def test_keyboard_buttons_that_cannot_open_still_stop_with_the_fix(tmp_path: Pat
     )
     assert result.returncode != 0
     assert "buttons.kind" in result.stderr
+
+
+def test_the_home_screen_asks_about_the_wi_fi_while_a_captive_portal_answers(
+    tmp_path: Path,
+) -> None:
+    """A hotel Wi-Fi's sign-in page answers in the Hub's place: the session stays queued and
+    the home screen says "Wi-Fi login" instead of only counting; once the Hub itself
+    answers, the session is synced and the note goes."""
+    from display.state import HomeScreen
+    from sync.client import HubClient, HubSettings
+    from sync.clock import ClockReading
+    from sync.worker import SyncWorker
+    from tests.hubproc import HubProcess
+
+    with HubProcess(tmp_path / "hub") as hub, Store.open(tmp_path / "state") as store:
+        worker = SyncWorker(
+            store,
+            HubClient(HubSettings(url=hub.url, token=hub.token_for("alice"))),
+            clock=lambda: ClockReading(time.time(), time.monotonic(), "boot", True),
+            base_delay_s=0.01,
+        )
+        # One short session, queued; then a daemon with the worker, for its screens.
+        Daemon(Config(), source=ToneSource(realtime=False, seconds=1.0), store=store).run()
+        daemon = Daemon(Config(), source=ToneSource(), store=store, sync_worker=worker)
+        hub.faults([{"portal": "page"}])
+        assert not worker.sync_once().complete
+        daemon._counts = None
+        home = daemon.screen()
+        assert isinstance(home, HomeScreen) and home.hub_note == "Wi-Fi login"
+        assert hub.rows() == []
+        assert worker.sync_once().complete
+        daemon._counts = None
+        home = daemon.screen()
+        assert isinstance(home, HomeScreen) and home.hub_note is None and home.sync_pending == 0
+        assert len(hub.rows()) == 1
