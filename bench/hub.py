@@ -11,7 +11,8 @@ sessions back to back over one kept-alive connection for ``MEASURE_S`` seconds:
   show what many concurrent connections cost it).
 
 Prints each throughput, its ratio to the unloaded one (the mean of a run before and one
-after the attacks; the target is ≥ 80 %) and the Hub's resident memory, and writes ``out/bench_hub.json`` and ``out/bench_hub.md``.
+after the attacks; the target is ≥ 80 %) and the Hub's resident memory, and writes
+``out/bench_hub.json`` and ``out/bench_hub.md``.
 """
 
 from __future__ import annotations
