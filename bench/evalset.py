@@ -15,6 +15,10 @@ split       sources                                    melodies
 (MuseScore General descends from FluidR3: several of its guitar samples are close
 relatives. TimGM6mb and the plucked-string set B are wholly unseen.)
 
+Dev also holds conditions of its own (``DEV_ONLY``: low strings through a phone's
+microphone, sustained strings that beat), added to reproduce mechanisms found on the real
+notes' tuning half; they come after the shared ones, so no test seed moves.
+
 Sampled notes come from :mod:`bench.notebank` (one note rendered alone, its truth measured
 on it); a clip places them in time, damps the previous note on the same string at the
 next onset, and can cross-fade a note in without its pick attack (a hammer-on or pull-off
@@ -292,6 +296,26 @@ CONDITIONS: dict[str, Composer] = {
                               jitter_ms=float(r.choice((0, 0, 3, 6, 10, 20, 40))), rest=0.0),
 }  # fmt: skip
 
+#: Conditions of the dev split alone, for mechanisms found on the real notes' tuning half
+#: (the test split's conditions, seeds and melodies stay as they were). ``phone-low``: low
+#: strings through a phone's microphone, which loses their fundamental (a 4th-order
+#: high-pass at 120–250 Hz): the attack then reads as a partial.
+DEV_ONLY: dict[str, Composer] = {
+    "phone-low": lambda r: _grid(r, lo=38, hi=57, bpm=float(r.uniform(70, 110)), per_beat=2,
+                                 seconds=10),
+    "sustain-beating": lambda r: _sustain(r, 12),
+}  # fmt: skip
+#: ``sustain-beating``: long notes on plucked strings whose two polarisations beat (0.5–2
+#: cents apart, as a real string's do; dev's voices otherwise never beat), sustaining
+#: longer, in a quiet room: a decay that swells again must not start a note.
+_BEATING = ("sustain-beating",)
+
+
+def conditions_of(split: str) -> list[str]:
+    """The conditions ``split`` holds: all of ``CONDITIONS``, and on dev ``DEV_ONLY`` too."""
+    return list(CONDITIONS) + (list(DEV_ONLY) if split == "dev" else [])
+
+
 #: Post-processing of each condition, in order.
 POST: dict[str, tuple[str, ...]] = {
     "distortion": ("drive",),
@@ -303,6 +327,8 @@ POST: dict[str, tuple[str, ...]] = {
     "room-bed": ("level:-20", "room"),
     "quiet-30dBFS": ("level:-30",),
     "quiet-40dBFS": ("level:-40",),
+    "phone-low": ("phone",),
+    "sustain-beating": ("room",),
 }
 _PROGRAMS: dict[str, tuple[str, ...]] = {
     "palm-mute": ("muted",),
@@ -422,6 +448,12 @@ def _post(x: np.ndarray, steps: tuple[str, ...], rng: np.random.Generator) -> np
             x = x + _noise(len(x), rng, _active_rms(x) / 10.0 ** (float(arg) / 20.0))
         elif name == "level":
             x *= 10.0 ** (float(arg) / 20.0) / float(np.abs(x).max())
+        elif name == "phone":
+            from scipy.signal import butter, sosfilt
+
+            cutoff = float(rng.uniform(120.0, 250.0))
+            x = sosfilt(butter(4, cutoff, "highpass", fs=SR, output="sos"), x)
+            x *= 0.5 / (float(np.abs(x).max()) or 1.0)
         elif name == "room":
             bed = _noise(len(x), rng, 10.0 ** (float(rng.uniform(-50, -40)) / 20.0))
             x = x + bed + _hum(len(x), rng, -62.0)
@@ -476,6 +508,8 @@ def _reverb(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _seed(split: str, condition: str, k: int) -> int:
     base = 0 if split == "dev" else 10_000
+    if condition in DEV_ONLY:  # after the shared ones: their seeds do not move
+        return base + 97 * (len(CONDITIONS) + list(DEV_ONLY).index(condition)) + k
     return base + 97 * sorted(CONDITIONS).index(condition) + k
 
 
@@ -484,7 +518,7 @@ def clips(split: str, conditions: list[str] | None = None, *, cache: Path = CACH
     """The clips of ``split``, condition by condition (each made when it is asked for)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
-    for condition in conditions or list(CONDITIONS):
+    for condition in conditions or conditions_of(split):
         for k in range(CLIPS_PER_CONDITION.get(condition, DEFAULT_CLIPS)):
             yield make_clip(split, condition, k, cache=cache)
 
@@ -496,15 +530,21 @@ def make_clip(split: str, condition: str, k: int, *, cache: Path = CACHE) -> Eva
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     voices = VOICES[split]
     fonts = SOUNDFONTS[split]
-    composer = CONDITIONS[condition]
+    if condition not in conditions_of(split):
+        raise ValueError(f"condition {condition!r} is not in the {split} split")
+    composer = CONDITIONS.get(condition) or DEV_ONLY[condition]
     seed = _seed(split, condition, k)
     rng = np.random.default_rng(seed)
     plan = composer(rng)
-    if k % 2 == 0 or (condition == "legato" and k % 4 != 1):
-        which = (k // 2) % len(voices)
+    if k % 2 == 0 or (condition == "legato" and k % 4 != 1) or condition in _BEATING:
+        which = (k // 2 if condition not in _BEATING else k) % len(voices)
         voice = voices[which]
         if condition == "palm-mute":
             voice = replace(voice, palm_mute=True)
+        if condition in _BEATING:
+            beat = float(rng.uniform(0.5, 2.0))
+            voice = replace(voice, beat_cents=beat, t60_low_s=voice.t60_low_s * 1.5,
+                            t60_high_s=voice.t60_high_s * 1.5)  # fmt: skip
         audio, truth = _play_plucked(plan, voice, seed)
         source = f"plucked/{which}"
     else:

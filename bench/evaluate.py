@@ -417,14 +417,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{split}:\n\n{summary(report, split)}")
         return 0
     splits = ["test", "real"] if args.split == "all" else [args.split]
-    conditions = [c for c in args.conditions.split(",") if c] or list(evalset.CONDITIONS)
-    unknown = set(conditions) - set(evalset.CONDITIONS)
+    asked = [c for c in args.conditions.split(",") if c]
+    known = evalset.conditions_of("dev")
+    unknown = set(asked) - set(known)
     if unknown:
         ap.error(f"unknown condition(s): {', '.join(sorted(unknown))}")
     jobs = [
         (split, c, not args.no_peers)
         for split in splits
-        for c in (["real"] if split == "real" else conditions)
+        for c in (
+            ["real"]
+            if split == "real"
+            else [c for c in asked or known if c in evalset.conditions_of(split)]
+        )
     ]
     results: list[ClipResult] = []
     t0 = time.monotonic()

@@ -59,6 +59,7 @@ _ROOM_AFTER_S = 0.3  # a note's tail, still fading after its end, is not the roo
 _SNR_DB = 6.0  # a note's peak over the room's level (see _stands_out); dev: softest 6.8
 _OPENING_S = 0.05  # a note starting this early in a stream opened it: see _stands_out
 _OPENING_MIN_DB = -40.0  # ... and is played, not the room's, at least this loud (hop RMS)
+_ROOM_END_DB = 3.0  # a hop this close to the room's level is the room: a note ends there
 _BURST_SNR_DB = 12.0  # below this, an unsure note that fell half way back is the room's
 _REPICK_NOVELTY = 1.5
 _REPICK_RISE_DB = 1.0
@@ -96,6 +97,10 @@ _FINAL_SKIP_S = 0.035  # skip the attack's pitch glide when taking the final pit
 _FINAL_SPAN_S = 0.6
 _LEGATO_SEMITONES = 0.6
 _LEGATO_FRAMES = 3
+_LEGATO_SURE_FRAMES = 2  # ... or this many frames, each this sure, this close (see _pitch_run)
+_LEGATO_SURE = 0.92
+_LEGATO_SURE_SPREAD = 0.2
+_LEGATO_FALL_DB = 6.0  # ... and not while the level falls this fast (see _falling)
 _LEGATO_LOOKBACK_S = 0.1
 _LEGATO_LAG_S = 0.045
 _DIP_DB = 3.0
@@ -144,6 +149,10 @@ _EARLY_ODD_SHARE = 0.1
 _EARLY_OCTAVE_MARGIN = 0.06
 _EARLY_EMPTY_SHARE = 0.1  # a phantom with nothing at its partials 1–4 ...
 _EARLY_PEAK_SHARE = 0.2  # ... is the harmonic with this much at its fundamental
+# ... but not when the reading has this much (of the loudest peak) at a partial below
+# the candidate's k: a played low note the microphone lost the fundamental of (see
+# _explained_by). Dev: the wrong phantoms k ≥ 3 had ≥ 0.051 there.
+_EARLY_OWN_SHARE = 0.05
 # A plucked string starts sharp: a first reading 50–80 cents above a semitone, not rising,
 # with a reading of that semitone among the attack's, names it (see _settled_name).
 _SHARP_FROM = -0.5
@@ -161,6 +170,7 @@ _SHS_GIVE_WAY = 0.8
 _RINGING_NOTES = 3
 _RINGING_S = 2.5
 _RINGING_JUMP = 1.5
+_TAIL_SEMITONES = 0.5  # a reading this close to the last note's pitch class is its tail
 _RINGING_TOLERANCE = 0.75  # semitones: a reading of two notes at once lies between them
 _SUB_HARMONICS = (0.0, 12.0, 12.0 * math.log2(3.0), 24.0)  # a ringing note over its 1st–4th
 
@@ -473,7 +483,13 @@ class NoteTracker:
             onset_s = max(self._hfc.get_last() * _DECIMATION / self._rate, 0.0)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(onset_s, rms_db, now, events)
-        elif note is None and loud and confidence >= _MIN_CONFIDENCE and midi == midi:
+        elif (
+            note is None
+            and loud
+            and confidence >= _MIN_CONFIDENCE
+            and midi == midi
+            and not self._tail_of_previous(midi, now)
+        ):
             # A note that crept in without a detected attack.
             rise = self._rise_s if now - self._rise_s < _GIVE_UP_S else now - self._hop_s
             self._attack(max(rise, 0.0), rms_db, now, events)
@@ -519,7 +535,7 @@ class NoteTracker:
             if note.spectrum is None and note.body >= _SPECTRUM_SAMPLES:
                 note.spectrum = self._spectrum(_SPECTRUM_SAMPLES)
         quiet = rms_db < max(
-            self._gate_db - 6.0, note.peak_db - _DECAY_BELOW_PEAK_DB, self._noise_db + 3.0
+            self._gate_db - 6.0, note.peak_db - _DECAY_BELOW_PEAK_DB, self._noise_db + _ROOM_END_DB
         )  # (a note that has sunk into the room's noise has ended)
         self._quiet_frames = self._quiet_frames + 1 if quiet else 0
         if self._quiet_frames >= _RELEASE_FRAMES:
@@ -703,6 +719,19 @@ class NoteTracker:
             self._repick = None
         return False
 
+    def _tail_of_previous(self, midi: float, now: float) -> bool:
+        """``midi`` is the last note's pitch (or an octave of it), within 2.5 s of its end:
+        the string still ringing after its level sank into the room (which ended the note),
+        not a note that crept in. A phone's room can sit 3 dB under a sustained note's tail
+        while YIN still reads the string surely; without an attack the tail started a
+        short note of the same pitch (the ``rung into`` allowance let it stand out)."""
+        previous = self._previous
+        return (
+            previous is not None
+            and now - previous[1] <= _RINGING_S
+            and abs((midi - previous[0] + 6.0) % 12.0 - 6.0) < _TAIL_SEMITONES
+        )
+
     def _rising(self) -> bool:
         """The level of this hop or the one before rose over the quietest of the three
         hops before them (``_levels`` already holds this hop): an attack adds energy; a
@@ -851,7 +880,13 @@ class NoteTracker:
         An ``unsure`` note (named at the deadline from its best reading, no steady pitch)
         must also still be sounding: not when it has fallen ``_DECAYED_DB`` from its peak
         (a click), nor, standing less than ``_BURST_SNR_DB`` over the room, when it has
-        lost half of that (a burst of it).
+        lost half of that (a burst of it), nor when it stands less than that over a room
+        guessed from fewer than six hops (an amp's room swings ~10 dB from hop to hop, and
+        a note's peak is a 2.7 ms block's, which stands further over a bursty room than
+        the note does), nor when its hop is back within 3 dB of the room, where a sounding
+        note ends (a pick's touch: its 2.7 ms click stood 18 dB over the room, its hops
+        were back in it by the deadline, and it came 14.9 dB under the pluck, just short
+        of what drops a blip).
         """
         enough = len(self._history_db) >= _NOISE_MIN_HOPS
         if not enough and note.onset_s <= _OPENING_S and note.peak_db >= _OPENING_MIN_DB:
@@ -874,6 +909,10 @@ class NoteTracker:
                 return False  # too little of the room heard to judge; a click, gone again
             if above < _BURST_SNR_DB and fallen >= 0.5 * above:
                 return False  # a burst of the room's noise, half gone again
+            if not enough and above < _BURST_SNR_DB:
+                return False  # the room guessed from a few hops: a burst may pass for a note
+            if enough and self._levels[-1][1] < room + _ROOM_END_DB:
+                return False  # back in the room already: a sounding note would end here
         return above >= _SNR_DB
 
     def _decide(self, note: _Note, midi: float, now: float) -> None:
@@ -916,21 +955,13 @@ class NoteTracker:
         harmonic = any(abs(offset - k) < _HARMONIC_TOLERANCE for k in _HARMONIC_JUMPS)
         if confidence >= _MIN_CONFIDENCE and harmonic:
             note.support += 1
-        voiced = self._voiced
-        if harmonic or len(voiced) < _LEGATO_FRAMES:
+        if harmonic:
             return
-        if voiced[0][0] < now - (_LEGATO_FRAMES - 0.5) * self._hop_s:
-            return  # a gap: the last frames are not consecutive
-        confidences = [c for _, _, c in voiced]
-        if min(confidences) < _MIN_CONFIDENCE or sum(confidences) < _LEGATO_CONFIDENCE * len(
-            confidences
-        ):
-            return  # a harmonic or a neighbour string showing through a decaying note
-        recent = [m for _, m, _ in voiced]
-        low, high = min(recent), max(recent)
-        if high - low >= _STEADY_SEMITONES:
+        run = self._pitch_run(now)
+        if run is None:
             return
-        jump = sorted(recent)[_LEGATO_FRAMES // 2] - note.ref
+        recent = [m for _, m, _ in run]
+        jump = _median(recent) - note.ref
         if abs(jump) < _LEGATO_SEMITONES or any(
             abs(jump - k) < _HARMONIC_TOLERANCE for k in _HARMONIC_JUMPS
         ):
@@ -938,6 +969,8 @@ class NoteTracker:
         if round(note.ref + jump) == note.reported.midi:
             return  # the pitch the screen already names the note by (a corrected misread)
         if age < _CORRECTION_S or note.support < _LEGATO_FRAMES:
+            if len(run) < _LEGATO_FRAMES:
+                return  # a correction waits for the third frame, as it always has
             # Still the attack (the first frames mix it with what rang before), or a pitch
             # no steady frame has confirmed yet: a better reading of the same note.
             self._decide(note, _median(recent), now)
@@ -946,18 +979,70 @@ class NoteTracker:
             return
         # A new note without an attack. Its onset: the first frame of the run, less ~half a
         # window of analysis lag.
-        onset_s = max(self._legato_onset(voiced[0][0]), note.onset_s + 0.02)
+        onset_s = max(self._legato_onset(run[0][0]), note.onset_s + 0.02)
         self._finish(onset_s, events)
         new = _Note(self._next_index, onset_s, self._levels[-1][1])
         new.body_from = onset_s + _BODY_SKIP_S
         self._next_index += 1
         self._quiet_frames = 0
-        for t, m, c in voiced:
+        for t, m, c in run:
             new.times.append(t)
             new.midis.append(m)
             new.confidences.append(c)
         self._note = new
         self._try_report(new, now, events)
+
+    def _pitch_run(self, now: float) -> list[tuple[float, float, float]] | None:
+        """The last voiced frames, consecutive up to ``now``, when they hold one steady
+        pitch: three confident ones (mean ≥ 0.8, each ≥ 0.75) within 0.35 semitone, or two
+        sure ones (≥ 0.9) within 0.2. Else None (a harmonic or a neighbour string showing
+        through a decaying note reads less sure, or wanders).
+
+        Two sure frames are enough to split a note: a new pitch is first read ~45 ms after
+        it began (YIN's window must be half full of it), so waiting for a third frame puts
+        the report at ~66 ms, past the live screen's 60. Not for a pitch played within
+        2.5 s: that is as often a string still ringing under a faster-fading note
+        (let-ring), which YIN reads as surely, and it waits for the third frame; nor while
+        the level falls 6 dB within three hops (a string being stopped: on dev its last
+        two frames read a steady pitch 30 cents off a semitone, 55 dB under its peak).
+        """
+        voiced = list(self._voiced)
+        for frames in (_LEGATO_FRAMES, _LEGATO_SURE_FRAMES):
+            run = voiced[-frames:]
+            if len(run) < frames or run[0][0] < now - (frames - 0.5) * self._hop_s:
+                continue  # too few, or a gap: the frames are not consecutive
+            midis = [m for _, m, _ in run]
+            confidences = [c for _, _, c in run]
+            spread = max(midis) - min(midis)
+            if frames == _LEGATO_FRAMES:
+                steady = (
+                    min(confidences) >= _MIN_CONFIDENCE
+                    and sum(confidences) >= _LEGATO_CONFIDENCE * frames
+                    and spread < _STEADY_SEMITONES
+                )
+            else:
+                steady = (
+                    min(confidences) >= _LEGATO_SURE
+                    and spread < _LEGATO_SURE_SPREAD
+                    and not self._played_lately(_median(midis), now)
+                    and not self._falling()
+                )
+            if steady:
+                return run
+        return None
+
+    def _falling(self) -> bool:
+        """The level fell ``_LEGATO_FALL_DB`` under the loudest of the three hops before this
+        one: a string being stopped (its last frames can read a steady, wrong pitch)."""
+        levels = [db for _, db in self._levels][-4:]
+        return len(levels) == 4 and levels[-1] < max(levels[:-1]) - _LEGATO_FALL_DB
+
+    def _played_lately(self, midi: float, now: float) -> bool:
+        """``midi`` is one of the last notes played, within 2.5 s: a string that may still be
+        ringing under the note that is fading (let-ring), not a new note."""
+        return any(
+            abs(midi - m) < _RINGING_TOLERANCE and t >= now - _RINGING_S for m, t in self._played
+        )
 
     def _legato_onset(self, first_s: float) -> float:
         """Where a note that came without an attack began, its new pitch first read at
@@ -1080,7 +1165,11 @@ class NoteTracker:
                 if ringing is not None and abs((candidate - ringing + 6.0) % 12.0 - 6.0) < 0.5:
                     continue  # the ringing note, or an octave of it
                 fits = _nsdf_peak(audio, tau / k)
-                if fits is not None and fits >= max(fit - _EARLY_PHANTOM_MARGIN, _EARLY_MIN_FIT):
+                if (
+                    fits is not None
+                    and fits >= max(fit - _EARLY_PHANTOM_MARGIN, _EARLY_MIN_FIT)
+                    and self._explained_by(spectrum, midi, k, ringing)
+                ):
                     return candidate
             if max(p1, p2, p3, p4) < _EARLY_EMPTY_SHARE * loudest:
                 loudest_at = self._loudest_harmonic(spectrum, midi, ringing, _EARLY_PEAK_SHARE)
@@ -1091,6 +1180,33 @@ class NoteTracker:
             if shorter is not None and shorter >= max(fit - _EARLY_OCTAVE_MARGIN, _EARLY_MIN_FIT):
                 return midi + 12.0
         return midi
+
+    def _explained_by(
+        self, spectrum: np.ndarray, midi: float, k: int, ringing: float | None
+    ) -> bool:
+        """The reading ``midi`` is only the sub-harmonic common to the partials of its
+        harmonic ``k``: nothing (under 0.05 of the loudest peak) at its partials below
+        ``k``, bar those at the ringing note's octaves.
+
+        A phone's microphone loses a low string's fundamental and its 2nd partial, and at
+        the attack a real E2's 3rd partial can be 11 dB over all the rest; its period still
+        fits a third of it nearly as well, but E2's partial 2 (−11 dB) is there, which B3
+        would not put below itself. Only below ``k``: over it, other notes ringing put
+        partials where the reading has them (E4 under a ringing G4, read as C2, had 0.065
+        of the loudest peak at C2's 7th). For ``k`` = 2 this never refuses (the phantom
+        check is entered with partial 1 under 0.2). Measured on the dev split: every
+        phantom ``k`` ≥ 3 taken had made a right name wrong (12 of 12, each ≥ 0.051 below
+        ``k``; the harmonic sum put them right later in the report).
+        """
+        floor = _EARLY_OWN_SHARE * float(spectrum.max()) ** 2
+        below = tuple(range(1, k))
+        for j, energy in zip(below, self._peak_energies(spectrum, midi, below), strict=True):
+            partial = midi + 12.0 * math.log2(j)
+            if ringing is not None and abs((partial - ringing + 6.0) % 12.0 - 6.0) < 0.5:
+                continue  # the note still ringing, or an octave of it
+            if energy >= floor:
+                return False
+        return True
 
     def _loudest_harmonic(
         self, spectrum: np.ndarray, midi: float, ringing: float | None, share: float

@@ -41,6 +41,21 @@ def test_a_hammer_on_is_a_note_and_placed_where_the_pitch_moved() -> None:
     assert notes[1].onset_s == pytest.approx(0.7, abs=0.015)
 
 
+def test_a_pull_off_found_by_its_pitch_is_on_the_screen_within_60_ms() -> None:
+    """A pull-off from D3 to C3 brings no attack; its new pitch is first read ~45 ms after
+    it began (the pitch window must be half full of it). Two sure, agreeing frames split
+    the note, where waiting for a third put the report at 66 ms. Stream time:
+    ``reported_s`` is the end of the hop that reported it."""
+    pull = [pluck.StringEvent(0.3, 52, "pluck", 0.8), pluck.StringEvent(0.7, 50, "pull")]
+    audio = line(pull, 1.4)
+    events = track(audio)
+    new = [e for e in events if e.midi == 50 and abs(e.onset_s - 0.7) < 0.02]
+    assert new, events
+    first = min(new, key=lambda e: e.reported_s)
+    assert first.latency_s <= 0.060, f"{first.latency_s * 1000:.0f} ms"
+    assert [n.midi for n in finals(audio)] == [52, 50]
+
+
 def test_the_pick_touching_the_string_before_it_plucks_is_not_a_note() -> None:
     """A faint, short sound 60–130 ms before a pluck 20 dB louder is its start, not a
     note (hand-labelled real recordings put the onset at that touch)."""
@@ -84,6 +99,15 @@ def test_room_noise_starts_no_note_and_a_pluck_in_it_is_one(dbfs: float) -> None
     notes = finals(room + guitar)
     assert [n.midi for n in notes] == [52]
     assert notes[0].onset_s == pytest.approx(2.0, abs=0.01)
+
+
+@pytest.mark.parametrize(("midi", "dbfs"), [(52, -45.0), (57, -50.0), (64, -50.0), (69, -50.0)])
+def test_a_string_ringing_out_into_the_room_is_one_note(midi: int, dbfs: float) -> None:
+    """The note ends when its level sinks into the room's swells, but the string still
+    rings and YIN still reads it surely: with no attack, that tail is no new note (it
+    was, a short one of the same pitch or its octave, ~60 ms after the end)."""
+    audio = _room(5.0, dbfs=dbfs) + line([pluck.StringEvent(0.8, midi, "pluck", 0.6)], 5.0)
+    assert [n.midi for n in finals(audio)] == [midi]
 
 
 @pytest.mark.skipif(
