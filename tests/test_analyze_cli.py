@@ -251,6 +251,7 @@ def test_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path: Path, case: str)
         ("take.flac", SR, "PCM_24"),
         ("take.ogg", SR, "VORBIS"),
         ("take.aiff", 44100, "PCM_16"),
+        ("take.mp3", 44100, "MPEG_LAYER_III"),
     ],
 )
 def test_other_rates_and_formats_give_the_notes_of_the_48k_wav(
