@@ -96,3 +96,22 @@ def test_the_real_notes_split_in_two_fixed_halves_of_instruments() -> None:
     assert len(tuning) + len(held_out) == 3
     assert evaluate.real_halves(results) == (tuning, held_out)
     assert {r.condition for r in tuning}.isdisjoint({r.condition for r in held_out})
+
+
+def test_soft_re_picks_are_dev_only_and_softer_than_the_note_they_re_pick() -> None:
+    """``repick-soft``: each re-pick 3–12 dB under the note that began its run; the test
+    split neither holds it nor has a seed moved by it."""
+    assert "repick-soft" in evalset.conditions_of("dev")
+    assert "repick-soft" not in evalset.conditions_of("test")
+    shared = {evalset._seed("dev", c, k) for c in evalset.CONDITIONS for k in range(40)}
+    assert evalset._seed("dev", "repick-soft", 0) not in shared
+    plan = evalset.DEV_ONLY["repick-soft"](np.random.default_rng(7))
+    runs = 0
+    first = plan.notes[0].velocity
+    for previous, note in zip(plan.notes, plan.notes[1:], strict=False):
+        if note.midi == previous.midi:
+            runs += 1
+            assert 3.0 <= 20.0 * np.log10(first / note.velocity) <= 12.0
+        else:
+            first = note.velocity
+    assert runs >= 5

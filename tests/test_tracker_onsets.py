@@ -212,3 +212,20 @@ def test_a_re_pick_no_louder_than_the_ringing_string_is_a_note() -> None:
     assert len(repeats) == 4
     assert all(i in pairs for i in repeats)
     assert len(pairs) == len(clip.notes) == len(notes)
+
+
+def test_a_softer_re_pick_in_a_fast_run_is_heard_by_its_click() -> None:
+    """16ths at 120 BPM on one string, each re-pick 6 dB under the first pick: the pick
+    damps the string and plucks it softer, so the level falls, and the spectrum hardly
+    changes; the pick's click in the audio's top octaves is the cue (one went unheard
+    without it)."""
+    times = [0.4 + k * 0.125 for k in range(6)]
+    soft = 0.9 * 10.0 ** (-6.0 / 20.0)
+    audio = line(
+        [pluck.StringEvent(t, 62, "pluck", 0.9 if k == 0 else soft) for k, t in enumerate(times)],
+        times[-1] + 0.8,
+    )
+    notes = finals(audio)
+    assert [n.midi for n in notes] == [62] * len(times)
+    for note, t in zip(notes, times, strict=True):
+        assert note.onset_s == pytest.approx(t, abs=0.01)
