@@ -17,7 +17,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy.signal import resample_poly
 
 from device.wavread import read_wav
 from dsp import NoteEvent, NoteTracker, TrackerConfig, hops_of, note_name
@@ -51,7 +53,10 @@ def labels() -> list[Label]:
 
 
 def final_notes(path: Path) -> list[NoteEvent]:
-    samples, rate = read_wav(path)
+    return notes_of(*read_wav(path))
+
+
+def notes_of(samples: np.ndarray, rate: int) -> list[NoteEvent]:
     tracker = NoteTracker(TrackerConfig(sample_rate=rate))
     events = [e for hop, _ in hops_of(samples) for e in tracker.process(hop)]
     return [e for e in events + tracker.flush() if e.is_final]
@@ -200,3 +205,16 @@ def test_a_pick_touch_back_in_the_room_by_its_deadline_is_no_note() -> None:
     14.9 dB louder, fell 0.1 dB short of dropping it as a blip."""
     notes = final_notes(REAL_NOTES / "Fender_Stratocaster_unplugged__iPhone_11__A2.wav")
     assert [note_name(n.midi) for n in notes] == ["A2"], notes
+
+
+@pytest.mark.parametrize("note", ["B3", "D3", "E4", "G3"])
+def test_the_onset_does_not_move_with_the_sample_rate(note: str) -> None:
+    """These plucks rise across a hop's boundary: the first triggering block is the quiet
+    start of the rise, and half its RMS is a level the pick's touch already crossed, so
+    the onset landed 10–14 ms early at 44.1 kHz and not at 48. Timed from the loudest
+    triggering block, the clip gives one note at the same time at either rate."""
+    samples, rate = read_wav(REAL_NOTES / f"CS_Telecaster_amp__iPhone_11__{note}.wav")
+    resampled = resample_poly(samples, 147, 160).astype(np.float32)
+    at_48k, at_44k = notes_of(samples, rate), notes_of(resampled, 44100)
+    assert [note_name(n.midi) for n in at_48k] == [note_name(n.midi) for n in at_44k] == [note]
+    assert at_44k[0].onset_s == pytest.approx(at_48k[0].onset_s, abs=0.003)
