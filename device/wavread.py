@@ -29,8 +29,8 @@ from dsp.tracker import SUPPORTED_RATES
 log = logging.getLogger(__name__)
 
 _RESAMPLE_HINT = "resample it first, e.g. `sox in.wav -r 48000 out.wav`"
-# Below 8 kHz the top strings' harmonics (and at 4 kHz the high E's fundamental region's
-# partials) are gone; above 384 kHz is no recording anyone makes of a guitar.
+# Below 8 kHz (a 4 kHz band) a pick's attack and the upper partials the names are checked
+# against are gone; above 384 kHz is no recording anyone makes of a guitar.
 MIN_RATE, MAX_RATE = 8000, 384000
 RESAMPLED_RATE = 48000  # what a file at another rate is converted to
 FORMATS = "WAV, FLAC, Ogg Vorbis, MP3 or AIFF"

@@ -27,9 +27,9 @@ from sync.hub.answers import error_answer
 
 log = logging.getLogger(__name__)
 
-GATED_PREFIX = "/api/"
+GATED_PREFIX = "/api/"  # every route that takes a body or shows data needs a token
 # How long a blocked address waits for its 429 (at most until its block ends).
-BLOCKED_DELAY_S = 5.0  # every route that takes a body or shows data needs a token
+BLOCKED_DELAY_S = 5.0
 # Pairing and sign-in take a few short form fields from anyone: 16 KiB is plenty, and an
 # anonymous client may not make the Hub buffer more.
 OPEN_BODY_BYTES = 16 * 1024
