@@ -1395,38 +1395,23 @@ class NoteTracker:
 
     def _octave_of_body(self, note: _Note, midi: float) -> float:
         """``midi`` after the checks on the body's spectrum (``note.spectrum``, not None):
-        a phantom of a ringing note, or a pitch with nothing at its partials 1 and 3 (a
-        sub-octave, or not sounding at all when the name shown first has its own)."""
+        a phantom of a ringing note, or a sub-octave with nothing at partials 1 and 3."""
         spectrum = note.spectrum
         if spectrum is None:
             return midi
         previous = self._previous
         ringing = previous if previous is not None and previous[1] >= note.onset_s else None
         midi = self._phantom_check(spectrum, midi, ringing)
-        least = _LOCKED_ODD_SHARE if note.locked else _ODD_SHARE
-        if self._odd_share(spectrum, midi) < least:
-            # Nothing at partials 1 and 3: YIN read a sub-octave, or a pitch that is not
-            # sounding at all, when the name the attack showed has its own.
-            shown = note.shown
-            if (
-                shown == shown
-                and min(abs(shown - midi), abs(shown - midi - 12.0)) >= 0.5
-                and self._odd_share(spectrum, shown) >= _ODD_SHARE
-            ):
-                return shown
-            midi += 12.0
+        odd = self._odd_share(spectrum, midi)
+        if odd < (_LOCKED_ODD_SHARE if note.locked else _ODD_SHARE):
+            midi += 12.0  # nothing at partials 1 and 3: YIN read a sub-octave
         return midi
 
     def _final_pitch(self, note: _Note, midis: list[float]) -> float:
         """The note's pitch from its frames, in the octave decided (or voted) for it."""
         ref, locked = note.ref, note.locked
         same, up, down = _classes(ref, midis)
-        # Frames an octave, a twelfth or two octaves off read the same note (a harmonic
-        # taking over, as in _follow): they do not say the report was wrong.
-        harmonics = sum(
-            any(abs(m - ref - k) < _HARMONIC_TOLERANCE for k in _HARMONIC_JUMPS) for m in midis
-        )
-        if len(midis) >= 4 and 3 * (len(same) + harmonics) < len(midis):
+        if len(midis) >= 4 and 3 * (len(same) + len(up) + len(down)) < len(midis):
             # The frames never agreed with the reported pitch (an attack read wrong): start
             # again from the semitone they read most.
             counts: dict[int, int] = {}

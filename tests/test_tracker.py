@@ -390,33 +390,6 @@ def test_a_note_over_a_louder_lower_one_still_ringing_keeps_its_name() -> None:
     assert named >= 19
 
 
-@pytest.mark.parametrize("rate", [48000, 44100])
-def test_a_note_keeps_its_name_when_its_frames_drift_to_a_partial(rate: int) -> None:
-    """Eighths on plucked strings (the bench's dev clip), as recorded and resampled to
-    44.1 kHz: the same notes are named right at both rates.
-
-    At 44.1 kHz a B4's frames drift to its 3rd partial (F#6) as the fundamental fades, and
-    only two of seven read B4 itself (three of eight at 48 kHz): frames a twelfth or two
-    octaves over the report are the same note, so the final stays B4 (it was F#6). At
-    48 kHz a C#5 was reported as G#5 (1.5 times its pitch: its even partials are the
-    note's 3rd and 6th); its body has nothing at G#5's partials 1 and 3, and the final took
-    the octave up, G#6, the 3rd partial again. The name the attack showed, C#5, has its
-    own, and is taken.
-    """
-    from scipy.signal import resample_poly
-
-    from bench.evalset import make_clip
-    from bench.evaluate import Detected, match
-
-    clip = make_clip("dev", "timing", 14)
-    audio = clip.audio if rate == 48000 else resample_poly(clip.audio, 147, 160)
-    notes = finals(audio.astype(np.float32), sample_rate=rate)
-    found = [Detected(n.onset_s, n.midi, n.cents) for n in notes]
-    pairs = match(clip.notes, found)
-    assert len(pairs) == len(clip.notes)
-    assert [found[j].midi for j in pairs.values()] == [clip.notes[i].midi for i in pairs]
-
-
 # -- the rendered guitar set ---------------------------------------------------------------
 
 
