@@ -795,7 +795,7 @@ class NoteTracker:
         return (
             previous is not None
             and now - previous[1] <= _RINGING_S
-            and abs((midi - previous[0] + 6.0) % 12.0 - 6.0) < _TAIL_SEMITONES
+            and _pitch_class_distance(midi, previous[0]) < _TAIL_SEMITONES
         )
 
     def _rising(self) -> bool:
@@ -1229,7 +1229,7 @@ class NoteTracker:
                 candidate = midi + 12.0 * math.log2(k)
                 if candidate > self._max_voiced:
                     continue
-                if ringing is not None and abs((candidate - ringing + 6.0) % 12.0 - 6.0) < 0.5:
+                if ringing is not None and _pitch_class_distance(candidate, ringing) < 0.5:
                     continue  # the ringing note, or an octave of it
                 fits = _nsdf_peak(audio, tau / k)
                 if (
@@ -1269,7 +1269,7 @@ class NoteTracker:
         below = tuple(range(1, k))
         for j, energy in zip(below, self._peak_energies(spectrum, midi, below), strict=True):
             partial = midi + 12.0 * math.log2(j)
-            if ringing is not None and abs((partial - ringing + 6.0) % 12.0 - 6.0) < 0.5:
+            if ringing is not None and _pitch_class_distance(partial, ringing) < 0.5:
                 continue  # the note still ringing, or an octave of it
             if energy >= floor:
                 return False
@@ -1285,7 +1285,7 @@ class NoteTracker:
             candidate = midi + 12.0 * math.log2(k)
             if candidate > self._max_voiced:
                 break
-            if ringing is not None and abs((candidate - ringing + 6.0) % 12.0 - 6.0) < 0.5:
+            if ringing is not None and _pitch_class_distance(candidate, ringing) < 0.5:
                 continue  # the ringing note, or an octave of it
             energy = self._peak_energies(spectrum, candidate, (1,))[0]
             if energy > best_energy:
@@ -1523,7 +1523,7 @@ class NoteTracker:
             candidate = midi + 12.0 * math.log2(k)
             if candidate > self._max_voiced:
                 break
-            if ringing is not None and abs((candidate - ringing[0] + 6.0) % 12.0 - 6.0) < 0.5:
+            if ringing is not None and _pitch_class_distance(candidate, ringing[0]) < 0.5:
                 continue  # the ringing note, or an octave of it
             energy = self._peak_energies(spectrum, candidate, (1,))[0]
             if energy > best_energy:
@@ -1624,6 +1624,12 @@ def _classes(ref: float, midis: list[float]) -> tuple[list[float], list[float], 
     up = [m - 12.0 for m in midis if abs(m - ref - 12.0) < 0.5]
     down = [m + 12.0 for m in midis if abs(m - ref + 12.0) < 0.5]
     return same, up, down
+
+
+def _pitch_class_distance(a: float, b: float) -> float:
+    """Semitones between two pitches, octaves ignored (0–6): an octave of a note, or the
+    note itself, is 0."""
+    return abs((a - b + 6.0) % 12.0 - 6.0)
 
 
 def _median(values: list[float]) -> float:

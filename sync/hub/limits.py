@@ -54,7 +54,10 @@ class FailureLimit(Protocol):
     every worker and host shares one count.
     """
 
-    window_s: float  # how long a block lasts, for the log
+    @property
+    def window_s(self) -> float:
+        """How long a block lasts, for the log."""
+        ...
 
     def hit(self, address: str) -> bool:
         """Count one failure for ``address``; True if that blocks it from now on.
@@ -138,15 +141,9 @@ class TokenGateMiddleware:
         await answer(scope, receive, send)
 
     async def _refuse(self, err: HubError, scope: Scope, receive: Receive, send: Send) -> None:
-        if err.status != 401:  # the Hub could not check the token (503): not a failure
-            headers = dict(err.headers or {})
-            if _has_body(scope):
-                headers["Connection"] = "close"
-            answer = error_answer(err.status, err.detail, error=err.error, headers=headers)
-            await answer(scope, receive, send)
-            return
         address = _client_address(scope)
-        if self.failures is not None and address is not None:
+        # A 503 (the Hub could not check the token) is no failure of the client's.
+        if err.status == 401 and self.failures is not None and address is not None:
             wait_s = self.failures.blocked(address)
             if wait_s > 0:
                 await self._refuse_blocked(wait_s, scope, receive, send)

@@ -58,8 +58,8 @@ class Throttle:
         goes through rather than fail."""
         now = now or datetime.now(UTC)
         key = f"{rule.name}:{who}"[:200]
-        since = now - timedelta(seconds=rule.window_s)
         window = timedelta(seconds=rule.window_s)
+        since = now - window
         rows = RateLimitRow
         with Session(self.engine) as db:
             for _ in range(3):  # a racing insert of the same key: count again
@@ -134,10 +134,13 @@ class SharedFailureLimit:
         if limit < 1 or not window_s > 0:
             raise ValueError(f"limit must be ≥ 1 and window_s > 0, not {limit} and {window_s}")
         self.rule = Rule("auth-failures", limit, window_s)
-        self.window_s = window_s
         self._throttle = throttle
         self._clock = clock
         self._blocked_until: dict[str, datetime] = {}
+
+    @property
+    def window_s(self) -> float:
+        return self.rule.window_s
 
     def hit(self, address: str) -> bool:
         """Count one failure; True if this worker now holds ``address`` blocked and did not
