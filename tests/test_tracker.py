@@ -460,7 +460,9 @@ def test_a_new_note_over_sampled_strings_still_ringing_is_named_by_what_it_added
     """Let-ring with FluidR3's sampled guitars (four dev clips): YIN and the harmonic sum
     over the whole attack read a string still ringing, a period shared with it, or an
     octave of the new note; the attack's spectrum less what rang just before the onset
-    names the new note. Before: 55 first names and 59 finals right of 77 matched notes."""
+    names the new note, an octave up when it added next to nothing at the odd harmonics.
+    Measured 73 first names and 74 finals right of 77 matched notes; 55 and 59 before
+    either, 68 and 70 without the octave."""
     from bench.evalset import make_clip
     from bench.evaluate import match, ours
 
@@ -473,5 +475,5 @@ def test_a_new_note_over_sampled_strings_still_ringing_is_named_by_what_it_added
         first += sum(found[j].first_midi == clip.notes[i].midi for i, j in pairs.items())
         final += sum(found[j].midi == clip.notes[i].midi for i, j in pairs.items())
     assert total == 77
-    assert first >= 66
-    assert final >= 67
+    assert first >= 71
+    assert final >= 72
