@@ -229,3 +229,65 @@ def test_a_softer_re_pick_in_a_fast_run_is_heard_by_its_click() -> None:
     assert [n.midi for n in notes] == [62] * len(times)
     for note, t in zip(notes, times, strict=True):
         assert note.onset_s == pytest.approx(t, abs=0.01)
+
+
+def _driven(midis: list[int], times: list[float], seconds: float, gain: float) -> np.ndarray:
+    """Notes as a sampler plays them (each fades in over 2 ms as the one before is damped
+    within 8 ms), through an overdrive's soft clipping (``tanh``, ``gain`` × at the peak)."""
+    rng = np.random.default_rng(7)
+    out = np.zeros(round(seconds * SR))
+    for i, (midi, at) in enumerate(zip(midis, times, strict=True)):
+        start = round(at * SR)
+        t = np.arange(len(out) - start) / SR
+        f0 = 440.0 * 2.0 ** ((midi - 69) / 12)
+        x = sum(
+            np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6.3)) / k * np.exp(-t * (1 + 0.5 * k))
+            for k in range(1, 12)
+        )
+        x[:96] *= np.linspace(0.0, 1.0, 96)
+        if i + 1 < len(times):
+            cut = round(times[i + 1] * SR) - start
+            x[cut:] *= np.exp(-np.arange(len(x) - cut) / SR / 0.008)
+        out[start:] += x
+    out *= 0.5 / np.abs(out).max()
+    out = np.tanh(gain * out) / np.tanh(gain * 0.5) * 0.5
+    return (out + np.random.default_rng(1).normal(0, 1e-5, len(out))).astype(np.float32)
+
+
+def test_a_distorted_re_attack_is_placed_where_the_old_note_stopped_repeating() -> None:
+    """Clipping flattens the level a new note would raise: the tracker hears these by their
+    spectrum a hop or two late (12 and 5 ms here before), but the old note's period breaks
+    exactly where the new one takes over."""
+    times = [0.3, 0.6, 0.9, 1.2, 1.5]
+    notes = finals(_driven([45, 50, 52, 47, 55], times, 2.2, gain=10.0))
+    assert [n.midi for n in notes] == [45, 50, 52, 47, 55]
+    for note, t in zip(notes, times, strict=True):
+        assert note.onset_s == pytest.approx(t, abs=0.003)
+
+
+@pytest.mark.parametrize(("first", "second", "kind"), [(52, 54, "hammer"), (59, 57, "pull")])
+def test_a_hammer_on_or_pull_off_is_placed_where_the_old_pitch_stopped(
+    first: int, second: int, kind: str
+) -> None:
+    """No attack: the new pitch is read ~45 ms after it began, and that guess put these two
+    9 ms early; the old note's period breaks where the fret changed."""
+    events = [
+        pluck.StringEvent(0.3, first, "pluck", 0.8),
+        pluck.StringEvent(0.7, second, kind, 0.6),
+    ]
+    notes = finals(line(events, 1.4))
+    assert [n.midi for n in notes] == [first, second]
+    assert notes[1].onset_s == pytest.approx(0.7, abs=0.003)
+
+
+def test_a_slide_is_placed_half_way_through_its_glide() -> None:
+    """A slide's new note is heard half way to its pitch (where the label puts it): the
+    period the audio repeats moves through the ones between, and passes the middle there
+    (14 ms late before, from the pitch first read)."""
+    events = [
+        pluck.StringEvent(0.3, 62, "pluck", 0.8),
+        pluck.StringEvent(0.7, 64, "slide", 0.6, 0.06),
+    ]
+    notes = finals(line(events, 1.4))
+    assert [n.midi for n in notes] == [62, 64]
+    assert notes[1].onset_s == pytest.approx(0.73, abs=0.005)
