@@ -273,6 +273,7 @@ class _Note:
     peak_db: float
     novelty: float = 0.0  # the largest spectral change of its attack
     restruck: bool = False  # a re-pick of the ringing string, heard by the flux
+    over: float = math.nan  # the pitch of the named note its attack cut short (see _restruck)
     flux: float = 0.0  # the largest spectral flux of its attack
     trough_db: float = 0.0  # the quietest hop since its peak
     shown: float = math.nan  # the pitch its first report showed
@@ -965,11 +966,17 @@ class NoteTracker:
             )
             if attack_s - note.onset_s < _SAME_ATTACK_S and not (louder or restart):
                 return  # two triggers for one attack: keep the earlier time
-            if note.reported is not None and attack_s - note.onset_s < _BLIP_S and louder:
+            if (
+                note.reported is not None
+                and attack_s - note.onset_s < _BLIP_S
+                and louder
+                and not self._restruck(note)
+            ):
                 self._note = None  # a faint blip right before a real pluck
             else:
                 self._finish(attack_s, events)
-        self._note = _Note(self._next_index, attack_s, level_db, trough_db=level_db)
+        over = note.ref if note is not None and note.reported is not None else math.nan
+        self._note = _Note(self._next_index, attack_s, level_db, trough_db=level_db, over=over)
         self._note.before = self._audio_before(attack_s)
         self._attack_click = 0.0
         self._note.body_from = attack_s + _BODY_SKIP_S
@@ -1274,13 +1281,10 @@ class NoteTracker:
                 final = period
         end_s = max(end_s, note.onset_s + self._hop_s)
         event = self._event(note, final, end_s, note.reported.reported_s)
-        if end_s - note.onset_s < _BLIP_S and not note.restruck:
+        if end_s - note.onset_s < _BLIP_S and not self._restruck(note):
             # A short note may be the pick touching the string before it plucks: held
-            # until no louder pluck can come right after it (see _release_held). Not a
-            # re-pick the flux confirmed: its pitch and level held, where a touch stops the
-            # string (the next pick of a run can peak 15 dB over a soft one: on dev
-            # repick-soft and fast-16ths, 32 seeds each, 9 more of 1308 re-picks kept and
-            # no note added; no real note changed).
+            # until no louder pluck can come right after it (see _release_held); not a
+            # re-pick (see _restruck).
             self._held.append((event, note.peak_db))
         else:
             self._release_held(events)
@@ -1288,6 +1292,20 @@ class NoteTracker:
         self._previous = (final, end_s)
         self._played.append((final, note.onset_s))
         self._previous_peak_db = note.peak_db
+
+    def _restruck(self, note: _Note) -> bool:
+        """``note`` re-picked the named note its attack cut short, at that note's pitch,
+        and its level never fell 15 dB under its peak (or the flux confirmed it: see
+        _flux_repick), so it is no pick's touch before a louder pluck (see _drop_blips),
+        however loud the pick after it: a touch stops the string (its level collapses),
+        a re-pick sounds it again. A re-pick in a run of 16ths is often 12 dB under the
+        run's first pick, and the next run's first pick then peaks 15 dB over it. On dev
+        repick-soft and fast-16ths (32 seeds each) 1237 → 1257 of 1308 re-picks kept
+        (9 of them by the flux's own confirmation), no note added; no real note changed."""
+        return note.restruck or (
+            abs(note.ref - note.over) < _QUIET_SAME
+            and note.peak_db - note.trough_db < _FLUX_FALL_DB
+        )
 
     def _added_name(self, note: _Note, final: float) -> float:
         """``final``, or the first report's name when the note's body, less what rang before
