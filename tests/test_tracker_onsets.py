@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bench import evalset, pluck
+from dsp import NoteEvent
 from tests.test_tracker import finals, track
 
 SR = 48_000
@@ -198,17 +199,25 @@ def test_a_crackling_room_is_measured_and_starts_almost_no_note() -> None:
     assert notes[0].onset_s == pytest.approx(2.0, abs=0.01)
 
 
+def _dev_run(
+    condition: str, k: int
+) -> tuple[evalset.EvalClip, list[NoteEvent], dict[int, int], list[int]]:
+    """Dev clip ``k`` of ``condition`` tracked: the clip, its final notes, truth index ->
+    note index within ±50 ms, and the indices of its repeated notes."""
+    from bench.evaluate import Detected, match
+
+    clip = evalset.make_clip("dev", condition, k)
+    notes = finals(clip.audio)
+    pairs = match(clip.notes, [Detected(n.onset_s, n.midi, n.cents) for n in notes])
+    return clip, notes, pairs, [i for i, t in enumerate(clip.notes) if t.repeated]
+
+
 def test_a_re_pick_no_louder_than_the_ringing_string_is_a_note() -> None:
     """16ths at 140 BPM on one plucked string (the bench's dev clip): a re-pick that
     barely moves the level and changes the spectrum only twice its usual rate is confirmed
     by YIN's confidence dipping at the pick and recovering on the same pitch. Measured all
     60 notes and 4 of 4 repeats (3 before)."""
-    from bench.evaluate import Detected, match
-
-    clip = evalset.make_clip("dev", "timing", 28)
-    notes = finals(clip.audio)
-    pairs = match(clip.notes, [Detected(n.onset_s, n.midi, n.cents) for n in notes])
-    repeats = [i for i, t in enumerate(clip.notes) if t.repeated]
+    clip, notes, pairs, repeats = _dev_run("timing", 28)
     assert len(repeats) == 4
     assert all(i in pairs for i in repeats)
     assert len(pairs) == len(clip.notes) == len(notes)
@@ -406,12 +415,7 @@ def test_every_soft_re_pick_of_a_dev_run_is_found() -> None:
     """The bench's dev clip of 16ths on plucked strings, re-picks 3–12 dB under the pick
     that began their run: all 25 re-picks and nothing else (24 with the flux's rises of
     5× alone, 21 before the flux)."""
-    from bench.evaluate import Detected, match
-
-    clip = evalset.make_clip("dev", "repick-soft", 20)
-    notes = finals(clip.audio)
-    pairs = match(clip.notes, [Detected(n.onset_s, n.midi, n.cents) for n in notes])
-    repeats = [i for i, t in enumerate(clip.notes) if t.repeated]
+    clip, notes, pairs, repeats = _dev_run("repick-soft", 20)
     assert len(repeats) == 25
     assert all(i in pairs for i in repeats)
     assert len(pairs) == len(clip.notes) == len(notes)
