@@ -419,3 +419,14 @@ def test_every_soft_re_pick_of_a_dev_run_is_found() -> None:
     assert len(repeats) == 25
     assert all(i in pairs for i in repeats)
     assert len(pairs) == len(clip.notes) == len(notes)
+
+
+@pytest.mark.parametrize("k", [6, 10])
+def test_a_soft_re_pick_is_not_taken_for_the_octave_over_its_string(k: int) -> None:
+    """A re-pick adds little at its own odd harmonics (the string was sounding them), as a
+    new note an octave over a ringing one does: the let-ring octave test (see
+    ``_octave_over``) leaves the pitch of the note just cut alone. Without that, one
+    re-pick in each of these dev clips was named an octave up."""
+    clip, notes, pairs, _ = _dev_run("repick-soft", k)
+    assert len(pairs) == len(clip.notes)
+    assert all(notes[j].midi == clip.notes[i].midi for i, j in pairs.items())
