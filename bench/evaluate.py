@@ -210,11 +210,15 @@ def _timing_score(
     return scorer.session()
 
 
-def _job(args: tuple[str, str, bool]) -> list[ClipResult]:
-    split, condition, with_peers = args
+def _job(args: tuple[str, str, bool, tuple[int, int] | None]) -> list[ClipResult]:
+    split, condition, with_peers, beyond = args
     runs = engines(with_peers)
     results = []
-    source = evalset.real_clips() if split == "real" else evalset.clips(split, [condition])
+    source = (
+        evalset.real_clips()
+        if split == "real"
+        else evalset.clips(split, [condition], beyond=beyond)
+    )
     for clip in source:
         for name, run in runs.items():
             results.append(score_clip(clip, name, run))
@@ -402,6 +406,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="dev: tune on it; test: report it; real: the 109 real notes; all: test + real",
     )  # fmt: skip
     ap.add_argument("--conditions", default="", help="comma-separated (default: all)")
+    ap.add_argument(
+        "--beyond", default=None, metavar="SKIP:COUNT",
+        help="with --split dev: COUNT more dev clips per condition, SKIP past the split's own "
+        "(seeds no tuning has met, to check a change on)",
+    )  # fmt: skip
     ap.add_argument("--no-peers", action="store_true", help="ours only (quick tuning loop)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--json", type=Path, default=None, help="write every figure and clip here")
@@ -417,13 +426,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{split}:\n\n{summary(report, split)}")
         return 0
     splits = ["test", "real"] if args.split == "all" else [args.split]
+    beyond = None
+    if args.beyond is not None:
+        if args.split != "dev":
+            ap.error("--beyond widens the dev split only: add --split dev")
+        try:
+            skip, count = (int(v) for v in args.beyond.split(":"))
+        except ValueError:
+            ap.error(f"--beyond takes SKIP:COUNT, two whole numbers, not {args.beyond!r}")
+        if skip < 0 or count < 1:
+            ap.error(f"--beyond {args.beyond}: SKIP must be ≥ 0 and COUNT ≥ 1")
+        beyond = (skip, count)
+        for c in [c for c in args.conditions.split(",") if c] or evalset.conditions_of("dev"):
+            own = evalset.CLIPS_PER_CONDITION.get(c, evalset.DEFAULT_CLIPS)
+            if own + skip + count > evalset.MAX_SEEDS:
+                ap.error(
+                    f"--beyond {args.beyond}: {c} has dev seeds beyond its own up to "
+                    f"SKIP + COUNT = {evalset.MAX_SEEDS - own}"
+                )
     asked = [c for c in args.conditions.split(",") if c]
     known = evalset.conditions_of("dev")
     unknown = set(asked) - set(known)
     if unknown:
         ap.error(f"unknown condition(s): {', '.join(sorted(unknown))}")
     jobs = [
-        (split, c, not args.no_peers)
+        (split, c, not args.no_peers, beyond)
         for split in splits
         for c in (
             ["real"]

@@ -115,3 +115,19 @@ def test_soft_re_picks_are_dev_only_and_softer_than_the_note_they_re_pick() -> N
         else:
             first = note.velocity
     assert runs >= 5
+
+
+def test_dev_clips_beyond_the_split_are_seeds_it_never_held_and_test_has_none() -> None:
+    own = {clip.name for clip in evalset.clips("dev", ["clean"])}
+    more = list(evalset.clips("dev", ["clean"], beyond=(0, 2)))
+    assert [clip.name for clip in more] == ["dev/clean/4", "dev/clean/5"]
+    assert not own & {clip.name for clip in more}
+    assert not np.array_equal(more[0].audio[: evalset.SR], more[1].audio[: evalset.SR])
+    with pytest.raises(ValueError, match="only the dev split"):
+        next(evalset.clips("test", ["clean"], beyond=(0, 1)))
+    with pytest.raises(ValueError, match="seeds beyond the split run from 4 to 96"):
+        next(evalset.clips("dev", ["clean"], beyond=(90, 10)))
+    for argv in (["--split", "test", "--beyond", "0:1"], ["--split", "dev", "--beyond", "a"]):
+        with pytest.raises(SystemExit) as refused:
+            evaluate.main(argv)
+        assert refused.value.code == 2
