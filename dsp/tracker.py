@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import aubio
 import numpy as np
@@ -284,6 +284,16 @@ class NoteEvent:
         return self.reported_s - self.onset_s
 
 
+@dataclass(frozen=True, slots=True)
+class _FluxRise:
+    """A rise of the whitened flux waiting for its confirmation (see _flux_repick)."""
+
+    onset_s: float
+    level_db: float  # the hop's before the rise
+    strong: bool  # it rose 5× (else 2.5×)
+    sure: bool  # YIN was sure of the pitch on the hop before it
+
+
 @dataclass(slots=True)
 class _Note:
     index: int
@@ -363,9 +373,7 @@ class NoteTracker:
         self._flux_run = 0  # consecutive hops of flux risen 2.5× ...
         self._flux_strong_run = 0  # ... and 5×
         self._flux_dipped = False  # YIN's confidence dipped since the pending rise
-        # A rise waiting for its confirmation: (onset, the level of the hop before it,
-        # whether it rose 5×, whether YIN was sure of the pitch before it).
-        self._flux_pending: tuple[float, float, bool, bool] | None = None
+        self._flux_pending: _FluxRise | None = None  # a rise waiting for its confirmation
         self._flux_hops = 0
         # Second-difference energy per 2.7 ms block, the last eight (see _clicked).
         self._clicks: deque[float] = deque([0.0] * 8, maxlen=8)
@@ -811,27 +819,29 @@ class NoteTracker:
             self._flux_hops += 1
             self._flux_dipped = self._flux_dipped or confidence < _QUIET_DIP
             note = self._note
-            if rms_db < pending[1] - _FLUX_FALL_DB:
+            if rms_db < pending.level_db - _FLUX_FALL_DB:
                 self._flux_pending = None
             elif self._flux_hops >= _FLUX_CONFIRM_HOPS:
                 self._flux_pending = None
                 if (
                     note is not None
                     and note.reported is not None
-                    and (pending[2] or (pending[3] and self._flux_dipped))
+                    and (pending.strong or (pending.sure and self._flux_dipped))
                     and rms_db >= note.peak_db - _FLUX_BELOW_PEAK_DB
                     and self._reads_pitch_of(note)
                 ):
-                    found = pending[0]
+                    found = pending.onset_s
         floor = _FLUX_FLOOR * self._note.flux if self._note is not None else 0.0
         rose = self._flux_rose(flux, floor)
         if rose and self._flux_pending is None:
             sure = self._steady[1] >= _QUIET_SURE  # (the hop before this one)
-            self._flux_pending = (self._novelty_onset(start), self._levels[-2][1], rose > 1, sure)
+            self._flux_pending = _FluxRise(
+                self._novelty_onset(start), self._levels[-2][1], rose > 1, sure
+            )
             self._flux_hops = 0
             self._flux_dipped = False
         elif rose > 1 and self._flux_pending is not None and self._flux_hops <= 1:
-            self._flux_pending = (*self._flux_pending[:2], True, self._flux_pending[3])
+            self._flux_pending = replace(self._flux_pending, strong=True)
         return found
 
     def _reads_pitch_of(self, note: _Note) -> bool:
@@ -1562,20 +1572,18 @@ class NoteTracker:
         shown = note.shown
         if spectrum is None or round(shown) == round(final):
             return final
-        rang = self._rang(note.before, note.spectrum_len)
-        added = self._added(spectrum, rang)
-        if rang is None or added is None:
+        added = self._added(spectrum, self._rang(note.before, note.spectrum_len))
+        if added is None:
             return final
-        pick = self._octave_over(added, self._shs_pick(added, final))
+        pick = self._added_pitch(added, final)
         if round(pick) != round(shown):
             return final
-        for k in range(2, _PHANTOM_HARMONICS + 1):
-            if abs(pick - final - 12.0 * math.log2(k)) < 0.5:  # ``final``: a sub-harmonic
-                if not self._explained_by(added, final, k, None):
-                    return final
-                if k >= 3 and not self._rings_under(final, note.onset_s):
-                    return final
-                break
+        k = _harmonic_number(pick, final)  # ``final``: a sub-harmonic of the pick?
+        if k is not None and (
+            not self._explained_by(added, final, k, None)
+            or (k >= 3 and not self._rings_under(final, note.onset_s))
+        ):
+            return final
         return pick
 
     def _not_ringing(self, note: _Note, final: float) -> float:
@@ -1808,15 +1816,13 @@ class NoteTracker:
         added = self._added(spectrum, rang)
         if rang is None or added is None:
             return None
-        new = self._octave_over(added, self._shs_pick(added, midi))
+        new = self._added_pitch(added, midi)
         if round(new) == round(plain):
             return None
         for heard in (plain, midi):
-            for k in range(2, _PHANTOM_HARMONICS + 1):
-                if abs(new - heard - 12.0 * math.log2(k)) < 0.5:
-                    if not self._explained_by(added, heard, k, None):
-                        return None  # the pitch heard, struck again: its own partials rose
-                    break
+            k = _harmonic_number(new, heard)
+            if k is not None and not self._explained_by(added, heard, k, None):
+                return None  # the pitch heard, struck again: its own partials rose
         partials = (1, 2, 3, 4)
         now = self._peak_energies(spectrum, new, partials)
         loudest = float(spectrum.max()) ** 2
@@ -1827,13 +1833,19 @@ class NoteTracker:
         fresh = sum(n >= floor and n >= _NEW_RISE * w for n, w in zip(now, was, strict=True))
         return new if sum(now) >= _NEW_RISE * sum(was) or fresh >= _FRESH_PARTIALS else None
 
-    def _octave_over(self, added: np.ndarray, midi: float) -> float:
-        """``midi``, or the octave over it when what the note added has next to nothing at
-        ``midi``'s odd harmonics (their sum under 0.3 of its even ones'): a new note an
-        octave over a string still ringing puts all its partials on the ringing note's
-        even ones, and the harmonic sum, which keeps the pitch YIN read when that sums
-        nearly as well, stays on the ringing note (on 32 dev let-ring seeds: first names
-        91.7 -> 94.2 %, finals 93.0 -> 95.2 %).
+    def _added_pitch(self, added: np.ndarray, midi: float) -> float:
+        """The harmonic sum's name over what a note added (YIN read ``midi``), an octave up
+        when that has its odd harmonics empty (see _octave_over)."""
+        peaks = self._peaks(added)
+        return self._octave_over(peaks, self._shs_pick(peaks, midi))
+
+    def _octave_over(self, peaks: np.ndarray, midi: float) -> float:
+        """``midi``, or the octave over it when what the note added (its ``peaks``, see
+        _peaks) has next to nothing at ``midi``'s odd harmonics (their sum under 0.3 of its
+        even ones'): a new note an octave over a string still ringing puts all its partials
+        on the ringing note's even ones, and the harmonic sum, which keeps the pitch YIN
+        read when that sums nearly as well, stays on the ringing note (on 32 dev let-ring
+        seeds: first names 91.7 -> 94.2 %, finals 93.0 -> 95.2 %).
 
         Not for the pitch of the note this one cut short: a string picked again adds
         little at its odd harmonics too (their sum 0.16–0.29 of the even ones' on four
@@ -1844,7 +1856,6 @@ class NoteTracker:
             previous is not None and abs(previous[0] - midi) < 0.5
         ):
             return midi
-        peaks = self._peaks(added)
         f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
         ks = np.arange(1, _SHS_HARMONICS + 1)
         bins = np.rint(ks * f0 / self._bin_hz).astype(np.intp)
@@ -1887,7 +1898,7 @@ class NoteTracker:
         if attack is None:
             return midi
         audio, spectrum = attack
-        plain = self._shs_pick(spectrum, midi)
+        plain = self._shs_pick(self._peaks(spectrum), midi)
         new = self._new_over_ringing(note, audio, spectrum, midi, plain)
         return plain if new is None else new
 
@@ -1900,10 +1911,11 @@ class NoteTracker:
         peaks[-1] = 0.0  # where the harmonics past 4 kHz point
         return peaks
 
-    def _shs_pick(self, spectrum: np.ndarray, midi: float) -> float:
-        """``midi``, or the pitch with the best harmonic sum over ``spectrum`` when the
-        best within half a semitone of ``midi`` is under 0.8 of it (see _harmonic_name)."""
-        sums = self._shs_sign @ np.take(self._peaks(spectrum), self._shs_index)
+    def _shs_pick(self, peaks: np.ndarray, midi: float) -> float:
+        """``midi``, or the pitch with the best harmonic sum over ``peaks`` (see _peaks) when
+        the best within half a semitone of ``midi`` is under 0.8 of it (see
+        _harmonic_name)."""
+        sums = self._shs_sign @ np.take(peaks, self._shs_index)
         grid = self._shs_grid
         best = int(np.argmax(sums))
         if not sums[best] > 0.0:
@@ -2182,6 +2194,14 @@ def _classes(ref: float, midis: list[float]) -> tuple[list[float], list[float], 
     up = [m - 12.0 for m in midis if abs(m - ref - 12.0) < 0.5]
     down = [m + 12.0 for m in midis if abs(m - ref + 12.0) < 0.5]
     return same, up, down
+
+
+def _harmonic_number(high: float, low: float) -> int | None:
+    """``k`` (2–8) when ``high`` is ``low``'s ``k``-th harmonic (within half a semitone)."""
+    for k in range(2, _PHANTOM_HARMONICS + 1):
+        if abs(high - low - 12.0 * math.log2(k)) < 0.5:
+            return k
+    return None
 
 
 def _pitch_class_distance(a: float, b: float) -> float:
