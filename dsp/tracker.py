@@ -216,6 +216,9 @@ _SUB_HARMONICS = (0.0, 12.0, 12.0 * math.log2(3.0), 24.0)  # a ringing note over
 _RELEASE_FRAMES = 6
 _FLOOR_MARGIN_DB = 6.0
 _FLOOR_START_DB = -60.0
+_GATE_GIVE_DB = 12.0  # a note may start this far under the gate ...
+_GATE_OVER_FLOOR_DB = 30.0  # ... when it is this far over the noise floor ...
+_QUIET_INPUT_DB = 10.0  # ... and the last note peaked under the gate plus this
 _FLOOR_CREEP_DB_PER_S = 3.0
 _DECAY_BELOW_PEAK_DB = 45.0
 
@@ -430,6 +433,8 @@ class NoteTracker:
         self._attack_cache: tuple[tuple[int, float], _Attack | None] | None = None
         self._squares = np.empty(HOP_SIZE, dtype=np.float32)
         self._gate_db = self.config.gate_dbfs
+        self._quiet_gate_db = self._gate_db  # the gate under this hop's floor (see process)
+        self._last_peak_db = -math.inf  # the sounding or last note's loudest hop
         self._samples = 0
         self._blocks: deque[float] = deque(
             [0.0] * (_LOOKBACK_BLOCKS + _GAP_BLOCKS), maxlen=_LOOKBACK_BLOCKS + _GAP_BLOCKS
@@ -503,7 +508,17 @@ class NoteTracker:
         else:
             floor_db += self._floor_creep
         self._floor_db = floor_db
-        start_db = max(self._gate_db, floor_db + _FLOOR_MARGIN_DB)
+        # A quiet input (the last note peaked within 10 dB of the gate) over a quiet floor
+        # (a clean interface, nothing in the room): a note may start up to 12 dB under the
+        # gate, if 30 dB over the floor; at −40 dBFS input a high note's hops peak near
+        # −57 dBFS. It ends 6 dB under where it may start (below), or a beating note
+        # sinking past the end would start again. Not after a louder note: its decay and
+        # beating, 45 dB under its peak, would (see _DECAY_BELOW_PEAK_DB).
+        gate_db = self._gate_db
+        if self._last_peak_db < gate_db + _QUIET_INPUT_DB:
+            gate_db = max(gate_db - _GATE_GIVE_DB, min(gate_db, floor_db + _GATE_OVER_FLOOR_DB))
+        self._quiet_gate_db = gate_db
+        start_db = max(gate_db, floor_db + _FLOOR_MARGIN_DB)
         loud = rms_db >= start_db
         attack_s = self._find_attack(hop, energy, start, start_db)
         click, self._click = self._click, self._clicked(hop, start)
@@ -609,6 +624,7 @@ class NoteTracker:
                 self._drop_blips(note)
         elif rms_db < note.trough_db:
             note.trough_db = rms_db
+        self._last_peak_db = note.peak_db
         if now - note.onset_s <= _ATTACK_NOVELTY_S:
             note.novelty = max(note.novelty, descriptor)
             note.flux = max(note.flux, flux)
@@ -638,8 +654,10 @@ class NoteTracker:
                 note.spectrum = self._spectrum(_SPECTRUM_SAMPLES)
                 note.spectrum_len = _SPECTRUM_SAMPLES // _DECIMATION
         quiet = rms_db < max(
-            self._gate_db - 6.0, note.peak_db - _DECAY_BELOW_PEAK_DB, self._noise_db + _ROOM_END_DB
-        )  # (a note that has sunk into the room's noise has ended)
+            self._quiet_gate_db - 6.0,
+            note.peak_db - _DECAY_BELOW_PEAK_DB,
+            self._noise_db + _ROOM_END_DB,  # (a note that has sunk into the room's noise)
+        )
         self._quiet_frames = self._quiet_frames + 1 if quiet else 0
         if self._quiet_frames >= _RELEASE_FRAMES:
             self._finish(now - _RELEASE_FRAMES * self._hop_s, events)

@@ -293,6 +293,16 @@ def test_a_quiet_note_counts_at_default_sensitivity() -> None:
     assert_one_note(notes, 57, 0.0, tol=2.0)
 
 
+@pytest.mark.parametrize("midi", [57, 81])
+def test_a_note_whose_hops_stay_under_the_gate_counts_on_a_quiet_input(midi: int) -> None:
+    # A pluck peaking at −52 dBFS: its loudest hop is under the −55 dBFS gate, as a high
+    # note's are at −40 dBFS input. Over a quiet floor it starts up to 12 dB under the gate.
+    notes = finals(padded(tone("ks", hz(midi), amp_dbfs=-52.0)))
+    assert [n.midi for n in notes] == [midi]
+    assert notes[0].onset_s == pytest.approx(LEAD_S, abs=0.01)
+    assert finals(padded(tone("ks", hz(midi), amp_dbfs=-52.0)), sensitivity=0.0) == []
+
+
 def test_sensitivity_zero_gates_a_soft_note() -> None:
     soft = padded(tone("ks", hz(57), amp_dbfs=-45.0))
     assert len(finals(soft)) == 1
