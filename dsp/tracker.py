@@ -132,6 +132,8 @@ _LEGATO_SURE_SPREAD = 0.2
 _LEGATO_FALL_DB = 6.0  # ... and not while the level falls this fast (see _falling)
 _LEGATO_LOOKBACK_S = 0.1
 _LEGATO_LAG_S = 0.045
+_READ_BACK_HOPS = 12  # a new note's pitch first read: looked for this far back ...
+_READ_GAP_HOPS = 3  # ... across gaps of up to this many unvoiced hops (see _first_read)
 _DIP_DB = 3.0
 _STEADY_SEMITONES = 0.35
 _LEGATO_CONFIDENCE = 0.8  # mean over the run; each frame ≥ _MIN_CONFIDENCE
@@ -444,7 +446,8 @@ class NoteTracker:
         # The last 128 ms at half rate: where a note heard late began (see _period_break).
         self._lookback: deque[np.ndarray] = deque(maxlen=_BREAK_HOPS)
         # The last voiced frames, whichever note they belong to: (end of hop, midi, conf).
-        self._voiced: deque[tuple[float, float, float]] = deque(maxlen=_LEGATO_FRAMES)
+        # Voiced frames (end of hop, MIDI, confidence): a run, and where it was first read.
+        self._voiced: deque[tuple[float, float, float]] = deque(maxlen=_READ_BACK_HOPS)
         self._note: _Note | None = None
         self._previous: tuple[float, float] | None = None  # last final note: (MIDI, end_s)
         self._played: deque[tuple[float, float]] = deque(maxlen=_RINGING_NOTES)  # (MIDI, onset)
@@ -1431,7 +1434,8 @@ class NoteTracker:
             return
         # A new note without an attack. Its onset: the first frame of the run, less ~half a
         # window of analysis lag.
-        onset_s = max(self._legato_onset(run[0][0]), note.onset_s + 0.02)
+        first_s = self._first_read(run[0][0], _median(recent))
+        onset_s = max(self._legato_onset(first_s), note.onset_s + 0.02)
         began_s = self._began(note, onset_s, _median(recent))
         self._finish(onset_s, events)
         new = _Note(self._next_index, onset_s, self._levels[-1][1], began_s=began_s)
@@ -1496,6 +1500,21 @@ class NoteTracker:
         return any(
             abs(midi - m) < _RINGING_TOLERANCE and t >= now - _RINGING_S for m, t in self._played
         )
+
+    def _first_read(self, run_s: float, midi: float) -> float:
+        """When a new note's pitch ``midi``, read steadily from ``run_s`` on, was first read:
+        weaker frames of it before the run, across gaps of up to ``_READ_GAP_HOPS``
+        unvoiced hops, with no other pitch between. Under distortion a new low note reads
+        weakly and with gaps for ~60 ms before its run (dev distortion: found 100+ ms
+        after it began, placed 45 ms before its run, counted a miss and an extra)."""
+        first_s = run_s
+        for t, m, _ in reversed(self._voiced):
+            if t >= run_s:
+                continue
+            if t < first_s - (_READ_GAP_HOPS + 1.5) * self._hop_s or abs(m - midi) >= 0.5:
+                break
+            first_s = t
+        return first_s
 
     def _legato_onset(self, first_s: float) -> float:
         """Where a note that came without an attack began, its new pitch first read at
