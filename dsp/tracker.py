@@ -132,6 +132,7 @@ _LEGATO_SURE_SPREAD = 0.2
 _LEGATO_FALL_DB = 6.0  # ... and not while the level falls this fast (see _falling)
 _LEGATO_LOOKBACK_S = 0.1
 _LEGATO_LAG_S = 0.045
+_STOPPED_UNDER_DB = 30.0  # a note ending this far under its peak starts no legato note
 _READ_BACK_HOPS = 12  # a new note's pitch first read: looked for this far back ...
 _READ_GAP_HOPS = 3  # ... across gaps of up to this many unvoiced hops (see _first_read)
 _DIP_DB = 3.0
@@ -1414,6 +1415,8 @@ class NoteTracker:
             note.support += 1
         if harmonic:
             return
+        if self._quiet_frames and self._levels[-1][1] < note.peak_db - _STOPPED_UNDER_DB:
+            return  # a stopped string's last murmur: ending (see process), far under its peak
         run = self._pitch_run(now)
         if run is None:
             return

@@ -443,3 +443,12 @@ def test_a_distorted_note_without_an_attack_is_placed_where_its_pitch_was_first_
     reading, each is matched within ±50 ms (clip 47 still misses a re-pick), no extra."""
     _, notes, pairs, _ = _dev_run("distortion", k)
     assert len(pairs) == len(notes) == matched
+
+
+def test_a_stopped_string_s_last_murmur_starts_no_note() -> None:
+    """Drop-D and C-standard low notes, each stopped before the next (the bench's dev
+    clip): after the stop the level falls 30–50 dB in two hops, and YIN reads the
+    murmur left (a steady G2 under A2 and C#2) for three confident frames. It was taken
+    for a legato note three times; a note ending 30 dB under its peak starts none."""
+    clip, notes, pairs, _ = _dev_run("drop-D-C", 24)
+    assert len(pairs) == len(notes) == len(clip.notes) == 22
