@@ -377,6 +377,9 @@ class NoteTracker:
         self._flux_hops = 0
         # Second-difference energy per 2.7 ms block, the last eight (see _clicked).
         self._clicks: deque[float] = deque([0.0] * 8, maxlen=8)
+        self._click_audio = np.zeros(HOP_SIZE + 2, dtype=np.float32)  # (see _clicked)
+        self._edges = np.zeros(HOP_SIZE, dtype=np.float32)
+        self._edge_squares = np.zeros(HOP_SIZE, dtype=np.float32)
         self._click_rise = 10.0 ** (_CLICK_RISE_DB / 10.0)
         self._click: tuple[float, float] | None = None  # last hop's click: (time, energy)
         self._last_click = 0.0  # the loudest block of the last hop
@@ -879,11 +882,24 @@ class NoteTracker:
         edge (on dev at most 4 dB; on the real notes, a mic's clicks under a ringing
         string, 8 dB)."""
         previous = self._recent[-2] if len(self._recent) > 1 else hop
-        x = np.concatenate((previous[-2:], hop))
-        edges = x[2:] - 2.0 * x[1:-1] + x[:-2]
-        blocks = np.square(edges).reshape(_BLOCKS, _BLOCK).sum(axis=1).tolist()
+        # In buffers kept across hops, the same float32 operations in the same order as
+        # ``x[2:] - 2.0 * x[1:-1] + x[:-2]`` (this runs on every hop).
+        x = self._click_audio
+        x[:2] = previous[-2:]
+        x[2:] = hop
+        edges = np.multiply(x[1:-1], 2.0, out=self._edges)
+        np.subtract(x[2:], edges, out=edges)
+        np.add(edges, x[:-2], out=edges)
+        squares = np.square(edges, out=self._edge_squares)
+        blocks = squares.reshape(_BLOCKS, _BLOCK).sum(axis=1).tolist()
         history = self._clicks
-        self._last_click = max(blocks)
+        self._last_click = loudest = max(blocks)
+        # Every block's reference includes the 4th-6th blocks of the history: most hops
+        # are cleared by them alone.
+        if not (loudest >= self._click_rise * max(history[3], history[4], history[5])
+                and loudest > 0.0):  # fmt: skip
+            history.extend(blocks)
+            return None
         sequence = [*history, *blocks]
         history.extend(blocks)
         span = len(sequence) - _BLOCKS
@@ -1002,8 +1018,11 @@ class NoteTracker:
         recent = self._recent
         audio = np.concatenate((recent[-2], recent[-1])) if len(recent) > 1 else recent[-1]
         first = start + HOP_SIZE - len(audio)
-        edges = np.diff(audio, prepend=audio[0])
-        blocks = np.square(edges).reshape(-1, _BLOCK).sum(axis=1).tolist()
+        # ``np.diff(audio, prepend=audio[0])`` without its broadcast and concatenation.
+        edges = np.empty_like(audio)
+        np.subtract(audio[:1], audio[:1], out=edges[:1])
+        np.subtract(audio[1:], audio[:-1], out=edges[1:])
+        blocks = np.square(edges, out=edges).reshape(-1, _BLOCK).sum(axis=1).tolist()
         best, at = self._block_rise, -1
         for k in range(1, len(blocks)):
             rise = blocks[k] / (blocks[k - 1] + 1e-12)
@@ -1126,9 +1145,16 @@ class NoteTracker:
         m = blocks * b
         lags = periods.astype(np.intp)
         frac = (periods - lags)[:, None].astype(np.float32)
-        at = np.arange(n - m, n)[None, :] - lags[:, None]
-        # The audio one period earlier, interpolated between samples.
-        lagged = audio[at] * (1.0 - frac) + audio[at - 1] * frac
+        # The audio one period earlier, interpolated between samples: per period, two
+        # slices (the same float32 products and sum as gathering all periods at once).
+        keep = 1.0 - frac
+        lagged = np.empty((len(periods), m), dtype=np.result_type(audio, frac))
+        other = np.empty(m, dtype=lagged.dtype)
+        for j, lag in enumerate(lags.tolist()):
+            first = n - m - lag
+            np.multiply(audio[first : first + m], keep[j], out=lagged[j])
+            np.multiply(audio[first - 1 : first - 1 + m], frac[j], out=other)
+            lagged[j] += other
         lagged -= audio[n - m :]
         residual = np.square(lagged, out=lagged).reshape(len(periods), blocks, b).sum(axis=2)
         ends = np.arange(n - m + b, n + 1, b)
