@@ -859,6 +859,11 @@ class NoteTracker:
     def _dip_and_rise(self, rms_db: float, descriptor: float) -> bool:
         """The level rose ``_REPLUCK_RISE_DB`` within two hops out of a dip at least
         ``_REPLUCK_DIP_DB`` deep, and the spectrum changed more than at the dip."""
+        if len(self._levels) >= _DIP_HOPS:
+            # Most hops of a note do not rise that much over either hop the dip may be in.
+            last, before = self._levels[-2][1], self._levels[-3][1]
+            if rms_db - min(before, last) < _REPLUCK_RISE_DB:
+                return False
         levels = [db for _, db in self._levels][-_DIP_HOPS:]
         changes = list(self._novelty)[-_DIP_HOPS:]
         if len(levels) < _DIP_HOPS:
@@ -882,12 +887,12 @@ class NoteTracker:
         edge (on dev at most 4 dB; on the real notes, a mic's clicks under a ringing
         string, 8 dB)."""
         previous = self._recent[-2] if len(self._recent) > 1 else hop
-        # In buffers kept across hops, the same float32 operations in the same order as
-        # ``x[2:] - 2.0 * x[1:-1] + x[:-2]`` (this runs on every hop).
+        # In buffers kept across hops, the same float32 values as
+        # ``x[2:] - 2.0 * x[1:-1] + x[:-2]`` (this runs on every hop; x + x is 2x exactly).
         x = self._click_audio
         x[:2] = previous[-2:]
         x[2:] = hop
-        edges = np.multiply(x[1:-1], 2.0, out=self._edges)
+        edges = np.add(x[1:-1], x[1:-1], out=self._edges)
         np.subtract(x[2:], edges, out=edges)
         np.add(edges, x[:-2], out=edges)
         squares = np.square(edges, out=self._edge_squares)
@@ -1784,7 +1789,7 @@ class NoteTracker:
             window = self._windows.get(len(half))
             if window is None:
                 window = self._windows[len(half)] = np.hanning(len(half)).astype(np.float32)
-            spectrum = np.abs(np.fft.rfft((half - half.mean()) * window, _SPECTRUM_SIZE))
+            spectrum = np.abs(np.fft.rfft((half - _mean32(half)) * window, _SPECTRUM_SIZE))
             found = (audio, spectrum)
         self._attack_cache = (key, found)
         return found
@@ -1941,7 +1946,9 @@ class NoteTracker:
         """``midi``, or the pitch with the best harmonic sum over ``peaks`` (see _peaks) when
         the best within half a semitone of ``midi`` is under 0.8 of it (see
         _harmonic_name)."""
-        sums = self._shs_sign @ np.take(peaks, self._shs_index)
+        # (Every index is inside ``peaks``: "wrap" takes the same values as the default,
+        # twice as fast as its bounds check.)
+        sums = self._shs_sign @ np.take(peaks, self._shs_index, mode="wrap")
         grid = self._shs_grid
         best = int(np.argmax(sums))
         if not sums[best] > 0.0:
@@ -2012,8 +2019,8 @@ class NoteTracker:
         n = min(samples, _SPECTRUM_SAMPLES) // _DECIMATION * _DECIMATION
         body = np.dot(self._body[:n].reshape(-1, _DECIMATION), self._pair_mean)
         half = len(body)
-        window = self._body_window if half == len(self._body_window) else np.hanning(half)
-        return np.abs(np.fft.rfft((body - body.mean()) * window, _SPECTRUM_SIZE))
+        window = self._body_window if half == len(self._body_window) else _hanning(half)
+        return np.abs(np.fft.rfft((body - _mean32(body)) * window, _SPECTRUM_SIZE))
 
     def _period_pitch(self, body: np.ndarray, midi: float) -> float:
         """``midi`` made exact from the period of the note's body.
@@ -2115,7 +2122,8 @@ class NoteTracker:
         for k in partials:
             lo = int(k * f0 / span / self._bin_hz)
             hi = int(k * f0 * span / self._bin_hz) + 2
-            energies.append(float(spectrum[lo:hi].max()) ** 2 if hi < len(spectrum) else 0.0)
+            # (a few bins: Python's max of them is numpy's, without a reduction's set-up)
+            energies.append(max(spectrum[lo:hi].tolist()) ** 2 if hi < len(spectrum) else 0.0)
         return energies
 
     def _odd_share(self, spectrum: np.ndarray, midi: float) -> float:
@@ -2241,6 +2249,31 @@ def _median(values: list[float]) -> float:
     n = len(ordered)
     mid = n // 2
     return ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+
+
+def _mean32(x: np.ndarray) -> np.float32:
+    """``x.mean()`` of a float32 vector, the same value (numpy sums it in float32, divides
+    in float64 and rounds back), without ``np.mean``'s few microseconds of set-up."""
+    return np.float32(float(np.add.reduce(x)) / x.size)
+
+
+def _hanning(length: int) -> np.ndarray:
+    """``np.hanning(length)``, the same values from half as many cosines: the window is
+    symmetric, and so is ``np.cos`` (``tests/test_tracker_speed.py`` checks them equal).
+    A short note's body spectrum takes one of a new length at each note's end."""
+    if length < 3:
+        return np.hanning(length)
+    half = (length + 1) // 2
+    n = np.arange(1 - length, 1 - length + 2 * half, 2, dtype=np.float64)
+    np.multiply(np.pi, n, out=n)
+    np.divide(n, length - 1, out=n)
+    np.cos(n, out=n)
+    np.multiply(0.5, n, out=n)
+    np.add(0.5, n, out=n)
+    window = np.empty(length)
+    window[:half] = n
+    window[half:] = n[: length - half][::-1]
+    return window
 
 
 def _nsdf_peak(audio: np.ndarray, lag: float) -> float | None:
