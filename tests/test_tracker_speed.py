@@ -82,3 +82,19 @@ def test_click_edges_are_the_second_difference() -> None:
         x = np.concatenate(((previous if k else hop32)[-2:], hop32))
         assert np.array_equal(tracker._edges, x[2:] - 2.0 * x[1:-1] + x[:-2]), k
         previous = hop32
+
+
+def test_harmonic_sum_indices_stay_inside_the_peaks() -> None:
+    """``_shs_pick`` gathers with ``mode="wrap"`` (no bounds check): the same values only
+    while every index lies inside the compressed spectrum, at any rate, range or tuning."""
+    rng = np.random.default_rng(5)
+    for rate in (44100, 48000):
+        for lo, hi, a4 in ((0, 127, 430.0), (36, 91, 440.0), (0, 127, 450.0)):
+            tracker = NoteTracker(
+                TrackerConfig(sample_rate=rate, min_midi=lo, max_midi=hi, a4_hz=a4)
+            )
+            spectrum = np.abs(np.fft.rfft(rng.standard_normal(2048).astype(np.float32), 8192))
+            peaks = tracker._peaks(spectrum)
+            index = tracker._shs_index
+            assert index.min() >= 0 and index.max() < len(peaks)
+            assert np.array_equal(np.take(peaks, index, mode="wrap"), np.take(peaks, index))
