@@ -383,6 +383,9 @@ class NoteTracker:
         self._flux_hops = 0
         # Second-difference energy per 2.7 ms block, the last eight (see _clicked).
         self._clicks: deque[float] = deque([0.0] * 8, maxlen=8)
+        self._click_audio = np.zeros(HOP_SIZE + 2, dtype=np.float32)  # (see _clicked)
+        self._edges = np.zeros(HOP_SIZE, dtype=np.float32)
+        self._edge_squares = np.zeros(HOP_SIZE, dtype=np.float32)
         self._click_rise = 10.0 ** (_CLICK_RISE_DB / 10.0)
         self._click: tuple[float, float] | None = None  # last hop's click: (time, energy)
         self._last_click = 0.0  # the loudest block of the last hop
@@ -878,6 +881,11 @@ class NoteTracker:
     def _dip_and_rise(self, rms_db: float, descriptor: float) -> bool:
         """The level rose ``_REPLUCK_RISE_DB`` within two hops out of a dip at least
         ``_REPLUCK_DIP_DB`` deep, and the spectrum changed more than at the dip."""
+        if len(self._levels) >= _DIP_HOPS:
+            # Most hops of a note do not rise that much over either hop the dip may be in.
+            last, before = self._levels[-2][1], self._levels[-3][1]
+            if rms_db - min(before, last) < _REPLUCK_RISE_DB:
+                return False
         levels = [db for _, db in self._levels][-_DIP_HOPS:]
         changes = list(self._novelty)[-_DIP_HOPS:]
         if len(levels) < _DIP_HOPS:
@@ -901,11 +909,24 @@ class NoteTracker:
         edge (on dev at most 4 dB; on the real notes, a mic's clicks under a ringing
         string, 8 dB)."""
         previous = self._recent[-2] if len(self._recent) > 1 else hop
-        x = np.concatenate((previous[-2:], hop))
-        edges = x[2:] - 2.0 * x[1:-1] + x[:-2]
-        blocks = np.square(edges).reshape(_BLOCKS, _BLOCK).sum(axis=1).tolist()
+        # In buffers kept across hops, the same float32 values as
+        # ``x[2:] - 2.0 * x[1:-1] + x[:-2]`` (this runs on every hop; x + x is 2x exactly).
+        x = self._click_audio
+        x[:2] = previous[-2:]
+        x[2:] = hop
+        edges = np.add(x[1:-1], x[1:-1], out=self._edges)
+        np.subtract(x[2:], edges, out=edges)
+        np.add(edges, x[:-2], out=edges)
+        squares = np.square(edges, out=self._edge_squares)
+        blocks = squares.reshape(_BLOCKS, _BLOCK).sum(axis=1).tolist()
         history = self._clicks
-        self._last_click = max(blocks)
+        self._last_click = loudest = max(blocks)
+        # Every block's reference includes the 4th-6th blocks of the history: most hops
+        # are cleared by them alone.
+        if not (loudest >= self._click_rise * max(history[3], history[4], history[5])
+                and loudest > 0.0):  # fmt: skip
+            history.extend(blocks)
+            return None
         sequence = [*history, *blocks]
         history.extend(blocks)
         span = len(sequence) - _BLOCKS
@@ -1024,8 +1045,11 @@ class NoteTracker:
         recent = self._recent
         audio = np.concatenate((recent[-2], recent[-1])) if len(recent) > 1 else recent[-1]
         first = start + HOP_SIZE - len(audio)
-        edges = np.diff(audio, prepend=audio[0])
-        blocks = np.square(edges).reshape(-1, _BLOCK).sum(axis=1).tolist()
+        # ``np.diff(audio, prepend=audio[0])`` without its broadcast and concatenation.
+        edges = np.empty_like(audio)
+        np.subtract(audio[:1], audio[:1], out=edges[:1])
+        np.subtract(audio[1:], audio[:-1], out=edges[1:])
+        blocks = np.square(edges, out=edges).reshape(-1, _BLOCK).sum(axis=1).tolist()
         best, at = self._block_rise, -1
         for k in range(1, len(blocks)):
             rise = blocks[k] / (blocks[k - 1] + 1e-12)
@@ -1148,9 +1172,16 @@ class NoteTracker:
         m = blocks * b
         lags = periods.astype(np.intp)
         frac = (periods - lags)[:, None].astype(np.float32)
-        at = np.arange(n - m, n)[None, :] - lags[:, None]
-        # The audio one period earlier, interpolated between samples.
-        lagged = audio[at] * (1.0 - frac) + audio[at - 1] * frac
+        # The audio one period earlier, interpolated between samples: per period, two
+        # slices (the same float32 products and sum as gathering all periods at once).
+        keep = 1.0 - frac
+        lagged = np.empty((len(periods), m), dtype=np.result_type(audio, frac))
+        other = np.empty(m, dtype=lagged.dtype)
+        for j, lag in enumerate(lags.tolist()):
+            first = n - m - lag
+            np.multiply(audio[first : first + m], keep[j], out=lagged[j])
+            np.multiply(audio[first - 1 : first - 1 + m], frac[j], out=other)
+            lagged[j] += other
         lagged -= audio[n - m :]
         residual = np.square(lagged, out=lagged).reshape(len(periods), blocks, b).sum(axis=2)
         ends = np.arange(n - m + b, n + 1, b)
@@ -1798,7 +1829,7 @@ class NoteTracker:
             window = self._windows.get(len(half))
             if window is None:
                 window = self._windows[len(half)] = np.hanning(len(half)).astype(np.float32)
-            spectrum = np.abs(np.fft.rfft((half - half.mean()) * window, _SPECTRUM_SIZE))
+            spectrum = np.abs(np.fft.rfft((half - _mean32(half)) * window, _SPECTRUM_SIZE))
             found = (audio, spectrum)
         self._attack_cache = (key, found)
         return found
@@ -1955,7 +1986,9 @@ class NoteTracker:
         """``midi``, or the pitch with the best harmonic sum over ``peaks`` (see _peaks) when
         the best within half a semitone of ``midi`` is under 0.8 of it (see
         _harmonic_name)."""
-        sums = self._shs_sign @ np.take(peaks, self._shs_index)
+        # (Every index is inside ``peaks``: "wrap" takes the same values as the default,
+        # twice as fast as its bounds check.)
+        sums = self._shs_sign @ np.take(peaks, self._shs_index, mode="wrap")
         grid = self._shs_grid
         best = int(np.argmax(sums))
         if not sums[best] > 0.0:
@@ -2026,8 +2059,8 @@ class NoteTracker:
         n = min(samples, _SPECTRUM_SAMPLES) // _DECIMATION * _DECIMATION
         body = np.dot(self._body[:n].reshape(-1, _DECIMATION), self._pair_mean)
         half = len(body)
-        window = self._body_window if half == len(self._body_window) else np.hanning(half)
-        return np.abs(np.fft.rfft((body - body.mean()) * window, _SPECTRUM_SIZE))
+        window = self._body_window if half == len(self._body_window) else _hanning(half)
+        return np.abs(np.fft.rfft((body - _mean32(body)) * window, _SPECTRUM_SIZE))
 
     def _period_pitch(self, body: np.ndarray, midi: float) -> float:
         """``midi`` made exact from the period of the note's body.
@@ -2129,7 +2162,8 @@ class NoteTracker:
         for k in partials:
             lo = int(k * f0 / span / self._bin_hz)
             hi = int(k * f0 * span / self._bin_hz) + 2
-            energies.append(float(spectrum[lo:hi].max()) ** 2 if hi < len(spectrum) else 0.0)
+            # (a few bins: Python's max of them is numpy's, without a reduction's set-up)
+            energies.append(max(spectrum[lo:hi].tolist()) ** 2 if hi < len(spectrum) else 0.0)
         return energies
 
     def _odd_share(self, spectrum: np.ndarray, midi: float) -> float:
@@ -2255,6 +2289,31 @@ def _median(values: list[float]) -> float:
     n = len(ordered)
     mid = n // 2
     return ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+
+
+def _mean32(x: np.ndarray) -> np.float32:
+    """``x.mean()`` of a float32 vector, the same value (numpy sums it in float32, divides
+    in float64 and rounds back), without ``np.mean``'s few microseconds of set-up."""
+    return np.float32(float(np.add.reduce(x)) / x.size)
+
+
+def _hanning(length: int) -> np.ndarray:
+    """``np.hanning(length)``, the same values from half as many cosines: the window is
+    symmetric, and so is ``np.cos`` (``tests/test_tracker_speed.py`` checks them equal).
+    A short note's body spectrum takes one of a new length at each note's end."""
+    if length < 3:
+        return np.hanning(length)
+    half = (length + 1) // 2
+    n = np.arange(1 - length, 1 - length + 2 * half, 2, dtype=np.float64)
+    np.multiply(np.pi, n, out=n)
+    np.divide(n, length - 1, out=n)
+    np.cos(n, out=n)
+    np.multiply(0.5, n, out=n)
+    np.add(0.5, n, out=n)
+    window = np.empty(length)
+    window[:half] = n
+    window[half:] = n[: length - half][::-1]
+    return window
 
 
 def _nsdf_peak(audio: np.ndarray, lag: float) -> float | None:

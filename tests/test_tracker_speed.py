@@ -1,0 +1,100 @@
+"""The tracker's faster paths compute exactly what the plain numpy they replace computed.
+
+Each is a rewrite for speed only (issue 9: ≥ 100× real time): the notes must not move, so
+every value is checked bit for bit against the expression it replaced.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
+from dsp.tracker import _BREAK_BLOCK, _hanning, _mean32
+from tests import signals
+
+
+def test_hanning_is_numpys_window_for_every_body_length() -> None:
+    """A short note's body spectrum (2048–8192 samples, halved) takes a window of any
+    length; half as many cosines give the same bits as ``np.hanning``."""
+    for length in range(1, 4200):
+        assert np.array_equal(_hanning(length), np.hanning(length)), length
+
+
+def test_mean32_is_numpys_mean() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(2000):
+        n = int(rng.integers(1, 4200))
+        x = rng.standard_normal(n) * 10.0 ** rng.uniform(-5, 0) + rng.uniform(-1e-3, 1e-3)
+        x = x.astype(np.float32)
+        assert _mean32(x).tobytes() == x.mean().tobytes()
+
+
+def _misfit_gathered(
+    audio: np.ndarray, power: np.ndarray, blocks: int, periods: np.ndarray
+) -> np.ndarray:
+    """``_misfit`` as first written: every period's lagged audio gathered at once."""
+    n = len(audio)
+    b = _BREAK_BLOCK
+    m = blocks * b
+    lags = periods.astype(np.intp)
+    frac = (periods - lags)[:, None].astype(np.float32)
+    at = np.arange(n - m, n)[None, :] - lags[:, None]
+    lagged = audio[at] * (1.0 - frac) + audio[at - 1] * frac
+    lagged -= audio[n - m :]
+    residual = np.square(lagged, out=lagged).reshape(len(periods), blocks, b).sum(axis=2)
+    ends = np.arange(n - m + b, n + 1, b)
+    own = power[ends] - power[ends - b]
+    shifted = ends[None, :] - lags[:, None]
+    earlier = power[shifted] - power[shifted - b]
+    return 10.0 * np.log10(residual / (own + earlier + 1e-12) + 1e-6)
+
+
+def test_misfit_by_slices_is_the_gathered_misfit() -> None:
+    rng = np.random.default_rng(3)
+    tracker = NoteTracker(TrackerConfig())
+    t = np.arange(3072) / 24000.0
+    for _ in range(50):
+        f0 = float(rng.uniform(80.0, 1200.0))
+        audio = (np.sin(2 * np.pi * f0 * t) + 0.1 * rng.standard_normal(t.size)).astype(np.float32)
+        power = np.concatenate(([0.0], np.cumsum(np.square(audio, dtype=np.float64))))
+        tau = 24000.0 / f0
+        periods = tau * 2.0 ** (np.array([-40.0, -20.0, 0.0, 20.0, 40.0]) / 1200.0)
+        blocks = int((len(audio) - periods.max() - 2) // _BREAK_BLOCK) - int(rng.integers(0, 20))
+        got = tracker._misfit(audio, power, blocks, periods)
+        assert np.array_equal(got, _misfit_gathered(audio, power, blocks, periods))
+
+
+def test_click_edges_are_the_second_difference() -> None:
+    """``_clicked`` works in buffers kept across hops: each hop's edges are still the
+    audio's second difference, the previous hop's last two samples first."""
+    audio = np.concatenate(
+        [
+            signals.silence(0.1),
+            signals.karplus_strong(196.0, 0.6),
+            signals.karplus_strong(196.0, 0.4),
+        ]
+    )
+    tracker = NoteTracker(TrackerConfig())
+    previous = np.zeros(HOP_SIZE, dtype=np.float32)
+    for k, (hop, _) in enumerate(hops_of(audio)):
+        tracker.process(hop)
+        hop32 = hop.astype(np.float32)
+        x = np.concatenate(((previous if k else hop32)[-2:], hop32))
+        assert np.array_equal(tracker._edges, x[2:] - 2.0 * x[1:-1] + x[:-2]), k
+        previous = hop32
+
+
+def test_harmonic_sum_indices_stay_inside_the_peaks() -> None:
+    """``_shs_pick`` gathers with ``mode="wrap"`` (no bounds check): the same values only
+    while every index lies inside the compressed spectrum, at any rate, range or tuning."""
+    rng = np.random.default_rng(5)
+    for rate in (44100, 48000):
+        for lo, hi, a4 in ((0, 127, 430.0), (36, 91, 440.0), (0, 127, 450.0)):
+            tracker = NoteTracker(
+                TrackerConfig(sample_rate=rate, min_midi=lo, max_midi=hi, a4_hz=a4)
+            )
+            spectrum = np.abs(np.fft.rfft(rng.standard_normal(2048).astype(np.float32), 8192))
+            peaks = tracker._peaks(spectrum)
+            index = tracker._shs_index
+            assert index.min() >= 0 and index.max() < len(peaks)
+            assert np.array_equal(np.take(peaks, index, mode="wrap"), np.take(peaks, index))
