@@ -1234,9 +1234,9 @@ class NoteTracker:
             dated = self._touched(touch_s, attack_s)
             began_s = dated if dated == dated else began_s
         self._note = _Note(
-            self._next_index, attack_s, level_db, began_s=began_s, trough_db=level_db, over=over,
-            touch_s=touch_s, from_room=note is None,
+            self._next_index, attack_s, level_db, began_s=began_s, trough_db=level_db, over=over
         )
+        self._note.touch_s, self._note.from_room = touch_s, note is None
         self._note.before = self._audio_before(attack_s)
         self._attack_click = 0.0
         self._note.body_from = attack_s + _BODY_SKIP_S
