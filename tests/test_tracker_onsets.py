@@ -452,3 +452,77 @@ def test_a_stopped_string_s_last_murmur_starts_no_note() -> None:
     for a legato note three times; a note ending 30 dB under its peak starts none."""
     clip, notes, pairs, _ = _dev_run("drop-D-C", 24)
     assert len(pairs) == len(notes) == len(clip.notes) == 22
+
+
+def _touch(
+    seconds: float,
+    at_s: float,
+    scrape_until_s: float,
+    *,
+    sr: int = SR,
+    faint_s: float = 0.0,
+    seed: int = 11,
+) -> np.ndarray:
+    """A pick's touch in a quiet room (−70 dBFS): a click at −35 dBFS dying away within
+    ~10 ms, then the pick scraping the string at −55 dBFS until ``scrape_until_s`` — as on
+    the real notes whose labels sit on the touch, 50–90 ms before the pluck; ``faint_s``
+    before it, a fainter click at −50 dBFS."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * sr)
+    t = np.arange(n) / sr
+    x = rng.normal(0, 10 ** (-70 / 20), n)
+    after = t >= at_s
+    x += after * rng.normal(0, 10 ** (-35 / 20), n) * np.exp(-np.maximum(t - at_s, 0) / 0.003)
+    scrape = np.convolve(rng.normal(0, 1, n), np.ones(8) / 8, mode="same")
+    scrape *= 10 ** (-55 / 20) / scrape.std()
+    x += scrape * (after & (t < scrape_until_s))
+    if faint_s:  # a fainter sound just before the touch, which the touch restarts
+        before = t >= at_s - faint_s
+        x += (
+            before
+            * rng.normal(0, 10 ** (-50 / 20), n)
+            * np.exp(-np.maximum(t - at_s + faint_s, 0) / 0.003)
+        )
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("gap_s", [0.06, 0.09])
+@pytest.mark.parametrize("sr", [48_000, 44_100])
+def test_a_pluck_after_the_picks_touch_begins_at_the_touch(gap_s: float, sr: int) -> None:
+    """The touch's click dies away, but the pick's scrape keeps the sound out of the room
+    until the pluck: one sound, dated from the touch (the real notes' hand labels put it
+    there), named from the pluck. The report is no later for it."""
+    touch_at, pluck_at = 0.8, 0.8 + gap_s
+    audio = _touch(2.0, touch_at, pluck_at + 0.01, sr=sr)
+    audio += pluck.render_line([pluck.StringEvent(pluck_at, 57, "pluck", 0.9)], 2.0, VOICE,
+                               sr=sr, seed=3)  # fmt: skip
+    reports = track(audio, sample_rate=sr)
+    notes = [e for e in reports if e.is_final]
+    assert [n.midi for n in notes] == [57]
+    assert notes[0].onset_s == pytest.approx(touch_at, abs=0.005)
+    first = next(e for e in reports if e.index == notes[0].index)
+    assert first.midi == 57
+    assert first.reported_s - pluck_at <= 0.060
+
+
+def test_a_touch_that_restarted_a_fainter_sound_still_dates_the_pluck() -> None:
+    """A faint click 10 ms before the touch starts the note; the touch, 6 dB over it,
+    restarts it: the chain still began in the room, so the pluck is dated from the touch
+    (one real clip at 44.1 kHz)."""
+    touch_at, pluck_at = 0.8, 0.87
+    audio = _touch(2.0, touch_at, pluck_at + 0.01, faint_s=0.01)
+    audio += line([pluck.StringEvent(pluck_at, 57, "pluck", 0.9)], 2.0)
+    notes = finals(audio)
+    assert [n.midi for n in notes] == [57]
+    assert notes[0].onset_s == pytest.approx(touch_at, abs=0.005)
+
+
+def test_a_pluck_after_a_touch_gone_back_into_the_room_begins_at_the_pluck() -> None:
+    """A touch whose sound sank back into the room before the pluck is a sound of its own:
+    the pluck is not dated from it."""
+    touch_at, pluck_at = 0.8, 0.88
+    audio = _touch(2.0, touch_at, touch_at + 0.02)
+    audio += line([pluck.StringEvent(pluck_at, 57, "pluck", 0.9)], 2.0)
+    notes = finals(audio)
+    assert [n.midi for n in notes] == [57]
+    assert notes[0].onset_s == pytest.approx(pluck_at, abs=0.01)
