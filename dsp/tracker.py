@@ -528,11 +528,15 @@ class NoteTracker:
         # gate, if 30 dB over the floor; at −40 dBFS input a high note's hops peak near
         # −57 dBFS. It ends 6 dB under where it may start (below), or a beating note
         # sinking past the end would start again. Not after a louder note: its decay and
-        # beating, 45 dB under its peak, would (see _DECAY_BELOW_PEAK_DB).
+        # beating, 45 dB under its peak, would (see _DECAY_BELOW_PEAK_DB). Nor while a
+        # note sounds: aubio's specdiff there is a few bins' noise (it ignores bins under
+        # a fixed magnitude), and a real note decaying at −57 dBFS re-triggered on it.
         gate_db = self._gate_db
         if self._last_peak_db < gate_db + _QUIET_INPUT_DB:
             gate_db = max(gate_db - _GATE_GIVE_DB, min(gate_db, floor_db + _GATE_OVER_FLOOR_DB))
         self._quiet_gate_db = gate_db
+        if self._note is not None:
+            gate_db = self._gate_db
         start_db = max(gate_db, floor_db + _FLOOR_MARGIN_DB)
         loud = rms_db >= start_db
         attack_s = self._find_attack(hop, energy, start, start_db)
