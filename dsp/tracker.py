@@ -1524,6 +1524,9 @@ class NoteTracker:
             return
         if round(note.ref + jump) == note.reported.midi:
             return  # the pitch the screen already names the note by (a corrected misread)
+        shown_as = (note.shown, note.reported.midi)
+        if any(_harmonic_jump(note.ref + jump - named) for named in shown_as):
+            return  # a harmonic of a name the screen showed: the note still (``ref`` drifted)
         if age < _CORRECTION_S or note.support < _LEGATO_FRAMES:
             if len(run) < _LEGATO_FRAMES:
                 return  # a correction waits for the third frame, as it always has
@@ -2092,7 +2095,9 @@ class NoteTracker:
         ringing = previous if previous is not None and previous[1] >= note.onset_s else None
         midi = self._phantom_check(spectrum, midi, ringing)
         odd = self._odd_share(spectrum, midi)
-        if odd < (_LOCKED_ODD_SHARE if note.locked else _ODD_SHARE):
+        if odd < (_LOCKED_ODD_SHARE if note.locked else _ODD_SHARE) and (
+            midi + 12.0 <= self._max_voiced
+        ):
             midi += 12.0  # nothing at partials 1 and 3: YIN read a sub-octave
         return midi
 

@@ -207,6 +207,20 @@ def test_a_quiet_recording_of_a_decaying_string_is_one_note() -> None:
     assert [note_name(n.midi) for n in notes] == ["D3"], notes
 
 
+def test_a_clipped_low_e_read_at_its_partials_is_one_note() -> None:
+    """This E2 12 dB hotter, clipped, after its room (as the bench plays it): first shown
+    as E2, then YIN's frames drift to its 3rd partial (B3) and read E3 steadily, 7
+    semitones from that; a legato note was started, though E3 is the octave of the E2 the
+    screen showed. A new pitch that is a harmonic of a name shown is the note still."""
+    from bench import evalset
+
+    clip = next(
+        c for c in evalset.real_clips(REAL_NOTES) if "Grand_Acoustic__iPhone_7__E2" in c.name
+    )
+    notes = notes_of(np.clip(clip.audio * np.float32(4.0), -1.0, 1.0), evalset.SR)
+    assert [note_name(n.midi) for n in notes] == ["E2"], notes
+
+
 def test_a_pick_touch_back_in_the_room_by_its_deadline_is_no_note() -> None:
     """85 ms before this A2's pluck the pick touched the string: a 2.7 ms click 18 dB over
     the phone's room, its hops back within 3 dB of the room (where a sounding note ends)

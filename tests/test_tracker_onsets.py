@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench import evalset, pluck
-from dsp import NoteEvent
+from dsp import NoteEvent, NoteTracker, TrackerConfig, hops_of
 from tests.test_tracker import finals, track
 
 SR = 48_000
@@ -536,3 +536,15 @@ def test_an_overdriven_low_string_re_picked_is_heard_by_its_slower_dip_and_rise(
     assert len(pairs) == 11
     assert sum(i in pairs for i in repeats) == 3
     assert len(notes) - len(pairs) <= 1
+
+
+def test_no_name_outside_the_range_is_ever_shown() -> None:
+    """A high legato note (the bench's dev clip) whose frames read F6 while its body's
+    odd partials looked empty: the body check put it an octave up, F7, above the range's
+    G6, and the screen showed it for 0.1 s. Every report stays within the range."""
+    clip = evalset.make_clip("dev", "legato", 3)
+    tracker = NoteTracker()
+    events = [e for hop, _ in hops_of(clip.audio) for e in tracker.process(hop)]
+    events += tracker.flush()
+    assert events
+    assert all(TrackerConfig().min_midi <= e.midi <= TrackerConfig().max_midi for e in events)
