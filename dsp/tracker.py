@@ -202,7 +202,8 @@ _NEW_MIN_SHARE = 0.3  # ... to at least this share of the attack's loudest peak
 _FRESH_PARTIALS = 2  # ... or this many of them each rose so, from under it to over ...
 _FRESH_SHARE = 0.05  # ... this share of the loudest peak
 _OWN_PARTIALS_SHARE = 0.2  # a sub-harmonic's own partials in what a note added
-_OCTAVE_ODD = 0.3  # odd harmonics' sum under this share of the even ones': see _octave_over
+_OCTAVE_ODD = 0.3  # other harmonics' mean under this share of the k-th's: see _octave_over
+_OVER_STEPS = 2  # octaves or twelfths over the harmonic sum's pick at most
 
 # Let-ring: a final pitch that a note played within 2.5 s had (or a sub-harmonic of it)
 # gives way to the first report's, 1.5+ semitones higher (see _not_ringing).
@@ -1873,29 +1874,47 @@ class NoteTracker:
         return self._octave_over(peaks, self._shs_pick(peaks, midi))
 
     def _octave_over(self, peaks: np.ndarray, midi: float) -> float:
-        """``midi``, or the octave over it when what the note added (its ``peaks``, see
-        _peaks) has next to nothing at ``midi``'s odd harmonics (their sum under 0.3 of its
-        even ones'): a new note an octave over a string still ringing puts all its partials
+        """``midi``, or the octave or twelfth over it (again, while that holds) when what the
+        note added (its ``peaks``, see _peaks) has next to nothing at ``midi``'s partials
+        that are not multiples of 2 (or 3): their mean under 0.3 of the mean at the
+        multiples. A new note an octave over a string still ringing puts all its partials
         on the ringing note's even ones, and the harmonic sum, which keeps the pitch YIN
         read when that sums nearly as well, stays on the ringing note (on 32 dev let-ring
-        seeds: first names 91.7 -> 94.2 %, finals 93.0 -> 95.2 %).
+        seeds: first names 91.7 -> 94.2 %, finals 93.0 -> 95.2 %); YIN as often reads a
+        period the new note shares with strings ringing a twelfth or two octaves under it,
+        and what was added has only every 3rd (or 4th) partial of that pitch (on 93 other
+        dev let-ring seeds, the twelfth: first names 96.1 -> 96.4 %, names 96.7 -> 97.0 %, none
+        made wrong).
 
         Not for the pitch of the note this one cut short: a string picked again adds
         little at its odd harmonics too (their sum 0.16–0.29 of the even ones' on four
         dev re-picks), which would put it an octave up.
         """
         previous = self._previous
-        if midi + 12.0 > self._max_voiced or (
-            previous is not None and abs(previous[0] - midi) < 0.5
-        ):
+        if previous is not None and abs(previous[0] - midi) < 0.5:
             return midi
+        for _ in range(_OVER_STEPS):
+            for k in (2, 3):
+                up = midi + 12.0 * math.log2(k)
+                if up <= self._max_voiced and self._only_multiples(peaks, midi, k):
+                    midi = up
+                    break
+            else:
+                return midi
+        return midi
+
+    def _only_multiples(self, peaks: np.ndarray, midi: float, k: int) -> bool:
+        """``peaks`` (see _peaks) hold next to nothing at ``midi``'s harmonics (up to 16,
+        under 4 kHz) that are not multiples of ``k``: their mean under 0.3 of the mean at
+        those that are."""
         f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
         ks = np.arange(1, _SHS_HARMONICS + 1)
-        bins = np.rint(ks * f0 / self._bin_hz).astype(np.intp)
-        inside = ks * f0 < _SHS_MAX_HZ
-        odd = float(peaks[bins[inside & (ks % 2 == 1)]].sum())
-        even = float(peaks[bins[inside & (ks % 2 == 0)]].sum())
-        return midi + 12.0 if odd < _OCTAVE_ODD * even else midi
+        ks = ks[ks * f0 < _SHS_MAX_HZ]
+        multiples = ks % k == 0
+        if not multiples.any():
+            return False
+        at = peaks[np.rint(ks * f0 / self._bin_hz).astype(np.intp)]
+        return float(at[~multiples].mean()) < _OCTAVE_ODD * float(at[multiples].mean())
 
     @staticmethod
     def _added(spectrum: np.ndarray, rang: np.ndarray | None) -> np.ndarray | None:
