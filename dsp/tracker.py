@@ -165,6 +165,8 @@ _PERIOD_SHARP_CENTS = 25.0
 _RINGING_SHARP_CENTS = 5.0  # ... when another string rings in the body (see _pitch_over_ringing)
 _RINGING_BODY_SHARE = 0.03  # a played note's partial this loud in the body still rings
 _OWN_HARMONICS = 16
+_REREAD_SEMITONES = 0.25  # a final this far from the pitch the partials were read at
+_PARTIAL_SEMITONES = {j: 12.0 * math.log2(j) for j in (1, 2, 3)}
 _SHARED_SHARE = 0.5  # a partial where what rang was over this share of the body's is shared
 _OWN_FLOOR = 0.03  # partials under this share of the loudest one's magnitude are noise
 # Octave check on the spectrum (up only): see _odd_share. Measured on 573 rendered and real
@@ -204,6 +206,7 @@ _RANG_MIN_SHARE = 0.1  # of the attack's spectral energy: something rang before 
 _ADDED_MIN_SHARE = 0.1  # ... and something new came with it
 _NEW_RISE = 4.0  # 6 dB: the new pitch's partials rose this much over the onset
 _NEW_MIN_SHARE = 0.2  # ... to at least this share of the attack's loudest peak
+_NEW_UNDER_MIN_SHARE = 0.3  # ... or this, for a pitch under the one heard
 _FRESH_PARTIALS = 2  # ... or this many of them each rose so, from under it to over ...
 _FRESH_SHARE = 0.05  # ... this share of the loudest peak
 _OWN_PARTIALS_SHARE = 0.2  # a sub-harmonic's own partials in what a note added
@@ -329,6 +332,9 @@ class _Note:
     spectrum: np.ndarray | None = None
     spectrum_len: int = 0  # half-rate samples the spectrum was taken over
     before: np.ndarray | None = None  # the audio that rang up to its onset (see _rang)
+    rang: np.ndarray | None = None  # its spectrum at ``spectrum_len``, once taken (see _rang_of)
+    rang_taken: bool = False
+    over_ringing: tuple[float, float | None] | None = None  # see _read_over_ringing
 
 
 class NoteTracker:
@@ -644,6 +650,13 @@ class NoteTracker:
             if note.spectrum is None and note.body >= _SPECTRUM_SAMPLES:
                 note.spectrum = self._spectrum(_SPECTRUM_SAMPLES)
                 note.spectrum_len = _SPECTRUM_SAMPLES // _DECIMATION
+            elif (
+                note.spectrum is not None and note.over_ringing is None and note.shown == note.shown
+            ):
+                # On the next hop, a light one, at the pitch the screen shows (over strings
+                # ringing, YIN's frames often read a period shared with them): not on the
+                # note's last.
+                note.over_ringing = self._read_over_ringing(note, note.shown)
         quiet = rms_db < max(
             self._gate_db - 6.0, note.peak_db - _DECAY_BELOW_PEAK_DB, self._noise_db + _ROOM_END_DB
         )  # (a note that has sunk into the room's noise has ended)
@@ -1586,7 +1599,7 @@ class NoteTracker:
         shown = note.shown
         if spectrum is None or round(shown) == round(final):
             return final
-        added = self._added(spectrum, self._rang(note.before, note.spectrum_len))
+        added = self._added(spectrum, self._rang_of(note))
         if added is None:
             return final
         pick = self._added_pitch(added, final)
@@ -1823,6 +1836,16 @@ class NoteTracker:
         rang *= length / len(half)
         return rang
 
+    def _rang_of(self, note: _Note) -> np.ndarray | None:
+        """What rang before ``note``, at the length of its body's spectrum (see _rang):
+        taken once (on the hop after that spectrum when the note lasts that long, see
+        _read_over_ringing) and kept for the checks on its last hop (see _added_name)."""
+        if note.rang_taken:
+            return note.rang
+        note.rang = self._rang(note.before, note.spectrum_len)
+        note.rang_taken = True
+        return note.rang
+
     def _new_over_ringing(
         self, note: _Note, audio: np.ndarray, spectrum: np.ndarray, midi: float, plain: float
     ) -> float | None:
@@ -1841,10 +1864,11 @@ class NoteTracker:
           rang at is a period the new note shares with those ringing, and the attack's own
           click puts a little at its partials (on 93 other dev let-ring seeds, 7 first names
           right that this guard made wrong; re-picks and fast runs unchanged);
-        * its partials 1–4 hold under 0.2 of the attack's loudest peak (a pitch a pick's
-          click happens to sum to holds far less; a new note over a louder string still
-          ringing held 0.16–0.3 on 6 of those 93 seeds; 0.3 before, and no dev split or
-          re-pick figure moved with 0.2);
+        * its partials 1–4 hold under 0.2 of the attack's loudest peak, 0.3 for a pitch
+          under the one heard (a pitch a pick's click happens to sum to holds far less; a
+          new note over a louder lower string still ringing held 0.16–0.3 on 6 of those
+          93 seeds; a pitch under the one heard has no such string to share the attack
+          with, and at 0.2 an overdriven note was named an octave low at 0.22);
         * they did not rise 6 dB over the onset, and fewer than two of them each rose 6 dB
           to at least 0.05 of that peak (a ringing partial that merely swelled is not new;
           but a new note's even partials may be a ringing note's own: A4 over A3).
@@ -1870,7 +1894,7 @@ class NoteTracker:
         partials = (1, 2, 3, 4)
         now = self._peak_energies(spectrum, new, partials)
         loudest = float(spectrum.max()) ** 2
-        if sum(now) < _NEW_MIN_SHARE * loudest:
+        if sum(now) < (_NEW_MIN_SHARE if new > plain else _NEW_UNDER_MIN_SHARE) * loudest:
             return None
         was = self._peak_energies(rang, new, partials)
         floor = _FRESH_SHARE * loudest
@@ -2090,7 +2114,8 @@ class NoteTracker:
         """The note's exact pitch when another string still rings in its body (see
         _rings_in_body): ``period``, unless it reads more than 2 cents flatter or 5 cents
         sharper than the note's own partials (see _own_partials_pitch), which then give it;
-        None when nothing rings, or no partial of its own shows.
+        None when nothing rings, no partial of its own shows, or the note ended before its
+        body's spectrum was read on a hop of its own (see _read_over_ringing).
 
         Let-ring: the body's period is that of the sum of the strings sounding, and the
         others bend it, mostly sharp, by 5–25 cents, which the plain rule takes for a
@@ -2099,16 +2124,30 @@ class NoteTracker:
         string as its period does (the upper ones are sharp and many); the tolerance is then
         small. On those seeds p90 5.7 -> 2.7; on 12 dev seeds of timing, legato, low and
         drop-D, distortion, palm mutes, fast runs, phone-low, repeats, reverb and clean
-        notes none worse (timing 3.5 -> 3.1, fast runs 4.1 -> 4.0).
+        notes none worse (timing 3.5 -> 3.1).
         """
-        spectrum = note.spectrum
-        if spectrum is None or not self._rings_in_body(note, spectrum, midi):
+        read = note.over_ringing
+        if read is None:
             return None
-        own = self._own_partials_pitch(spectrum, self._rang(note.before, note.spectrum_len), midi)
+        if abs(read[0] - midi) >= _REREAD_SEMITONES:  # named otherwise since: read again
+            read = self._read_over_ringing(note, midi)
+        own = read[1]
         if own is None:
             return None
         bend = (period - own) * 100.0
         return period if -_PERIOD_FLAT_CENTS <= bend <= _RINGING_SHARP_CENTS else own
+
+    def _read_over_ringing(self, note: _Note, midi: float) -> tuple[float, float | None]:
+        """(``midi``, the pitch of its own partials when another string still rings in
+        the body, else None): read on the hop after the body's spectrum, a light one, at
+        the pitch then held (see process). A note's last hop already sums and checks its
+        body; this there took the per-hop p99 up ~30 µs on dev let-ring and fast runs,
+        whose short notes end before their body's spectrum has a hop of its own, and go
+        without (those runs gain little from it: fast-16ths p90 4.1 -> 4.0)."""
+        spectrum = note.spectrum
+        if spectrum is None or not self._rings_in_body(note, spectrum, midi):
+            return midi, None
+        return midi, self._own_partials_pitch(spectrum, self._rang_of(note), midi)
 
     def _rings_in_body(self, note: _Note, spectrum: np.ndarray, midi: float) -> bool:
         """A note played within 2.5 s before ``note`` still rings in its body
@@ -2120,11 +2159,10 @@ class NoteTracker:
             if t < since:
                 continue
             for j in (1, 2, 3):
-                partial = m + 12.0 * math.log2(j)
-                if any(
-                    abs(partial - midi - 12.0 * math.log2(h)) < 0.5
-                    for h in range(1, _OWN_HARMONICS + 1)
-                ):
+                partial = m + _PARTIAL_SEMITONES[j]
+                ratio = 2.0 ** ((partial - midi) / 12.0)
+                h = round(ratio)
+                if 1 <= h <= _OWN_HARMONICS and abs(12.0 * math.log2(ratio / h)) < 0.5:
                     continue  # the note's own partial too
                 if self._peak_energies(spectrum, partial, (1,))[0] >= floor:
                     return True
@@ -2140,31 +2178,32 @@ class NoteTracker:
         is looked for within ±50 cents of where ``midi`` puts it and interpolated (a
         parabola on the log magnitude); None when none is left."""
         f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
-        bin_hz = self._bin_hz
         span = 2.0 ** (_PARTIAL_SEARCH_CENTS / 1200.0)
-        found: list[tuple[float, float]] = []  # (magnitude, cents)
-        for k in range(1, _OWN_HARMONICS + 1):
-            fk = k * f0
-            lo = int(fk / span / bin_hz)
-            hi = int(fk * span / bin_hz) + 1
-            if lo < 1 or hi >= len(spectrum) - 1:
-                break
-            window = spectrum[lo - 1 : hi + 1].tolist()
-            peak = max(range(1, len(window) - 1), key=window.__getitem__)
-            if window[peak - 1] > window[peak] or window[peak + 1] > window[peak]:
-                continue  # rising out of the window: the partial is not in it
-            at = lo - 1 + peak
-            if rang is not None and rang[at] > _SHARED_SHARE * spectrum[at]:
-                continue
-            a, b, c = (math.log(v + 1e-20) for v in window[peak - 1 : peak + 2])
-            curvature = a - 2.0 * b + c
-            offset = 0.5 * (a - c) / curvature if curvature < 0 else 0.0
-            found.append((window[peak], 1200.0 * math.log2((at + offset) * bin_hz / fk)))
-        if not found:
+        fk = f0 * np.arange(1, _OWN_HARMONICS + 1)
+        los = (fk / span / self._bin_hz).astype(np.intp)
+        his = (fk * span / self._bin_hz).astype(np.intp) + 1
+        inside = (los >= 1) & (his < len(spectrum) - 1)
+        if not inside.any():
             return None
-        floor = _OWN_FLOOR * max(m for m, _ in found)
-        weights = [(math.sqrt(m), c) for m, c in found if m >= floor]
-        return midi + sum(w * c for w, c in weights) / sum(w for w, _ in weights) / 100.0
+        los, his, fk = los[inside], his[inside], fk[inside]
+        # Every partial's window at once: its bins, padded to the widest with its last.
+        index = np.minimum(
+            los[:, None] + np.arange(int((his - los).max()))[None, :], his[:, None] - 1
+        )
+        at = los + np.argmax(spectrum[index], axis=1)
+        a, b, c = spectrum[at - 1], spectrum[at], spectrum[at + 1]
+        keep = (a <= b) & (c <= b)  # else rising out of the window: the partial is not in it
+        if rang is not None:
+            keep &= rang[at] <= _SHARED_SHARE * b  # else shared with a string still ringing
+        if not keep.any():
+            return None
+        keep &= b >= _OWN_FLOOR * b[keep].max()
+        la, lb, lc = (np.log(v[keep] + 1e-20) for v in (a, b, c))
+        curvature = la - 2.0 * lb + lc
+        offset = np.where(curvature < 0, 0.5 * (la - lc) / np.minimum(curvature, -1e-12), 0.0)
+        cents = 1200.0 * np.log2((at[keep] + offset) * self._bin_hz / fk[keep])
+        weights = np.sqrt(b[keep])
+        return midi + float(np.dot(weights, cents) / weights.sum()) / 100.0
 
     def _partials_pitch(self, spectrum: np.ndarray, midi: float) -> float | None:
         """``midi`` made exact from the peaks of its partials 1–4 (energy-weighted cents).
