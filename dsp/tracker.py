@@ -171,6 +171,13 @@ _PARTIALS = 4
 _PARTIAL_SEARCH_CENTS = 50.0
 _PERIOD_FLAT_CENTS = 2.0
 _PERIOD_SHARP_CENTS = 25.0
+_RINGING_SHARP_CENTS = 5.0  # ... when another string rings in the body (see _pitch_over_ringing)
+_RINGING_BODY_SHARE = 0.03  # a played note's partial this loud in the body still rings
+_OWN_HARMONICS = 16
+_REREAD_SEMITONES = 0.25  # a final this far from the pitch the partials were read at
+_PARTIAL_SEMITONES = {j: 12.0 * math.log2(j) for j in (1, 2, 3)}
+_SHARED_SHARE = 0.5  # a partial where what rang was over this share of the body's is shared
+_OWN_FLOOR = 0.03  # partials under this share of the loudest one's magnitude are noise
 # Octave check on the spectrum (up only): see _odd_share. Measured on 573 rendered and real
 # notes: true notes ≥ 5e-3 (the −31 dB low E), ≥ 5e-2 all others; readings an octave low
 # < 1e-3 in 454 of 499.
@@ -207,10 +214,13 @@ _BEFORE_GUARD = 96  # samples: 2 ms (see _new_over_ringing)
 _RANG_MIN_SHARE = 0.1  # of the attack's spectral energy: something rang before it
 _ADDED_MIN_SHARE = 0.1  # ... and something new came with it
 _NEW_RISE = 4.0  # 6 dB: the new pitch's partials rose this much over the onset
-_NEW_MIN_SHARE = 0.3  # ... to at least this share of the attack's loudest peak
+_NEW_MIN_SHARE = 0.2  # ... to at least this share of the attack's loudest peak
+_NEW_UNDER_MIN_SHARE = 0.3  # ... or this, for a pitch under the one heard
 _FRESH_PARTIALS = 2  # ... or this many of them each rose so, from under it to over ...
 _FRESH_SHARE = 0.05  # ... this share of the loudest peak
-_OCTAVE_ODD = 0.3  # odd harmonics' sum under this share of the even ones': see _octave_over
+_OWN_PARTIALS_SHARE = 0.2  # a sub-harmonic's own partials in what a note added
+_OCTAVE_ODD = 0.3  # other harmonics' mean under this share of the k-th's: see _octave_over
+_OVER_STEPS = 2  # octaves or twelfths over the harmonic sum's pick at most
 
 # Let-ring: a final pitch that a note played within 2.5 s had (or a sub-harmonic of it)
 # gives way to the first report's, 1.5+ semitones higher (see _not_ringing).
@@ -336,6 +346,9 @@ class _Note:
     spectrum: np.ndarray | None = None
     spectrum_len: int = 0  # half-rate samples the spectrum was taken over
     before: np.ndarray | None = None  # the audio that rang up to its onset (see _rang)
+    rang: np.ndarray | None = None  # its spectrum at ``spectrum_len``, once taken (see _rang_of)
+    rang_taken: bool = False
+    over_ringing: tuple[float, float | None] | None = None  # see _read_over_ringing
 
 
 class NoteTracker:
@@ -672,6 +685,13 @@ class NoteTracker:
             if note.spectrum is None and note.body >= _SPECTRUM_SAMPLES:
                 note.spectrum = self._spectrum(_SPECTRUM_SAMPLES)
                 note.spectrum_len = _SPECTRUM_SAMPLES // _DECIMATION
+            elif (
+                note.spectrum is not None and note.over_ringing is None and note.shown == note.shown
+            ):
+                # On the next hop, a light one, at the pitch the screen shows (over strings
+                # ringing, YIN's frames often read a period shared with them): not on the
+                # note's last.
+                note.over_ringing = self._read_over_ringing(note, note.shown)
         quiet = rms_db < max(
             self._quiet_gate_db - 6.0,
             note.peak_db - _DECAY_BELOW_PEAK_DB,
@@ -1654,6 +1674,7 @@ class NoteTracker:
             settled = int((_PERIOD_FROM_S - _BODY_SKIP_S) * self._rate)
             start = settled if body - settled >= _BODY_MIN_SAMPLES else 0
             period = self._period_pitch(self._body[start:body], final)
+            over = self._pitch_over_ringing(note, period, final)
             partials = (
                 self._partials_pitch(note.spectrum, final) if note.spectrum is not None else None
             )
@@ -1661,7 +1682,9 @@ class NoteTracker:
             # the sharp upper partials in), by up to ~20 cents on low notes. A period
             # flatter than the peaks, or far sharper, has been bent by something else
             # still ringing; a partial's peak stays where it is.
-            if partials is not None and not (
+            if over is not None:
+                final = over
+            elif partials is not None and not (
                 -_PERIOD_FLAT_CENTS <= (period - partials) * 100.0 <= _PERIOD_SHARP_CENTS
             ):
                 final = partials
@@ -1705,15 +1728,19 @@ class NoteTracker:
         often an octave under it), while the attack named the new note. ``final`` is taken
         for such a reading only when it is not a pitch of its own in what the note added
         (see _explained_by), and a twelfth or more under it only when a note played lately
-        explains it: a low string heard through a phone has weak 1st and 2nd partials, and
-        its 3rd sums best (two dev phone-low notes went from right to wrong without this).
-        On 32 dev let-ring seeds 25 finals put right and none made wrong by this.
+        explains it or ``final`` has no partials of its own over its ``k``-th in what was
+        added (see _owns_partials): a low string heard through a phone has weak 1st and 2nd
+        partials, and its 3rd sums best (two dev phone-low notes went from right to wrong
+        without this), but its 4th, 5th, 7th and 8th are there; a period the new note
+        shares with the strings ringing has only the new note's partials (E4 read as A2
+        over a ringing G#2). On 32 dev let-ring seeds 25 finals put right and none made
+        wrong by this; the partials of its own, 13 more on 93 other seeds (95.2 -> 96.2 %).
         """
         spectrum = note.spectrum
         shown = note.shown
         if spectrum is None or round(shown) == round(final):
             return final
-        added = self._added(spectrum, self._rang(note.before, note.spectrum_len))
+        added = self._added(spectrum, self._rang_of(note))
         if added is None:
             return final
         pick = self._added_pitch(added, final)
@@ -1722,10 +1749,31 @@ class NoteTracker:
         k = _harmonic_number(pick, final)  # ``final``: a sub-harmonic of the pick?
         if k is not None and (
             not self._explained_by(added, final, k, None)
-            or (k >= 3 and not self._rings_under(final, note.onset_s))
+            or (
+                k >= 3
+                and not self._rings_under(final, note.onset_s)
+                and self._owns_partials(added, final, k)
+            )
         ):
             return final
         return pick
+
+    def _owns_partials(self, added: np.ndarray, midi: float, k: int) -> bool:
+        """``midi`` has partials of its own in what a note ``added``: its partials
+        ``k`` + 1 to 3 ``k`` that are not multiples of ``k`` hold at least 0.2 of the peak
+        energy at those that are (its ``k``-th harmonic's own partials).
+
+        A sub-harmonic YIN read from a new note and the strings ringing under it has
+        nothing but the new note's partials in what that note added (their share 0–0.02
+        on the 13 dev let-ring notes this decides); a low string heard through a phone,
+        named by its 3rd partial, has its 4th, 5th, 7th and 8th there (2.9 and 7.1 on the
+        two dev phone-low notes it decides).
+        """
+        partials = tuple(range(k + 1, 3 * k + 1))
+        energies = self._peak_energies(added, midi, partials)
+        own = sum(e for j, e in zip(partials, energies, strict=True) if j % k)
+        shared = sum(e for j, e in zip(partials, energies, strict=True) if not j % k)
+        return own >= _OWN_PARTIALS_SHARE * shared
 
     def _not_ringing(self, note: _Note, final: float) -> float:
         """``final``, unless it is a note played just before that may still ring (let-ring:
@@ -1929,6 +1977,16 @@ class NoteTracker:
         rang *= length / len(half)
         return rang
 
+    def _rang_of(self, note: _Note) -> np.ndarray | None:
+        """What rang before ``note``, at the length of its body's spectrum (see _rang):
+        taken once (on the hop after that spectrum when the note lasts that long, see
+        _read_over_ringing) and kept for the checks on its last hop (see _added_name)."""
+        if note.rang_taken:
+            return note.rang
+        note.rang = self._rang(note.before, note.spectrum_len)
+        note.rang_taken = True
+        return note.rang
+
     def _new_over_ringing(
         self, note: _Note, audio: np.ndarray, spectrum: np.ndarray, midi: float, plain: float
     ) -> float | None:
@@ -1942,10 +2000,16 @@ class NoteTracker:
         time). What the attack added (see _added) names the new note by its harmonic sum
         (an octave up when that left its odd harmonics empty: see _octave_over), unless
         * it is a harmonic of the pitch heard with that pitch's own lower partials in what
-          was added: the string heard, struck again (a re-pick of a ringing A2 summed best
-          at its 3rd partial, E4);
-        * its partials 1–4 hold under 0.3 of the attack's loudest peak (a pitch a pick's
-          click happens to sum to holds far less);
+          was added, and that pitch was played lately: the string heard, struck again (a
+          re-pick of a ringing A2 summed best at its 3rd partial, E4); a pitch no string
+          rang at is a period the new note shares with those ringing, and the attack's own
+          click puts a little at its partials (on 93 other dev let-ring seeds, 7 first names
+          right that this guard made wrong; re-picks and fast runs unchanged);
+        * its partials 1–4 hold under 0.2 of the attack's loudest peak, 0.3 for a pitch
+          under the one heard (a pitch a pick's click happens to sum to holds far less; a
+          new note over a louder lower string still ringing held 0.16–0.3 on 6 of those
+          93 seeds; a pitch under the one heard has no such string to share the attack
+          with, and at 0.2 an overdriven note was named an octave low at 0.22);
         * they did not rise 6 dB over the onset, and fewer than two of them each rose 6 dB
           to at least 0.05 of that peak (a ringing partial that merely swelled is not new;
           but a new note's even partials may be a ringing note's own: A4 over A3).
@@ -1962,12 +2026,16 @@ class NoteTracker:
             return None
         for heard in (plain, midi):
             k = _harmonic_number(new, heard)
-            if k is not None and not self._explained_by(added, heard, k, None):
+            if (
+                k is not None
+                and self._played_lately(heard, note.onset_s)
+                and not self._explained_by(added, heard, k, None)
+            ):
                 return None  # the pitch heard, struck again: its own partials rose
         partials = (1, 2, 3, 4)
         now = self._peak_energies(spectrum, new, partials)
         loudest = float(spectrum.max()) ** 2
-        if sum(now) < _NEW_MIN_SHARE * loudest:
+        if sum(now) < (_NEW_MIN_SHARE if new > plain else _NEW_UNDER_MIN_SHARE) * loudest:
             return None
         was = self._peak_energies(rang, new, partials)
         floor = _FRESH_SHARE * loudest
@@ -1981,29 +2049,47 @@ class NoteTracker:
         return self._octave_over(peaks, self._shs_pick(peaks, midi))
 
     def _octave_over(self, peaks: np.ndarray, midi: float) -> float:
-        """``midi``, or the octave over it when what the note added (its ``peaks``, see
-        _peaks) has next to nothing at ``midi``'s odd harmonics (their sum under 0.3 of its
-        even ones'): a new note an octave over a string still ringing puts all its partials
+        """``midi``, or the octave or twelfth over it (again, while that holds) when what the
+        note added (its ``peaks``, see _peaks) has next to nothing at ``midi``'s partials
+        that are not multiples of 2 (or 3): their mean under 0.3 of the mean at the
+        multiples. A new note an octave over a string still ringing puts all its partials
         on the ringing note's even ones, and the harmonic sum, which keeps the pitch YIN
         read when that sums nearly as well, stays on the ringing note (on 32 dev let-ring
-        seeds: first names 91.7 -> 94.2 %, finals 93.0 -> 95.2 %).
+        seeds: first names 91.7 -> 94.2 %, finals 93.0 -> 95.2 %); YIN as often reads a
+        period the new note shares with strings ringing a twelfth or two octaves under it,
+        and what was added has only every 3rd (or 4th) partial of that pitch (on 93 other
+        dev let-ring seeds, the twelfth: first names 96.1 -> 96.4 %, names 96.7 -> 97.0 %, none
+        made wrong).
 
         Not for the pitch of the note this one cut short: a string picked again adds
         little at its odd harmonics too (their sum 0.16–0.29 of the even ones' on four
         dev re-picks), which would put it an octave up.
         """
         previous = self._previous
-        if midi + 12.0 > self._max_voiced or (
-            previous is not None and abs(previous[0] - midi) < 0.5
-        ):
+        if previous is not None and abs(previous[0] - midi) < 0.5:
             return midi
+        for _ in range(_OVER_STEPS):
+            for k in (2, 3):
+                up = midi + 12.0 * math.log2(k)
+                if up <= self._max_voiced and self._only_multiples(peaks, midi, k):
+                    midi = up
+                    break
+            else:
+                return midi
+        return midi
+
+    def _only_multiples(self, peaks: np.ndarray, midi: float, k: int) -> bool:
+        """``peaks`` (see _peaks) hold next to nothing at ``midi``'s harmonics (up to 16,
+        under 4 kHz) that are not multiples of ``k``: their mean under 0.3 of the mean at
+        those that are."""
         f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
         ks = np.arange(1, _SHS_HARMONICS + 1)
-        bins = np.rint(ks * f0 / self._bin_hz).astype(np.intp)
-        inside = ks * f0 < _SHS_MAX_HZ
-        odd = float(peaks[bins[inside & (ks % 2 == 1)]].sum())
-        even = float(peaks[bins[inside & (ks % 2 == 0)]].sum())
-        return midi + 12.0 if odd < _OCTAVE_ODD * even else midi
+        ks = ks[ks * f0 < _SHS_MAX_HZ]
+        multiples = ks % k == 0
+        if not multiples.any():
+            return False
+        at = peaks[np.rint(ks * f0 / self._bin_hz).astype(np.intp)]
+        return float(at[~multiples].mean()) < _OCTAVE_ODD * float(at[multiples].mean())
 
     @staticmethod
     def _added(spectrum: np.ndarray, rang: np.ndarray | None) -> np.ndarray | None:
@@ -2168,6 +2254,101 @@ class NoteTracker:
             return midi
         best = lo + k + 0.5 * (a - c) / (a - 2.0 * b + c)
         return 69.0 + 12.0 * math.log2(self._rate / best / self._a4)
+
+    def _pitch_over_ringing(self, note: _Note, period: float, midi: float) -> float | None:
+        """The note's exact pitch when another string still rings in its body (see
+        _rings_in_body): ``period``, unless it reads more than 2 cents flatter or 5 cents
+        sharper than the note's own partials (see _own_partials_pitch), which then give it;
+        None when nothing rings, no partial of its own shows, or the note ended before its
+        body's spectrum was read on a hop of its own (see _read_over_ringing).
+
+        Let-ring: the body's period is that of the sum of the strings sounding, and the
+        others bend it, mostly sharp, by 5–25 cents, which the plain rule takes for a
+        stiff string's (on 93 dev let-ring seeds, |cents| p90 5.7, the period alone 8.8).
+        Up to 16 partials, each weighed by the square root of its peak, read a stiff
+        string as its period does (the upper ones are sharp and many); the tolerance is then
+        small. On those seeds p90 5.7 -> 2.7; on 12 dev seeds of timing, legato, low and
+        drop-D, distortion, palm mutes, fast runs, phone-low, repeats, reverb and clean
+        notes none worse (timing 3.5 -> 3.1).
+        """
+        read = note.over_ringing
+        if read is None:
+            return None
+        if abs(read[0] - midi) >= _REREAD_SEMITONES:  # named otherwise since: read again
+            read = self._read_over_ringing(note, midi)
+        own = read[1]
+        if own is None:
+            return None
+        bend = (period - own) * 100.0
+        return period if -_PERIOD_FLAT_CENTS <= bend <= _RINGING_SHARP_CENTS else own
+
+    def _read_over_ringing(self, note: _Note, midi: float) -> tuple[float, float | None]:
+        """(``midi``, the pitch of its own partials when another string still rings in
+        the body, else None): read on the hop after the body's spectrum, a light one, at
+        the pitch then held (see process). A note's last hop already sums and checks its
+        body; this there took the per-hop p99 up ~30 µs on dev let-ring and fast runs,
+        whose short notes end before their body's spectrum has a hop of its own, and go
+        without (those runs gain little from it: fast-16ths p90 4.1 -> 4.0)."""
+        spectrum = note.spectrum
+        if spectrum is None or not self._rings_in_body(note, spectrum, midi):
+            return midi, None
+        return midi, self._own_partials_pitch(spectrum, self._rang_of(note), midi)
+
+    def _rings_in_body(self, note: _Note, spectrum: np.ndarray, midi: float) -> bool:
+        """A note played within 2.5 s before ``note`` still rings in its body
+        (``spectrum``): one of its partials 1–3 that is no harmonic of ``midi`` (1–16)
+        holds at least 3 % of the loudest peak's energy."""
+        floor = _RINGING_BODY_SHARE * float(spectrum.max()) ** 2
+        since = note.onset_s - _RINGING_S
+        for m, t in self._played:
+            if t < since:
+                continue
+            for j in (1, 2, 3):
+                partial = m + _PARTIAL_SEMITONES[j]
+                ratio = 2.0 ** ((partial - midi) / 12.0)
+                h = round(ratio)
+                if 1 <= h <= _OWN_HARMONICS and abs(12.0 * math.log2(ratio / h)) < 0.5:
+                    continue  # the note's own partial too
+                if self._peak_energies(spectrum, partial, (1,))[0] >= floor:
+                    return True
+        return False
+
+    def _own_partials_pitch(
+        self, spectrum: np.ndarray, rang: np.ndarray | None, midi: float
+    ) -> float | None:
+        """``midi`` made exact from the peaks of its partials 1–16 in ``spectrum``, each
+        weighed by the square root of its magnitude, leaving out those where what rang
+        before the onset (``rang``) was over half as loud (a partial shared with a
+        string still ringing) and those under 3 % of the loudest partial's (noise). Each
+        is looked for within ±50 cents of where ``midi`` puts it and interpolated (a
+        parabola on the log magnitude); None when none is left."""
+        f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
+        span = 2.0 ** (_PARTIAL_SEARCH_CENTS / 1200.0)
+        fk = f0 * np.arange(1, _OWN_HARMONICS + 1)
+        los = (fk / span / self._bin_hz).astype(np.intp)
+        his = (fk * span / self._bin_hz).astype(np.intp) + 1
+        inside = (los >= 1) & (his < len(spectrum) - 1)
+        if not inside.any():
+            return None
+        los, his, fk = los[inside], his[inside], fk[inside]
+        # Every partial's window at once: its bins, padded to the widest with its last.
+        index = np.minimum(
+            los[:, None] + np.arange(int((his - los).max()))[None, :], his[:, None] - 1
+        )
+        at = los + np.argmax(spectrum[index], axis=1)
+        a, b, c = spectrum[at - 1], spectrum[at], spectrum[at + 1]
+        keep = (a <= b) & (c <= b)  # else rising out of the window: the partial is not in it
+        if rang is not None:
+            keep &= rang[at] <= _SHARED_SHARE * b  # else shared with a string still ringing
+        if not keep.any():
+            return None
+        keep &= b >= _OWN_FLOOR * b[keep].max()
+        la, lb, lc = (np.log(v[keep] + 1e-20) for v in (a, b, c))
+        curvature = la - 2.0 * lb + lc
+        offset = np.where(curvature < 0, 0.5 * (la - lc) / np.minimum(curvature, -1e-12), 0.0)
+        cents = 1200.0 * np.log2((at[keep] + offset) * self._bin_hz / fk[keep])
+        weights = np.sqrt(b[keep])
+        return midi + float(np.dot(weights, cents) / weights.sum()) / 100.0
 
     def _partials_pitch(self, spectrum: np.ndarray, midi: float) -> float | None:
         """``midi`` made exact from the peaks of its partials 1–4 (energy-weighted cents).
