@@ -1545,7 +1545,7 @@ class NoteTracker:
         if round(note.ref + jump) == note.reported.midi:
             return  # the pitch the screen already names the note by (a corrected misread)
         shown_as = (note.shown, note.reported.midi)
-        if any(_harmonic_jump(note.ref + jump - named) for named in shown_as):
+        if any(named == named and _harmonic_jump(note.ref + jump - named) for named in shown_as):
             return  # a harmonic of a name the screen showed: the note still (``ref`` drifted)
         if age < _CORRECTION_S or note.support < _LEGATO_FRAMES:
             if len(run) < _LEGATO_FRAMES:
