@@ -29,6 +29,12 @@ _DECIMATION = 2
 _PITCH_WINDOW = 1024  # decimated samples: 42.7 ms at 24 kHz
 _EARLY_WINDOW = 512  # 21 ms: the first readings of a note (lags up to 256: ≥ 94 Hz)
 _ONSET_WINDOW = 512
+# aubio's ``specflux`` settings (see _whitened_flux).
+_WHITENING_FLOOR = 1e-4  # the peaks' start
+_WHITENING_DROP = 0.001  # the peaks fall 60 dB ...
+_WHITENING_S = 100.0  # ... in this long
+_COMPRESSION = np.float32(10.0)
+_ONE32 = np.float32(1.0)
 _BLOCKS = 4  # level blocks per hop: 128 samples, 2.7 ms
 _BLOCK = HOP_SIZE // _BLOCKS
 _LOOKBACK_BLOCKS = 6  # 16 ms: what an attack is compared with ...
@@ -365,11 +371,12 @@ class NoteTracker:
         # sub-octaves; a 2nd-order high-pass at 50 Hz removes them before pitch analysis.
         self._highpass = aubio.digital_filter(3)
         self._highpass.set_biquad(*butterworth_highpass(_HIGHPASS_HZ, half))
-        # Spectral novelty: aubio's ``specdiff`` descriptor (its peak picker is not used).
-        # A re-pluck of a ringing string, or a new note over a ringing one, changes the
-        # spectrum when the level hardly moves; a decay, beating or vibrato barely do.
-        self._onset = aubio.onset("specdiff", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
-        self._onset.set_silence(-90.0)
+        # One 512-point spectrum per hop (aubio's phase vocoder, Hann) feeds two descriptors.
+        # Spectral novelty: aubio's ``specdiff``. A re-pluck of a ringing string, or a new
+        # note over a ringing one, changes the spectrum when the level hardly moves; a
+        # decay, beating or vibrato barely do.
+        self._pvoc = aubio.pvoc(_ONSET_WINDOW, HOP_SIZE // _DECIMATION)
+        self._specdiff = aubio.specdesc("specdiff", _ONSET_WINDOW)
         # specdiff per hop: its last 8 are the re-attack's background, and 5 more the
         # re-pick's (see _is_novel, _repicked).
         self._novelty: deque[float] = deque(maxlen=_NOVELTY_HISTORY + _REPICK_HOPS)
@@ -377,11 +384,15 @@ class NoteTracker:
         # pitch): its onset counts when the spectrum changed and the level rose a little.
         self._hfc = aubio.onset("hfc", _ONSET_WINDOW * 2, HOP_SIZE // _DECIMATION, half)
         self._hfc.set_silence(-90.0)
-        # aubio's ``specflux``: each bin whitened by its own recent peak, log-compressed,
-        # rises only, summed. A re-pick softer than the ringing string restores its
-        # decayed upper partials (see _flux_repick).
-        self._flux = aubio.onset("specflux", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
-        self._flux.set_silence(-90.0)
+        # aubio's ``specflux`` (see _whitened_flux): each bin whitened by its own recent
+        # peak, log-compressed, rises only, summed. A re-pick softer than the ringing
+        # string restores its decayed upper partials (see _flux_repick).
+        self._flux = aubio.specdesc("specflux", _ONSET_WINDOW)
+        self._flux_grain = aubio.cvec(_ONSET_WINDOW)
+        self._flux_peaks = np.full(_ONSET_WINDOW // 2 + 1, _WHITENING_FLOOR, dtype=np.float32)
+        self._flux_decay = np.float32(_WHITENING_DROP) ** (
+            np.float32(HOP_SIZE // _DECIMATION) / np.float32(half) / np.float32(_WHITENING_S)
+        )
         self._fluxes: deque[float] = deque(maxlen=_FLUX_HISTORY)
         self._flux_run = 0  # consecutive hops of flux risen 2.5× ...
         self._flux_strong_run = 0  # ... and 5×
@@ -543,11 +554,10 @@ class NoteTracker:
 
         half = np.dot(hop.reshape(-1, _DECIMATION), self._pair_mean)
         self._lookback.append(half)
-        self._onset(half)
-        descriptor = self._onset.get_descriptor()
+        grain = self._pvoc(half)
+        descriptor = float(self._specdiff(grain)[0])
+        flux = self._whitened_flux(grain.norm)
         hfc_onset = self._hfc(half)[0] > 0
-        self._flux(half)
-        flux = self._flux.get_descriptor()
         novel = self._is_novel(descriptor)
         filtered = self._highpass(half)
         early_window = self._early_window
@@ -680,6 +690,22 @@ class NoteTracker:
         else:
             self._follow(note, midi, confidence, now, events)
         return events
+
+    def _whitened_flux(self, norm: np.ndarray) -> float:
+        """aubio's ``specflux`` onset descriptor from the hop's magnitudes, as
+        ``aubio.onset("specflux")`` computes it on a spectrum of its own: each bin over the
+        larger of 1 and its own peak, decaying 60 dB in 100 s (adaptive whitening), then
+        ``log(1 + 10 x)``, then the rises over the last hop summed. The same float32 steps;
+        numpy's log may differ from C's ``logf`` in the last bit."""
+        peaks = self._flux_peaks
+        np.multiply(peaks, self._flux_decay, out=peaks)
+        np.maximum(peaks, _ONE32, out=peaks)
+        np.maximum(norm, peaks, out=peaks)
+        whitened = norm / peaks
+        np.multiply(whitened, _COMPRESSION, out=whitened)
+        np.add(whitened, _ONE32, out=whitened)
+        self._flux_grain.norm = np.log(whitened, out=whitened)
+        return float(self._flux(self._flux_grain)[0])
 
     def _early_reading(self) -> tuple[float, float]:
         """YIN on just the last 21 ms, all of it after the attack: the main window needs
