@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dsp import NoteTracker, TrackerConfig, hops_of
-from dsp.tracker import _DECIMATION, _ONSET_WINDOW, HOP_SIZE
+from dsp.tracker import _DECIMATION, _ONSET_WINDOW, HOP_SIZE, _HfcOnsets
 from tests import signals
 
 
@@ -46,3 +46,30 @@ def test_shared_spectrum_gives_aubios_specdiff_and_specflux(rate: int) -> None:
     assert theirs.max() > 100.0 * np.median(theirs)  # the plucks were heard
     # The same float32 steps but the log: within a few units in the last place.
     assert np.allclose(ours, theirs, rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_hfc_onsets_computed_when_asked_are_aubios(rate: int) -> None:
+    """``_HfcOnsets`` keeps the audio and runs aubio's hfc peak picker only when asked
+    (and every 32 hops): asked on some hops, and on every hop aubio found an onset, it
+    gives aubio's answer and aubio's onset time."""
+    half_rate = rate // _DECIMATION
+    hop = HOP_SIZE // _DECIMATION
+    theirs = aubio.onset("hfc", 2 * _ONSET_WINDOW, hop, half_rate)
+    theirs.set_silence(-90.0)
+    ours = _HfcOnsets(half_rate)
+    pair = np.full(_DECIMATION, 1.0 / _DECIMATION, dtype=np.float32)
+    rng = np.random.default_rng(7)
+    audio = np.concatenate([_plucks(rate), signals.silence(0.05, sr=rate), _plucks(rate)])
+    asked = onsets = 0
+    for k, (samples, _) in enumerate(hops_of(audio)):
+        half = np.dot(samples.astype(np.float32).reshape(-1, _DECIMATION), pair)
+        found = bool(theirs(half)[0] > 0)
+        ours.push(half)
+        if found or rng.random() < 0.3:
+            asked += 1
+            onsets += found
+            assert ours.onset() == found, k
+            if found:  # (before its first onset aubio's unsigned time wraps round)
+                assert ours.last() == theirs.get_last(), k
+    assert onsets >= 8 and asked > 3 * onsets
