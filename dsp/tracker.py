@@ -377,6 +377,15 @@ class _HfcOnsets:
         """The last onset, in half-rate samples from the stream's start (``get_last``)."""
         return self._last - self._delay
 
+    def latest(self) -> int:
+        """The latest ``last`` an onset on the last hop pushed could give: its peak lies a
+        hop back, at most half a hop either way, and the delay comes off; at the stream's
+        start an onset is the hop itself."""
+        frames = self._frames + (self._pending - 1) * _HFC_HOP  # before the last hop
+        if frames <= self._delay:
+            return frames
+        return frames + _HFC_HOP + _HFC_HOP // 2 - self._delay
+
     def _advance(self) -> None:
         """The pending hops' descriptors in one FFT, their thresholded values in one
         product, then aubio's onset test hop by hop."""
@@ -769,7 +778,14 @@ class NoteTracker:
             # hop late so that the tests above time the attack when they hear it at all.
             if click[0] - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(click[0], rms_db, now, events)
-        elif note is not None and loud and self._repicked(note) and self._hfc.onset():
+        elif (
+            note is not None
+            and loud
+            and self._hfc.latest() * _DECIMATION / self._rate - self._last_attack_s
+            >= _SAME_ATTACK_S
+            and self._repicked(note)
+            and self._hfc.onset()
+        ):
             onset_s = max(self._hfc.last() * _DECIMATION / self._rate, 0.0)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(onset_s, rms_db, now, events, self._began(note, onset_s))
