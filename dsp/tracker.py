@@ -1119,7 +1119,8 @@ class NoteTracker:
         np.subtract(x[2:], edges, out=edges)
         np.add(edges, x[:-2], out=edges)
         squares = np.square(edges, out=self._edge_squares)
-        blocks = squares.reshape(_BLOCKS, _BLOCK).sum(axis=1).tolist()
+        # (``np.add.reduce`` is what ``.sum`` calls, without its Python wrapper.)
+        blocks = np.add.reduce(squares.reshape(_BLOCKS, _BLOCK), axis=1).tolist()
         history = self._clicks
         self._last_click = loudest = max(blocks)
         # Every block's reference includes the 4th-6th blocks of the history: most hops
@@ -1331,7 +1332,9 @@ class NoteTracker:
         blocks = int(min(n - longest - 2, reach) // b)
         if blocks < _BREAK_BEFORE + after:
             return None
-        power = np.concatenate(([0.0], np.cumsum(np.square(audio, dtype=np.float64))))
+        power = np.empty(n + 1)  # the running sum of squares, from 0
+        power[0] = 0.0
+        np.cumsum(np.square(audio, dtype=np.float64), out=power[1:])
         periods = tau * 2.0 ** (np.array(_BREAK_CENTS) / 1200.0)
         misfit = self._misfit(audio, power, blocks, periods).min(axis=0)
         start = end - blocks * b  # stream sample (half rate) of the first block

@@ -52,7 +52,7 @@ def test_shared_spectrum_gives_aubios_specdiff_and_specflux(rate: int) -> None:
 def test_hfc_onsets_computed_when_asked_are_aubios(rate: int) -> None:
     """``_HfcOnsets`` keeps the audio and runs aubio's hfc peak picker only when asked
     (and every 32 hops): asked on some hops, and on every hop aubio found an onset, it
-    gives aubio's answer and aubio's onset time."""
+    gives aubio's answer and aubio's onset time, never later than ``latest`` said."""
     half_rate = rate // _DECIMATION
     hop = HOP_SIZE // _DECIMATION
     theirs = aubio.onset("hfc", 2 * _ONSET_WINDOW, hop, half_rate)
@@ -69,7 +69,9 @@ def test_hfc_onsets_computed_when_asked_are_aubios(rate: int) -> None:
         if found or rng.random() < 0.3:
             asked += 1
             onsets += found
+            latest = ours.latest()
             assert ours.onset() == found, k
             if found:  # (before its first onset aubio's unsigned time wraps round)
                 assert ours.last() == theirs.get_last(), k
+                assert ours.last() <= latest, k  # what the tracker tests before asking
     assert onsets >= 8 and asked > 3 * onsets
