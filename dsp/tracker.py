@@ -549,7 +549,6 @@ class NoteTracker:
         # peak, log-compressed, rises only, summed. A re-pick softer than the ringing
         # string restores its decayed upper partials (see _flux_repick).
         self._flux = aubio.specdesc("specflux", _ONSET_WINDOW)
-        self._flux_grain = aubio.cvec(_ONSET_WINDOW)
         self._flux_peaks = np.full(_ONSET_WINDOW // 2 + 1, _WHITENING_FLOOR, dtype=np.float32)
         self._flux_decay = np.float32(_WHITENING_DROP) ** (
             np.float32(HOP_SIZE // _DECIMATION) / np.float32(half) / np.float32(_WHITENING_S)
@@ -717,7 +716,7 @@ class NoteTracker:
         self._lookback.append(half)
         grain = self._pvoc(half)
         descriptor = float(self._specdiff(grain)[0])
-        flux = self._whitened_flux(grain.norm)
+        flux = self._whitened_flux(grain)
         self._hfc.push(half)
         novel = self._is_novel(descriptor)
         filtered = self._highpass(half)
@@ -859,21 +858,23 @@ class NoteTracker:
             self._follow(note, midi, confidence, now, events)
         return events
 
-    def _whitened_flux(self, norm: np.ndarray) -> float:
-        """aubio's ``specflux`` onset descriptor from the hop's magnitudes, as
+    def _whitened_flux(self, grain: aubio.cvec) -> float:
+        """aubio's ``specflux`` onset descriptor from the hop's spectrum, as
         ``aubio.onset("specflux")`` computes it on a spectrum of its own: each bin over the
         larger of 1 and its own peak, decaying 60 dB in 100 s (adaptive whitening), then
         ``log(1 + 10 x)``, then the rises over the last hop summed. The same float32 steps;
-        numpy's log may differ from C's ``logf`` in the last bit."""
+        numpy's log may differ from C's ``logf`` in the last bit. The magnitudes are
+        whitened in place: ``specdiff`` has read them, and the next hop overwrites them."""
+        norm = grain.norm
         peaks = self._flux_peaks
         np.multiply(peaks, self._flux_decay, out=peaks)
         np.maximum(peaks, _ONE32, out=peaks)
         np.maximum(norm, peaks, out=peaks)
-        whitened = norm / peaks
-        np.multiply(whitened, _COMPRESSION, out=whitened)
-        np.add(whitened, _ONE32, out=whitened)
-        self._flux_grain.norm = np.log(whitened, out=whitened)
-        return float(self._flux(self._flux_grain)[0])
+        np.divide(norm, peaks, out=norm)
+        np.multiply(norm, _COMPRESSION, out=norm)
+        np.add(norm, _ONE32, out=norm)
+        np.log(norm, out=norm)
+        return float(self._flux(grain)[0])
 
     def _early_reading(self) -> tuple[float, float]:
         """YIN on just the last 21 ms, all of it after the attack: the main window needs
