@@ -29,6 +29,23 @@ _DECIMATION = 2
 _PITCH_WINDOW = 1024  # decimated samples: 42.7 ms at 24 kHz
 _EARLY_WINDOW = 512  # 21 ms: the first readings of a note (lags up to 256: ≥ 94 Hz)
 _ONSET_WINDOW = 512
+# aubio's ``specflux`` settings (see _whitened_flux).
+_WHITENING_FLOOR = 1e-4  # the peaks' start
+_WHITENING_DROP = 0.001  # the peaks fall 60 dB ...
+_WHITENING_S = 100.0  # ... in this long
+_COMPRESSION = np.float32(10.0)
+_ONE32 = np.float32(1.0)
+# aubio's hfc onsets (see _HfcOnsets).
+_HFC_WINDOW = 1024  # half-rate samples
+_HFC_HOP = 256
+_HFC_PENDING = 32  # hops kept before their descriptors are computed anyway
+_HFC_DELAY_HOPS = 4.3
+_HFC_MIN_GAP_S = 0.05
+_HFC_SILENCE = 1e-9  # mean square: −90 dB
+_PEAK_SPAN = 7  # descriptors the peak picker smooths: 5 back, 1 ahead, the hop itself
+_PEAK_POST = 5
+_PEAK_THRESHOLD = 0.058
+_PEAK_BIQUAD = (0.15998789, 0.31997577, 0.15998789, 0.23484048)  # b0, b1, b2, a1
 _BLOCKS = 4  # level blocks per hop: 128 samples, 2.7 ms
 _BLOCK = HOP_SIZE // _BLOCKS
 _LOOKBACK_BLOCKS = 6  # 16 ms: what an attack is compared with ...
@@ -306,6 +323,157 @@ class NoteEvent:
         return self.reported_s - self.onset_s
 
 
+class _HfcOnsets:
+    """``aubio.onset("hfc", 1024, 256, rate)``'s onsets (silence −90 dB), computed only
+    when asked.
+
+    The tracker asks on few hops (a sounding note's re-pick, see _repicked), but aubio's
+    peak picker must see every hop's descriptor, and its phase vocoder cost ~17 µs a hop,
+    the most of any of the tracker's aubio calls. Here each hop's audio is only kept; when
+    asked (or every ``_HFC_PENDING`` hops), the descriptors of the hops since are computed
+    in one batched FFT and aubio's peak picker is run over them, as aubio does, step by
+    step (``src/onset/onset.c`` and ``peakpicker.c`` of aubio 0.4.9):
+
+    * descriptor: a Hann window of 1024 half-rate samples, magnitudes ``log(1 + |X|)``,
+      summed weighted by bin number plus one (``hfc``);
+    * its last 7 low-passed forward and backward (the biquad as aubio 0.4.9 ships it,
+      ``b = (0.16, 0.32, 0.16)`` and one feedback term 0.235, from rest each pass); the
+      6th less their median less 0.058 of their mean is the thresholded value;
+    * a peak of that one hop back, over zero, is an onset at its parabola's vertex, unless
+      the hop is silent or within 50 ms of the last onset; the first hops of the stream
+      (up to the 4.3-hop delay) are an onset when not silent;
+    * onset times lag 4.3 hops, which ``last`` takes off.
+
+    The descriptors are aubio's to ~1e-5 (numpy's FFT and log, not aubio's), the peak
+    picker runs in double precision: on 46 dev clips every onset and onset time was
+    aubio's (see tests/test_tracker_descriptors.py).
+    """
+
+    def __init__(self, rate: int) -> None:
+        n = np.arange(_HFC_WINDOW, dtype=np.float32)
+        self._window = (0.5 - 0.5 * np.cos(2.0 * np.pi * n / _HFC_WINDOW)).astype(np.float32)
+        self._weights = np.arange(1, _HFC_WINDOW // 2 + 2, dtype=np.float32)
+        self._kept = _HFC_WINDOW - _HFC_HOP  # the samples before the oldest pending hop
+        self._audio = np.zeros(self._kept + _HFC_HOP * _HFC_PENDING, dtype=np.float32)
+        self._pending = 0
+        self._history = np.zeros(_PEAK_SPAN - 1)  # the descriptors before the pending hops
+        # Each pending hop's span of descriptors, and what the peak picker makes of one:
+        # the low-pass forward and backward is a linear map of the seven, and so is their
+        # mean (an 8th column).
+        self._spans = np.arange(_HFC_PENDING)[:, None] + np.arange(_PEAK_SPAN)
+        smoothing = _filtfilt_matrix()
+        self._smoothing = np.column_stack((smoothing.T, smoothing.sum(axis=0) / _PEAK_SPAN))
+        self._peek = [0.0, 0.0, 0.0]  # thresholded values of the last three hops
+        self._delay = int(_HFC_DELAY_HOPS * _HFC_HOP)
+        self._min_gap = math.floor(np.float32(_HFC_MIN_GAP_S) * np.float32(rate) + 0.5)
+        self._frames = 0  # samples analysed before the pending hops
+        self._last = 0  # the last onset, in samples, the delay not yet taken off
+        self._onset = False  # whether the last hop analysed had an onset
+
+    def push(self, half: np.ndarray) -> None:
+        """Keep one hop of half-rate audio."""
+        at = self._kept + _HFC_HOP * self._pending
+        self._audio[at : at + _HFC_HOP] = half
+        self._pending += 1
+        if self._pending == _HFC_PENDING:
+            self._advance()
+
+    def onset(self) -> bool:
+        """Whether the last hop pushed brought an onset (aubio's ``onset(x)[0] > 0``)."""
+        if self._pending:
+            self._advance()
+        return self._onset
+
+    def last(self) -> int:
+        """The last onset, in half-rate samples from the stream's start (``get_last``)."""
+        return self._last - self._delay
+
+    def latest(self) -> int:
+        """The latest ``last`` an onset on the last hop pushed could give: its peak lies a
+        hop back, at most half a hop either way, and the delay comes off; at the stream's
+        start an onset is the hop itself."""
+        frames = self._frames + (self._pending - 1) * _HFC_HOP  # before the last hop
+        if frames <= self._delay:
+            return frames
+        return frames + _HFC_HOP + _HFC_HOP // 2 - self._delay
+
+    def _advance(self) -> None:
+        """The pending hops' descriptors in one FFT, their thresholded values in one
+        product, then aubio's onset test hop by hop."""
+        k = self._pending
+        audio = self._audio
+        if k == 1:
+            frames = audio[None, :_HFC_WINDOW]
+        else:
+            size = audio.itemsize
+            frames = np.lib.stride_tricks.as_strided(
+                audio, (k, _HFC_WINDOW), (_HFC_HOP * size, size), writeable=False
+            )
+        magnitudes = np.abs(np.fft.rfft(frames * self._window, axis=1))
+        np.log1p(magnitudes, out=magnitudes)
+        history = np.concatenate((self._history, magnitudes @ self._weights))
+        self._history = history[k:]
+        smooth = history[self._spans[:k]] @ self._smoothing
+        middle = np.partition(smooth[:, :_PEAK_SPAN], _PEAK_SPAN // 2, axis=1)
+        thresholded = (
+            smooth[:, _PEAK_POST]
+            - middle[:, _PEAK_SPAN // 2]
+            - _PEAK_THRESHOLD * smooth[:, _PEAK_SPAN]
+        )
+        for j, value in enumerate(thresholded.tolist()):
+            self._step(value, j)
+        audio[: self._kept] = audio[k * _HFC_HOP : k * _HFC_HOP + self._kept]
+        self._pending = 0
+
+    def _step(self, thresholded: float, pending: int) -> None:
+        """aubio's onset test on the ``pending``-th pending hop, ``thresholded`` its
+        peak picker's value."""
+        peek = self._peek
+        del peek[0]
+        peek.append(thresholded)
+        s0, s1, s2 = peek
+        onset = False
+        frames = self._frames
+        if s1 > s0 and s1 > s2 and s1 > 0.0:
+            if not self._silent(pending):
+                vertex = 1.0 + 0.5 * (s0 - s2) / (s0 - 2.0 * s1 + s2)  # in hops back
+                new = frames + math.floor(vertex * _HFC_HOP + 0.5)
+                if self._last + self._min_gap < new and not (self._last > 0 and new < self._delay):
+                    self._last = max(self._delay, new)
+                    onset = True
+        elif (
+            frames <= self._delay
+            and (frames == 0 or self._last + self._min_gap < frames)
+            and not self._silent(pending)
+        ):
+            self._last = frames + self._delay
+            onset = True
+        self._onset = onset
+        self._frames = frames + _HFC_HOP
+
+    def _silent(self, pending: int) -> bool:
+        """The ``pending``-th pending hop lies under −90 dB (mean square)."""
+        at = self._kept + pending * _HFC_HOP
+        hop = self._audio[at : at + _HFC_HOP]
+        return float(np.dot(hop, hop)) < _HFC_SILENCE * _HFC_HOP
+
+
+def _filtfilt_matrix() -> np.ndarray:
+    """aubio's peak picker's low-pass over its seven descriptors, forward then backward,
+    each pass from rest, as one 7 × 7 matrix: the filter's impulse response, causal, then
+    the same reversed in time."""
+    b0, b1, b2, a1 = _PEAK_BIQUAD
+    response = [b0, b1 - a1 * b0]
+    response.append(b2 - a1 * response[1])
+    while len(response) < _PEAK_SPAN:
+        response.append(-a1 * response[-1])
+    k = np.arange(_PEAK_SPAN)
+    lag = k[:, None] - k[None, :]
+    forward = np.where(lag >= 0, np.array(response)[np.clip(lag, 0, None)], 0.0)
+    reverse = forward[::-1, ::-1]
+    return reverse @ forward
+
+
 @dataclass(frozen=True, slots=True)
 class _FluxRise:
     """A rise of the whitened flux waiting for its confirmation (see _flux_repick)."""
@@ -379,23 +547,26 @@ class NoteTracker:
         # sub-octaves; a 2nd-order high-pass at 50 Hz removes them before pitch analysis.
         self._highpass = aubio.digital_filter(3)
         self._highpass.set_biquad(*butterworth_highpass(_HIGHPASS_HZ, half))
-        # Spectral novelty: aubio's ``specdiff`` descriptor (its peak picker is not used).
-        # A re-pluck of a ringing string, or a new note over a ringing one, changes the
-        # spectrum when the level hardly moves; a decay, beating or vibrato barely do.
-        self._onset = aubio.onset("specdiff", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
-        self._onset.set_silence(-90.0)
+        # One 512-point spectrum per hop (aubio's phase vocoder, Hann) feeds two descriptors.
+        # Spectral novelty: aubio's ``specdiff``. A re-pluck of a ringing string, or a new
+        # note over a ringing one, changes the spectrum when the level hardly moves; a
+        # decay, beating or vibrato barely do.
+        self._pvoc = aubio.pvoc(_ONSET_WINDOW, HOP_SIZE // _DECIMATION)
+        self._specdiff = aubio.specdesc("specdiff", _ONSET_WINDOW)
         # specdiff per hop: its last 8 are the re-attack's background, and 5 more the
         # re-pick's (see _is_novel, _repicked).
         self._novelty: deque[float] = deque(maxlen=_NOVELTY_HISTORY + _REPICK_HOPS)
         # aubio's own hfc peak picker, for re-picks the two above miss (fast runs of one
         # pitch): its onset counts when the spectrum changed and the level rose a little.
-        self._hfc = aubio.onset("hfc", _ONSET_WINDOW * 2, HOP_SIZE // _DECIMATION, half)
-        self._hfc.set_silence(-90.0)
-        # aubio's ``specflux``: each bin whitened by its own recent peak, log-compressed,
-        # rises only, summed. A re-pick softer than the ringing string restores its
-        # decayed upper partials (see _flux_repick).
-        self._flux = aubio.onset("specflux", _ONSET_WINDOW, HOP_SIZE // _DECIMATION, half)
-        self._flux.set_silence(-90.0)
+        self._hfc = _HfcOnsets(half)
+        # aubio's ``specflux`` (see _whitened_flux): each bin whitened by its own recent
+        # peak, log-compressed, rises only, summed. A re-pick softer than the ringing
+        # string restores its decayed upper partials (see _flux_repick).
+        self._flux = aubio.specdesc("specflux", _ONSET_WINDOW)
+        self._flux_peaks = np.full(_ONSET_WINDOW // 2 + 1, _WHITENING_FLOOR, dtype=np.float32)
+        self._flux_decay = np.float32(_WHITENING_DROP) ** (
+            np.float32(HOP_SIZE // _DECIMATION) / np.float32(half) / np.float32(_WHITENING_S)
+        )
         self._fluxes: deque[float] = deque(maxlen=_FLUX_HISTORY)
         self._flux_run = 0  # consecutive hops of flux risen 2.5× ...
         self._flux_strong_run = 0  # ... and 5×
@@ -561,11 +732,10 @@ class NoteTracker:
 
         half = np.dot(hop.reshape(-1, _DECIMATION), self._pair_mean)
         self._lookback.append(half)
-        self._onset(half)
-        descriptor = self._onset.get_descriptor()
-        hfc_onset = self._hfc(half)[0] > 0
-        self._flux(half)
-        flux = self._flux.get_descriptor()
+        grain = self._pvoc(half)
+        descriptor = float(self._specdiff(grain)[0])
+        flux = self._whitened_flux(grain)
+        self._hfc.push(half)
         novel = self._is_novel(descriptor)
         filtered = self._highpass(half)
         early_window = self._early_window
@@ -625,8 +795,15 @@ class NoteTracker:
             # hop late so that the tests above time the attack when they hear it at all.
             if click[0] - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(click[0], rms_db, now, events)
-        elif note is not None and loud and hfc_onset and self._repicked(note):
-            onset_s = max(self._hfc.get_last() * _DECIMATION / self._rate, 0.0)
+        elif (
+            note is not None
+            and loud
+            and self._hfc.latest() * _DECIMATION / self._rate - self._last_attack_s
+            >= _SAME_ATTACK_S
+            and self._repicked(note)
+            and self._hfc.onset()
+        ):
+            onset_s = max(self._hfc.last() * _DECIMATION / self._rate, 0.0)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(onset_s, rms_db, now, events, self._began(note, onset_s))
         elif (
@@ -705,6 +882,24 @@ class NoteTracker:
         else:
             self._follow(note, midi, confidence, now, events)
         return events
+
+    def _whitened_flux(self, grain: aubio.cvec) -> float:
+        """aubio's ``specflux`` onset descriptor from the hop's spectrum, as
+        ``aubio.onset("specflux")`` computes it on a spectrum of its own: each bin over the
+        larger of 1 and its own peak, decaying 60 dB in 100 s (adaptive whitening), then
+        ``log(1 + 10 x)``, then the rises over the last hop summed. The same float32 steps;
+        numpy's log may differ from C's ``logf`` in the last bit. The magnitudes are
+        whitened in place: ``specdiff`` has read them, and the next hop overwrites them."""
+        norm = grain.norm
+        peaks = self._flux_peaks
+        np.multiply(peaks, self._flux_decay, out=peaks)
+        np.maximum(peaks, _ONE32, out=peaks)
+        np.maximum(norm, peaks, out=peaks)
+        np.divide(norm, peaks, out=norm)
+        np.multiply(norm, _COMPRESSION, out=norm)
+        np.add(norm, _ONE32, out=norm)
+        np.log(norm, out=norm)
+        return float(self._flux(grain)[0])
 
     def _early_reading(self) -> tuple[float, float]:
         """YIN on just the last 21 ms, all of it after the attack: the main window needs
@@ -955,7 +1150,8 @@ class NoteTracker:
         np.subtract(x[2:], edges, out=edges)
         np.add(edges, x[:-2], out=edges)
         squares = np.square(edges, out=self._edge_squares)
-        blocks = squares.reshape(_BLOCKS, _BLOCK).sum(axis=1).tolist()
+        # (``np.add.reduce`` is what ``.sum`` calls, without its Python wrapper.)
+        blocks = np.add.reduce(squares.reshape(_BLOCKS, _BLOCK), axis=1).tolist()
         history = self._clicks
         self._last_click = loudest = max(blocks)
         # Every block's reference includes the 4th-6th blocks of the history: most hops
@@ -1167,7 +1363,9 @@ class NoteTracker:
         blocks = int(min(n - longest - 2, reach) // b)
         if blocks < _BREAK_BEFORE + after:
             return None
-        power = np.concatenate(([0.0], np.cumsum(np.square(audio, dtype=np.float64))))
+        power = np.empty(n + 1)  # the running sum of squares, from 0
+        power[0] = 0.0
+        np.cumsum(np.square(audio, dtype=np.float64), out=power[1:])
         periods = tau * 2.0 ** (np.array(_BREAK_CENTS) / 1200.0)
         misfit = self._misfit(audio, power, blocks, periods).min(axis=0)
         start = end - blocks * b  # stream sample (half rate) of the first block
