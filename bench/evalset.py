@@ -609,7 +609,7 @@ def make_clip(split: str, condition: str, k: int, *, cache: Path = CACHE) -> Eva
 # -- the real notes --------------------------------------------------------------------------
 
 REAL_NOTES = Path(__file__).resolve().parent.parent.parent / "shared/data/real-guitar-notes"
-_REAL_LEAD_S = 1.5
+REAL_LEAD_S = 1.5
 
 
 def real_clips(folder: Path = REAL_NOTES) -> Iterator[EvalClip]:
@@ -635,7 +635,7 @@ def real_clips(folder: Path = REAL_NOTES) -> Iterator[EvalClip]:
         # The room before the pluck: up to 0.15 s before the label (some players rest the
         # pick on the string ~0.1 s before plucking; that touch is not the room).
         pre = x[: max(round((onset - 0.15) * rate), 2048)]
-        lead = _like(pre, round(_REAL_LEAD_S * rate) + 2048, rng)
+        lead = _like(pre, round(REAL_LEAD_S * rate) + 2048, rng)
         fade = 2048
         ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
         joined = np.concatenate(

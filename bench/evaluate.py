@@ -278,12 +278,17 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, float | int | None]:
 REAL_HALVES = ("tuning half (MD5 of the instrument even)", "held-out half (odd)")
 
 
-def real_halves(results: Sequence[ClipResult]) -> tuple[list[ClipResult], list[ClipResult]]:
+def real_half(instrument: str) -> int:
+    """0 for the tuning half (MD5 of the instrument's name even), 1 for the held-out."""
     import hashlib
 
+    return int(hashlib.md5(instrument.encode()).hexdigest(), 16) % 2
+
+
+def real_halves(results: Sequence[ClipResult]) -> tuple[list[ClipResult], list[ClipResult]]:
     halves: tuple[list[ClipResult], list[ClipResult]] = ([], [])
     for r in results:
-        halves[int(hashlib.md5(r.condition.encode()).hexdigest(), 16) % 2].append(r)
+        halves[real_half(r.condition)].append(r)
     return halves
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 
@@ -36,7 +35,7 @@ def _under_note(db: float) -> Variant:
 
     def add(x: np.ndarray) -> np.ndarray:
         rng = np.random.default_rng(3)
-        lead = round(evalset._REAL_LEAD_S * evalset.SR)
+        lead = round(evalset.REAL_LEAD_S * evalset.SR)
         rms = float(np.sqrt(np.mean(np.square(x[lead : lead + evalset.SR], dtype=np.float64))))
         return x + rng.normal(0.0, rms * 10.0 ** (-db / 20.0), len(x)).astype(np.float32)
 
@@ -66,7 +65,7 @@ def _filtered(kind: str, hz: float) -> Variant:
 
 def _louder_room(x: np.ndarray) -> np.ndarray:
     """The room before the pluck (the resynthesised lead-in) added again, 10 dB louder."""
-    room = x[: round((evalset._REAL_LEAD_S - 0.1) * evalset.SR)]
+    room = x[: round((evalset.REAL_LEAD_S - 0.1) * evalset.SR)]
     return x + np.resize(room, len(x)) * np.float32(10.0 ** (10.0 / 20.0) - 1.0)
 
 
@@ -92,9 +91,9 @@ def variants(audio: np.ndarray, names: Sequence[str]) -> Iterator[tuple[str, np.
 
 
 def tuning_half() -> Iterator[evalset.EvalClip]:
-    """The real notes whose instrument's MD5 is even (see ``bench.evaluate.real_halves``)."""
+    """The real notes of the tuning half (see ``bench.evaluate.real_half``)."""
     for clip in evalset.real_clips():
-        if int(hashlib.md5(clip.condition.encode()).hexdigest(), 16) % 2 == 0:
+        if evaluate.real_half(clip.condition) == 0:
             yield clip
 
 

@@ -1417,13 +1417,7 @@ class NoteTracker:
             np.multiply(audio[first : first + m], keep[j], out=lagged[j])
             np.multiply(audio[first - 1 : first - 1 + m], frac[j], out=other)
             lagged[j] += other
-        lagged -= audio[n - m :]
-        residual = np.square(lagged, out=lagged).reshape(len(periods), blocks, b).sum(axis=2)
-        ends = np.arange(n - m + b, n + 1, b)
-        own = power[ends] - power[ends - b]
-        shifted = ends[None, :] - lags[:, None]
-        earlier = power[shifted] - power[shifted - b]
-        return 10.0 * np.log10(residual / (own + earlier + 1e-12) + 1e-6)
+        return _misfit_db(lagged, audio, power, lags, blocks)
 
     def _added_db(self, audio: np.ndarray, first: int, span: int, tau: float) -> float:
         """What the ``span`` samples from ``first`` on do not repeat of the period ``tau``
@@ -2677,6 +2671,25 @@ class NoteTracker:
             level_db=round(note.peak_db, 1),
             reported_s=round(now, 4),
         )
+
+
+def _misfit_db(
+    lagged: np.ndarray, audio: np.ndarray, power: np.ndarray, lags: np.ndarray, blocks: int
+) -> np.ndarray:
+    """_misfit's dB per period and block from ``lagged`` (the last ``blocks`` blocks of
+    ``audio`` one period earlier, per period; overwritten): the residual's energy over
+    that of the block and of the block a period earlier (``power``: running sum of
+    squares)."""
+    n = len(audio)
+    b = _BREAK_BLOCK
+    m = blocks * b
+    lagged -= audio[n - m :]
+    residual = np.square(lagged, out=lagged).reshape(len(lags), blocks, b).sum(axis=2)
+    ends = np.arange(n - m + b, n + 1, b)
+    own = power[ends] - power[ends - b]
+    shifted = ends[None, :] - lags[:, None]
+    earlier = power[shifted] - power[shifted - b]
+    return 10.0 * np.log10(residual / (own + earlier + 1e-12) + 1e-6)
 
 
 def _harmonic_jump(semitones: float) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
-from dsp.tracker import _BREAK_BLOCK, _hanning, _mean32
+from dsp.tracker import _BREAK_BLOCK, _hanning, _mean32, _misfit_db
 from tests import signals
 
 
@@ -40,13 +40,7 @@ def _misfit_gathered(
     frac = (periods - lags)[:, None].astype(np.float32)
     at = np.arange(n - m, n)[None, :] - lags[:, None]
     lagged = audio[at] * (1.0 - frac) + audio[at - 1] * frac
-    lagged -= audio[n - m :]
-    residual = np.square(lagged, out=lagged).reshape(len(periods), blocks, b).sum(axis=2)
-    ends = np.arange(n - m + b, n + 1, b)
-    own = power[ends] - power[ends - b]
-    shifted = ends[None, :] - lags[:, None]
-    earlier = power[shifted] - power[shifted - b]
-    return 10.0 * np.log10(residual / (own + earlier + 1e-12) + 1e-6)
+    return _misfit_db(lagged, audio, power, lags, blocks)
 
 
 def test_misfit_by_slices_is_the_gathered_misfit() -> None:
