@@ -591,8 +591,8 @@ class NoteTracker:
         self._steady: tuple[float, float] = (math.nan, 0.0)  # the last hop's (MIDI, conf)
         # The level of the room: the 80th percentile of the last 1.6 s of hops when no
         # note sounded (a hum or a mic'd room is bursty: its loud hops are what a note
-        # must stand clear of).
-        self._history_db: deque[float] = deque(maxlen=_NOISE_HOPS)
+        # must stand clear of). (hop end s, dB): a note found late takes its hops back.
+        self._history_db: deque[tuple[float, float]] = deque(maxlen=_NOISE_HOPS)
         self._noise_db = -120.0
         self._quietest_db = 0.0  # the quietest hop heard yet
         self._previous_peak_db = 0.0
@@ -1597,6 +1597,9 @@ class NoteTracker:
             if age >= _PENDING_S or (age >= _GIVE_UP_S and decayed):
                 self._note = None  # unpitched: a pick scrape, a knock, a muted string
             return
+        # Hops heard as the room before this note was found, from its onset on, were
+        # the note's (see _unhear_room): not the room it is judged against.
+        self._unhear_room(note.onset_s)
         if not self._stands_out(note, unsure):
             # A pitch in the room's noise (an amp's hum, a mic'd room) with no note before
             # it: a note played stands clear of the noise it is played into. What it was
@@ -1608,7 +1611,7 @@ class NoteTracker:
             # rests judged inside it.
             self._note = None
             if note.peak_db - self._quietest_db >= _SNR_DB:
-                self._history_db.extend(db for t, db in self._levels if t > note.onset_s)
+                self._history_db.extend((t, db) for t, db in self._levels if t > note.onset_s)
                 self._update_room()
             return
         last = pool[-1]
@@ -1626,14 +1629,31 @@ class NoteTracker:
         previous = self._previous
         if previous is not None and now - previous[1] <= _ROOM_AFTER_S:
             return
-        self._history_db.append(rms_db)
+        self._history_db.append((now, rms_db))
         if self.hops % 4 == 0:
             self._update_room()
 
     def _update_room(self) -> None:
         if self._history_db:
-            history = sorted(self._history_db)
+            history = sorted(db for _, db in self._history_db)
             self._noise_db = history[len(history) * 4 // 5]
+        else:
+            self._noise_db = -120.0
+
+    def _unhear_room(self, since_s: float) -> None:
+        """The hops heard as the room from ``since_s`` on were a note's, found since.
+
+        A stream that opens on a note (a recording cut at the pluck) gives its first hops
+        to the room before the note is found: the room was then the note's own level, the
+        note ended 3 dB over it at once, and every later note was judged inside it (a run
+        of 16ths trimmed at its first pluck kept 1 note of 53).
+        """
+        history = self._history_db
+        if history and history[-1][0] >= since_s:
+            kept = [(t, db) for t, db in history if t < since_s]
+            history.clear()
+            history.extend(kept)
+            self._update_room()
 
     def _stands_out(self, note: _Note, unsure: bool = False) -> bool:
         """``note`` rose ``_SNR_DB`` over the room's level, or a note twice as clear of it
@@ -1657,7 +1677,15 @@ class NoteTracker:
         of what drops a blip).
         """
         enough = len(self._history_db) >= _NOISE_MIN_HOPS
-        if not enough and note.onset_s <= _OPENING_S and note.peak_db >= _OPENING_MIN_DB:
+        # Nor is there when no hop has been the room's yet and a note came before this one:
+        # the stream opened on a note and has not rested since (notes follow each other
+        # within _ROOM_AFTER_S), so the quietest hop yet is some note's decay.
+        unheard = not self._history_db and self._previous is not None
+        if (
+            not enough
+            and (note.onset_s <= _OPENING_S or unheard)
+            and note.peak_db >= _OPENING_MIN_DB
+        ):
             # The stream opened on this note (a recording cut at the pluck): there is no
             # room yet to judge it by, and a pitch from the first hop on, at a guitar's
             # level, is played, if it is still sounding (a click has fallen away by now).

@@ -129,6 +129,21 @@ def test_plucks_start_where_they_were_placed() -> None:
         assert note.end_s is not None and t + 0.3 < note.end_s < t + 0.5
 
 
+def test_a_recording_cut_at_its_first_pluck_keeps_every_note() -> None:
+    # No room before the first note: its first hops are not the room's level, and the notes
+    # ringing into each other after it are judged as the stream's opening note was (a run
+    # trimmed at its first pluck used to keep one note: the rest sat "in the room").
+    midis = [45, 48, 50, 52, 55, 57, 55, 52, 50, 48, 45, 48]
+    times = [0.125 * i for i in range(len(midis))]
+    x = signals.sequence(
+        [(t, hz(m), 0.3, "ks") for t, m in zip(times, midis, strict=True)], amp_dbfs=-12.0
+    )
+    notes = finals(x)
+    assert [n.midi for n in notes] == midis
+    for note, t in zip(notes, times, strict=True):
+        assert note.onset_s == pytest.approx(t, abs=0.010)
+
+
 def test_notes_are_reported_within_60_ms_of_their_onset() -> None:
     # Stream time, not wall time: reported_s is the end of the hop that reported it.
     for midi in (40, 45, 50, 55, 59, 64, 76, 88):
