@@ -144,6 +144,22 @@ def test_a_recording_cut_at_its_first_pluck_keeps_every_note() -> None:
         assert note.onset_s == pytest.approx(t, abs=0.010)
 
 
+@pytest.mark.parametrize(("offset", "level_dbfs"), [(0.02, -30.0), (-0.1, -30.0), (0.02, -45.0)])
+def test_a_dc_offset_in_the_input_loses_no_note(offset: float, level_dbfs: float) -> None:
+    # A cheap interface's DC offset counts as sound in every level: at 0.02 (-34 dBFS) the
+    # room sat over quiet notes and they were lost. (At -45 dBFS the offset is louder than
+    # the notes: taken off as a step, it passed for a loud note and closed the quiet gate.)
+    midis = [45, 52, 57, 64, 69]
+    times = [0.6, 1.2, 1.8, 2.4, 3.0]
+    x = signals.sequence(
+        [(t, hz(m), 0.5, "ks") for t, m in zip(times, midis, strict=True)], amp_dbfs=level_dbfs
+    )
+    notes = finals(x + np.float32(offset))
+    assert [n.midi for n in notes] == midis
+    for note, t in zip(notes, times, strict=True):
+        assert note.onset_s == pytest.approx(t, abs=0.010)
+
+
 def test_notes_are_reported_within_60_ms_of_their_onset() -> None:
     # Stream time, not wall time: reported_s is the end of the hop that reported it.
     for midi in (40, 45, 50, 55, 59, 64, 76, 88):
