@@ -51,6 +51,7 @@ format: $(STAMP_DEV) ## apply ruff fixes and formatting
 bench: $(STAMP_DEV) ## benchmarks: engine per condition vs aubio and librosa (test split + real notes), store and sync, the Hub under attack, the device, memory on a 1 GiB WAV, the coach
 	$(PY) -m bench.evaluate --split all --json out/eval.json --md out/eval.md
 	$(PY) -m bench.tuning
+	$(PY) -m bench.stress | tee out/bench_stress.txt
 	$(PY) -m bench.sync
 	$(PY) -m bench.hub
 	$(PY) -m bench.device
