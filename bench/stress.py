@@ -8,10 +8,10 @@ digital silence before the room, a noise gate, USB drop-outs, clicks. Each varia
 applied to the *dev* clips (never the test split) and the notes are matched as in
 ``bench.evaluate`` (±50 ms, one to one), against the same clips as they are.
 
-In session 9 this found that a take trimmed at its first pluck kept 263 of 577 notes and
-that a DC offset of 0.02 lost 94 of 485 (both fixed: see ``NoteTracker._unhear_room`` and
-``NoteTracker._remove_dc``); drop-outs and clicks still start phantom notes (see
-docs and the README's shortfalls).
+In session 9 this found that a take trimmed at its first pluck kept 263 of 577 notes, that
+a DC offset of 0.02 lost 94 of 485, and that 2 ms drop-outs every half second and clicks
+every 0.7 s added 147 and 176 phantom notes to 497 (see ``NoteTracker._unhear_room`` and
+``dsp.repair``; drop-outs across a hop's edge and clicks over a loud note still pass).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import numpy as np
 
 from dsp.errors import InvalidSettingError
 from dsp.notes import Tuning
+from dsp.repair import InputRepair
 
 SUPPORTED_RATES = (44100, 48000)
 
@@ -252,14 +253,6 @@ _SUB_HARMONICS = (0.0, 12.0, 12.0 * math.log2(3.0), 24.0)  # a ringing note over
 _RELEASE_FRAMES = 6
 _FLOOR_MARGIN_DB = 6.0
 _FLOOR_START_DB = -60.0
-# A DC offset (a cheap interface, a phone's mic path): when the mean of the last second
-# (or of all hops so far) is over -60 dBFS, a DC-blocking high-pass takes it off from then
-# on (see _remove_dc).
-_DC_HOPS = 94
-_DC_MIN = 10.0 ** (-60.0 / 20.0)
-_DC_POLE_HZ = 4.0
-_DC_MIN_HOPS = 8  # ... over at least this many hops,
-_DC_STEADY = 2.0  # ... and this many times the spread of the hops' means
 _GATE_GIVE_DB = 12.0  # a note may start this far under the gate ...
 _GATE_OVER_FLOOR_DB = 30.0  # ... when it is this far over the noise floor ...
 _QUIET_INPUT_DB = 10.0  # ... and the last note peaked under the gate plus this
@@ -661,9 +654,7 @@ class NoteTracker:
         self._next_index = 0
         self._floor_db: float | None = None
         self._quiet_frames = 0
-        self._hop_sums: deque[float] = deque(maxlen=_DC_HOPS)
-        self._dc_blocker: aubio.digital_filter | None = None
-        self._dc_start = np.float32(0.0)  # the offset when the blocker came on (see _remove_dc)
+        self._repair = InputRepair(self._rate)
         self.hops = 0
 
     # -- public -------------------------------------------------------------------------
@@ -693,7 +684,7 @@ class NoteTracker:
         if hop.shape != (HOP_SIZE,):
             raise InvalidSettingError(f"hops must hold {HOP_SIZE} samples, not {hop.shape}")
         hop = hop.astype(np.float32)  # a copy: the caller may reuse its buffer
-        hop = self._remove_dc(hop)
+        hop = self._repair.process(hop, self._period_samples())
         self._recent.append(hop)
         start = self._samples
         self._samples += HOP_SIZE
@@ -895,40 +886,13 @@ class NoteTracker:
             self._follow(note, midi, confidence, now, events)
         return events
 
-    def _remove_dc(self, hop: np.ndarray) -> np.ndarray:
-        """``hop`` without the input's DC offset, once the input has shown one.
-
-        Every level the tracker judges by (the room's, a note's peak and end, an attack's
-        rise) is a hop's or a block's energy, which counts a DC offset as sound: at 0.02
-        (-34 dBFS, a cheap interface's) the room sat over the quiet notes and 94 of 485 dev
-        notes were lost; at 0.1, all but 22 (now 481 at any offset, as with none).
-
-        An offset is the mean of the last second's hops when it passes -60 dBFS and twice
-        the spread of their means: a low note's swing and a room's rumble average out
-        over a second, both ways. From then on a one-pole DC blocker (zero at DC, pole at
-        4 Hz: 0.1 % off a low E's 82 Hz, 2.8° of phase; aubio's biquad) takes it off, for
-        good. A clean input (every dev clip, on 288 more seeds one) is left bit for bit and
-        costs a sum per hop. Subtracting the running mean instead stepped the signal at
-        every hop (a pure E2 read as F#2 and G2), and switched on by the mean alone it
-        fired on pink noise and a clipped real A2's swing, and moved decisions there.
-        """
-        blocker = self._dc_blocker
-        if blocker is None:
-            sums = self._hop_sums
-            sums.append(float(hop.sum(dtype=np.float64)))
-            if abs(sum(sums)) < _DC_MIN * len(sums) * HOP_SIZE:
-                return hop
-            means = np.array(sums) / HOP_SIZE
-            if len(means) < _DC_MIN_HOPS or abs(means.mean()) < _DC_STEADY * means.std():
-                return hop  # a swing (a low note, a room's rumble), not an offset
-            pole = math.exp(-2.0 * math.pi * _DC_POLE_HZ / self._rate)
-            blocker = self._dc_blocker = aubio.digital_filter(3)
-            blocker.set_biquad(1.0, -1.0, 0.0, -pole, 0.0)
-            self._dc_start = np.float32(sum(sums) / (len(sums) * HOP_SIZE))
-        # The offset measured so far comes off first: the blocker starts from rest, and
-        # the whole offset would pass it as a step decaying over 40 ms, which the quiet
-        # input's gate took for a loud note (quiet-40dBFS under 0.02 lost 26 of 46).
-        return np.array(blocker(hop - self._dc_start))  # (aubio reuses its output buffer)
+    def _period_samples(self) -> float | None:
+        """The period of the pitch sounding (samples), for the input repair; else None."""
+        note = self._note
+        midi = note.ref if note is not None and note.reported is not None else self._steady[0]
+        if midi != midi:
+            return None
+        return self._rate / (self._a4 * 2.0 ** ((midi - 69.0) / 12.0))
 
     def _whitened_flux(self, grain: aubio.cvec) -> float:
         """aubio's ``specflux`` onset descriptor from the hop's spectrum, as
