@@ -153,6 +153,9 @@ _LEGATO_SURE_FRAMES = 2  # ... or this many frames, each this sure, this close (
 _LEGATO_SURE = 0.92
 _LEGATO_SURE_SPREAD = 0.2
 _LEGATO_FALL_DB = 6.0  # ... and not while the level falls this fast (see _falling)
+_DRIFT_STEP = 0.5  # semitones: a harmonic's reading drifting (see _drifting) ...
+_DRIFT_AFTER_HOPS = 10  # ... once read this many hops in a row (107 ms) ...
+_DRIFT_GAP_HOPS = 3  # ... across gaps of up to this many unvoiced hops
 _LEGATO_LOOKBACK_S = 0.1
 _LEGATO_LAG_S = 0.045
 _STOPPED_UNDER_DB = 30.0  # a note ending this far under its peak starts no legato note
@@ -164,6 +167,8 @@ _LEGATO_CONFIDENCE = 0.8  # mean over the run; each frame ≥ _MIN_CONFIDENCE
 _HARMONIC_JUMPS = (12.0, 19.0, 24.0, -12.0, -19.0, -24.0)
 _HARMONIC_TOLERANCE = 0.6
 _SUB_HARMONIC_MAX = 16  # a period up to this many times the note's: see _harmonic_jump
+# Harmonics 5–8, and the periods of partials 5 and 7 doubled: see _harmonic_jump.
+_HIGH_HARMONICS = tuple(12.0 * math.log2(k) for k in (2.5, 3.5, 5.0, 6.0, 7.0, 8.0))
 
 # Octave check: normalised square-difference function (NSDF) of the note's audio.
 _CHECK_WINDOW = 2048  # samples at the input rate
@@ -495,6 +500,9 @@ class _Note:
     novelty: float = 0.0  # the largest spectral change of its attack
     restruck: bool = False  # a re-pick of the ringing string, heard by the flux
     over: float = math.nan  # the pitch of the named note its attack cut short (see _restruck)
+    partial: float = math.nan  # the last reading of a harmonic of it, or its drift ...
+    partial_s: float = -math.inf  # ... and when (see _drifting) ...
+    partial_run: int = 0  # ... and how many hops in a row it has been read
     flux: float = 0.0  # the largest spectral flux of its attack
     trough_db: float = 0.0  # the quietest hop since its peak
     shown: float = math.nan  # the pitch its first report showed
@@ -1723,7 +1731,10 @@ class NoteTracker:
         harmonic = _harmonic_jump(offset)
         if confidence >= _MIN_CONFIDENCE and harmonic:
             note.support += 1
-        if harmonic:
+        if harmonic or self._drifting(note, midi, now):
+            continued = now - note.partial_s <= (_DRIFT_GAP_HOPS + 1.5) * self._hop_s
+            note.partial_run = note.partial_run + 1 if continued else 1
+            note.partial, note.partial_s = midi, now
             return
         if self._quiet_frames and self._levels[-1][1] < note.peak_db - _STOPPED_UNDER_DB:
             return  # a stopped string's last murmur: ending (see process), far under its peak
@@ -1739,7 +1750,10 @@ class NoteTracker:
         shown_as = (note.shown, note.reported.midi)
         if any(named == named and _harmonic_jump(note.ref + jump - named) for named in shown_as):
             return  # a harmonic of a name the screen showed: the note still (``ref`` drifted)
-        if age < _CORRECTION_S or note.support < _LEGATO_FRAMES:
+        back = abs(note.ref + jump - note.shown) < _LEGATO_SEMITONES
+        if age < _CORRECTION_S or note.support < _LEGATO_FRAMES or back:
+            # (``back``: the pitch the first report named, after a correction away from it:
+            # the attack's sharp start, or its partials, misread for a moment.)
             if len(run) < _LEGATO_FRAMES:
                 return  # a correction waits for the third frame, as it always has
             # Still the attack (the first frames mix it with what rang before), or a pitch
@@ -1764,6 +1778,26 @@ class NoteTracker:
             new.confidences.append(c)
         self._note = new
         self._try_report(new, now, events)
+
+    def _drifting(self, note: _Note, midi: float, now: float) -> bool:
+        """``midi`` lies within ``_DRIFT_STEP`` of the last of ``_DRIFT_AFTER_HOPS`` or more
+        readings in a row (gaps of up to ``_DRIFT_GAP_HOPS`` unvoiced hops allowed) of one
+        of ``note``'s harmonics (see _harmonic_jump) or of their drift: YIN still reading
+        that partial, drifting away from the harmonic's exact interval (a stiff string's
+        partials are sharp, and a room's comb moves a partial's peak), not a new note. A
+        legato note is a step away from what sounded; a slide starts from the note itself.
+
+        The tuning half of the real notes through a body resonance on D3's 3rd partial:
+        YIN read it for a second, drifting from 69.1 to 70.2, a 20-semitone jump from
+        D3's 50.1 that started a legato note, and one more back at D3. Only after a partial
+        read this long: in a fast run, a reading near an octave of the note for a hop or
+        two, then drifting, is the next note's (a dev fast-16ths note was lost without).
+        """
+        return (
+            note.partial_run >= _DRIFT_AFTER_HOPS
+            and now - note.partial_s <= (_DRIFT_GAP_HOPS + 1.5) * self._hop_s
+            and abs(midi - note.partial) <= _DRIFT_STEP
+        )
 
     def _pitch_run(self, now: float) -> list[tuple[float, float, float]] | None:
         """The last voiced frames, consecutive up to ``now``, when they hold one steady
@@ -2695,7 +2729,15 @@ def _misfit_db(
 def _harmonic_jump(semitones: float) -> bool:
     """A reading ``semitones`` from the sounding note is the note still, not a new one: an
     octave, a twelfth or two octaves either way (a harmonic taking over, or YIN's octave
-    error), or a period 5 to 16 times the note's.
+    error), its 5th to 8th harmonic or twice the period of its 5th or 7th, or a period 5
+    to 16 times the note's.
+
+    A body or a room that lifts one upper partial of a low string far over the rest (a
+    resonance near it, a reverberant room's comb) has YIN read that partial late in the
+    note, for a second or more; a legato note was started on it (the tuning half of the
+    real notes through a 420 Hz resonance or a reverberant room: E2 split at twice the
+    period of its 5th partial, 15.9 semitones up, B3 at its 6th). No hammer, pull-off or
+    slide spans an octave and a third.
 
     The last is a sub-harmonic common to the note and something under it: as a high note
     decays into mains hum, YIN finds a period that fits both (D5 over 60 Hz hum read as
@@ -2706,7 +2748,7 @@ def _harmonic_jump(semitones: float) -> bool:
     figure of 11 conditions moved; on the dev split, let-ring onset F 0.963 → 0.975 (extra
     0.05 → 0.03) and nothing else moved.
     """
-    if any(abs(semitones - k) < _HARMONIC_TOLERANCE for k in _HARMONIC_JUMPS):
+    if any(abs(semitones - k) < _HARMONIC_TOLERANCE for k in (*_HARMONIC_JUMPS, *_HIGH_HARMONICS)):
         return True
     ratio = 2.0 ** (-semitones / 12.0)
     k = round(ratio)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import evalset, realaug
+from bench import evalset, evaluate, realaug
 
 
 def _pluck_after_room() -> tuple[np.ndarray, tuple[evalset.TruthNote, ...]]:
@@ -77,3 +77,25 @@ def test_only_the_tuning_half_is_played(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert out.count("as-is ") >= 3  # two clips listed, and the tally
     assert "clips   2" in out
+
+
+@pytest.mark.skipif(
+    not (evalset.REAL_NOTES / "labels.csv").is_file(), reason="the real notes are not here"
+)
+@pytest.mark.parametrize(
+    ("clip", "variant"),
+    [
+        ("Takamine_Acoustic__Google_Pixel_7__G3", "highpass-150"),  # sharp start, then back
+        ("Takamine_Acoustic__Google_Pixel_7__A2", "shift+3"),  # the same
+        ("Yamaha_2_Acoustic__Nothing_Phone_2a__E2", "body-420"),  # twice the 5th's period
+        ("CS_Telecaster_unplugged__iPhone_11__D3", "body-420"),  # the 3rd partial drifting
+        ("Fender_Stratocaster_amp__iPhone_11__B3", "reverb"),  # the 6th partial
+    ],
+)
+def test_a_note_of_the_tuning_half_played_another_way_stays_one_note(
+    clip: str, variant: str
+) -> None:
+    (played,) = (c for c in realaug.tuning_half() if clip in c.name)
+    ((_, (audio, truth)),) = realaug.variants(played.audio, played.notes, [variant])
+    found = evaluate.ours(audio, evalset.SR)
+    assert len(found) == 1 and evaluate.match(truth, found) == {0: 0}, found
