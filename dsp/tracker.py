@@ -232,6 +232,7 @@ _SHS_STEP = 0.1  # semitones between the pitches tried
 _SHS_HARMONICS = 16
 _SHS_MAX_HZ = 4000.0
 _SHS_GIVE_WAY = 0.8
+_PARTIAL_OF_SHARE = 0.75  # a pitch the name is a partial of sums this well (see _partial_of)
 _BEFORE_GUARD = 96  # samples: 2 ms (see _new_over_ringing)
 _RANG_MIN_SHARE = 0.1  # of the attack's spectral energy: something rang before it
 _ADDED_MIN_SHARE = 0.1  # ... and something new came with it
@@ -1623,6 +1624,7 @@ class NoteTracker:
         self._decide(note, _median([m for m in pool if abs(m - last) < 0.5]), now)
         name = self._settled_name(note, self._early_name(note, note.ref, now))
         name = self._harmonic_name(note, name, now)
+        name = self._partial_of(note, name, now)
         note.reported = self._event(note, name, None, now)
         note.shown = name
         if self._held:
@@ -2354,6 +2356,57 @@ class NoteTracker:
         plain = self._shs_pick(self._peaks(spectrum), midi)
         new = self._new_over_ringing(note, audio, spectrum, midi, plain)
         return plain if new is None else new
+
+    def _partial_of(self, note: _Note, midi: float, now: float) -> float:
+        """The first report's name: ``midi``, or the lowest pitch it is the ``k``-th partial
+        of (``k`` 3–8) whose harmonic sum over the attack's spectrum (see _harmonic_name)
+        is at least ``_PARTIAL_OF_SHARE`` of ``midi``'s and which has partials of its own
+        there: between its multiples of ``k``, at least 0.2 of the energy at those (see
+        _owns_partials) and 0.05 of the loudest peak's (a sine's sub-harmonics sum as well
+        as it does, with nothing between its multiples). Only for a
+        note that began with no note sounding, bar short ones that may be its pick's touch
+        (over strings still ringing, their partials are the attack's as much as its own:
+        dev let-ring lost 2 first names).
+
+        A body or a microphone that lifts one partial of a low string (or loses its
+        fundamental) has YIN, and the sums, read that partial at the attack; the string's
+        other partials are there all the same, and a note played alone has no partials
+        between its own. Not for octaves: ``_early_name`` decides those.
+        """
+        attack = self._attack_audio(note, now)
+        if attack is None or not (note.from_room or self._only_touches_before(note)):
+            return midi
+        spectrum = attack[1]
+        sums = self._shs_sign @ np.take(self._peaks(spectrum), self._shs_index, mode="wrap")
+        grid = self._shs_grid
+        near = np.abs(grid - midi) <= 0.25
+        if not near.any() or not sums[near].max() > 0.0:
+            return midi
+        floor = _PARTIAL_OF_SHARE * float(sums[near].max())
+        loud = _EARLY_OWN_SHARE * float(spectrum.max()) ** 2
+        for k in range(_PHANTOM_HARMONICS, 2, -1):
+            sub = midi - 12.0 * math.log2(k)
+            around = np.abs(grid - sub) <= 0.25
+            if not around.any() or sums[around].max() < floor:
+                continue
+            own = tuple(j for j in range(k + 1, 3 * k + 1) if j % k)
+            if sum(self._peak_energies(spectrum, sub, own)) < loud or not self._owns_partials(
+                spectrum, sub, k
+            ):
+                continue
+            return float(grid[around][np.argmax(sums[around])])
+        return midi
+
+    def _only_touches_before(self, note: _Note) -> bool:
+        """Every note played within 2.5 s before ``note`` is a short one still held as a
+        possible pick's touch (see _release_held): nothing that rang for long."""
+        held = [event.onset_s for event, _ in self._held]  # (rounded to 0.1 ms)
+        since = note.onset_s - _RINGING_S
+        return all(
+            any(abs(t - h) < 1e-3 for h in held)
+            for _, t in self._played
+            if since <= t < note.onset_s
+        )
 
     def _peaks(self, spectrum: np.ndarray) -> np.ndarray:
         """The compressed spectrum the harmonic sums read (see _harmonic_name)."""

@@ -99,3 +99,16 @@ def test_a_note_of_the_tuning_half_played_another_way_stays_one_note(
     ((_, (audio, truth)),) = realaug.variants(played.audio, played.notes, [variant])
     found = evaluate.ours(audio, evalset.SR)
     assert len(found) == 1 and evaluate.match(truth, found) == {0: 0}, found
+
+
+@pytest.mark.skipif(
+    not (evalset.REAL_NOTES / "labels.csv").is_file(), reason="the real notes are not here"
+)
+@pytest.mark.parametrize("variant", ["highpass-150", "shift-3"])
+def test_a_low_string_whose_attack_reads_its_3rd_partial_is_first_shown_as_itself(
+    variant: str,
+) -> None:
+    (played,) = (c for c in realaug.tuning_half() if "Grand_Acoustic__iPhone_7__E2" in c.name)
+    ((_, (audio, truth)),) = realaug.variants(played.audio, played.notes, [variant])
+    found = evaluate.ours(audio, evalset.SR)
+    assert [(d.first_midi, d.midi) for d in found] == [(truth[0].midi, truth[0].midi)]
