@@ -59,6 +59,8 @@ _RESTART_DB = 6.0  # a trigger this much over a pending note's peak is its real 
 _RESTART_DIP_DB = 12.0  # ... or one after the pending note fell this far: a new sound
 _BLIP_S = 0.25
 _BLIP_DB = 15.0
+_TOUCH_BLIP_S = 0.1  # ... or this close before a note (a pick's touch, see _blip) ...
+_TOUCH_BLIP_DB = 10.0  # ... and this much under it
 _HOLD_S = 0.4  # a held short note is reported by then whatever follows
 _NOVELTY_RATIO = 2.5  # specdiff over its recent median: a re-attack (see _is_novel)
 _NOVELTY_HISTORY = 8
@@ -944,15 +946,26 @@ class NoteTracker:
             events.append(self._held.pop(0)[0])
 
     def _drop_blips(self, note: _Note) -> None:
-        """Drop the held short notes that ``note`` (named) peaks ``_BLIP_DB`` over, when it
-        began within ``_BLIP_S`` of them."""
+        """Drop the held short notes that were the pick before ``note`` (see _blip)."""
         self._held = [
-            (event, peak)
-            for event, peak in self._held
-            if not (
-                0.0 < note.onset_s - event.onset_s < _BLIP_S and note.peak_db - peak >= _BLIP_DB
-            )
+            (event, peak) for event, peak in self._held if not self._blip(event, peak, note)
         ]
+
+    @staticmethod
+    def _blip(event: NoteEvent, peak_db: float, note: _Note) -> bool:
+        """The held short note ``event`` (its peak ``peak_db``) was the pick before ``note``:
+        ``note`` began within ``_BLIP_S`` of it and peaks ``_BLIP_DB`` over it, or within
+        ``_TOUCH_BLIP_S`` and ``_TOUCH_BLIP_DB`` over it. A touch sounds for as long as
+        the pick rests on the string before it plucks, 50–90 ms; no note is played that
+        briefly, that much softer than the next, in a run (re-picks are never held: see
+        _restruck). The tuning half of the real notes through a 180 Hz resonance: a
+        Takamine's touch, 54 ms before its D3 and 14 dB under it, was kept as a G#3."""
+        since = note.onset_s - event.onset_s
+        louder = note.peak_db - peak_db
+        return since > 0.0 and (
+            (since < _BLIP_S and louder >= _BLIP_DB)
+            or (since < _TOUCH_BLIP_S and louder >= _TOUCH_BLIP_DB)
+        )
 
     # -- level --------------------------------------------------------------------------
 

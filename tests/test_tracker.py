@@ -259,6 +259,28 @@ def test_a_click_before_a_pluck_does_not_move_its_onset() -> None:
     assert notes[0].onset_s == pytest.approx(0.8, abs=0.005)
 
 
+def touch_then_pluck(*, before_s: float, under_db: float, touch_s: float) -> np.ndarray:
+    """A short G#3 (the pick resting on the string, or a note) ``under_db`` under a D3
+    plucked ``before_s`` after it began."""
+    note = signals.harmonic_tone(hz(50), 1.0, decay_s=0.8)
+    touch = signals.harmonic_tone(hz(56), touch_s) * np.float32(10 ** (-under_db / 20))
+    x = np.zeros(round(before_s * SR) + len(note), dtype=np.float32)
+    x[: len(touch)] += touch
+    x[round(before_s * SR) :] += note
+    return padded(x)
+
+
+@pytest.mark.parametrize("before_s", [0.06, 0.08])
+def test_a_touch_just_before_a_much_louder_pluck_is_no_note(before_s: float) -> None:
+    notes = finals(touch_then_pluck(before_s=before_s, under_db=11.0, touch_s=0.05))
+    assert [(n.midi, round(n.onset_s - LEAD_S, 2)) for n in notes] == [(50, before_s)]
+
+
+def test_a_short_note_well_before_a_louder_one_is_kept() -> None:
+    notes = finals(touch_then_pluck(before_s=0.15, under_db=11.0, touch_s=0.12))
+    assert [n.midi for n in notes] == [56, 50]
+
+
 @pytest.mark.parametrize(
     "noise",
     [
