@@ -60,6 +60,8 @@ _RESTART_DB = 6.0  # a trigger this much over a pending note's peak is its real 
 _RESTART_DIP_DB = 12.0  # ... or one after the pending note fell this far: a new sound
 _BLIP_S = 0.25
 _BLIP_DB = 15.0
+_TOUCH_BLIP_S = 0.1  # ... or this close before a note (a pick's touch, see _blip) ...
+_TOUCH_BLIP_DB = 10.0  # ... and this much under it
 _HOLD_S = 0.4  # a held short note is reported by then whatever follows
 _NOVELTY_RATIO = 2.5  # specdiff over its recent median: a re-attack (see _is_novel)
 _NOVELTY_HISTORY = 8
@@ -154,6 +156,9 @@ _LEGATO_SURE_FRAMES = 2  # ... or this many frames, each this sure, this close (
 _LEGATO_SURE = 0.92
 _LEGATO_SURE_SPREAD = 0.2
 _LEGATO_FALL_DB = 6.0  # ... and not while the level falls this fast (see _falling)
+_DRIFT_STEP = 0.5  # semitones: a harmonic's reading drifting (see _drifting) ...
+_DRIFT_AFTER_HOPS = 10  # ... once read this many hops in a row (107 ms) ...
+_DRIFT_GAP_HOPS = 3  # ... across gaps of up to this many unvoiced hops
 _LEGATO_LOOKBACK_S = 0.1
 _LEGATO_LAG_S = 0.045
 _STOPPED_UNDER_DB = 30.0  # a note ending this far under its peak starts no legato note
@@ -165,6 +170,8 @@ _LEGATO_CONFIDENCE = 0.8  # mean over the run; each frame ≥ _MIN_CONFIDENCE
 _HARMONIC_JUMPS = (12.0, 19.0, 24.0, -12.0, -19.0, -24.0)
 _HARMONIC_TOLERANCE = 0.6
 _SUB_HARMONIC_MAX = 16  # a period up to this many times the note's: see _harmonic_jump
+# Harmonics 5–8, and the periods of partials 5 and 7 doubled: see _harmonic_jump.
+_HIGH_HARMONICS = tuple(12.0 * math.log2(k) for k in (2.5, 3.5, 5.0, 6.0, 7.0, 8.0))
 
 # Octave check: normalised square-difference function (NSDF) of the note's audio.
 _CHECK_WINDOW = 2048  # samples at the input rate
@@ -228,6 +235,7 @@ _SHS_STEP = 0.1  # semitones between the pitches tried
 _SHS_HARMONICS = 16
 _SHS_MAX_HZ = 4000.0
 _SHS_GIVE_WAY = 0.8
+_PARTIAL_OF_SHARE = 0.75  # a pitch the name is a partial of sums this well (see _partial_of)
 _BEFORE_GUARD = 96  # samples: 2 ms (see _new_over_ringing)
 _RANG_MIN_SHARE = 0.1  # of the attack's spectral energy: something rang before it
 _ADDED_MIN_SHARE = 0.1  # ... and something new came with it
@@ -496,6 +504,9 @@ class _Note:
     novelty: float = 0.0  # the largest spectral change of its attack
     restruck: bool = False  # a re-pick of the ringing string, heard by the flux
     over: float = math.nan  # the pitch of the named note its attack cut short (see _restruck)
+    partial: float = math.nan  # the last reading of a harmonic of it, or its drift ...
+    partial_s: float = -math.inf  # ... and when (see _drifting) ...
+    partial_run: int = 0  # ... and how many hops in a row it has been read
     flux: float = 0.0  # the largest spectral flux of its attack
     trough_db: float = 0.0  # the quietest hop since its peak
     shown: float = math.nan  # the pitch its first report showed
@@ -946,15 +957,26 @@ class NoteTracker:
             events.append(self._held.pop(0)[0])
 
     def _drop_blips(self, note: _Note) -> None:
-        """Drop the held short notes that ``note`` (named) peaks ``_BLIP_DB`` over, when it
-        began within ``_BLIP_S`` of them."""
+        """Drop the held short notes that were the pick before ``note`` (see _blip)."""
         self._held = [
-            (event, peak)
-            for event, peak in self._held
-            if not (
-                0.0 < note.onset_s - event.onset_s < _BLIP_S and note.peak_db - peak >= _BLIP_DB
-            )
+            (event, peak) for event, peak in self._held if not self._blip(event, peak, note)
         ]
+
+    @staticmethod
+    def _blip(event: NoteEvent, peak_db: float, note: _Note) -> bool:
+        """The held short note ``event`` (its peak ``peak_db``) was the pick before ``note``:
+        ``note`` began within ``_BLIP_S`` of it and peaks ``_BLIP_DB`` over it, or within
+        ``_TOUCH_BLIP_S`` and ``_TOUCH_BLIP_DB`` over it. A touch sounds for as long as
+        the pick rests on the string before it plucks, 50–90 ms; no note is played that
+        briefly, that much softer than the next, in a run (re-picks are never held: see
+        _restruck). The tuning half of the real notes through a 180 Hz resonance: a
+        Takamine's touch, 54 ms before its D3 and 14 dB under it, was kept as a G#3."""
+        since = note.onset_s - event.onset_s
+        louder = note.peak_db - peak_db
+        return since > 0.0 and (
+            (since < _BLIP_S and louder >= _BLIP_DB)
+            or (since < _TOUCH_BLIP_S and louder >= _TOUCH_BLIP_DB)
+        )
 
     # -- level --------------------------------------------------------------------------
 
@@ -1629,6 +1651,7 @@ class NoteTracker:
         self._decide(note, _median([m for m in pool if abs(m - last) < 0.5]), now)
         name = self._settled_name(note, self._early_name(note, note.ref, now))
         name = self._harmonic_name(note, name, now)
+        name = self._partial_of(note, name, now)
         note.reported = self._event(note, name, None, now)
         note.shown = name
         if self._held:
@@ -1762,7 +1785,10 @@ class NoteTracker:
         harmonic = _harmonic_jump(offset)
         if confidence >= _MIN_CONFIDENCE and harmonic:
             note.support += 1
-        if harmonic:
+        if harmonic or self._drifting(note, midi, now):
+            continued = now - note.partial_s <= (_DRIFT_GAP_HOPS + 1.5) * self._hop_s
+            note.partial_run = note.partial_run + 1 if continued else 1
+            note.partial, note.partial_s = midi, now
             return
         if self._quiet_frames and self._levels[-1][1] < note.peak_db - _STOPPED_UNDER_DB:
             return  # a stopped string's last murmur: ending (see process), far under its peak
@@ -1778,7 +1804,10 @@ class NoteTracker:
         shown_as = (note.shown, note.reported.midi)
         if any(named == named and _harmonic_jump(note.ref + jump - named) for named in shown_as):
             return  # a harmonic of a name the screen showed: the note still (``ref`` drifted)
-        if age < _CORRECTION_S or note.support < _LEGATO_FRAMES:
+        back = abs(note.ref + jump - note.shown) < _LEGATO_SEMITONES
+        if age < _CORRECTION_S or note.support < _LEGATO_FRAMES or back:
+            # (``back``: the pitch the first report named, after a correction away from it:
+            # the attack's sharp start, or its partials, misread for a moment.)
             if len(run) < _LEGATO_FRAMES:
                 return  # a correction waits for the third frame, as it always has
             # Still the attack (the first frames mix it with what rang before), or a pitch
@@ -1803,6 +1832,26 @@ class NoteTracker:
             new.confidences.append(c)
         self._note = new
         self._try_report(new, now, events)
+
+    def _drifting(self, note: _Note, midi: float, now: float) -> bool:
+        """``midi`` lies within ``_DRIFT_STEP`` of the last of ``_DRIFT_AFTER_HOPS`` or more
+        readings in a row (gaps of up to ``_DRIFT_GAP_HOPS`` unvoiced hops allowed) of one
+        of ``note``'s harmonics (see _harmonic_jump) or of their drift: YIN still reading
+        that partial, drifting away from the harmonic's exact interval (a stiff string's
+        partials are sharp, and a room's comb moves a partial's peak), not a new note. A
+        legato note is a step away from what sounded; a slide starts from the note itself.
+
+        The tuning half of the real notes through a body resonance on D3's 3rd partial:
+        YIN read it for a second, drifting from 69.1 to 70.2, a 20-semitone jump from
+        D3's 50.1 that started a legato note, and one more back at D3. Only after a partial
+        read this long: in a fast run, a reading near an octave of the note for a hop or
+        two, then drifting, is the next note's (a dev fast-16ths note was lost without).
+        """
+        return (
+            note.partial_run >= _DRIFT_AFTER_HOPS
+            and now - note.partial_s <= (_DRIFT_GAP_HOPS + 1.5) * self._hop_s
+            and abs(midi - note.partial) <= _DRIFT_STEP
+        )
 
     def _pitch_run(self, now: float) -> list[tuple[float, float, float]] | None:
         """The last voiced frames, consecutive up to ``now``, when they hold one steady
@@ -2360,6 +2409,57 @@ class NoteTracker:
         new = self._new_over_ringing(note, audio, spectrum, midi, plain)
         return plain if new is None else new
 
+    def _partial_of(self, note: _Note, midi: float, now: float) -> float:
+        """The first report's name: ``midi``, or the lowest pitch it is the ``k``-th partial
+        of (``k`` 3–8) whose harmonic sum over the attack's spectrum (see _harmonic_name)
+        is at least ``_PARTIAL_OF_SHARE`` of ``midi``'s and which has partials of its own
+        there: between its multiples of ``k``, at least 0.2 of the energy at those (see
+        _owns_partials) and 0.05 of the loudest peak's (a sine's sub-harmonics sum as well
+        as it does, with nothing between its multiples). Only for a
+        note that began with no note sounding, bar short ones that may be its pick's touch
+        (over strings still ringing, their partials are the attack's as much as its own:
+        dev let-ring lost 2 first names).
+
+        A body or a microphone that lifts one partial of a low string (or loses its
+        fundamental) has YIN, and the sums, read that partial at the attack; the string's
+        other partials are there all the same, and a note played alone has no partials
+        between its own. Not for octaves: ``_early_name`` decides those.
+        """
+        attack = self._attack_audio(note, now)
+        if attack is None or not (note.from_room or self._only_touches_before(note)):
+            return midi
+        spectrum = attack[1]
+        sums = self._shs_sign @ np.take(self._peaks(spectrum), self._shs_index, mode="wrap")
+        grid = self._shs_grid
+        near = np.abs(grid - midi) <= 0.25
+        if not near.any() or not sums[near].max() > 0.0:
+            return midi
+        floor = _PARTIAL_OF_SHARE * float(sums[near].max())
+        loud = _EARLY_OWN_SHARE * float(spectrum.max()) ** 2
+        for k in range(_PHANTOM_HARMONICS, 2, -1):
+            sub = midi - 12.0 * math.log2(k)
+            around = np.abs(grid - sub) <= 0.25
+            if not around.any() or sums[around].max() < floor:
+                continue
+            own = tuple(j for j in range(k + 1, 3 * k + 1) if j % k)
+            if sum(self._peak_energies(spectrum, sub, own)) < loud or not self._owns_partials(
+                spectrum, sub, k
+            ):
+                continue
+            return float(grid[around][np.argmax(sums[around])])
+        return midi
+
+    def _only_touches_before(self, note: _Note) -> bool:
+        """Every note played within 2.5 s before ``note`` is a short one still held as a
+        possible pick's touch (see _release_held): nothing that rang for long."""
+        held = [event.onset_s for event, _ in self._held]  # (rounded to 0.1 ms)
+        since = note.onset_s - _RINGING_S
+        return all(
+            any(abs(t - h) < 1e-3 for h in held)
+            for _, t in self._played
+            if since <= t < note.onset_s
+        )
+
     def _peaks(self, spectrum: np.ndarray) -> np.ndarray:
         """The compressed spectrum the harmonic sums read (see _harmonic_name)."""
         root = np.sqrt(spectrum[: self._shs_bins + 1]).astype(np.float32)
@@ -2734,7 +2834,15 @@ def _misfit_db(
 def _harmonic_jump(semitones: float) -> bool:
     """A reading ``semitones`` from the sounding note is the note still, not a new one: an
     octave, a twelfth or two octaves either way (a harmonic taking over, or YIN's octave
-    error), or a period 5 to 16 times the note's.
+    error), its 5th to 8th harmonic or twice the period of its 5th or 7th, or a period 5
+    to 16 times the note's.
+
+    A body or a room that lifts one upper partial of a low string far over the rest (a
+    resonance near it, a reverberant room's comb) has YIN read that partial late in the
+    note, for a second or more; a legato note was started on it (the tuning half of the
+    real notes through a 420 Hz resonance or a reverberant room: E2 split at twice the
+    period of its 5th partial, 15.9 semitones up, B3 at its 6th). No hammer, pull-off or
+    slide spans an octave and a third.
 
     The last is a sub-harmonic common to the note and something under it: as a high note
     decays into mains hum, YIN finds a period that fits both (D5 over 60 Hz hum read as
@@ -2745,7 +2853,7 @@ def _harmonic_jump(semitones: float) -> bool:
     figure of 11 conditions moved; on the dev split, let-ring onset F 0.963 → 0.975 (extra
     0.05 → 0.03) and nothing else moved.
     """
-    if any(abs(semitones - k) < _HARMONIC_TOLERANCE for k in _HARMONIC_JUMPS):
+    if any(abs(semitones - k) < _HARMONIC_TOLERANCE for k in (*_HARMONIC_JUMPS, *_HIGH_HARMONICS)):
         return True
     ratio = 2.0 ** (-semitones / 12.0)
     k = round(ratio)

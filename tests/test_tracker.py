@@ -290,6 +290,28 @@ def test_a_click_before_a_pluck_does_not_move_its_onset() -> None:
     assert notes[0].onset_s == pytest.approx(0.8, abs=0.005)
 
 
+def touch_then_pluck(*, before_s: float, under_db: float, touch_s: float) -> np.ndarray:
+    """A short G#3 (the pick resting on the string, or a note) ``under_db`` under a D3
+    plucked ``before_s`` after it began."""
+    note = signals.harmonic_tone(hz(50), 1.0, decay_s=0.8)
+    touch = signals.harmonic_tone(hz(56), touch_s) * np.float32(10 ** (-under_db / 20))
+    x = np.zeros(round(before_s * SR) + len(note), dtype=np.float32)
+    x[: len(touch)] += touch
+    x[round(before_s * SR) :] += note
+    return padded(x)
+
+
+@pytest.mark.parametrize("before_s", [0.06, 0.08])
+def test_a_touch_just_before_a_much_louder_pluck_is_no_note(before_s: float) -> None:
+    notes = finals(touch_then_pluck(before_s=before_s, under_db=11.0, touch_s=0.05))
+    assert [(n.midi, round(n.onset_s - LEAD_S, 2)) for n in notes] == [(50, before_s)]
+
+
+def test_a_short_note_well_before_a_louder_one_is_kept() -> None:
+    notes = finals(touch_then_pluck(before_s=0.15, under_db=11.0, touch_s=0.12))
+    assert [n.midi for n in notes] == [56, 50]
+
+
 @pytest.mark.parametrize(
     "noise",
     [
@@ -363,6 +385,40 @@ def test_legato_note_without_attack_is_a_second_note(first: int, second: int) ->
     notes = finals(legato(first, second))
     assert [n.midi for n in notes] == [first, second]
     assert notes[1].onset_s == pytest.approx(LEAD_S + 0.7, abs=0.05)
+
+
+def lifted_partial(midi: int, *, k: int = 3, seconds: float = 2.0) -> np.ndarray:
+    """``midi`` with partials 1–8 dying in 0.25 s but its ``k``-th (a body's resonance)
+    ringing on, 6 dB over the fundamental's start, and drifting a semitone sharp from
+    0.5 s to 1.5 s: what YIN reads late in the note is that partial, drifting."""
+    t = np.arange(round(seconds * SR)) / SR
+    x = np.zeros_like(t)
+    for j in range(1, 9):
+        if j == k:
+            drift = 2.0 ** (np.clip(t - 0.5, 0.0, 1.0) / 12.0)
+            x += 0.5 * np.exp(-t / 3.0) * np.sin(2 * np.pi * np.cumsum(j * hz(midi) * drift) / SR)
+        else:
+            x += np.exp(-t / 0.25) / j * np.sin(2 * np.pi * j * hz(midi) * t)
+    return padded((0.3 * x).astype(np.float32))
+
+
+@pytest.mark.parametrize("midi", [45, 50, 55])
+def test_an_upper_partial_drifting_away_from_its_harmonic_is_the_note_still(midi: int) -> None:
+    notes = finals(lifted_partial(midi))
+    assert [n.midi for n in notes] == [midi]
+
+
+@pytest.mark.parametrize(
+    ("semitones", "harmonic"),
+    [(12.0, True), (19.0, True), (15.86, True), (27.86, True), (31.0, True), (36.0, True)]
+    + [(2.0, False), (7.0, False), (14.0, False), (17.0, False), (-7.0, False)],
+)
+def test_a_legato_jump_to_a_harmonic_of_the_note_is_the_note(
+    semitones: float, harmonic: bool
+) -> None:
+    from dsp.tracker import _harmonic_jump
+
+    assert _harmonic_jump(semitones) == harmonic
 
 
 # -- settings -----------------------------------------------------------------------------
