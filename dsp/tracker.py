@@ -38,7 +38,8 @@ _ONE32 = np.float32(1.0)
 # aubio's hfc onsets (see _HfcOnsets).
 _HFC_WINDOW = 1024  # half-rate samples
 _HFC_HOP = 256
-_HFC_PENDING = 32  # hops kept before their descriptors are computed anyway
+_HFC_PENDING = 64  # hops kept before their descriptors are computed anyway ...
+_HFC_TAIL = 14  # ... those of the last hops first, often all that is needed (see _resume)
 _HFC_DELAY_HOPS = 4.3
 _HFC_MIN_GAP_S = 0.05
 _HFC_SILENCE = 1e-9  # mean square: −90 dB
@@ -238,6 +239,8 @@ _FRESH_SHARE = 0.05  # ... this share of the loudest peak
 _OWN_PARTIALS_SHARE = 0.2  # a sub-harmonic's own partials in what a note added
 _OCTAVE_ODD = 0.3  # other harmonics' mean under this share of the k-th's: see _octave_over
 _OVER_STEPS = 2  # octaves or twelfths over the harmonic sum's pick at most
+_HARMONIC_NUMBERS = np.arange(1, _SHS_HARMONICS + 1)
+_MULTIPLES = {k: _HARMONIC_NUMBERS % k == 0 for k in (2, 3)}  # which of them ``k`` divides
 
 # Let-ring: a final pitch that a note played within 2.5 s had (or a sub-harmonic of it)
 # gives way to the first report's, 1.5+ semitones higher (see _not_ringing).
@@ -332,7 +335,9 @@ class _HfcOnsets:
     the most of any of the tracker's aubio calls. Here each hop's audio is only kept; when
     asked (or every ``_HFC_PENDING`` hops), the descriptors of the hops since are computed
     in one batched FFT and aubio's peak picker is run over them, as aubio does, step by
-    step (``src/onset/onset.c`` and ``peakpicker.c`` of aubio 0.4.9):
+    step (``src/onset/onset.c`` and ``peakpicker.c`` of aubio 0.4.9), or over the last
+    ``_HFC_TAIL`` of them only, when those tell what all of them would (see _resume: on
+    the dev split they always did; a fast run asks every ~90 hops):
 
     * descriptor: a Hann window of 1024 half-rate samples, magnitudes ``log(1 + |X|)``,
       summed weighted by bin number plus one (``hfc``);
@@ -398,30 +403,84 @@ class _HfcOnsets:
         return frames + _HFC_HOP + _HFC_HOP // 2 - self._delay
 
     def _advance(self) -> None:
-        """The pending hops' descriptors in one FFT, their thresholded values in one
-        product, then aubio's onset test hop by hop."""
+        """The pending hops' peak-picker values, then aubio's onset test hop by hop; when
+        many are pending, only the last few hops' (see _resume), if that is exact."""
         k = self._pending
-        audio = self._audio
-        if k == 1:
-            frames = audio[None, :_HFC_WINDOW]
-        else:
-            size = audio.itemsize
-            frames = np.lib.stride_tricks.as_strided(
-                audio, (k, _HFC_WINDOW), (_HFC_HOP * size, size), writeable=False
-            )
+        tail = _HFC_TAIL + _PEAK_SPAN - 1  # the descriptors the last _HFC_TAIL values need
+        late = None
+        if k > tail and self._frames > self._delay:
+            late = self._descriptors(k - tail, tail)
+            if self._resume(late, k):
+                self._finish_advance(late, k)
+                return
+        early = self._descriptors(0, k if late is None else k - tail)
+        descriptors = early if late is None else np.concatenate((early, late))
+        history = np.concatenate((self._history, descriptors))
+        for j, value in enumerate(self._thresholded(history, k).tolist()):
+            self._step(value, j)
+        self._finish_advance(history, k)
+
+    def _descriptors(self, first: int, count: int) -> np.ndarray:
+        """The hfc descriptors of ``count`` pending hops from the ``first``-th, in one
+        batched FFT."""
+        size = self._audio.itemsize
+        frames = np.lib.stride_tricks.as_strided(
+            self._audio[first * _HFC_HOP :],
+            (count, _HFC_WINDOW),
+            (_HFC_HOP * size, size),
+            writeable=False,
+        )
         magnitudes = np.abs(np.fft.rfft(frames * self._window, axis=1))
         np.log1p(magnitudes, out=magnitudes)
-        history = np.concatenate((self._history, magnitudes @ self._weights))
-        self._history = history[k:]
-        smooth = history[self._spans[:k]] @ self._smoothing
+        return magnitudes @ self._weights
+
+    def _thresholded(self, descriptors: np.ndarray, count: int) -> np.ndarray:
+        """The peak picker's values of the last ``count`` hops of ``descriptors`` (each
+        needs the six before it too)."""
+        spans = descriptors[self._spans[:count] + (len(descriptors) - count - _PEAK_SPAN + 1)]
+        smooth = spans @ self._smoothing
         middle = np.partition(smooth[:, :_PEAK_SPAN], _PEAK_SPAN // 2, axis=1)
-        thresholded = (
+        return (
             smooth[:, _PEAK_POST]
             - middle[:, _PEAK_SPAN // 2]
             - _PEAK_THRESHOLD * smooth[:, _PEAK_SPAN]
         )
-        for j, value in enumerate(thresholded.tolist()):
-            self._step(value, j)
+
+    def _resume(self, late: np.ndarray, k: int) -> bool:
+        """Run the onset test over the last of the ``k`` pending hops only (``late``: the
+        descriptors of their last ``_HFC_TAIL`` + 6), when that gives what running it over
+        all of them would; False when it cannot tell.
+
+        It can from the end of a run of hops with no peak of the thresholded values over
+        zero (no onset, whatever came before) at least ``_min_gap`` long: an onset before
+        that run, wherever it lay, is then over ``_min_gap`` before any the test can find
+        after it (an onset lies half a hop to a hop and a half back), so the test finds
+        the same onsets there as it would have, and only the last onset's time, which
+        ``last`` reads after an onset, was skipped. Not at the stream's start, where the
+        delay counts too (see _step)."""
+        values = self._thresholded(late, _HFC_TAIL).tolist()
+        quiet = self._min_gap // _HFC_HOP + 1  # hops: ``_min_gap`` < quiet hops - a hop
+        run = 0
+        resume = None
+        for j in range(2, _HFC_TAIL):
+            s0, s1, s2 = values[j - 2 : j + 1]
+            run = 0 if s1 > s0 and s1 > s2 and s1 > 0.0 else run + 1
+            if run >= quiet:
+                resume = j + 1  # the first hop (of the tail) after the run
+        if resume is None:
+            return False
+        self._peek = values[resume - 3 : resume]
+        first = k - _HFC_TAIL  # the tail's first hop, among the pending ones
+        self._frames += (first + resume) * _HFC_HOP
+        self._onset = False
+        for j in range(resume, _HFC_TAIL):
+            self._step(values[j], first + j)
+        return True
+
+    def _finish_advance(self, descriptors: np.ndarray, k: int) -> None:
+        """Keep the last six descriptors and the audio the next hops' frames overlap."""
+        self._history = descriptors[-(_PEAK_SPAN - 1) :].copy()
+        audio = self._audio
         audio[: self._kept] = audio[k * _HFC_HOP : k * _HFC_HOP + self._kept]
         self._pending = 0
 
@@ -1382,12 +1441,13 @@ class NoteTracker:
         if new_midi != new_midi and at * b >= heard:
             return None
         first = n - (blocks - at) * b  # the break, in ``audio``
-        if self._added_db(audio, first, after * b, tau) < -_ADDED_DB:
-            return None
+        # (The level first: it is the cheaper test, and refuses most breaks on fast runs.)
         width = max(b, round(tau))
         last = min(max(first + heard - at * b, first + b), n)
         level = power[first : last + 1] - power[first - width : last + 1 - width]
         if level[1:].min() < level[0] * 10.0 ** (-_STOPPED_DB / 10.0):
+            return None
+        if self._added_db(audio, first, after * b, tau) < -_ADDED_DB:
             return None
         if new_midi == new_midi:
             half = self._glide_half(audio, power, blocks, at, ref, new_midi)
@@ -2261,27 +2321,21 @@ class NoteTracker:
         if previous is not None and abs(previous[0] - midi) < 0.5:
             return midi
         for _ in range(_OVER_STEPS):
+            at = self._harmonic_peaks(peaks, midi)  # (read once for both k)
             for k in (2, 3):
                 up = midi + 12.0 * math.log2(k)
-                if up <= self._max_voiced and self._only_multiples(peaks, midi, k):
+                if up <= self._max_voiced and _only_multiples(at, k):
                     midi = up
                     break
             else:
                 return midi
         return midi
 
-    def _only_multiples(self, peaks: np.ndarray, midi: float, k: int) -> bool:
-        """``peaks`` (see _peaks) hold next to nothing at ``midi``'s harmonics (up to 16,
-        under 4 kHz) that are not multiples of ``k``: their mean under 0.3 of the mean at
-        those that are."""
+    def _harmonic_peaks(self, peaks: np.ndarray, midi: float) -> np.ndarray:
+        """``peaks`` (see _peaks) at ``midi``'s harmonics 1–16 under 4 kHz."""
         f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
-        ks = np.arange(1, _SHS_HARMONICS + 1)
-        ks = ks[ks * f0 < _SHS_MAX_HZ]
-        multiples = ks % k == 0
-        if not multiples.any():
-            return False
-        at = peaks[np.rint(ks * f0 / self._bin_hz).astype(np.intp)]
-        return float(at[~multiples].mean()) < _OCTAVE_ODD * float(at[multiples].mean())
+        ks = _HARMONIC_NUMBERS[_HARMONIC_NUMBERS * f0 < _SHS_MAX_HZ]
+        return peaks[np.rint(ks * f0 / self._bin_hz).astype(np.intp)]
 
     @staticmethod
     def _added(spectrum: np.ndarray, rang: np.ndarray | None) -> np.ndarray | None:
@@ -2740,6 +2794,16 @@ def _harmonic_number(high: float, low: float) -> int | None:
         if abs(high - low - 12.0 * math.log2(k)) < 0.5:
             return k
     return None
+
+
+def _only_multiples(at: np.ndarray, k: int) -> bool:
+    """``at`` (a pitch's peaks at its harmonics 1, 2, ..., see _harmonic_peaks) holds next
+    to nothing at the harmonics that are not multiples of ``k``: their mean under 0.3 of
+    the mean at those that are (see _octave_over)."""
+    if len(at) < k:
+        return False  # no multiple of ``k`` under 4 kHz
+    multiples = _MULTIPLES[k][: len(at)]
+    return float(_mean32(at[~multiples])) < _OCTAVE_ODD * float(_mean32(at[multiples]))
 
 
 def _pitch_class_distance(a: float, b: float) -> float:
