@@ -33,8 +33,7 @@ _ONSET_WINDOW = 512
 _WHITENING_FLOOR = 1e-4  # the peaks' start
 _WHITENING_DROP = 0.001  # the peaks fall 60 dB ...
 _WHITENING_S = 100.0  # ... in this long
-_COMPRESSION = np.float32(10.0)
-_ONE32 = np.float32(1.0)
+_COMPRESSION = 10.0
 # aubio's hfc onsets (see _HfcOnsets).
 _HFC_WINDOW = 1024  # half-rate samples
 _HFC_HOP = 256
@@ -623,9 +622,15 @@ class NoteTracker:
         # string restores its decayed upper partials (see _flux_repick).
         self._flux = aubio.specdesc("specflux", _ONSET_WINDOW)
         self._flux_peaks = np.full(_ONSET_WINDOW // 2 + 1, _WHITENING_FLOOR, dtype=np.float32)
-        self._flux_decay = np.float32(_WHITENING_DROP) ** (
+        decay = np.float32(_WHITENING_DROP) ** (
             np.float32(HOP_SIZE // _DECIMATION) / np.float32(half) / np.float32(_WHITENING_S)
         )
+        # Its constants as arrays of the spectrum's length: the same float32 products as
+        # with scalars, without numpy converting a scalar on each of the four calls.
+        bins = _ONSET_WINDOW // 2 + 1
+        self._flux_decay = np.full(bins, decay, dtype=np.float32)
+        self._flux_ones = np.ones(bins, dtype=np.float32)
+        self._flux_compression = np.full(bins, _COMPRESSION, dtype=np.float32)
         self._fluxes: deque[float] = deque(maxlen=_FLUX_HISTORY)
         self._flux_run = 0  # consecutive hops of flux risen 2.5× ...
         self._flux_strong_run = 0  # ... and 5×
@@ -951,12 +956,13 @@ class NoteTracker:
         whitened in place: ``specdiff`` has read them, and the next hop overwrites them."""
         norm = grain.norm
         peaks = self._flux_peaks
+        ones = self._flux_ones
         np.multiply(peaks, self._flux_decay, out=peaks)
-        np.maximum(peaks, _ONE32, out=peaks)
+        np.maximum(peaks, ones, out=peaks)
         np.maximum(norm, peaks, out=peaks)
         np.divide(norm, peaks, out=norm)
-        np.multiply(norm, _COMPRESSION, out=norm)
-        np.add(norm, _ONE32, out=norm)
+        np.multiply(norm, self._flux_compression, out=norm)
+        np.add(norm, ones, out=norm)
         np.log(norm, out=norm)
         return float(self._flux(grain)[0])
 
@@ -1466,16 +1472,17 @@ class NoteTracker:
         b = _BREAK_BLOCK
         m = blocks * b
         lags = periods.astype(np.intp)
-        frac = (periods - lags)[:, None].astype(np.float32)
+        frac = (periods - lags).astype(np.float32)
         # The audio one period earlier, interpolated between samples: per period, two
-        # slices (the same float32 products and sum as gathering all periods at once).
+        # slices (the same float32 products and sum as gathering all periods at once;
+        # each weight a 0-d array, which numpy takes faster than a scalar).
         keep = 1.0 - frac
         lagged = np.empty((len(periods), m), dtype=np.result_type(audio, frac))
         other = np.empty(m, dtype=lagged.dtype)
         for j, lag in enumerate(lags.tolist()):
             first = n - m - lag
-            np.multiply(audio[first : first + m], keep[j], out=lagged[j])
-            np.multiply(audio[first - 1 : first - 1 + m], frac[j], out=other)
+            np.multiply(audio[first : first + m], keep[j, ...], out=lagged[j])
+            np.multiply(audio[first - 1 : first - 1 + m], frac[j, ...], out=other)
             lagged[j] += other
         return _misfit_db(lagged, audio, power, lags, blocks)
 
@@ -2225,7 +2232,7 @@ class NoteTracker:
         window = self._windows.get(len(half))
         if window is None:
             window = self._windows[len(half)] = np.hanning(len(half)).astype(np.float32)
-        rang = np.abs(np.fft.rfft((half - half.mean()) * window, _SPECTRUM_SIZE))
+        rang = np.abs(np.fft.rfft((half - _mean32(half)) * window, _SPECTRUM_SIZE))
         rang *= length / len(half)
         return rang
 
