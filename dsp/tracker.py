@@ -10,6 +10,7 @@ checks) is in ``docs/tracker.md``.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -681,6 +682,7 @@ class NoteTracker:
         # on a 10-cent grid, the spectrum's bins at its harmonics 1–16 and half-way between
         # them, up to 4 kHz; a bin past that points at a zero appended to the spectrum.
         self._shs_grid = np.arange(self._min_voiced, self._max_voiced, _SHS_STEP)
+        self._shs_pitches = self._shs_grid.tolist()  # (for bisect)
         f0 = self._a4 * 2.0 ** ((self._shs_grid - 69.0) / 12.0)
         self._shs_bins = math.ceil(_SHS_MAX_HZ / self._bin_hz) + 2
         ks = np.arange(1, _SHS_HARMONICS + 1)[:, None]
@@ -2384,7 +2386,7 @@ class NoteTracker:
 
     def _peaks(self, spectrum: np.ndarray) -> np.ndarray:
         """The compressed spectrum the harmonic sums read (see _harmonic_name)."""
-        root = np.sqrt(spectrum[: self._shs_bins + 1]).astype(np.float32)
+        root = np.sqrt(spectrum[: self._shs_bins + 1]).astype(np.float32, copy=False)
         peaks = np.empty_like(root)
         peaks[1:-1] = np.maximum(np.maximum(root[:-2], root[1:-1]), root[2:])
         peaks[0] = root[0]
@@ -2398,14 +2400,23 @@ class NoteTracker:
         # (Every index is inside ``peaks``: "wrap" takes the same values as the default,
         # twice as fast as its bounds check.)
         sums = self._shs_sign @ np.take(peaks, self._shs_index, mode="wrap")
-        grid = self._shs_grid
         best = int(np.argmax(sums))
         if not sums[best] > 0.0:
             return midi
-        near = np.abs(grid - round(midi)) <= 0.5
-        if not near.any() or sums[near].max() >= _SHS_GIVE_WAY * sums[best]:
+        lo, hi = self._shs_near(midi)
+        if hi <= lo or sums[lo:hi].max() >= _SHS_GIVE_WAY * sums[best]:
             return midi
         return float(self._shs_grid[best])
+
+    def _shs_near(self, midi: float) -> tuple[int, int]:
+        """The run of the harmonic sums' grid within half a semitone of ``midi``'s semitone
+        (``abs(grid - round(midi)) <= 0.5``: the differences that close are exact), found
+        by bisection."""
+        nearest = round(midi)
+        return (
+            bisect.bisect_left(self._shs_pitches, nearest - 0.5),
+            bisect.bisect_right(self._shs_pitches, nearest + 0.5),
+        )
 
     def _show(self, note: _Note, midi_exact: float, events: list[NoteEvent]) -> None:
         """Correct the note the live screen shows when a later look names another semitone.
