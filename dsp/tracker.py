@@ -117,6 +117,7 @@ _BREAK_BEFORE = 16  # blocks (21 ms) the note must fit its period over, before t
 _BREAK_FIT_DB = -11.0  # ... this well on average (the audio's misfit, relative to it)
 _BREAK_RISE_DB = 8.0  # ... and the misfit rises this much over the next period (≤ 4 blocks)
 _BREAK_CENTS = (-40.0, -20.0, 0.0, 20.0, 40.0)  # periods tried around the note's
+_BREAK_RATIOS = 2.0 ** (np.array(_BREAK_CENTS) / 1200.0)
 _BREAK_SPAN_S = 0.05  # the break is looked for at most this long before the attack heard
 _ADDED_DB = 10.0  # what the break adds: at most this far under the note's level
 _STOPPED_DB = 9.0  # a note that fell this far before the attack heard was stopped first
@@ -1433,8 +1434,8 @@ class NoteTracker:
         power = np.empty(n + 1)  # the running sum of squares, from 0
         power[0] = 0.0
         np.cumsum(np.square(audio, dtype=np.float64), out=power[1:])
-        periods = tau * 2.0 ** (np.array(_BREAK_CENTS) / 1200.0)
-        misfit = self._misfit(audio, power, blocks, periods).min(axis=0)
+        periods = tau * _BREAK_RATIOS
+        misfit = np.minimum.reduce(self._misfit(audio, power, blocks, periods), axis=0)
         start = end - blocks * b  # stream sample (half rate) of the first block
         sums = np.concatenate(([0.0], np.cumsum(misfit)))
         ks = np.arange(_BREAK_BEFORE, blocks - after + 1)
@@ -2756,9 +2757,9 @@ def _misfit_db(
     b = _BREAK_BLOCK
     m = blocks * b
     lagged -= audio[n - m :]
-    residual = np.square(lagged, out=lagged).reshape(len(lags), blocks, b).sum(axis=2)
+    residual = np.add.reduce(np.square(lagged, out=lagged).reshape(len(lags), blocks, b), axis=2)
     ends = np.arange(n - m + b, n + 1, b)
-    own = power[ends] - power[ends - b]
+    own = power[n - m + b :: b] - power[n - m : n + 1 - b : b]  # (``ends`` and ``ends - b``)
     shifted = ends[None, :] - lags[:, None]
     earlier = power[shifted] - power[shifted - b]
     return 10.0 * np.log10(residual / (own + earlier + 1e-12) + 1e-6)
