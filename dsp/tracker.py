@@ -10,6 +10,7 @@ checks) is in ``docs/tracker.md``.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -34,12 +35,12 @@ _ONSET_WINDOW = 512
 _WHITENING_FLOOR = 1e-4  # the peaks' start
 _WHITENING_DROP = 0.001  # the peaks fall 60 dB ...
 _WHITENING_S = 100.0  # ... in this long
-_COMPRESSION = np.float32(10.0)
-_ONE32 = np.float32(1.0)
+_COMPRESSION = 10.0
 # aubio's hfc onsets (see _HfcOnsets).
 _HFC_WINDOW = 1024  # half-rate samples
 _HFC_HOP = 256
-_HFC_PENDING = 32  # hops kept before their descriptors are computed anyway
+_HFC_PENDING = 64  # hops kept before their descriptors are computed anyway ...
+_HFC_TAIL = 14  # ... those of the last hops first, often all that is needed (see _resume)
 _HFC_DELAY_HOPS = 4.3
 _HFC_MIN_GAP_S = 0.05
 _HFC_SILENCE = 1e-9  # mean square: −90 dB
@@ -121,6 +122,7 @@ _BREAK_BEFORE = 16  # blocks (21 ms) the note must fit its period over, before t
 _BREAK_FIT_DB = -11.0  # ... this well on average (the audio's misfit, relative to it)
 _BREAK_RISE_DB = 8.0  # ... and the misfit rises this much over the next period (≤ 4 blocks)
 _BREAK_CENTS = (-40.0, -20.0, 0.0, 20.0, 40.0)  # periods tried around the note's
+_BREAK_RATIOS = 2.0 ** (np.array(_BREAK_CENTS) / 1200.0)
 _BREAK_SPAN_S = 0.05  # the break is looked for at most this long before the attack heard
 _ADDED_DB = 10.0  # what the break adds: at most this far under the note's level
 _STOPPED_DB = 9.0  # a note that fell this far before the attack heard was stopped first
@@ -249,6 +251,8 @@ _FRESH_SHARE = 0.05  # ... this share of the loudest peak
 _OWN_PARTIALS_SHARE = 0.2  # a sub-harmonic's own partials in what a note added
 _OCTAVE_ODD = 0.3  # other harmonics' mean under this share of the k-th's: see _octave_over
 _OVER_STEPS = 2  # octaves or twelfths over the harmonic sum's pick at most
+_HARMONIC_NUMBERS = np.arange(1, _SHS_HARMONICS + 1)
+_MULTIPLES = {k: _HARMONIC_NUMBERS % k == 0 for k in (2, 3)}  # which of them ``k`` divides
 
 # Let-ring: a final pitch that a note played within 2.5 s had (or a sub-harmonic of it)
 # gives way to the first report's, 1.5+ semitones higher (see _not_ringing).
@@ -343,7 +347,9 @@ class _HfcOnsets:
     the most of any of the tracker's aubio calls. Here each hop's audio is only kept; when
     asked (or every ``_HFC_PENDING`` hops), the descriptors of the hops since are computed
     in one batched FFT and aubio's peak picker is run over them, as aubio does, step by
-    step (``src/onset/onset.c`` and ``peakpicker.c`` of aubio 0.4.9):
+    step (``src/onset/onset.c`` and ``peakpicker.c`` of aubio 0.4.9), or over the last
+    ``_HFC_TAIL`` of them only, when those tell what all of them would (see _resume: on
+    the dev split they always did; a fast run asks every ~90 hops):
 
     * descriptor: a Hann window of 1024 half-rate samples, magnitudes ``log(1 + |X|)``,
       summed weighted by bin number plus one (``hfc``);
@@ -409,30 +415,84 @@ class _HfcOnsets:
         return frames + _HFC_HOP + _HFC_HOP // 2 - self._delay
 
     def _advance(self) -> None:
-        """The pending hops' descriptors in one FFT, their thresholded values in one
-        product, then aubio's onset test hop by hop."""
+        """The pending hops' peak-picker values, then aubio's onset test hop by hop; when
+        many are pending, only the last few hops' (see _resume), if that is exact."""
         k = self._pending
-        audio = self._audio
-        if k == 1:
-            frames = audio[None, :_HFC_WINDOW]
-        else:
-            size = audio.itemsize
-            frames = np.lib.stride_tricks.as_strided(
-                audio, (k, _HFC_WINDOW), (_HFC_HOP * size, size), writeable=False
-            )
+        tail = _HFC_TAIL + _PEAK_SPAN - 1  # the descriptors the last _HFC_TAIL values need
+        late = None
+        if k > tail and self._frames > self._delay:
+            late = self._descriptors(k - tail, tail)
+            if self._resume(late, k):
+                self._finish_advance(late, k)
+                return
+        early = self._descriptors(0, k if late is None else k - tail)
+        descriptors = early if late is None else np.concatenate((early, late))
+        history = np.concatenate((self._history, descriptors))
+        for j, value in enumerate(self._thresholded(history, k).tolist()):
+            self._step(value, j)
+        self._finish_advance(history, k)
+
+    def _descriptors(self, first: int, count: int) -> np.ndarray:
+        """The hfc descriptors of ``count`` pending hops from the ``first``-th, in one
+        batched FFT."""
+        size = self._audio.itemsize
+        frames = np.lib.stride_tricks.as_strided(
+            self._audio[first * _HFC_HOP :],
+            (count, _HFC_WINDOW),
+            (_HFC_HOP * size, size),
+            writeable=False,
+        )
         magnitudes = np.abs(np.fft.rfft(frames * self._window, axis=1))
         np.log1p(magnitudes, out=magnitudes)
-        history = np.concatenate((self._history, magnitudes @ self._weights))
-        self._history = history[k:]
-        smooth = history[self._spans[:k]] @ self._smoothing
+        return magnitudes @ self._weights
+
+    def _thresholded(self, descriptors: np.ndarray, count: int) -> np.ndarray:
+        """The peak picker's values of the last ``count`` hops of ``descriptors`` (each
+        needs the six before it too)."""
+        spans = descriptors[self._spans[:count] + (len(descriptors) - count - _PEAK_SPAN + 1)]
+        smooth = spans @ self._smoothing
         middle = np.partition(smooth[:, :_PEAK_SPAN], _PEAK_SPAN // 2, axis=1)
-        thresholded = (
+        return (
             smooth[:, _PEAK_POST]
             - middle[:, _PEAK_SPAN // 2]
             - _PEAK_THRESHOLD * smooth[:, _PEAK_SPAN]
         )
-        for j, value in enumerate(thresholded.tolist()):
-            self._step(value, j)
+
+    def _resume(self, late: np.ndarray, k: int) -> bool:
+        """Run the onset test over the last of the ``k`` pending hops only (``late``: the
+        descriptors of their last ``_HFC_TAIL`` + 6), when that gives what running it over
+        all of them would; False when it cannot tell.
+
+        It can from the end of a run of hops with no peak of the thresholded values over
+        zero (no onset, whatever came before) at least ``_min_gap`` long: an onset before
+        that run, wherever it lay, is then over ``_min_gap`` before any the test can find
+        after it (an onset lies half a hop to a hop and a half back), so the test finds
+        the same onsets there as it would have, and only the last onset's time, which
+        ``last`` reads after an onset, was skipped. Not at the stream's start, where the
+        delay counts too (see _step)."""
+        values = self._thresholded(late, _HFC_TAIL).tolist()
+        quiet = self._min_gap // _HFC_HOP + 1  # hops: ``_min_gap`` < quiet hops - a hop
+        run = 0
+        resume = None
+        for j in range(2, _HFC_TAIL):
+            s0, s1, s2 = values[j - 2 : j + 1]
+            run = 0 if s1 > s0 and s1 > s2 and s1 > 0.0 else run + 1
+            if run >= quiet:
+                resume = j + 1  # the first hop (of the tail) after the run
+        if resume is None:
+            return False
+        self._peek = values[resume - 3 : resume]
+        first = k - _HFC_TAIL  # the tail's first hop, among the pending ones
+        self._frames += (first + resume) * _HFC_HOP
+        self._onset = False
+        for j in range(resume, _HFC_TAIL):
+            self._step(values[j], first + j)
+        return True
+
+    def _finish_advance(self, descriptors: np.ndarray, k: int) -> None:
+        """Keep the last six descriptors and the audio the next hops' frames overlap."""
+        self._history = descriptors[-(_PEAK_SPAN - 1) :].copy()
+        audio = self._audio
         audio[: self._kept] = audio[k * _HFC_HOP : k * _HFC_HOP + self._kept]
         self._pending = 0
 
@@ -578,9 +638,15 @@ class NoteTracker:
         # string restores its decayed upper partials (see _flux_repick).
         self._flux = aubio.specdesc("specflux", _ONSET_WINDOW)
         self._flux_peaks = np.full(_ONSET_WINDOW // 2 + 1, _WHITENING_FLOOR, dtype=np.float32)
-        self._flux_decay = np.float32(_WHITENING_DROP) ** (
+        decay = np.float32(_WHITENING_DROP) ** (
             np.float32(HOP_SIZE // _DECIMATION) / np.float32(half) / np.float32(_WHITENING_S)
         )
+        # Its constants as arrays of the spectrum's length: the same float32 products as
+        # with scalars, without numpy converting a scalar on each of the four calls.
+        bins = _ONSET_WINDOW // 2 + 1
+        self._flux_decay = np.full(bins, decay, dtype=np.float32)
+        self._flux_ones = np.ones(bins, dtype=np.float32)
+        self._flux_compression = np.full(bins, _COMPRESSION, dtype=np.float32)
         self._fluxes: deque[float] = deque(maxlen=_FLUX_HISTORY)
         self._flux_run = 0  # consecutive hops of flux risen 2.5× ...
         self._flux_strong_run = 0  # ... and 5×
@@ -631,6 +697,7 @@ class NoteTracker:
         # on a 10-cent grid, the spectrum's bins at its harmonics 1–16 and half-way between
         # them, up to 4 kHz; a bin past that points at a zero appended to the spectrum.
         self._shs_grid = np.arange(self._min_voiced, self._max_voiced, _SHS_STEP)
+        self._shs_pitches = self._shs_grid.tolist()  # (for bisect)
         f0 = self._a4 * 2.0 ** ((self._shs_grid - 69.0) / 12.0)
         self._shs_bins = math.ceil(_SHS_MAX_HZ / self._bin_hz) + 2
         ks = np.arange(1, _SHS_HARMONICS + 1)[:, None]
@@ -920,12 +987,13 @@ class NoteTracker:
         whitened in place: ``specdiff`` has read them, and the next hop overwrites them."""
         norm = grain.norm
         peaks = self._flux_peaks
+        ones = self._flux_ones
         np.multiply(peaks, self._flux_decay, out=peaks)
-        np.maximum(peaks, _ONE32, out=peaks)
+        np.maximum(peaks, ones, out=peaks)
         np.maximum(norm, peaks, out=peaks)
         np.divide(norm, peaks, out=norm)
-        np.multiply(norm, _COMPRESSION, out=norm)
-        np.add(norm, _ONE32, out=norm)
+        np.multiply(norm, self._flux_compression, out=norm)
+        np.add(norm, ones, out=norm)
         np.log(norm, out=norm)
         return float(self._flux(grain)[0])
 
@@ -1432,8 +1500,8 @@ class NoteTracker:
         power = np.empty(n + 1)  # the running sum of squares, from 0
         power[0] = 0.0
         np.cumsum(np.square(audio, dtype=np.float64), out=power[1:])
-        periods = tau * 2.0 ** (np.array(_BREAK_CENTS) / 1200.0)
-        misfit = self._misfit(audio, power, blocks, periods).min(axis=0)
+        periods = tau * _BREAK_RATIOS
+        misfit = np.minimum.reduce(self._misfit(audio, power, blocks, periods), axis=0)
         start = end - blocks * b  # stream sample (half rate) of the first block
         sums = np.concatenate(([0.0], np.cumsum(misfit)))
         ks = np.arange(_BREAK_BEFORE, blocks - after + 1)
@@ -1448,12 +1516,13 @@ class NoteTracker:
         if new_midi != new_midi and at * b >= heard:
             return None
         first = n - (blocks - at) * b  # the break, in ``audio``
-        if self._added_db(audio, first, after * b, tau) < -_ADDED_DB:
-            return None
+        # (The level first: it is the cheaper test, and refuses most breaks on fast runs.)
         width = max(b, round(tau))
         last = min(max(first + heard - at * b, first + b), n)
         level = power[first : last + 1] - power[first - width : last + 1 - width]
         if level[1:].min() < level[0] * 10.0 ** (-_STOPPED_DB / 10.0):
+            return None
+        if self._added_db(audio, first, after * b, tau) < -_ADDED_DB:
             return None
         if new_midi == new_midi:
             half = self._glide_half(audio, power, blocks, at, ref, new_midi)
@@ -1472,16 +1541,17 @@ class NoteTracker:
         b = _BREAK_BLOCK
         m = blocks * b
         lags = periods.astype(np.intp)
-        frac = (periods - lags)[:, None].astype(np.float32)
+        frac = (periods - lags).astype(np.float32)
         # The audio one period earlier, interpolated between samples: per period, two
-        # slices (the same float32 products and sum as gathering all periods at once).
+        # slices (the same float32 products and sum as gathering all periods at once;
+        # each weight a 0-d array, which numpy takes faster than a scalar).
         keep = 1.0 - frac
         lagged = np.empty((len(periods), m), dtype=np.result_type(audio, frac))
         other = np.empty(m, dtype=lagged.dtype)
         for j, lag in enumerate(lags.tolist()):
             first = n - m - lag
-            np.multiply(audio[first : first + m], keep[j], out=lagged[j])
-            np.multiply(audio[first - 1 : first - 1 + m], frac[j], out=other)
+            np.multiply(audio[first : first + m], keep[j, ...], out=lagged[j])
+            np.multiply(audio[first - 1 : first - 1 + m], frac[j, ...], out=other)
             lagged[j] += other
         return _misfit_db(lagged, audio, power, lags, blocks)
 
@@ -2287,7 +2357,7 @@ class NoteTracker:
         window = self._windows.get(len(half))
         if window is None:
             window = self._windows[len(half)] = np.hanning(len(half)).astype(np.float32)
-        rang = np.abs(np.fft.rfft((half - half.mean()) * window, _SPECTRUM_SIZE))
+        rang = np.abs(np.fft.rfft((half - _mean32(half)) * window, _SPECTRUM_SIZE))
         rang *= length / len(half)
         return rang
 
@@ -2383,27 +2453,21 @@ class NoteTracker:
         if previous is not None and abs(previous[0] - midi) < 0.5:
             return midi
         for _ in range(_OVER_STEPS):
+            at = self._harmonic_peaks(peaks, midi)  # (read once for both k)
             for k in (2, 3):
                 up = midi + 12.0 * math.log2(k)
-                if up <= self._max_voiced and self._only_multiples(peaks, midi, k):
+                if up <= self._max_voiced and _only_multiples(at, k):
                     midi = up
                     break
             else:
                 return midi
         return midi
 
-    def _only_multiples(self, peaks: np.ndarray, midi: float, k: int) -> bool:
-        """``peaks`` (see _peaks) hold next to nothing at ``midi``'s harmonics (up to 16,
-        under 4 kHz) that are not multiples of ``k``: their mean under 0.3 of the mean at
-        those that are."""
+    def _harmonic_peaks(self, peaks: np.ndarray, midi: float) -> np.ndarray:
+        """``peaks`` (see _peaks) at ``midi``'s harmonics 1–16 under 4 kHz."""
         f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
-        ks = np.arange(1, _SHS_HARMONICS + 1)
-        ks = ks[ks * f0 < _SHS_MAX_HZ]
-        multiples = ks % k == 0
-        if not multiples.any():
-            return False
-        at = peaks[np.rint(ks * f0 / self._bin_hz).astype(np.intp)]
-        return float(at[~multiples].mean()) < _OCTAVE_ODD * float(at[multiples].mean())
+        ks = _HARMONIC_NUMBERS[_HARMONIC_NUMBERS * f0 < _SHS_MAX_HZ]
+        return peaks[np.rint(ks * f0 / self._bin_hz).astype(np.intp)]
 
     @staticmethod
     def _added(spectrum: np.ndarray, rang: np.ndarray | None) -> np.ndarray | None:
@@ -2496,7 +2560,7 @@ class NoteTracker:
 
     def _peaks(self, spectrum: np.ndarray) -> np.ndarray:
         """The compressed spectrum the harmonic sums read (see _harmonic_name)."""
-        root = np.sqrt(spectrum[: self._shs_bins + 1]).astype(np.float32)
+        root = np.sqrt(spectrum[: self._shs_bins + 1]).astype(np.float32, copy=False)
         peaks = np.empty_like(root)
         peaks[1:-1] = np.maximum(np.maximum(root[:-2], root[1:-1]), root[2:])
         peaks[0] = root[0]
@@ -2510,14 +2574,23 @@ class NoteTracker:
         # (Every index is inside ``peaks``: "wrap" takes the same values as the default,
         # twice as fast as its bounds check.)
         sums = self._shs_sign @ np.take(peaks, self._shs_index, mode="wrap")
-        grid = self._shs_grid
         best = int(np.argmax(sums))
         if not sums[best] > 0.0:
             return midi
-        near = np.abs(grid - round(midi)) <= 0.5
-        if not near.any() or sums[near].max() >= _SHS_GIVE_WAY * sums[best]:
+        lo, hi = self._shs_near(midi)
+        if hi <= lo or sums[lo:hi].max() >= _SHS_GIVE_WAY * sums[best]:
             return midi
         return float(self._shs_grid[best])
+
+    def _shs_near(self, midi: float) -> tuple[int, int]:
+        """The run of the harmonic sums' grid within half a semitone of ``midi``'s semitone
+        (``abs(grid - round(midi)) <= 0.5``: the differences that close are exact), found
+        by bisection."""
+        nearest = round(midi)
+        return (
+            bisect.bisect_left(self._shs_pitches, nearest - 0.5),
+            bisect.bisect_right(self._shs_pitches, nearest + 0.5),
+        )
 
     def _show(self, note: _Note, midi_exact: float, events: list[NoteEvent]) -> None:
         """Correct the note the live screen shows when a later look names another semitone.
@@ -2857,9 +2930,9 @@ def _misfit_db(
     b = _BREAK_BLOCK
     m = blocks * b
     lagged -= audio[n - m :]
-    residual = np.square(lagged, out=lagged).reshape(len(lags), blocks, b).sum(axis=2)
+    residual = np.add.reduce(np.square(lagged, out=lagged).reshape(len(lags), blocks, b), axis=2)
     ends = np.arange(n - m + b, n + 1, b)
-    own = power[ends] - power[ends - b]
+    own = power[n - m + b :: b] - power[n - m : n + 1 - b : b]  # (``ends`` and ``ends - b``)
     shifted = ends[None, :] - lags[:, None]
     earlier = power[shifted] - power[shifted - b]
     return 10.0 * np.log10(residual / (own + earlier + 1e-12) + 1e-6)
@@ -2921,6 +2994,16 @@ def _harmonic_number(high: float, low: float) -> int | None:
         if abs(high - low - 12.0 * math.log2(k)) < 0.5:
             return k
     return None
+
+
+def _only_multiples(at: np.ndarray, k: int) -> bool:
+    """``at`` (a pitch's peaks at its harmonics 1, 2, ..., see _harmonic_peaks) holds next
+    to nothing at the harmonics that are not multiples of ``k``: their mean under 0.3 of
+    the mean at those that are (see _octave_over)."""
+    if len(at) < k:
+        return False  # no multiple of ``k`` under 4 kHz
+    multiples = _MULTIPLES[k][: len(at)]
+    return float(_mean32(at[~multiples])) < _OCTAVE_ODD * float(_mean32(at[multiples]))
 
 
 def _pitch_class_distance(a: float, b: float) -> float:

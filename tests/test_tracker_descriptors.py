@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dsp import NoteTracker, TrackerConfig, hops_of
-from dsp.tracker import _DECIMATION, _ONSET_WINDOW, HOP_SIZE, _HfcOnsets
+from dsp.tracker import _DECIMATION, _HFC_HOP, _ONSET_WINDOW, HOP_SIZE, _HfcOnsets
 from tests import signals
 
 
@@ -51,7 +51,7 @@ def test_shared_spectrum_gives_aubios_specdiff_and_specflux(rate: int) -> None:
 @pytest.mark.parametrize("rate", [44100, 48000])
 def test_hfc_onsets_computed_when_asked_are_aubios(rate: int) -> None:
     """``_HfcOnsets`` keeps the audio and runs aubio's hfc peak picker only when asked
-    (and every 32 hops): asked on some hops, and on every hop aubio found an onset, it
+    (and every 64 hops): asked on some hops, and on every hop aubio found an onset, it
     gives aubio's answer and aubio's onset time, never later than ``latest`` said."""
     half_rate = rate // _DECIMATION
     hop = HOP_SIZE // _DECIMATION
@@ -75,3 +75,48 @@ def test_hfc_onsets_computed_when_asked_are_aubios(rate: int) -> None:
                 assert ours.last() == theirs.get_last(), k
                 assert ours.last() <= latest, k  # what the tracker tests before asking
     assert onsets >= 8 and asked > 3 * onsets
+
+
+class _CountedHfc(_HfcOnsets):
+    """``_HfcOnsets`` counting how its lazy looks went (see _resume)."""
+
+    def __init__(self, rate: int) -> None:
+        super().__init__(rate)
+        self.resumed = self.refused = 0
+
+    def _resume(self, late: np.ndarray, k: int) -> bool:
+        done = super()._resume(late, k)
+        self.resumed += done
+        self.refused += not done
+        return done
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_hfc_asked_rarely_is_hfc_asked_every_hop(rate: int) -> None:
+    """Asked after many hops, ``_HfcOnsets`` runs the peak picker over the last few only
+    when that is exact (see _resume): asked rarely, it answers as when asked on every hop
+    (its onsets and their times), through plucks, and through a rattle of clicks whose
+    peaks come too often to skip any hop (then it runs over all of them)."""
+    half_rate = rate // _DECIMATION
+    pair = np.full(_DECIMATION, 1.0 / _DECIMATION, dtype=np.float32)
+    rng = np.random.default_rng(11)
+    times = np.arange(1, 40) * 5 * _HFC_HOP / half_rate  # a click every 5 hops
+    rattle = signals.clicks(times, 2.0, sr=rate, amp_dbfs=-20.0) + signals.white_noise(
+        2.0, sr=rate, amp_dbfs=-50.0
+    )
+    audio = np.concatenate([_plucks(rate), rattle, _plucks(rate), rattle])
+    every, rarely = _HfcOnsets(half_rate), _CountedHfc(half_rate)
+    compared = onsets = 0
+    for k, (samples, _) in enumerate(hops_of(audio)):
+        half = np.dot(samples.astype(np.float32).reshape(-1, _DECIMATION), pair)
+        every.push(half)
+        rarely.push(half)
+        found = every.onset()
+        if (found and rng.random() < 0.3) or k % 25 == 0:  # (a look at the last 25 hops)
+            compared += 1
+            onsets += found
+            assert rarely.onset() == found, k
+            if found:
+                assert rarely.last() == every.last(), k
+    assert onsets >= 10 and compared - onsets >= 10
+    assert rarely.resumed >= 10 and rarely.refused >= 1

@@ -92,3 +92,19 @@ def test_harmonic_sum_indices_stay_inside_the_peaks() -> None:
             index = tracker._shs_index
             assert index.min() >= 0 and index.max() < len(peaks)
             assert np.array_equal(np.take(peaks, index, mode="wrap"), np.take(peaks, index))
+
+
+def test_harmonic_sum_near_run_is_the_masked_grid() -> None:
+    """``_shs_pick`` finds the grid's pitches within half a semitone of a reading by
+    bisection: the same pitches as ``abs(grid - round(midi)) <= 0.5``, at any range and
+    rate, readings on and between the grid's pitches included."""
+    rng = np.random.default_rng(8)
+    for rate in (44100, 48000):
+        for lo, hi in ((0, 127), (36, 91), (40, 41)):
+            tracker = NoteTracker(TrackerConfig(sample_rate=rate, min_midi=lo, max_midi=hi))
+            grid = tracker._shs_grid
+            readings = np.concatenate((rng.uniform(lo - 1.0, hi + 1.0, 500), grid, grid + 0.05))
+            for midi in readings.tolist():
+                first, last = tracker._shs_near(midi)
+                masked = np.flatnonzero(np.abs(grid - round(midi)) <= 0.5)
+                assert np.array_equal(np.arange(first, last), masked), (rate, lo, midi)
