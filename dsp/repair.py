@@ -30,7 +30,7 @@ from dsp.errors import InvalidSettingError
 
 #: Hops kept from before: the longest period a drop-out is filled from (C2 at 48 kHz:
 #: 734 samples) plus the 5 ms matched before the gap.
-_HOP = 512
+_HOP = 512  # dsp.tracker.HOP_SIZE (the tracker imports this module)
 _CONTEXT_HOPS = 3
 
 # -- DC offset -------------------------------------------------------------------------
