@@ -155,6 +155,11 @@ _CORRECTION_S = 0.1
 _FINAL_SKIP_S = 0.035  # skip the attack's pitch glide when taking the final pitch
 _FINAL_SPAN_S = 0.6
 _LEGATO_SEMITONES = 0.6
+_VIBRATO_SWING = 0.2  # ... unless the pitch swung back and forth this far (_swinging)
+_VIBRATO_STEP = 0.8  # ... and the new pitch is less than this from the swing's middle
+_VIBRATO_HELD_HOPS = 5  # ... and the pitch never held within _VIBRATO_HELD_SPREAD this long
+_VIBRATO_HELD_SPREAD = 0.06
+_SWING_HOPS = 24
 _LEGATO_FRAMES = 3
 _LEGATO_SURE_FRAMES = 2  # ... or this many frames, each this sure, this close (see _pitch_run)
 _LEGATO_SURE = 0.92
@@ -725,6 +730,8 @@ class NoteTracker:
         # The last voiced frames, whichever note they belong to: (end of hop, midi, conf).
         # Voiced frames (end of hop, MIDI, confidence): a run, and where it was first read.
         self._voiced: deque[tuple[float, float, float]] = deque(maxlen=_READ_BACK_HOPS)
+        # ... and the last quarter second of them: is the pitch swinging (see _swinging)?
+        self._swings: deque[tuple[float, float]] = deque(maxlen=_SWING_HOPS)
         self._note: _Note | None = None
         self._previous: tuple[float, float] | None = None  # last final note: (MIDI, end_s)
         self._played: deque[tuple[float, float]] = deque(maxlen=_RINGING_NOTES)  # (MIDI, onset)
@@ -928,6 +935,7 @@ class NoteTracker:
             self._attack_click = max(self._attack_click, self._last_click)
         if midi == midi:
             self._voiced.append((now, midi, confidence))
+            self._swings.append((now, midi))
         if midi == midi and now - note.onset_s <= _FINAL_SPAN_S:
             note.times.append(now)
             note.midis.append(midi)
@@ -1920,6 +1928,8 @@ class NoteTracker:
             note.reported = self._event(note, note.ref, None, note.reported.reported_s)
             events.append(note.reported)
             return
+        if self._swinging(note, _median(recent), run[0][0]):
+            return  # a vibrato's crest
         # A new note without an attack. Its onset: the first frame of the run, less ~half a
         # window of analysis lag.
         first_s = self._first_read(run[0][0], _median(recent))
@@ -1936,6 +1946,47 @@ class NoteTracker:
             new.confidences.append(c)
         self._note = new
         self._try_report(new, now, events)
+
+    def _swinging(self, note: _Note, pitch: float, since_s: float) -> bool:
+        """A vibrato's crest, not a step off the note: the readings of the last quarter
+        second before ``since_s`` turned back at least twice, each swing
+        ``_VIBRATO_SWING`` semitones or more, and ``pitch`` lies less than
+        ``_VIBRATO_STEP`` from the middle of their extremes.
+
+        A hammer-on, a pull-off, a slide or a bend leaves a pitch that held or moved one
+        way, and lands a semitone or more from where the note sat; a vibrato ±0.6 semitone wide (a
+        blues player's, a whammy bar's) crossed the 0.6 a legato note needs at each crest,
+        and split a held note into one note every 70-100 ms (an A3 at 5 Hz: 20 notes in
+        2 s). The note's own pitch is no centre to judge by: it was read near a crest. A
+        quarter second holds a crest and a trough of a vibrato down to 2 Hz. Only this
+        note's readings: over the notes of a fast run, a melody turns back too. Nor when
+        the pitch held within 0.06 semitone for 5 hops (a vibrato's crest holds for at
+        most 4, at 4 Hz and ±0.4): a note that arrived by a slide, held, and slid on.
+        """
+        readings = [m for t, m in self._swings if note.onset_s + _SETTLE_S <= t < since_s]
+        if not readings:
+            return False
+        turns = 0
+        low = high = readings[0]
+        rising: bool | None = None
+        for m in readings[1:]:
+            if rising is not True and m - low >= _VIBRATO_SWING:
+                turns += rising is False
+                rising, high = True, m
+            elif rising is not False and high - m >= _VIBRATO_SWING:
+                turns += rising is True
+                rising, low = False, m
+            low, high = min(low, m), max(high, m)
+        if turns < 1:
+            return False
+        held = _VIBRATO_HELD_HOPS
+        if any(
+            max(readings[i : i + held]) - min(readings[i : i + held]) <= _VIBRATO_HELD_SPREAD
+            for i in range(len(readings) - held + 1)
+        ):
+            return False  # the pitch held a while: a note, left by a step or a slide
+        centre = 0.5 * (min(readings) + max(readings))
+        return abs(pitch - centre) < _VIBRATO_STEP
 
     def _drifting(self, note: _Note, midi: float, now: float) -> bool:
         """``midi`` lies within ``_DRIFT_STEP`` of the last of ``_DRIFT_AFTER_HOPS`` or more
