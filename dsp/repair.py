@@ -50,7 +50,7 @@ _DROP_MAX_S = 0.02  # a longer run is a gate or a real stop, not a drop-out
 _DROP_CONTEXT = 480  # the 10 ms before a run must be sound, not silence: each 2 ms of it
 _DROP_BLOCKS = 5
 _DROP_LOUD = 10.0 ** (-60.0 / 20.0)  # ... with an RMS over -60 dBFS,
-_DROP_PERIODIC = 0.8  # ... and repeat itself (a note, not a click's burst): correlation
+_DROP_PERIODIC = 0.5  # ... and the best lag must repeat it this well (correlation)
 _FIT_S = 0.005  # a gap is filled with the lag that best repeats this much before it,
 _FIT_MIN_HZ, _FIT_MAX_HZ = 60.0, 1400.0  # ... searched over the guitar's range
 
@@ -81,6 +81,7 @@ class InputRepair:
         self._dc_total = 0.0  # the sum of ``_hop_sums``, kept as they come and go
         self._dc_blocker: aubio.digital_filter | None = None
         self._dc_start = np.float32(0.0)
+        self._trailing = 0  # zeros the last hop ended on
         self.drop_outs = 0  # runs filled
         self.clicks = 0  # clicks taken out
 
@@ -99,6 +100,10 @@ class InputRepair:
         hop = self._remove_dc(hop)
         hop = self._remove_clicks(hop)
         self._before.append(hop)
+        # Zeros at the hop's end: a drop-out that may end in the next hop (see above).
+        self._trailing = (
+            _HOP - 1 - int(np.flatnonzero(hop)[-1]) if hop[-1] == 0.0 and hop.any() else 0
+        )
         return hop
 
     @property
@@ -116,14 +121,18 @@ class InputRepair:
         """``hop`` with each drop-out in it filled: a run of zeros that the sound comes back
         after within the hop (a run still open at the hop's end may be the end of the
         take: filling it and stopping 20 ms later left a kink the flux heard as a pluck),
-        after 10 ms of sound that repeats itself."""
+        after 10 ms of sound that repeats itself. A run begun in the hop before (its zeros
+        there were heard as they were) is filled from this hop's first sample."""
         zero = hop == 0.0
         edges = np.flatnonzero(np.diff(np.concatenate(([0], zero.view(np.int8), [0]))))
         out: np.ndarray | None = None
         for start, end in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+            if start == 0:
+                start = -self._trailing  # (begun in the hop before, left as it was there)
             if not _DROP_MIN <= end - start <= self._drop_max or start == 0 or end == hop.size:
                 continue
-            before = np.concatenate((self._context, hop[:start]))[-_DROP_CONTEXT:]
+            before = np.concatenate((self._context, hop[: max(start, 0)]))
+            before = before[: before.size + min(start, 0)][-_DROP_CONTEXT:]
             power = np.square(before, dtype=np.float64).reshape(_DROP_BLOCKS, -1).mean(1)
             if float(power.min()) < _DROP_LOUD * _DROP_LOUD:
                 continue  # silence before it (a gate, a file), not a sounding note
@@ -153,7 +162,8 @@ class InputRepair:
             audio[i:j] = (1.0 - frac) * audio[i - whole : j - whole] + frac * audio[
                 i - whole - 1 : j - whole - 1
             ]
-        out[start:end] = audio[a:b]
+        first = max(start, 0)  # (a gap begun in the hop before is filled from here)
+        out[first:end] = audio[offset + first : b]
         return True
 
     def _best_lag(self, audio: np.ndarray, at: int, period: float | None) -> tuple[float, float]:

@@ -53,6 +53,18 @@ def test_a_drop_out_in_a_sounding_note_is_filled_with_its_waveform() -> None:
     assert np.array_equal(out[at + 96 : x.size], x[at + 96 :])
 
 
+def test_a_drop_out_across_a_hop_s_edge_is_filled_from_the_next_hop_on() -> None:
+    x = note()
+    damaged = x.copy()
+    edge = 80 * HOP_SIZE  # 0.85 s: the note rings
+    damaged[edge - 48 : edge + 48] = 0.0
+    out, repair = repaired(damaged, period=SR / 110.0)
+    assert repair.drop_outs == 1
+    assert not out[edge - 48 : edge].any()  # the first hop had passed as it was
+    gap = slice(edge, edge + 48)
+    assert np.abs(out[gap] - x[gap]).max() < 0.1 * np.abs(x[gap]).max()
+
+
 def test_digital_silence_after_the_sound_is_left_as_it_is() -> None:
     # A take that ends (or a gate that closes) is not a drop-out: the sound never comes back.
     x = signals.sequence([(0.3, 110.0, 1.0, "ks")], seconds=2.0)
