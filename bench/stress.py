@@ -11,7 +11,7 @@ applied to the *dev* clips (never the test split) and the notes are matched as i
 In session 9 this found that a take trimmed at its first pluck kept 263 of 577 notes, that
 a DC offset of 0.02 lost 94 of 485, and that 2 ms drop-outs every half second and clicks
 every 0.7 s added 147 and 176 phantom notes to 497 (see ``NoteTracker._unhear_room`` and
-``dsp.repair``; drop-outs across a hop's edge and clicks over a loud note still pass).
+``dsp.repair``; clicks over a loud note and some drop-outs in ringing strings still pass).
 """
 
 from __future__ import annotations
