@@ -82,7 +82,7 @@ _SNR_DB = 6.0  # a note's peak over the room's level (see _stands_out); dev: sof
 _OPENING_S = 0.05  # a note starting this early in a stream opened it: see _stands_out
 _OPENING_MIN_DB = -40.0  # ... and is played, not the room's, at least this loud (hop RMS)
 _ROOM_END_DB = 3.0  # a hop this close to the room's level is the room: a note ends there
-_BURST_SNR_DB = 12.0  # below this, an unsure note that fell half way back is the room's
+_BURST_SNR_DB = 12.0  # over a room guessed, or for an unsure note half gone: see _stands_out
 _REPICK_NOVELTY = 1.5
 _REPICK_RISE_DB = 1.0
 _REPICK_HOPS = 5
@@ -1750,12 +1750,16 @@ class NoteTracker:
             # it: a note played stands clear of the noise it is played into. What it was
             # heard in was the room (else a bursty room, heard as one such note after
             # another, would never be measured). Not a sound that never rose clear of
-            # the quietest hop yet: that is the note a stream opened on (and the same
-            # string ringing on), lost for want of a room to judge it by; its loudness
-            # taken for the room's would have every later note of a stream that never
-            # rests judged inside it.
+            # the quietest hop yet, in a stream that has not rested: that is the note a
+            # stream opened on (and the same string ringing on), lost for want of a room
+            # to judge it by; its loudness taken for the room's would have every later
+            # note of a stream that never rests judged inside it. Once a hop has been the
+            # room's, such a sound is a burst of it: else only the room's troughs are
+            # heard, its bursts taken as notes one after another, and it is measured from
+            # the troughs alone (an amp's 180 Hz hum, its level jumping 14 dB every
+            # 40 ms: a room 6 hops long, 8 dB under the bursts, that let 8 in as notes).
             self._note = None
-            if note.peak_db - self._quietest_db >= _SNR_DB:
+            if note.peak_db - self._quietest_db >= _SNR_DB or self._history_db:
                 self._history_db.extend((t, db) for t, db in self._levels if t > note.onset_s)
                 self._update_room()
             return
@@ -1811,16 +1815,22 @@ class NoteTracker:
         that opens the stream, before six hops of room, is taken at ``_OPENING_MIN_DB``
         and over if it is still sounding (a recording cut at the pluck).
 
+        Over a room guessed from fewer than six hops, any note must stand
+        ``_BURST_SNR_DB`` over it: an amp's room swings ~10 dB from hop to hop, and a note's
+        peak is a 2.7 ms block's, which stands further over a bursty room than the note
+        does, and a hum has a steady pitch. An amp's room whose 180 Hz hum a body's
+        resonance lifted opened a stream with one hum note after another (each keeps the
+        room from being heard, so it stayed guessed): two of them stood 7.5-8 dB over the
+        quietest hop + 3 dB, and three more rang into one of them, while the room, once
+        measured, was within 2 dB of all five.
+
         An ``unsure`` note (named at the deadline from its best reading, no steady pitch)
         must also still be sounding: not when it has fallen ``_DECAYED_DB`` from its peak
         (a click), nor, standing less than ``_BURST_SNR_DB`` over the room, when it has
-        lost half of that (a burst of it), nor when it stands less than that over a room
-        guessed from fewer than six hops (an amp's room swings ~10 dB from hop to hop, and
-        a note's peak is a 2.7 ms block's, which stands further over a bursty room than
-        the note does), nor when its hop is back within 3 dB of the room, where a sounding
-        note ends (a pick's touch: its 2.7 ms click stood 18 dB over the room, its hops
-        were back in it by the deadline, and it came 14.9 dB under the pluck, just short
-        of what drops a blip).
+        lost half of that (a burst of it), nor when its hop is back within 3 dB of the
+        room, where a sounding note ends (a pick's touch: its 2.7 ms click stood 18 dB
+        over the room, its hops were back in it by the deadline, and it came 14.9 dB under
+        the pluck, just short of what drops a blip).
         """
         enough = len(self._history_db) >= _NOISE_MIN_HOPS
         # Nor is there when no hop has been the room's yet and a note came before this one:
@@ -1851,11 +1861,11 @@ class NoteTracker:
                 return False  # too little of the room heard to judge; a click, gone again
             if above < _BURST_SNR_DB and fallen >= 0.5 * above:
                 return False  # a burst of the room's noise, half gone again
-            if not enough and above < _BURST_SNR_DB:
-                return False  # the room guessed from a few hops: a burst may pass for a note
             if enough and self._levels[-1][1] < room + _ROOM_END_DB:
                 return False  # back in the room already: a sounding note would end here
-        return above >= _SNR_DB
+        # A room guessed from a few hops: a burst of it may pass for a note, steady pitch
+        # or not (an amp's hum is one).
+        return above >= (_SNR_DB if enough else _BURST_SNR_DB)
 
     def _decide(self, note: _Note, midi: float, now: float) -> None:
         """Set the note's pitch from a frame estimate, after the octave check."""
