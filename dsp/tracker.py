@@ -735,7 +735,7 @@ class NoteTracker:
         self._next_index = 0
         self._floor_db: float | None = None
         self._quiet_frames = 0
-        self._repair = InputRepair(self._rate)
+        self._repair = InputRepair(self._rate, self._period_samples)
         self.hops = 0
 
     # -- public -------------------------------------------------------------------------
@@ -765,14 +765,15 @@ class NoteTracker:
         if hop.shape != (HOP_SIZE,):
             raise InvalidSettingError(f"hops must hold {HOP_SIZE} samples, not {hop.shape}")
         hop = hop.astype(np.float32)  # a copy: the caller may reuse its buffer
-        hop = self._repair.process(hop, self._period_samples())
+        repair = self._repair
+        hop = repair.process(hop)
         self._recent.append(hop)
         start = self._samples
         self._samples += HOP_SIZE
         self.hops += 1
         now = self._samples / self._rate
 
-        energy = float(np.dot(hop, hop))
+        energy = repair.energy  # (``np.dot(hop, hop)``: the repair's click test needs it too)
         rms_db = 10.0 * math.log10(energy / HOP_SIZE + 1e-12)
         if self.hops == 1:
             # Nothing came before the stream, not digital silence: the first hop is
@@ -814,10 +815,10 @@ class NoteTracker:
         self._was_loud = loud
         self._levels.append((now, rms_db))
 
-        half = np.dot(hop.reshape(-1, _DECIMATION), self._pair_mean)
+        half = hop.reshape(-1, _DECIMATION).dot(self._pair_mean)  # (np.dot's, undispatched)
         self._lookback.append(half)
         grain = self._pvoc(half)
-        descriptor = float(self._specdiff(grain)[0])
+        descriptor = self._specdiff(grain).item(0)  # (float(x[0]), without a scalar)
         flux = self._whitened_flux(grain)
         self._hfc.push(half)
         novel = self._is_novel(descriptor)
@@ -825,7 +826,7 @@ class NoteTracker:
         early_window = self._early_window
         early_window[: -filtered.size] = early_window[filtered.size :]
         early_window[-filtered.size :] = filtered
-        freq = float(self._pitch(filtered)[0])
+        freq = self._pitch(filtered).item(0)
         confidence = float(self._pitch.get_confidence())
         midi = guess = math.nan
         if freq > 0 and confidence >= _GUESS_CONFIDENCE:
@@ -984,18 +985,20 @@ class NoteTracker:
         larger of 1 and its own peak, decaying 60 dB in 100 s (adaptive whitening), then
         ``log(1 + 10 x)``, then the rises over the last hop summed. The same float32 steps;
         numpy's log may differ from C's ``logf`` in the last bit. The magnitudes are
-        whitened in place: ``specdiff`` has read them, and the next hop overwrites them."""
+        whitened in place: ``specdiff`` has read them, and the next hop overwrites them.
+        (Outputs go in positionally where numpy allows it: an ``out=`` keyword costs a
+        parse on every call.)"""
         norm = grain.norm
         peaks = self._flux_peaks
         ones = self._flux_ones
-        np.multiply(peaks, self._flux_decay, out=peaks)
-        np.maximum(peaks, ones, out=peaks)
+        np.multiply(peaks, self._flux_decay, peaks)
+        np.maximum(peaks, ones, out=peaks)  # (np.maximum deprecates a positional out)
         np.maximum(norm, peaks, out=peaks)
-        np.divide(norm, peaks, out=norm)
-        np.multiply(norm, self._flux_compression, out=norm)
-        np.add(norm, ones, out=norm)
-        np.log(norm, out=norm)
-        return float(self._flux(grain)[0])
+        np.divide(norm, peaks, norm)
+        np.multiply(norm, self._flux_compression, norm)
+        np.add(norm, ones, norm)
+        np.log(norm, norm)
+        return self._flux(grain).item(0)
 
     def _early_reading(self) -> tuple[float, float]:
         """YIN on just the last 21 ms, all of it after the attack: the main window needs
@@ -1071,7 +1074,7 @@ class NoteTracker:
         if energy < rise * shared or energy < floor:
             history.extend((energy / _BLOCKS,) * _BLOCKS)
             return None
-        blocks = np.multiply(hop, hop, out=self._squares).reshape(_BLOCKS, _BLOCK).sum(axis=1)
+        blocks = np.multiply(hop, hop, self._squares).reshape(_BLOCKS, _BLOCK).sum(axis=1)
         blocks = blocks.tolist()
         sequence = [*history, *blocks]
         history.extend(blocks)
@@ -1280,12 +1283,12 @@ class NoteTracker:
         x = self._click_audio
         x[:2] = previous[-2:]
         x[2:] = hop
-        edges = np.add(x[1:-1], x[1:-1], out=self._edges)
-        np.subtract(x[2:], edges, out=edges)
-        np.add(edges, x[:-2], out=edges)
-        squares = np.square(edges, out=self._edge_squares)
+        edges = np.add(x[1:-1], x[1:-1], self._edges)
+        np.subtract(x[2:], edges, edges)
+        np.add(edges, x[:-2], edges)
+        squares = np.square(edges, self._edge_squares)
         # (``np.add.reduce`` is what ``.sum`` calls, without its Python wrapper.)
-        blocks = np.add.reduce(squares.reshape(_BLOCKS, _BLOCK), axis=1).tolist()
+        blocks = np.add.reduce(squares.reshape(_BLOCKS, _BLOCK), 1).tolist()
         history = self._clicks
         self._last_click = loudest = max(blocks)
         # Every block's reference includes the 4th-6th blocks of the history: most hops
@@ -1414,9 +1417,9 @@ class NoteTracker:
         first = start + HOP_SIZE - len(audio)
         # ``np.diff(audio, prepend=audio[0])`` without its broadcast and concatenation.
         edges = np.empty_like(audio)
-        np.subtract(audio[:1], audio[:1], out=edges[:1])
-        np.subtract(audio[1:], audio[:-1], out=edges[1:])
-        blocks = np.square(edges, out=edges).reshape(-1, _BLOCK).sum(axis=1).tolist()
+        np.subtract(audio[:1], audio[:1], edges[:1])
+        np.subtract(audio[1:], audio[:-1], edges[1:])
+        blocks = np.square(edges, edges).reshape(-1, _BLOCK).sum(axis=1).tolist()
         best, at = self._block_rise, -1
         for k in range(1, len(blocks)):
             rise = blocks[k] / (blocks[k - 1] + 1e-12)
@@ -1550,8 +1553,8 @@ class NoteTracker:
         other = np.empty(m, dtype=lagged.dtype)
         for j, lag in enumerate(lags.tolist()):
             first = n - m - lag
-            np.multiply(audio[first : first + m], keep[j, ...], out=lagged[j])
-            np.multiply(audio[first - 1 : first - 1 + m], frac[j, ...], out=other)
+            np.multiply(audio[first : first + m], keep[j, ...], lagged[j])
+            np.multiply(audio[first - 1 : first - 1 + m], frac[j, ...], other)
             lagged[j] += other
         return _misfit_db(lagged, audio, power, lags, blocks)
 
