@@ -30,6 +30,7 @@ HOP_SIZE = 512
 _DECIMATION = 2
 _PITCH_WINDOW = 1024  # decimated samples: 42.7 ms at 24 kHz
 _EARLY_WINDOW = 512  # 21 ms: the first readings of a note (lags up to 256: ≥ 94 Hz)
+_FILTERED_HOP = HOP_SIZE // _DECIMATION  # (the early window holds two of them)
 _ONSET_WINDOW = 512
 # aubio's ``specflux`` settings (see _whitened_flux).
 _WHITENING_FLOOR = 1e-4  # the peaks' start
@@ -614,9 +615,12 @@ class NoteTracker:
         self._early_pitch.set_silence(-90.0)
         self._early_pitch.set_tolerance(_YIN_TOLERANCE)
         self._early_span_s = _EARLY_WINDOW / half
-        # The last 21 ms of filtered audio. aubio returns its own output buffer and
-        # overwrites it on the next call, so the previous hop is copied here, not kept.
-        self._early_window = np.zeros(_EARLY_WINDOW, dtype=np.float32)
+        # The last 21 ms of filtered audio, hop by hop (see _early_window). aubio returns
+        # its own output buffer and overwrites it on the next call: each hop is a copy.
+        self._filtered: deque[np.ndarray] = deque(
+            [np.zeros(_FILTERED_HOP, dtype=np.float32)] * (_EARLY_WINDOW // _FILTERED_HOP),
+            maxlen=_EARLY_WINDOW // _FILTERED_HOP,
+        )
         # Rumble, handling noise and mains hum below the lowest string pull YIN towards
         # sub-octaves; a 2nd-order high-pass at 50 Hz removes them before pitch analysis.
         self._highpass = aubio.digital_filter(3)
@@ -823,9 +827,7 @@ class NoteTracker:
         self._hfc.push(half)
         novel = self._is_novel(descriptor)
         filtered = self._highpass(half)
-        early_window = self._early_window
-        early_window[: -filtered.size] = early_window[filtered.size :]
-        early_window[-filtered.size :] = filtered
+        self._filtered.append(filtered.copy())
         freq = self._pitch(filtered).item(0)
         confidence = float(self._pitch.get_confidence())
         midi = guess = math.nan
@@ -1000,11 +1002,16 @@ class NoteTracker:
         np.log(norm, norm)
         return self._flux(grain).item(0)
 
+    def _early_window(self) -> np.ndarray:
+        """The last 21 ms of filtered audio, put together when YIN reads it (a few hops of
+        a note), not shifted along on every hop."""
+        return np.concatenate(self._filtered)
+
     def _early_reading(self) -> tuple[float, float]:
         """YIN on just the last 21 ms, all of it after the attack: the main window needs
         43 ms of the new note before it is confident. (MIDI, confidence); NaN when unsure
         or too low for the window to tell its octave."""
-        freq = float(self._early_pitch(self._early_window)[0])
+        freq = float(self._early_pitch(self._early_window())[0])
         confidence = float(self._early_pitch.get_confidence())
         if freq <= 0 or confidence < _WEAK_EARLY_CONFIDENCE:
             return math.nan, confidence
@@ -1236,7 +1243,7 @@ class NoteTracker:
     def _reads_pitch_of(self, note: _Note) -> bool:
         """YIN over the last 21 ms reads ``note``'s pitch surely, or a harmonic of it (a
         window this short reads low notes an octave or a twelfth up)."""
-        freq = float(self._early_pitch(self._early_window)[0])
+        freq = float(self._early_pitch(self._early_window())[0])
         if freq <= 0 or self._early_pitch.get_confidence() < _WEAK_EARLY_CONFIDENCE:
             return False
         offset = 69.0 + 12.0 * math.log2(freq / self._a4) - note.ref
