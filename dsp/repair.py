@@ -69,20 +69,18 @@ class InputRepair:
     drop-out is filled with the audio one period earlier (the best lag near it), which
     continues the string's waveform. ``period_of`` gives it instead, asked only when a
     hop has a drop-out to fill (one hop in thousands: the tracker's pitch arithmetic is
-    not worth doing on every hop).
+    not worth doing on every hop; passed with each hop, so the repair holds no reference
+    back to its tracker).
 
     ``energy`` is the sum of squares of the hop ``process`` last returned, as
     ``np.dot(hop, hop)`` gives it: the click test computes it, and the tracker needs it
     next (one dot product a hop saved).
     """
 
-    def __init__(
-        self, sample_rate: int, period_of: Callable[[], float | None] | None = None
-    ) -> None:
+    def __init__(self, sample_rate: int) -> None:
         if sample_rate <= 0:
             raise InvalidSettingError(f"sample_rate must be positive, not {sample_rate}")
         self._rate = sample_rate
-        self._period_of = period_of
         self.energy = 0.0
         # The repaired hops before this one (references: hops are never written to).
         self._before: deque[np.ndarray] = deque(maxlen=_CONTEXT_HOPS)
@@ -100,14 +98,19 @@ class InputRepair:
         """The input showed a DC offset and it is being taken off."""
         return self._dc_blocker is not None
 
-    def process(self, hop: np.ndarray, period: float | None = None) -> np.ndarray:
+    def process(
+        self,
+        hop: np.ndarray,
+        period: float | None = None,
+        period_of: Callable[[], float | None] | None = None,
+    ) -> np.ndarray:
         """``hop`` (float32) repaired; the same array when nothing needed it."""
         if hop.size != _HOP:
             raise InvalidSettingError(f"hops must hold {_HOP} samples, not {hop.size}")
         zeros = _HOP - np.count_nonzero(hop)  # (the cheapest test there is)
         if _DROP_MIN <= zeros < _HOP:  # (all zeros: digital silence, no drop-out to fill)
-            if period is None and self._period_of is not None:
-                period = self._period_of()
+            if period is None and period_of is not None:
+                period = period_of()
             hop = self._fill_drop_outs(hop, period)
         hop = self._remove_dc(hop)
         hop = self._remove_clicks(hop)

@@ -739,7 +739,7 @@ class NoteTracker:
         self._next_index = 0
         self._floor_db: float | None = None
         self._quiet_frames = 0
-        self._repair = InputRepair(self._rate, self._period_samples)
+        self._repair = InputRepair(self._rate)
         self.hops = 0
 
     # -- public -------------------------------------------------------------------------
@@ -770,7 +770,7 @@ class NoteTracker:
             raise InvalidSettingError(f"hops must hold {HOP_SIZE} samples, not {hop.shape}")
         hop = hop.astype(np.float32)  # a copy: the caller may reuse its buffer
         repair = self._repair
-        hop = repair.process(hop)
+        hop = repair.process(hop, period_of=self._period_samples)
         self._recent.append(hop)
         start = self._samples
         self._samples += HOP_SIZE

@@ -3,9 +3,12 @@ for only when a drop-out needs one (both to spare the tracker's every hop some w
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 
-from dsp import HOP_SIZE, hops_of
+from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
 from dsp.repair import InputRepair
 from tests import signals
 from tests.test_repair import note
@@ -47,13 +50,30 @@ def test_the_period_is_asked_for_only_to_fill_a_drop_out_and_fills_as_if_given()
         asked.append(len(asked))
         return SR / 110.0
 
-    lazy = InputRepair(SR, period_of)
+    lazy = InputRepair(SR)
     given = InputRepair(SR)
     for hop, _ in hops_of(damaged):
-        assert np.array_equal(lazy.process(hop), given.process(hop, SR / 110.0))
+        assert np.array_equal(
+            lazy.process(hop, period_of=period_of), given.process(hop, SR / 110.0)
+        )
     assert (lazy.drop_outs, given.drop_outs, len(asked)) == (1, 1, 1)
     # Clean input: never asked.
-    clean = InputRepair(SR, period_of)
+    clean = InputRepair(SR)
     for hop, _ in hops_of(x):
-        clean.process(hop)
+        clean.process(hop, period_of=period_of)
     assert len(asked) == 1
+
+
+def test_a_tracker_is_freed_as_soon_as_it_is_dropped() -> None:
+    # The repair asks for the period through each hop's call, not a reference it keeps:
+    # a tracker held by its repair would wait for the cycle collector (one per session).
+    tracker = NoteTracker(TrackerConfig())
+    for hop, _ in hops_of(note(0.5)):
+        tracker.process(hop)
+    gone = weakref.ref(tracker)
+    gc.disable()
+    try:
+        del tracker
+        assert gone() is None
+    finally:
+        gc.enable()
