@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 
 import aubio
 import numpy as np
@@ -66,13 +67,21 @@ class InputRepair:
 
     ``period`` (samples) is the pitch of the note sounding, when the tracker knows it: a
     drop-out is filled with the audio one period earlier (the best lag near it), which
-    continues the string's waveform.
+    continues the string's waveform. ``period_of`` gives it instead, asked only when a
+    hop has a drop-out to fill (one hop in thousands: the tracker's pitch arithmetic is
+    not worth doing on every hop; passed with each hop, so the repair holds no reference
+    back to its tracker).
+
+    ``energy`` is the sum of squares of the hop ``process`` last returned, as
+    ``np.dot(hop, hop)`` gives it: the click test computes it, and the tracker needs it
+    next (one dot product a hop saved).
     """
 
     def __init__(self, sample_rate: int) -> None:
         if sample_rate <= 0:
             raise InvalidSettingError(f"sample_rate must be positive, not {sample_rate}")
         self._rate = sample_rate
+        self.energy = 0.0
         # The repaired hops before this one (references: hops are never written to).
         self._before: deque[np.ndarray] = deque(maxlen=_CONTEXT_HOPS)
         self._ones = np.ones(_HOP, dtype=np.float32)
@@ -90,12 +99,19 @@ class InputRepair:
         """The input showed a DC offset and it is being taken off."""
         return self._dc_blocker is not None
 
-    def process(self, hop: np.ndarray, period: float | None = None) -> np.ndarray:
+    def process(
+        self,
+        hop: np.ndarray,
+        period: float | None = None,
+        period_of: Callable[[], float | None] | None = None,
+    ) -> np.ndarray:
         """``hop`` (float32) repaired; the same array when nothing needed it."""
         if hop.size != _HOP:
             raise InvalidSettingError(f"hops must hold {_HOP} samples, not {hop.size}")
         zeros = _HOP - np.count_nonzero(hop)  # (the cheapest test there is)
         if _DROP_MIN <= zeros < _HOP:  # (all zeros: digital silence, no drop-out to fill)
+            if period is None and period_of is not None:
+                period = period_of()
             hop = self._fill_drop_outs(hop, period)
         hop = self._remove_dc(hop)
         hop = self._remove_clicks(hop)
@@ -208,7 +224,7 @@ class InputRepair:
             sums = self._hop_sums
             if len(sums) == _DC_HOPS:
                 self._dc_total -= sums[0]
-            hop_sum = float(np.dot(hop, self._ones))
+            hop_sum = hop.dot(self._ones).item()  # (np.dot's value, without its dispatch)
             sums.append(hop_sum)
             self._dc_total += hop_sum
             if abs(self._dc_total) < _DC_MIN * len(sums) * _HOP:
@@ -235,8 +251,8 @@ class InputRepair:
         in a row are one click. The last sample of a hop has no neighbour yet: a click
         there passes.
         """
-        peak = max(float(hop[hop.argmax()]), -float(hop[hop.argmin()]))
-        energy = float(np.dot(hop, hop))
+        peak = max(hop.item(hop.argmax()), -hop.item(hop.argmin()))
+        self.energy = energy = hop.dot(hop).item()  # (np.dot's value, without its dispatch)
         if peak * peak * hop.size < _CLICK_RATIO * _CLICK_RATIO * energy / 4.0:
             return hop  # nothing sticks out this far (the common case: one comparison)
         rms = math.sqrt(energy / hop.size)
@@ -272,4 +288,8 @@ class InputRepair:
             lo, hi = first - 1, stop
             out[first:stop] = np.linspace(out[lo], out[hi], stop - first + 2)[1:-1]
             self.clicks += 1
-        return hop if out is None else out[offset:]
+        if out is None:
+            return hop
+        out = out[offset:]
+        self.energy = out.dot(out).item()
+        return out

@@ -30,6 +30,7 @@ HOP_SIZE = 512
 _DECIMATION = 2
 _PITCH_WINDOW = 1024  # decimated samples: 42.7 ms at 24 kHz
 _EARLY_WINDOW = 512  # 21 ms: the first readings of a note (lags up to 256: ≥ 94 Hz)
+_FILTERED_HOP = HOP_SIZE // _DECIMATION  # (the early window holds two of them)
 _ONSET_WINDOW = 512
 # aubio's ``specflux`` settings (see _whitened_flux).
 _WHITENING_FLOOR = 1e-4  # the peaks' start
@@ -619,9 +620,12 @@ class NoteTracker:
         self._early_pitch.set_silence(-90.0)
         self._early_pitch.set_tolerance(_YIN_TOLERANCE)
         self._early_span_s = _EARLY_WINDOW / half
-        # The last 21 ms of filtered audio. aubio returns its own output buffer and
-        # overwrites it on the next call, so the previous hop is copied here, not kept.
-        self._early_window = np.zeros(_EARLY_WINDOW, dtype=np.float32)
+        # The last 21 ms of filtered audio, hop by hop (see _early_window). aubio returns
+        # its own output buffer and overwrites it on the next call: each hop is a copy.
+        self._filtered: deque[np.ndarray] = deque(
+            [np.zeros(_FILTERED_HOP, dtype=np.float32)] * (_EARLY_WINDOW // _FILTERED_HOP),
+            maxlen=_EARLY_WINDOW // _FILTERED_HOP,
+        )
         # Rumble, handling noise and mains hum below the lowest string pull YIN towards
         # sub-octaves; a 2nd-order high-pass at 50 Hz removes them before pitch analysis.
         self._highpass = aubio.digital_filter(3)
@@ -772,14 +776,15 @@ class NoteTracker:
         if hop.shape != (HOP_SIZE,):
             raise InvalidSettingError(f"hops must hold {HOP_SIZE} samples, not {hop.shape}")
         hop = hop.astype(np.float32)  # a copy: the caller may reuse its buffer
-        hop = self._repair.process(hop, self._period_samples())
+        repair = self._repair
+        hop = repair.process(hop, period_of=self._period_samples)
         self._recent.append(hop)
         start = self._samples
         self._samples += HOP_SIZE
         self.hops += 1
         now = self._samples / self._rate
 
-        energy = float(np.dot(hop, hop))
+        energy = repair.energy  # (``np.dot(hop, hop)``: the repair's click test needs it too)
         rms_db = 10.0 * math.log10(energy / HOP_SIZE + 1e-12)
         if self.hops == 1:
             # Nothing came before the stream, not digital silence: the first hop is
@@ -821,18 +826,16 @@ class NoteTracker:
         self._was_loud = loud
         self._levels.append((now, rms_db))
 
-        half = np.dot(hop.reshape(-1, _DECIMATION), self._pair_mean)
+        half = hop.reshape(-1, _DECIMATION).dot(self._pair_mean)  # (np.dot's, undispatched)
         self._lookback.append(half)
         grain = self._pvoc(half)
-        descriptor = float(self._specdiff(grain)[0])
+        descriptor = self._specdiff(grain).item(0)  # (float(x[0]), without a scalar)
         flux = self._whitened_flux(grain)
         self._hfc.push(half)
         novel = self._is_novel(descriptor)
         filtered = self._highpass(half)
-        early_window = self._early_window
-        early_window[: -filtered.size] = early_window[filtered.size :]
-        early_window[-filtered.size :] = filtered
-        freq = float(self._pitch(filtered)[0])
+        self._filtered.append(filtered.copy())
+        freq = self._pitch(filtered).item(0)
         confidence = float(self._pitch.get_confidence())
         midi = guess = math.nan
         if freq > 0 and confidence >= _GUESS_CONFIDENCE:
@@ -992,24 +995,31 @@ class NoteTracker:
         larger of 1 and its own peak, decaying 60 dB in 100 s (adaptive whitening), then
         ``log(1 + 10 x)``, then the rises over the last hop summed. The same float32 steps;
         numpy's log may differ from C's ``logf`` in the last bit. The magnitudes are
-        whitened in place: ``specdiff`` has read them, and the next hop overwrites them."""
+        whitened in place: ``specdiff`` has read them, and the next hop overwrites them.
+        (Outputs go in positionally where numpy allows it: an ``out=`` keyword costs a
+        parse on every call.)"""
         norm = grain.norm
         peaks = self._flux_peaks
         ones = self._flux_ones
-        np.multiply(peaks, self._flux_decay, out=peaks)
-        np.maximum(peaks, ones, out=peaks)
+        np.multiply(peaks, self._flux_decay, peaks)
+        np.maximum(peaks, ones, out=peaks)  # (np.maximum deprecates a positional out)
         np.maximum(norm, peaks, out=peaks)
-        np.divide(norm, peaks, out=norm)
-        np.multiply(norm, self._flux_compression, out=norm)
-        np.add(norm, ones, out=norm)
-        np.log(norm, out=norm)
-        return float(self._flux(grain)[0])
+        np.divide(norm, peaks, norm)
+        np.multiply(norm, self._flux_compression, norm)
+        np.add(norm, ones, norm)
+        np.log(norm, norm)
+        return self._flux(grain).item(0)
+
+    def _early_window(self) -> np.ndarray:
+        """The last 21 ms of filtered audio, put together when YIN reads it (a few hops of
+        a note), not shifted along on every hop."""
+        return np.concatenate(self._filtered)
 
     def _early_reading(self) -> tuple[float, float]:
         """YIN on just the last 21 ms, all of it after the attack: the main window needs
         43 ms of the new note before it is confident. (MIDI, confidence); NaN when unsure
         or too low for the window to tell its octave."""
-        freq = float(self._early_pitch(self._early_window)[0])
+        freq = float(self._early_pitch(self._early_window())[0])
         confidence = float(self._early_pitch.get_confidence())
         if freq <= 0 or confidence < _WEAK_EARLY_CONFIDENCE:
             return math.nan, confidence
@@ -1079,7 +1089,7 @@ class NoteTracker:
         if energy < rise * shared or energy < floor:
             history.extend((energy / _BLOCKS,) * _BLOCKS)
             return None
-        blocks = np.multiply(hop, hop, out=self._squares).reshape(_BLOCKS, _BLOCK).sum(axis=1)
+        blocks = np.multiply(hop, hop, self._squares).reshape(_BLOCKS, _BLOCK).sum(axis=1)
         blocks = blocks.tolist()
         sequence = [*history, *blocks]
         history.extend(blocks)
@@ -1241,7 +1251,7 @@ class NoteTracker:
     def _reads_pitch_of(self, note: _Note) -> bool:
         """YIN over the last 21 ms reads ``note``'s pitch surely, or a harmonic of it (a
         window this short reads low notes an octave or a twelfth up)."""
-        freq = float(self._early_pitch(self._early_window)[0])
+        freq = float(self._early_pitch(self._early_window())[0])
         if freq <= 0 or self._early_pitch.get_confidence() < _WEAK_EARLY_CONFIDENCE:
             return False
         offset = 69.0 + 12.0 * math.log2(freq / self._a4) - note.ref
@@ -1288,12 +1298,12 @@ class NoteTracker:
         x = self._click_audio
         x[:2] = previous[-2:]
         x[2:] = hop
-        edges = np.add(x[1:-1], x[1:-1], out=self._edges)
-        np.subtract(x[2:], edges, out=edges)
-        np.add(edges, x[:-2], out=edges)
-        squares = np.square(edges, out=self._edge_squares)
+        edges = np.add(x[1:-1], x[1:-1], self._edges)
+        np.subtract(x[2:], edges, edges)
+        np.add(edges, x[:-2], edges)
+        squares = np.square(edges, self._edge_squares)
         # (``np.add.reduce`` is what ``.sum`` calls, without its Python wrapper.)
-        blocks = np.add.reduce(squares.reshape(_BLOCKS, _BLOCK), axis=1).tolist()
+        blocks = np.add.reduce(squares.reshape(_BLOCKS, _BLOCK), 1).tolist()
         history = self._clicks
         self._last_click = loudest = max(blocks)
         # Every block's reference includes the 4th-6th blocks of the history: most hops
@@ -1422,9 +1432,9 @@ class NoteTracker:
         first = start + HOP_SIZE - len(audio)
         # ``np.diff(audio, prepend=audio[0])`` without its broadcast and concatenation.
         edges = np.empty_like(audio)
-        np.subtract(audio[:1], audio[:1], out=edges[:1])
-        np.subtract(audio[1:], audio[:-1], out=edges[1:])
-        blocks = np.square(edges, out=edges).reshape(-1, _BLOCK).sum(axis=1).tolist()
+        np.subtract(audio[:1], audio[:1], edges[:1])
+        np.subtract(audio[1:], audio[:-1], edges[1:])
+        blocks = np.square(edges, edges).reshape(-1, _BLOCK).sum(axis=1).tolist()
         best, at = self._block_rise, -1
         for k in range(1, len(blocks)):
             rise = blocks[k] / (blocks[k - 1] + 1e-12)
@@ -1558,8 +1568,8 @@ class NoteTracker:
         other = np.empty(m, dtype=lagged.dtype)
         for j, lag in enumerate(lags.tolist()):
             first = n - m - lag
-            np.multiply(audio[first : first + m], keep[j, ...], out=lagged[j])
-            np.multiply(audio[first - 1 : first - 1 + m], frac[j, ...], out=other)
+            np.multiply(audio[first : first + m], keep[j, ...], lagged[j])
+            np.multiply(audio[first - 1 : first - 1 + m], frac[j, ...], other)
             lagged[j] += other
         return _misfit_db(lagged, audio, power, lags, blocks)
 
