@@ -81,7 +81,7 @@ class InputRepair:
         if sample_rate <= 0:
             raise InvalidSettingError(f"sample_rate must be positive, not {sample_rate}")
         self._rate = sample_rate
-        self.energy = 0.0
+        self.energy = 0.0  # the last hop's dot(hop, hop), after repair: the tracker reads it
         # The repaired hops before this one (references: hops are never written to).
         self._before: deque[np.ndarray] = deque(maxlen=_CONTEXT_HOPS)
         self._ones = np.ones(_HOP, dtype=np.float32)
