@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import soxr
@@ -77,14 +77,18 @@ def _gated(
     return np.where(power > 1e-6, x, 0.0).astype(np.float32), evalset.SR, 0.0
 
 
+def _every(x: np.ndarray, every_s: float, rng: np.random.Generator) -> Iterator[int]:
+    """Samples about every ``every_s``, each up to 0.2 s late (drawn as they are taken)."""
+    for t in np.arange(every_s, len(x) / evalset.SR, every_s):
+        yield round((t + rng.uniform(0.0, 0.2)) * evalset.SR)
+
+
 def _drop_outs(
     x: np.ndarray, notes: Sequence[evalset.TruthNote], k: int
 ) -> tuple[np.ndarray, int, float]:
     """2 ms of zeros every ~0.5 s (a USB interface's lost packets)."""
     x = x.copy()
-    rng = np.random.default_rng(k)
-    for t in np.arange(_DROP_EVERY_S, len(x) / evalset.SR, _DROP_EVERY_S):
-        i = round((t + rng.uniform(0.0, 0.2)) * evalset.SR)
+    for i in _every(x, _DROP_EVERY_S, np.random.default_rng(k)):
         x[i : i + 96] = 0.0
     return x, evalset.SR, 0.0
 
@@ -95,8 +99,7 @@ def _clicks(
     """A one-sample click of 0.5 every ~0.7 s (a crackling cable)."""
     x = x.copy()
     rng = np.random.default_rng(k)
-    for t in np.arange(_CLICK_EVERY_S, len(x) / evalset.SR, _CLICK_EVERY_S):
-        i = round((t + rng.uniform(0.0, 0.2)) * evalset.SR)
+    for i in _every(x, _CLICK_EVERY_S, rng):
         if i < len(x):
             x[i] = np.clip(x[i] + 0.5 * rng.choice((-1.0, 1.0)), -1.0, 1.0)
     return x, evalset.SR, 0.0

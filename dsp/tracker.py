@@ -1161,7 +1161,6 @@ class NoteTracker:
         """2 when the whitened flux rose ``_FLUX_RATIO`` times over its median of the last
         hops, 1 when ``_FLUX_WEAK_RATIO`` times; on the first hop of such a rise only."""
         history = sorted(self._fluxes)
-        self._fluxes.append(flux)
         background = max(history[len(history) // 2], floor) if history else floor
         weak = len(history) > 2 and flux >= _FLUX_WEAK_RATIO * background + 1e-9
         strong = weak and flux >= _FLUX_RATIO * background + 1e-9
@@ -1235,9 +1234,9 @@ class NoteTracker:
                 ):
                     found = pending.onset_s
         floor = _FLUX_FLOOR * self._note.flux if self._note is not None else 0.0
-        flicker = self._flicker()
         rose = self._flux_rose(flux, floor)
-        if rose and self._flux_pending is None and flux >= _FLUX_OVER_FLICKER * flicker:
+        # (The flicker before this hop's flux joins the history: only on a rise.)
+        if rose and self._flux_pending is None and flux >= _FLUX_OVER_FLICKER * self._flicker():
             sure = self._steady[1] >= _QUIET_SURE  # (the hop before this one)
             self._flux_pending = _FluxRise(
                 self._novelty_onset(start), self._levels[-2][1], rose > 1, sure
@@ -1246,6 +1245,7 @@ class NoteTracker:
             self._flux_dipped = False
         elif rose > 1 and self._flux_pending is not None and self._flux_hops <= 1:
             self._flux_pending = replace(self._flux_pending, strong=True)
+        self._fluxes.append(flux)
         return found
 
     def _reads_pitch_of(self, note: _Note) -> bool:
