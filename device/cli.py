@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from device import coach_commands, run_command, sync_commands
-from device.analyze import analyze_file
+from device.analyze import AnalysisSettings, analyze_reader
 from device.argtypes import fraction
 from device.bundled import demo_paths
 from device.progress import ProgressBar
@@ -143,16 +143,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if reader.info.seconds < 20:
         bar.enabled = False
     try:
-        analysis = analyze_file(
-            path,
+        # The reader that validated the file reads it: a file is probed (and any warning
+        # about it logged) once.
+        settings = AnalysisSettings(
             scale=scale,
             bpm=bpm,
             strictness=args.strictness,
             sensitivity=args.sensitivity,
-            channel=args.channel,
             a4_hz=args.a4,
-            progress=bar,
+            channel=args.channel,
         )
+        analysis = analyze_reader(reader, settings, progress=bar)
     finally:
         bar.close()
     session_id = None
