@@ -8,9 +8,8 @@ import logging
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from coach.providers import CoachSettings
 from coach.speech_settings import ESPEAK, SpeechSettings
@@ -21,6 +20,7 @@ from coach.voices.wav import Audio
 from device.output import MixPlayer, OutputMix
 from device.playback import PROC_CARDS, ChildProcesses, Playback, Player
 from device.speech_trace import record_utterance
+from device.utterance import Utterance, UtteranceOutcome
 
 if TYPE_CHECKING:
     from coach.tracing import Tracer
@@ -29,24 +29,6 @@ log = logging.getLogger(__name__)
 
 # A tip is at most ~30 words; this only bounds a runaway reply (the API takes 4096).
 MAX_CHARS = 600
-
-# What became of an utterance, as recorded in its trace's metadata.
-UtteranceOutcome = Literal[
-    "played", "superseded", "cancelled", "interrupted", "player-failed", "failed"
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Utterance:
-    """A tip to speak, as :meth:`Speaker.say` took it."""
-
-    text: str
-    session_id: str
-    ai_mode: bool
-    said_at: dt.datetime
-    said_monotonic: float
-    generation: int
-    replaced: int  # queued tips this one replaced before they were synthesised
 
 
 class Speaker:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from coach.speech_settings import ESPEAK
 from coach.tracing import DEPLOYMENT, Span, Tracer, error_info, thread_id_for
 from coach.voices.base import Synthesis
 from coach.voices.wav import Audio
 from device.playback import Playback
-
-if TYPE_CHECKING:
-    from device.speaker import Utterance, UtteranceOutcome
+from device.utterance import Utterance, UtteranceOutcome
 
 TTS_TRACE = "live-coach-tts"
 LIVE_COACH_TAG = "live-coach"

@@ -12,12 +12,23 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from dsp.errors import InvalidSettingError
 
-if TYPE_CHECKING:
-    from dsp.scoring import ScoringConfig
+
+class TimingSettings(Protocol):
+    """What a grid reads of the session's settings (``dsp.scoring.ScoringConfig`` is one):
+    named here so the timing module does not import the scoring module that uses it."""
+
+    @property
+    def bpm(self) -> float | None: ...
+
+    @property
+    def beat_origin_s(self) -> float | None: ...
+
+    def timing_tolerance(self, spacing_s: float) -> float: ...
+
 
 # Timing: × the tolerance, the deviation still scored 1 and the one scored 0.
 _TIMING_FULL = 0.4
@@ -115,7 +126,7 @@ class Grid:
     notes, a note after a rest) and, now and then, a revision of the previous verdict.
     """
 
-    def __init__(self, config: ScoringConfig) -> None:
+    def __init__(self, config: TimingSettings) -> None:
         self.config = config
         # (onset, grid position, on time): only onsets judged on time define the grid.
         self._points: deque[tuple[float, float, bool]] = deque(maxlen=_CURVE_SPAN)
@@ -214,7 +225,7 @@ class Grid:
 class MetronomeGrid(Grid):
     """The beat's grid, subdivided as the recent intervals are, at a known or learnt phase."""
 
-    def __init__(self, config: ScoringConfig) -> None:
+    def __init__(self, config: TimingSettings) -> None:
         super().__init__(config)
         if config.bpm is None:
             raise InvalidSettingError("a metronome grid needs bpm")
@@ -297,7 +308,7 @@ class FreeGrid(Grid):
     what is scored.
     """
 
-    def __init__(self, config: ScoringConfig) -> None:
+    def __init__(self, config: TimingSettings) -> None:
         super().__init__(config)
         self._spacings: deque[float] = deque(maxlen=_SPACING_SPAN)  # seconds per unit
         self._steps: deque[float] = deque(maxlen=_VOTE_SPAN)
@@ -565,6 +576,6 @@ def describe_offset(offset_ms: float) -> str:
     return f"you {'rush' if offset_ms < 0 else 'drag'} by {abs(offset_ms):.0f} ms"
 
 
-def grid_for(config: ScoringConfig) -> Grid:
+def grid_for(config: TimingSettings) -> Grid:
     """The grid a session is judged on: the metronome's, or one that follows the player."""
     return MetronomeGrid(config) if config.bpm else FreeGrid(config)
