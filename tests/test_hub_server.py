@@ -448,6 +448,20 @@ def test_malformed_json_is_422_on_the_body(server: HubProcess) -> None:
     assert fields(response) == ["body"]
 
 
+def test_a_body_not_labelled_json_is_told_which_header_to_send(server: HubProcess) -> None:
+    body = session_body()
+    headers = {**server.headers("alice", body["session_id"]), "Content-Type": "text/plain"}
+    response = requests.post(
+        f"{server.url}/api/v1/sessions", data=json.dumps(body), headers=headers, timeout=10
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["field"] == "body"
+    assert "Content-Type: application/json" in error["message"]
+    assert "text/plain" in error["message"]
+    assert stored(server, body["session_id"]) == []
+
+
 # --------------------------------------------------------------------------- listing
 
 

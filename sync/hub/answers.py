@@ -65,9 +65,21 @@ def _field_name(loc: Sequence[int | str]) -> str:
     return ".".join(parts) or "body"
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+def _field_errors(exc: RequestValidationError, content_type: str) -> list[dict[str, str]]:
     errors = []
     for err in exc.errors():
+        if tuple(err.get("loc", ())) == ("body",) and not _is_json(content_type):
+            # FastAPI reads a body not labelled JSON as bytes, and then says only that it
+            # is no object: name the header that made it so.
+            shown = content_type or "none"
+            errors.append(
+                {
+                    "field": "body",
+                    "message": f"send the body as JSON with Content-Type: application/json "
+                    f"(this request's Content-Type: {shown})",
+                }
+            )
+            continue
         if err.get("type") == "json_invalid":
             reason = (err.get("ctx") or {}).get("error", "malformed")
             errors.append({"field": "body", "message": f"the body is not valid JSON: {reason}"})
@@ -78,14 +90,20 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return errors
 
 
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every failure a request can meet to :func:`error_answer`."""
 
     async def on_hub_error(_request: Request, exc: HubError) -> JSONResponse:
         return error_answer(exc.status, exc.detail, error=exc.error, headers=exc.headers)
 
-    async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_answer(422, _field_errors(exc), error="invalid")
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type", "")
+        return error_answer(422, _field_errors(exc, content_type), error="invalid")
 
     async def on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_answer(exc.status_code, exc.detail, headers=exc.headers)
