@@ -1,6 +1,7 @@
 """The dev split through what a stranger's recording chain does to audio.
 
-    python -m bench.stress [--variants as-is,trimmed,...] [--conditions ...] [--clips N]
+    python -m bench.stress [--variants as-is,trimmed,...|chain|pedals] [--conditions ...]
+                           [--clips N]
 
 The engine is measured on recordings it has never heard, made with chains it has never
 met: a take trimmed at its first pluck, an interface with a DC offset, a file at 44.1 kHz,
@@ -12,6 +13,13 @@ In session 9 this found that a take trimmed at its first pluck kept 263 of 577 n
 a DC offset of 0.02 lost 94 of 485, and that 2 ms drop-outs every half second and clicks
 every 0.7 s added 147 and 176 phantom notes to 497 (see ``NoteTracker._unhear_room`` and
 ``dsp.repair``; clicks over a loud note and some drop-outs in ringing strings still pass).
+
+``--variants pedals`` plays the same clips through effect pedals instead (``bench.pedals``:
+tremolo, chorus, flanger, phaser, vibrato, compressor, fuzz, octave, wah, slapback, echo,
+a gate after high gain). A delay's repeats are not notes, but one that sounds like a
+re-pick cannot be told from one causally (see ``bench.pedals``): each line splits the
+extra notes (found at no played note) into those at no repeat (phantoms) and those
+within ±50 ms of a repeat; ``onset F`` counts both as extra, ``F w/o echoes`` neither.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import soxr
 
-from bench import evalset, evaluate
+from bench import evalset, evaluate, pedals
 
 #: (audio, truth) -> (audio, sample rate, seconds the truth moves by)
 Variant = Callable[[np.ndarray, Sequence[evalset.TruthNote], int], tuple[np.ndarray, int, float]]
@@ -105,6 +113,15 @@ def _clicks(
     return x, evalset.SR, 0.0
 
 
+def _pedal(name: str) -> Variant:
+    def run(
+        x: np.ndarray, notes: Sequence[evalset.TruthNote], k: int
+    ) -> tuple[np.ndarray, int, float]:
+        return pedals.apply(name, x, k), evalset.SR, 0.0
+
+    return run
+
+
 VARIANTS: dict[str, Variant] = {
     "as-is": _as_is,
     "trimmed": _trimmed,
@@ -116,6 +133,9 @@ VARIANTS: dict[str, Variant] = {
     "drop-outs": _drop_outs,
     "clicks": _clicks,
 }
+#: The effect pedals, by name (``--variants pedals``; not run by default).
+PEDALS: dict[str, Variant] = {name: _pedal(name) for name in pedals.PEDALS}
+_GROUPS = {"chain": list(VARIANTS), "pedals": list(PEDALS)}
 
 CONDITIONS = (
     "clean",
@@ -136,31 +156,84 @@ class Tally:
     matched: int = 0
     found: int = 0
     named: int = 0
+    at_echo: int = 0  # extra notes within ±50 ms of a delay pedal's repeat
+    #: the tracker's path that started each extra note at no repeat (``--why``)
+    why: dict[str, int] = dataclasses.field(default_factory=dict)
 
-    def add(self, truth: Sequence[evalset.TruthNote], found: Sequence[evaluate.Detected]) -> None:
+    def add(
+        self,
+        truth: Sequence[evalset.TruthNote],
+        found: Sequence[evaluate.Detected],
+        echoes: Sequence[float] = (),
+        paths: dict[int, str] | None = None,
+    ) -> None:
         pairs = evaluate.match(truth, found)
         self.notes += len(truth)
         self.found += len(found)
         self.matched += len(pairs)
         self.named += sum(found[j].midi == truth[i].midi for i, j in pairs.items())
+        taken = set(pairs.values())
+        for j, d in enumerate(found):
+            if j in taken:
+                continue
+            if any(abs(d.onset_s - e) <= evaluate.WINDOW_S for e in echoes):
+                self.at_echo += 1
+            elif paths is not None:
+                self.why[paths[j]] = self.why.get(paths[j], 0) + 1
+
+    @staticmethod
+    def _f(matched: int, found: int, notes: int) -> float:
+        p = matched / found if found else 0.0
+        r = matched / notes if notes else 0.0
+        return 2 * p * r / (p + r) if p + r else 0.0
 
     def line(self, name: str) -> str:
-        p = self.matched / self.found if self.found else 0.0
-        r = self.matched / self.notes if self.notes else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
-        return (
-            f"{name:12s} notes {self.notes:4d}  found {self.found:4d}  at a note {self.matched:4d}"
+        extra = self.found - self.matched
+        f = self._f(self.matched, self.found, self.notes)
+        text = (
+            f"{name:15s} notes {self.notes:4d}  found {self.found:4d}  at a note {self.matched:4d}"
             f"  named right {self.named:4d}  onset F {f:.3f}"
+            f"  extra {extra - self.at_echo:3d}"
         )
+        if self.at_echo:
+            f = self._f(self.matched, self.found - self.at_echo, self.notes)
+            text += f"  at echoes {self.at_echo:3d}  F w/o echoes {f:.3f}"
+        if self.why:
+            text += (
+                "  (extra started by "
+                + ", ".join(
+                    f"{path} {n}" for path, n in sorted(self.why.items(), key=lambda kv: -kv[1])
+                )
+                + ")"
+            )
+        return text
 
 
 def play(
     clip: evalset.EvalClip, variant: Variant, k: int
 ) -> tuple[list[evalset.TruthNote], list[evaluate.Detected]]:
     """The clip through ``variant``: its truth (moved as the audio was) and what we found."""
+    truth, found, _ = _play(clip, variant, k, why=False)
+    return truth, found
+
+
+def _play(
+    clip: evalset.EvalClip, variant: Variant, k: int, *, why: bool
+) -> tuple[list[evalset.TruthNote], list[evaluate.Detected], dict[int, str] | None]:
+    """``play``, and with ``why`` the tracker's path that started each note found."""
     audio, sr, shift = variant(clip.audio, clip.notes, k)
     truth = [dataclasses.replace(n, onset_s=n.onset_s + shift) for n in clip.notes]
-    return truth, evaluate.ours(audio, sr)
+    if why:
+        return truth, *pedals.spied(audio, sr)
+    return truth, evaluate.ours(audio, sr), None
+
+
+def _names(spec: str) -> list[str]:
+    """The variants ``--variants`` names, its groups (``chain``, ``pedals``) expanded."""
+    names: list[str] = []
+    for v in (v for v in spec.split(",") if v):
+        names.extend(_GROUPS.get(v, [v]))
+    return list(dict.fromkeys(names))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,7 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench.stress", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}"
+        "--variants",
+        default="chain",
+        help=f"comma-separated, of: {', '.join(VARIANTS | PEDALS)}, or the groups chain "
+        "(the default: every one before the pedals) and pedals",
     )
     parser.add_argument(
         "--conditions",
@@ -176,11 +252,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="dev conditions, comma-separated (default: %(default)s)",
     )
     parser.add_argument("--clips", type=int, default=3, help="clips per condition (default 3)")
+    parser.add_argument(
+        "--why",
+        action="store_true",
+        help="name the tracker's path (level attack, novelty, flux re-pick, legato, ...) "
+        "that started each extra note",
+    )
     args = parser.parse_args(argv)
-    names = [v for v in args.variants.split(",") if v]
-    unknown = [v for v in names if v not in VARIANTS]
+    names = _names(args.variants)
+    every = VARIANTS | PEDALS
+    unknown = [v for v in names if v not in every]
     if unknown:
-        parser.error(f"unknown variant {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+        parser.error(f"unknown variant {', '.join(unknown)}; choose from {', '.join(every)}")
     conditions = [c for c in args.conditions.split(",") if c]
     dev = evalset.conditions_of("dev")
     strangers = [c for c in conditions if c not in dev]
@@ -195,7 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         clip = evalset.make_clip("dev", condition, k)
         for name in names:
-            tallies[name].add(*play(clip, VARIANTS[name], k))
+            truth, found, paths = _play(clip, every[name], k, why=args.why)
+            echoes = pedals.echoes(name, [n.onset_s for n in truth], k) if name in PEDALS else []
+            tallies[name].add(truth, found, echoes, paths)
         print(f"\r  {done}/{total} clips", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     for name, tally in tallies.items():
