@@ -129,6 +129,7 @@ _ADDED_DB = 10.0  # what the break adds: at most this far under the note's level
 _STOPPED_DB = 9.0  # a note that fell this far before the attack heard was stopped first
 _GLIDE_STEP = 0.2  # semitones between the periods a glide is followed through
 _GLIDE_FIT_DB = -6.0  # a glide repeats one of them at least this well in every block
+_GLIDE_FIRST_BLOCKS = 4  # blocks whose fit is looked at before the rest are computed
 
 # A pick's touch before its pluck (see _touched): the sound it began is dated back there.
 _TOUCH_S = 0.12  # at most this long before the pluck heard
@@ -1603,27 +1604,41 @@ class NoteTracker:
         way to its pitch. YIN reads the new pitch only once it has settled, and the break
         of the old period comes where the glide began.
         """
-        b = _BREAK_BLOCK
         steps = max(2, math.ceil(abs(new - old) / _GLIDE_STEP))
         pitches = [old + (new - old) * j / steps for j in range(steps + 1)]
         periods = self._half_rate / (self._a4 * 2.0 ** ((np.array(pitches) - 69.0) / 12.0))
-        fits = self._misfit(audio, power, blocks - at, periods)
-        nearest = fits.argmin(axis=0).tolist()
-        crossed: list[float] = []  # where the nearest period reached the middle, and passed it
-        for k in range(at + 1, blocks):
-            j = nearest[k - at]
-            if fits[j, k - at] > _GLIDE_FIT_DB:
-                return None
-            if 2 * j >= steps + len(crossed):
-                if not crossed and 2 * j > steps + 2:
-                    return None  # the period jumped past the middle: no glide
-                # The block compares the audio with that a period earlier: it reads the
-                # pitch half a period back.
-                tau = self._half_rate / (self._a4 * 2.0 ** ((pitches[j] - 69.0) / 12.0))
-                crossed.append(k * b + 0.5 * b - 0.5 * tau)
-                if len(crossed) == 2 or 2 * j > steps:
-                    return sum(crossed) / len(crossed)
-        return None
+        # Most breaks are a hammer-on, a pull-off or a pick: no period fits the block
+        # after the break, and the scan ends there. The first blocks' misfits are computed
+        # first (each block's misfit is the same however many are computed), the rest only
+        # when those leave it open (see _misfit_from).
+        first = min(_GLIDE_FIRST_BLOCKS, blocks - at)
+        fits = self._misfit_from(audio, power, blocks, at, first, periods)
+        decided, half = _glide_scan(fits, at, at + first, steps, pitches, self._a4, self._half_rate)
+        if not decided and first < blocks - at:
+            fits = self._misfit(audio, power, blocks - at, periods)
+            decided, half = _glide_scan(fits, at, blocks, steps, pitches, self._a4, self._half_rate)
+        return half
+
+    def _misfit_from(
+        self,
+        audio: np.ndarray,
+        power: np.ndarray,
+        blocks: int,
+        at: int,
+        count: int,
+        periods: np.ndarray,
+    ) -> np.ndarray:
+        """``_misfit(audio, power, blocks - at, periods)``'s first ``count`` columns (blocks
+        ``at`` to ``at + count`` of the last ``blocks``): the same float32 operations on
+        each block's samples, every period's lagged audio gathered at once (a few blocks
+        of many periods: ``_misfit``'s two slices per period would cost more)."""
+        b = _BREAK_BLOCK
+        cut = len(audio) - (blocks - at - count) * b
+        lags = periods.astype(np.intp)
+        frac = (periods - lags).astype(np.float32)[:, None]
+        where = np.arange(cut - count * b, cut)[None, :] - lags[:, None]
+        lagged = audio[where] * (1.0 - frac) + audio[where - 1] * frac
+        return _misfit_db(lagged, audio[:cut], power[: cut + 1], lags, count)
 
     # -- notes --------------------------------------------------------------------------
 
@@ -2988,6 +3003,38 @@ class NoteTracker:
             level_db=round(note.peak_db, 1),
             reported_s=round(now, 4),
         )
+
+
+def _glide_scan(
+    fits: np.ndarray,
+    at: int,
+    end: int,
+    steps: int,
+    pitches: list[float],
+    a4: float,
+    rate: float,
+) -> tuple[bool, float | None]:
+    """_glide_half's scan of blocks ``at + 1`` to ``end`` (``fits``' column 0 is block
+    ``at``): (decided, where the period that fits best passes the middle one, in samples
+    after the first block); None when a block fits none or the period jumped past the
+    middle, and undecided (None) when these blocks end first."""
+    b = _BREAK_BLOCK
+    nearest = fits.argmin(axis=0).tolist()
+    crossed: list[float] = []  # where the nearest period reached the middle, and passed it
+    for k in range(at + 1, end):
+        j = nearest[k - at]
+        if fits[j, k - at] > _GLIDE_FIT_DB:
+            return True, None
+        if 2 * j >= steps + len(crossed):
+            if not crossed and 2 * j > steps + 2:
+                return True, None  # the period jumped past the middle: no glide
+            # The block compares the audio with that a period earlier: it reads the
+            # pitch half a period back.
+            tau = rate / (a4 * 2.0 ** ((pitches[j] - 69.0) / 12.0))
+            crossed.append(k * b + 0.5 * b - 0.5 * tau)
+            if len(crossed) == 2 or 2 * j > steps:
+                return True, sum(crossed) / len(crossed)
+    return False, None
 
 
 def _misfit_db(
