@@ -6,6 +6,8 @@ every value is checked bit for bit against the expression it replaced.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
@@ -187,3 +189,31 @@ def test_glide_half_is_the_eager_scan() -> None:
         assert got == _glide_half_eager(tracker, audio, power, blocks, at, old, new)
         found += got is not None
     assert 20 < found < 280  # both answers were exercised
+
+
+def test_a_break_looked_for_a_hop_later_is_the_one_on_the_attacks_hop() -> None:
+    """A note heard late (here by its spectrum, through distortion) has the break in the
+    old note's period looked for on the next hop, from the audio kept on the attack's
+    hop: where the search on the attack's hop itself finds it, for every such note."""
+    from tests.test_tracker_onsets import _driven
+
+    audio = _driven([45, 50, 52, 47, 55], [0.3, 0.6, 0.9, 1.2, 1.5], 2.2, gain=10.0)
+    tracker = NoteTracker(TrackerConfig())
+    asked = found = 0
+    for hop, _ in hops_of(audio):
+        query = tracker._break_query
+        if query is not None:
+            new, where = query
+            eager = tracker._period_break(where.note, where.heard_s, math.nan)  # as then
+        tracker.process(hop)
+        if query is not None:
+            assert tracker._break_query is None  # looked for on this hop
+            assert new.began_s == eager or (eager is None and math.isnan(new.began_s))
+            asked += 1
+            found += eager is not None
+        elif tracker._break_query is not None:
+            # The attack's hop: the audio the search reads is the tracker's still.
+            kept = tracker._break_query[1].lookback
+            assert len(kept) == len(tracker._lookback)
+            assert all(a is b for a, b in zip(kept, tracker._lookback, strict=True))
+    assert asked >= 3 and found >= 3
