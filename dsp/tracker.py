@@ -129,6 +129,7 @@ _ADDED_DB = 10.0  # what the break adds: at most this far under the note's level
 _STOPPED_DB = 9.0  # a note that fell this far before the attack heard was stopped first
 _GLIDE_STEP = 0.2  # semitones between the periods a glide is followed through
 _GLIDE_FIT_DB = -6.0  # a glide repeats one of them at least this well in every block
+_GLIDE_FIRST_BLOCKS = 4  # blocks whose fit is looked at before the rest are computed
 
 # A pick's touch before its pluck (see _touched): the sound it began is dated back there.
 _TOUCH_S = 0.12  # at most this long before the pluck heard
@@ -562,6 +563,18 @@ class _FluxRise:
     sure: bool  # YIN was sure of the pitch on the hop before it
 
 
+@dataclass(frozen=True, slots=True)
+class _BreakQuery:
+    """Where to look for the break a note heard late made in the one it cut short (see
+    _attack_heard_late): that note, when the new one was heard, the half-rate audio kept
+    then and the stream's length then."""
+
+    note: _Note
+    heard_s: float
+    lookback: tuple[np.ndarray, ...]
+    samples: int
+
+
 @dataclass(slots=True)
 class _Note:
     index: int
@@ -732,6 +745,9 @@ class NoteTracker:
         self._recent: deque[np.ndarray] = deque(maxlen=_RECENT_HOPS)
         # The last 128 ms at half rate: where a note heard late began (see _period_break).
         self._lookback: deque[np.ndarray] = deque(maxlen=_BREAK_HOPS)
+        # A new note heard late, and where to look for the break it made (see
+        # _attack_heard_late), until it is looked for.
+        self._break_query: tuple[_Note, _BreakQuery] | None = None
         # The last voiced frames, whichever note they belong to: (end of hop, midi, conf).
         # Voiced frames (end of hop, MIDI, confidence): a run, and where it was first read.
         self._voiced: deque[tuple[float, float, float]] = deque(maxlen=_READ_BACK_HOPS)
@@ -777,6 +793,8 @@ class NoteTracker:
         if hop.shape != (HOP_SIZE,):
             raise InvalidSettingError(f"hops must hold {HOP_SIZE} samples, not {hop.shape}")
         hop = hop.astype(np.float32)  # a copy: the caller may reuse its buffer
+        if self._break_query is not None:
+            self._answer_break()  # (the attack's hop did the note's finish)
         repair = self._repair
         hop = repair.process(hop, period_of=self._period_samples)
         self._recent.append(hop)
@@ -863,13 +881,13 @@ class NoteTracker:
             # the note's own attack made (a sample's loop, a harmonic fading in).
             onset_s = self._novelty_onset(start)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
-                self._attack(onset_s, rms_db, now, events, self._began(note, onset_s))
+                self._attack_heard_late(onset_s, rms_db, now, events, note)
         elif note is not None and loud and self._dip_and_rise(rms_db, descriptor):
             # A re-pluck the spectrum hides (distortion keeps it busy): the pick stopped
             # the string, the level dipped and rose again.
             onset_s = self._novelty_onset(start)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
-                self._attack(onset_s, rms_db, now, events, self._began(note, onset_s))
+                self._attack_heard_late(onset_s, rms_db, now, events, note)
         elif note is not None and loud and note.reported is not None and flux_s is not None:
             # A re-pick softer than the ringing string (see _flux_repick), taken three hops
             # late, when the tests above have not heard it.
@@ -903,7 +921,7 @@ class NoteTracker:
         ):
             onset_s = max(self._hfc.last() * _DECIMATION / self._rate, 0.0)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
-                self._attack(onset_s, rms_db, now, events, self._began(note, onset_s))
+                self._attack_heard_late(onset_s, rms_db, now, events, note)
         elif (
             note is None
             and loud
@@ -1030,6 +1048,8 @@ class NoteTracker:
     def flush(self) -> list[NoteEvent]:
         """End of stream: finish the sounding note, if any."""
         events: list[NoteEvent] = []
+        if self._break_query is not None:
+            self._answer_break()
         if self._note is not None:
             self._finish(self.time_s, events)
         self._release_held(events)
@@ -1454,6 +1474,37 @@ class NoteTracker:
 
     # -- where a note heard late began --------------------------------------------------
 
+    def _attack_heard_late(
+        self,
+        onset_s: float,
+        level_db: float,
+        now: float,
+        events: list[NoteEvent],
+        note: _Note | None,
+    ) -> None:
+        """``_attack`` for an attack heard late (spectral novelty, a dip and a rise, hfc),
+        the break in the sounding ``note``'s period (see _began) looked for on the next hop
+        (or at the new note's report, if that comes first), not on this one, which
+        finishes ``note``: the same onset, ~100–250 µs moved off the costliest hops. The
+        audio it searches is kept as it is now."""
+        query = None
+        if note is not None and note.ref == note.ref and len(self._lookback) >= _BREAK_HOPS // 2:
+            query = _BreakQuery(note, onset_s, tuple(self._lookback), self._samples)
+        self._attack(onset_s, level_db, now, events)
+        new = self._note
+        if query is not None and new is not None and new is not note and new.began_s != new.began_s:
+            self._break_query = (new, query)  # (a touch dated the note: no break asked for)
+
+    def _answer_break(self) -> None:
+        """Where the note heard late began (see _attack_heard_late), now."""
+        new, query = self._break_query  # type: ignore[misc]
+        self._break_query = None
+        found = self._period_break(
+            query.note, query.heard_s, math.nan, query.lookback, query.samples
+        )
+        if found is not None:
+            new.began_s = found
+
     def _began(self, note: _Note | None, heard_s: float, new_midi: float = math.nan) -> float:
         """When a note whose attack was heard at ``heard_s`` began: where the sounding
         ``note``'s period broke (see _period_break), else ``heard_s``."""
@@ -1462,7 +1513,14 @@ class NoteTracker:
         found = self._period_break(note, heard_s, new_midi)
         return heard_s if found is None else found
 
-    def _period_break(self, note: _Note, heard_s: float, new_midi: float) -> float | None:
+    def _period_break(
+        self,
+        note: _Note,
+        heard_s: float,
+        new_midi: float,
+        lookback: tuple[np.ndarray, ...] | None = None,
+        samples: int | None = None,
+    ) -> float | None:
         """Where the sounding ``note`` stopped repeating its period: where a re-attack heard
         at ``heard_s``, or a new note without one (``new_midi``, its onset guessed at
         ``heard_s``), took over from it. None when its period never clearly broke.
@@ -1493,15 +1551,19 @@ class NoteTracker:
         way through it (see _glide_half). Only the onset reported moves (``_Note.began_s``);
         the note is named and reported from where it was heard. Dev onset p90: distortion
         30.2 → 10.7 ms, legato 6.7 → 2.7, all conditions 3.8 → 2.4; onset F, names and
-        first names unchanged everywhere. ~150–350 µs at such an attack.
+        first names unchanged everywhere. ~150–350 µs at such an attack. (``lookback`` and
+        ``samples``: the half-rate audio kept and the stream's length when it was heard,
+        when looked for later; else now's.)
         """
         ref = note.ref
-        if ref != ref or len(self._lookback) < _BREAK_HOPS // 2:
+        lookback = tuple(self._lookback) if lookback is None else lookback
+        if ref != ref or len(lookback) < _BREAK_HOPS // 2:
             return None
         rate = self._half_rate
-        audio = np.concatenate(self._lookback)
+        audio = np.concatenate(lookback)
         n = len(audio)
-        end = self._samples // _DECIMATION  # stream sample (half rate) after the audio
+        # stream sample (half rate) after the audio
+        end = (self._samples if samples is None else samples) // _DECIMATION
         b = _BREAK_BLOCK
         tau = rate / (self._a4 * 2.0 ** ((ref - 69.0) / 12.0))
         longest = tau * 2.0 ** (max(_BREAK_CENTS) / 1200.0)
@@ -1604,27 +1666,41 @@ class NoteTracker:
         way to its pitch. YIN reads the new pitch only once it has settled, and the break
         of the old period comes where the glide began.
         """
-        b = _BREAK_BLOCK
         steps = max(2, math.ceil(abs(new - old) / _GLIDE_STEP))
         pitches = [old + (new - old) * j / steps for j in range(steps + 1)]
         periods = self._half_rate / (self._a4 * 2.0 ** ((np.array(pitches) - 69.0) / 12.0))
-        fits = self._misfit(audio, power, blocks - at, periods)
-        nearest = fits.argmin(axis=0).tolist()
-        crossed: list[float] = []  # where the nearest period reached the middle, and passed it
-        for k in range(at + 1, blocks):
-            j = nearest[k - at]
-            if fits[j, k - at] > _GLIDE_FIT_DB:
-                return None
-            if 2 * j >= steps + len(crossed):
-                if not crossed and 2 * j > steps + 2:
-                    return None  # the period jumped past the middle: no glide
-                # The block compares the audio with that a period earlier: it reads the
-                # pitch half a period back.
-                tau = self._half_rate / (self._a4 * 2.0 ** ((pitches[j] - 69.0) / 12.0))
-                crossed.append(k * b + 0.5 * b - 0.5 * tau)
-                if len(crossed) == 2 or 2 * j > steps:
-                    return sum(crossed) / len(crossed)
-        return None
+        # Most breaks are a hammer-on, a pull-off or a pick: no period fits the block
+        # after the break, and the scan ends there. The first blocks' misfits are computed
+        # first (each block's misfit is the same however many are computed), the rest only
+        # when those leave it open (see _misfit_from).
+        first = min(_GLIDE_FIRST_BLOCKS, blocks - at)
+        fits = self._misfit_from(audio, power, blocks, at, first, periods)
+        decided, half = _glide_scan(fits, at, at + first, steps, pitches, self._a4, self._half_rate)
+        if not decided and first < blocks - at:
+            fits = self._misfit(audio, power, blocks - at, periods)
+            decided, half = _glide_scan(fits, at, blocks, steps, pitches, self._a4, self._half_rate)
+        return half
+
+    def _misfit_from(
+        self,
+        audio: np.ndarray,
+        power: np.ndarray,
+        blocks: int,
+        at: int,
+        count: int,
+        periods: np.ndarray,
+    ) -> np.ndarray:
+        """``_misfit(audio, power, blocks - at, periods)``'s first ``count`` columns (blocks
+        ``at`` to ``at + count`` of the last ``blocks``): the same float32 operations on
+        each block's samples, every period's lagged audio gathered at once (a few blocks
+        of many periods: ``_misfit``'s two slices per period would cost more)."""
+        b = _BREAK_BLOCK
+        cut = len(audio) - (blocks - at - count) * b
+        lags = periods.astype(np.intp)
+        frac = (periods - lags).astype(np.float32)[:, None]
+        where = np.arange(cut - count * b, cut)[None, :] - lags[:, None]
+        lagged = audio[where] * (1.0 - frac) + audio[where - 1] * frac
+        return _misfit_db(lagged, audio[:cut], power[: cut + 1], lags, count)
 
     # -- notes --------------------------------------------------------------------------
 
@@ -2987,6 +3063,9 @@ class NoteTracker:
         return midi, proved
 
     def _event(self, note: _Note, midi_exact: float, end_s: float | None, now: float) -> NoteEvent:
+        query = self._break_query
+        if query is not None and query[0] is note:
+            self._answer_break()  # (reported on its attack's hop: its onset is read now)
         nearest = round(midi_exact)
         return NoteEvent(
             index=note.index,
@@ -2999,6 +3078,38 @@ class NoteTracker:
             level_db=round(note.peak_db, 1),
             reported_s=round(now, 4),
         )
+
+
+def _glide_scan(
+    fits: np.ndarray,
+    at: int,
+    end: int,
+    steps: int,
+    pitches: list[float],
+    a4: float,
+    rate: float,
+) -> tuple[bool, float | None]:
+    """_glide_half's scan of blocks ``at + 1`` to ``end`` (``fits``' column 0 is block
+    ``at``): (decided, where the period that fits best passes the middle one, in samples
+    after the first block); None when a block fits none or the period jumped past the
+    middle, and undecided (None) when these blocks end first."""
+    b = _BREAK_BLOCK
+    nearest = fits.argmin(axis=0).tolist()
+    crossed: list[float] = []  # where the nearest period reached the middle, and passed it
+    for k in range(at + 1, end):
+        j = nearest[k - at]
+        if fits[j, k - at] > _GLIDE_FIT_DB:
+            return True, None
+        if 2 * j >= steps + len(crossed):
+            if not crossed and 2 * j > steps + 2:
+                return True, None  # the period jumped past the middle: no glide
+            # The block compares the audio with that a period earlier: it reads the
+            # pitch half a period back.
+            tau = rate / (a4 * 2.0 ** ((pitches[j] - 69.0) / 12.0))
+            crossed.append(k * b + 0.5 * b - 0.5 * tau)
+            if len(crossed) == 2 or 2 * j > steps:
+                return True, sum(crossed) / len(crossed)
+    return False, None
 
 
 def _misfit_db(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
-from dsp.repair import InputRepair
+from dsp.repair import InputRepair, _mean_std
 from tests import signals
 
 SR = signals.SR
@@ -119,3 +119,15 @@ def test_a_hop_of_the_wrong_size_is_refused() -> None:
 
     with pytest.raises(InvalidSettingError, match="512 samples"):
         InputRepair(SR).process(np.zeros(100, dtype=np.float32))
+
+
+def test_offset_tests_mean_and_spread_are_numpys() -> None:
+    """The offset test's mean and spread of the hops' means (``_mean_std``, run on most
+    hops of a noisy input) are ``x.mean()`` and ``x.std()`` to the bit, at any length it
+    sees and any scale."""
+    rng = np.random.default_rng(21)
+    for _ in range(20000):
+        n = int(rng.integers(1, 95))
+        x = rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 1)
+        x += rng.uniform(-1.0, 1.0) * 10.0 ** rng.uniform(-8, 0)
+        assert _mean_std(x) == (x.mean(), x.std())

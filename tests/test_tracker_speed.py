@@ -6,10 +6,12 @@ every value is checked bit for bit against the expression it replaced.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
-from dsp.tracker import _BREAK_BLOCK, _hanning, _mean32, _misfit_db
+from dsp.tracker import _BREAK_BLOCK, _GLIDE_FIT_DB, _hanning, _mean32, _misfit_db
 from tests import signals
 
 
@@ -108,3 +110,110 @@ def test_harmonic_sum_near_run_is_the_masked_grid() -> None:
                 first, last = tracker._shs_near(midi)
                 masked = np.flatnonzero(np.abs(grid - round(midi)) <= 0.5)
                 assert np.array_equal(np.arange(first, last), masked), (rate, lo, midi)
+
+
+def _glide_audio(rng: np.random.Generator, old_hz: float, new_hz: float, glide: int) -> np.ndarray:
+    """128 ms at 24 kHz: a tone at ``old_hz``, then (from 40 % in) a glide to ``new_hz``
+    over ``glide`` samples (0: a jump, a hammer-on's shape), a little noise over it."""
+    n = 3072
+    start = int(0.4 * n)
+    freq = np.full(n, old_hz)
+    ramp = np.linspace(old_hz, new_hz, max(glide, 1))
+    freq[start : start + len(ramp)] = ramp
+    freq[start + len(ramp) :] = new_hz
+    phase = 2.0 * np.pi * np.cumsum(freq) / 24000.0
+    tone = np.sin(phase) + 0.4 * np.sin(2.0 * phase) + 0.01 * rng.standard_normal(n)
+    return tone.astype(np.float32)
+
+
+def _glide_half_eager(
+    tracker: NoteTracker, audio: np.ndarray, power: np.ndarray, blocks: int, at: int,
+    old: float, new: float,
+) -> float | None:  # fmt: skip
+    """``_glide_half`` as first written: every block's misfit computed before the scan."""
+    b = _BREAK_BLOCK
+    steps = max(2, int(np.ceil(abs(new - old) / 0.2)))
+    pitches = [old + (new - old) * j / steps for j in range(steps + 1)]
+    periods = 24000.0 / (440.0 * 2.0 ** ((np.array(pitches) - 69.0) / 12.0))
+    fits = tracker._misfit(audio, power, blocks - at, periods)
+    nearest = fits.argmin(axis=0).tolist()
+    crossed: list[float] = []
+    for k in range(at + 1, blocks):
+        j = nearest[k - at]
+        if fits[j, k - at] > _GLIDE_FIT_DB:
+            return None
+        if 2 * j >= steps + len(crossed):
+            if not crossed and 2 * j > steps + 2:
+                return None
+            tau = 24000.0 / (440.0 * 2.0 ** ((pitches[j] - 69.0) / 12.0))
+            crossed.append(k * b + 0.5 * b - 0.5 * tau)
+            if len(crossed) == 2 or 2 * j > steps:
+                return sum(crossed) / len(crossed)
+    return None
+
+
+def test_misfit_of_the_first_blocks_is_the_misfits_first_columns() -> None:
+    """``_glide_half`` looks at the first blocks after a break before computing the rest:
+    their misfits, gathered, are the same bits as those ``_misfit`` computes for all."""
+    rng = np.random.default_rng(11)
+    tracker = NoteTracker(TrackerConfig())
+    for _ in range(200):
+        audio = _glide_audio(rng, rng.uniform(80, 900), rng.uniform(80, 900), 0)
+        power = np.concatenate(([0.0], np.cumsum(np.square(audio, dtype=np.float64))))
+        periods = 24000.0 / rng.uniform(80.0, 1000.0, int(rng.integers(3, 30)))
+        blocks = int((len(audio) - periods.max() - 2) // _BREAK_BLOCK) - int(rng.integers(0, 10))
+        at = int(rng.integers(0, blocks - 1))
+        count = int(rng.integers(1, blocks - at + 1))
+        whole = tracker._misfit(audio, power, blocks - at, periods)
+        first = tracker._misfit_from(audio, power, blocks, at, count, periods)
+        assert np.array_equal(first, whole[:, :count])
+
+
+def test_glide_half_is_the_eager_scan() -> None:
+    """The same answer as scanning every block's misfit: slides and bends (half way found)
+    and jumps (None, mostly at the first block), up and down, at many breaks."""
+    rng = np.random.default_rng(12)
+    tracker = NoteTracker(TrackerConfig())
+    found = 0
+    for _ in range(300):
+        old_hz = float(rng.uniform(90.0, 700.0))
+        new_hz = old_hz * 2.0 ** (float(rng.uniform(-7.0, 7.0)) / 12.0)
+        audio = _glide_audio(rng, old_hz, new_hz, int(rng.choice([0, 0, 400, 900, 1800])))
+        power = np.concatenate(([0.0], np.cumsum(np.square(audio, dtype=np.float64))))
+        old = 69.0 + 12.0 * np.log2(old_hz / 440.0)
+        new = 69.0 + 12.0 * np.log2(new_hz / 440.0)
+        longest = 24000.0 / min(old_hz, new_hz) * 2.0 ** (40 / 1200)
+        blocks = int((len(audio) - longest - 2) // _BREAK_BLOCK)
+        at = int(rng.integers(blocks // 2, blocks - 1))
+        got = tracker._glide_half(audio, power, blocks, at, old, new)
+        assert got == _glide_half_eager(tracker, audio, power, blocks, at, old, new)
+        found += got is not None
+    assert 20 < found < 280  # both answers were exercised
+
+
+def test_a_break_looked_for_a_hop_later_is_the_one_on_the_attacks_hop() -> None:
+    """A note heard late (here by its spectrum, through distortion) has the break in the
+    old note's period looked for on the next hop, from the audio kept on the attack's
+    hop: where the search on the attack's hop itself finds it, for every such note."""
+    from tests.test_tracker_onsets import _driven
+
+    audio = _driven([45, 50, 52, 47, 55], [0.3, 0.6, 0.9, 1.2, 1.5], 2.2, gain=10.0)
+    tracker = NoteTracker(TrackerConfig())
+    asked = found = 0
+    for hop, _ in hops_of(audio):
+        query = tracker._break_query
+        if query is not None:
+            new, where = query
+            eager = tracker._period_break(where.note, where.heard_s, math.nan)  # as then
+        tracker.process(hop)
+        if query is not None:
+            assert tracker._break_query is None  # looked for on this hop
+            assert new.began_s == eager or (eager is None and math.isnan(new.began_s))
+            asked += 1
+            found += eager is not None
+        elif tracker._break_query is not None:
+            # The attack's hop: the audio the search reads is the tracker's still.
+            kept = tracker._break_query[1].lookback
+            assert len(kept) == len(tracker._lookback)
+            assert all(a is b for a, b in zip(kept, tracker._lookback, strict=True))
+    assert asked >= 3 and found >= 3
