@@ -79,6 +79,8 @@ _NOISE_HOPS = 150
 _NOISE_MIN_HOPS = 6
 _QUIETEST_TO_ROOM_DB = 3.0
 _ROOM_AFTER_S = 0.3  # a note's tail, still fading after its end, is not the room
+_ROOM_AFTER_UNPITCHED_S = 2.0  # ... nor a sound dropped unpitched (see _hear_room)
+_ROOM_UNDER_UNPITCHED_DB = 15.0  # ... until it falls this far under its peak
 _SNR_DB = 6.0  # a note's peak over the room's level (see _stands_out); dev: softest 6.8
 _OPENING_S = 0.05  # a note starting this early in a stream opened it: see _stands_out
 _OPENING_MIN_DB = -40.0  # ... and is played, not the room's, at least this loud (hop RMS)
@@ -755,6 +757,8 @@ class NoteTracker:
         self._swings: deque[tuple[float, float]] = deque(maxlen=_SWING_HOPS)
         self._note: _Note | None = None
         self._previous: tuple[float, float] | None = None  # last final note: (MIDI, end_s)
+        # The last sound dropped unpitched: (its peak, when); see _hear_room.
+        self._unpitched: tuple[float, float] | None = None
         self._played: deque[tuple[float, float]] = deque(maxlen=_RINGING_NOTES)  # (MIDI, onset)
         self._last_attack_s = -1.0
         self._ringing_from = 0.0
@@ -1828,6 +1832,7 @@ class NoteTracker:
             decayed = note.peak_db - self._levels[-1][1] >= _DECAYED_DB
             if age >= _PENDING_S or (age >= _GIVE_UP_S and decayed):
                 self._note = None  # unpitched: a pick scrape, a knock, a muted string
+                self._unpitched = (note.peak_db, now)
             return
         # Hops heard as the room before this note was found, from its onset on, were
         # the note's (see _unhear_room): not the room it is judged against.
@@ -1862,9 +1867,23 @@ class NoteTracker:
         events.append(note.reported)
 
     def _hear_room(self, rms_db: float, now: float) -> None:
-        """A hop with no note sounding, nor one starting, nor a note's tail: the room."""
+        """A hop with no note sounding, nor one starting, nor a note's tail: the room.
+
+        Nor a sound dropped unpitched, while it stays within ``_ROOM_UNDER_UNPITCHED_DB``
+        of its peak (for up to ``_ROOM_AFTER_UNPITCHED_S``): an attack was heard, and under
+        strings left ringing YIN may read no pitch for half a second; heard as the room,
+        that level had every later note judged inside it (dev let-ring, an unseen seed:
+        the room rose to −24 dBFS under notes at −20, and 12 notes in a row were lost).
+        """
         previous = self._previous
         if previous is not None and now - previous[1] <= _ROOM_AFTER_S:
+            return
+        unpitched = self._unpitched
+        if (
+            unpitched is not None
+            and now - unpitched[1] <= _ROOM_AFTER_UNPITCHED_S
+            and rms_db >= unpitched[0] - _ROOM_UNDER_UNPITCHED_DB
+        ):
             return
         self._history_db.append((now, rms_db))
         if self.hops % 4 == 0:
