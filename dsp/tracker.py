@@ -68,6 +68,11 @@ _HOLD_S = 0.4  # a held short note is reported by then whatever follows
 _NOVELTY_RATIO = 2.5  # specdiff over its recent median: a re-attack (see _is_novel)
 _NOVELTY_HISTORY = 8
 _NOVELTY_RISE_DB = 1.0
+# A re-attack heard by its spectral change stands this far over the gate: aubio's specdiff
+# counts only bins over a fixed magnitude, and a note near the gate has a few such bins; a
+# beat that moves one across reads as novelty (three quiet nylon-like notes, re-triggered
+# at -54 dBFS, 1 dB over the gate, by 2-3 dB beats).
+_NOVELTY_OVER_GATE_DB = 6.0
 _REPLUCK_RISE_DB = 4.5
 _REPLUCK_RISE_HOPS = 3  # ... within this many hops out of the dip
 _REPLUCK_DIP_DB = 3.0
@@ -751,6 +756,7 @@ class NoteTracker:
         self._swings: deque[tuple[float, float]] = deque(maxlen=_SWING_HOPS)
         self._note: _Note | None = None
         self._previous: tuple[float, float] | None = None  # last final note: (MIDI, end_s)
+        self._released = False  # ... which faded out, rather than being cut by a note
         self._played: deque[tuple[float, float]] = deque(maxlen=_RINGING_NOTES)  # (MIDI, onset)
         self._last_attack_s = -1.0
         self._ringing_from = 0.0
@@ -870,10 +876,17 @@ class NoteTracker:
             novel
             and loud
             and self._rising()
-            and (note is None or descriptor >= _NOVELTY_SHARE * note.novelty)
+            and (
+                note is None
+                or (
+                    descriptor >= _NOVELTY_SHARE * note.novelty
+                    and rms_db >= self._gate_db + _NOVELTY_OVER_GATE_DB
+                )
+            )
         ):
             # Not while the level falls (a note letting go), nor a change far smaller than
-            # the note's own attack made (a sample's loop, a harmonic fading in).
+            # the note's own attack made (a sample's loop, a harmonic fading in), nor over
+            # a note sunk to near the gate (see _NOVELTY_OVER_GATE_DB).
             onset_s = self._novelty_onset(start)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack(onset_s, rms_db, now, events, self._began(note, onset_s))
@@ -997,6 +1010,7 @@ class NoteTracker:
         self._quiet_frames = self._quiet_frames + 1 if quiet else 0
         if self._quiet_frames >= _RELEASE_FRAMES:
             self._finish(now - _RELEASE_FRAMES * self._hop_s, events)
+            self._released = True
         elif note.reported is None:
             self._try_report(note, now, events)
         else:
@@ -1881,7 +1895,13 @@ class NoteTracker:
             return note.peak_db - self._levels[-1][1] < _DECAYED_DB
         room = self._noise_db if enough else self._quietest_db + _QUIETEST_TO_ROOM_DB
         previous = self._previous
-        rung_into = previous is not None and previous[1] >= note.onset_s - 0.1
+        # (Not one that faded out first: what still sounds after it is no note ringing
+        # into this one, but the strings it set ringing and the room, which this must
+        # stand out over: a sympathetic string outlasting a nylon note, read surely, was
+        # let through.)
+        rung_into = (
+            previous is not None and previous[1] >= note.onset_s - 0.1 and not self._released
+        )
         # ... by a note that stood out itself (not a phantom that got through).
         if rung_into and self._previous_peak_db >= room + 2.0 * _SNR_DB:
             return True
@@ -2238,6 +2258,7 @@ class NoteTracker:
             self._release_held(events)
             events.append(event)
         self._previous = (final, end_s)
+        self._released = False
         self._played.append((final, note.onset_s))
         self._previous_peak_db = note.peak_db
 
