@@ -19,6 +19,9 @@ open strings (E2 A2 D3 G3 B3 E4):
 * fret and string noise: band-passed noise swishes 30–45 dB under the note;
 * a mic'd steel acoustic with a strong body boom (a high-Q air mode ~100 Hz, +12–18 dB);
 * a low string with a weak fundamental (~30 dB under its 2nd harmonic);
+* a hard pluck's pitch glide (sharp by up to 30 cents, settling in 0.1–0.25 s);
+* a rest stroke (apoyando): the finger lands on the next lower string 40–120 ms after the
+  pluck, knocking and damping it 15–25 dB under the note;
 
 each after one of the tuning half's own room leads (the resynthesised room before its
 pluck), at a random level. Deterministic: the same way, string and seed give the same
@@ -72,6 +75,8 @@ class Style:
     swish_db: tuple[float, float] | None = None  # fret/string noise under the note's peak
     boom_db: float = 0.0  # a high-Q air mode this much over the body (a mic'd acoustic)
     weak_fundamental: bool = False  # the fundamental ~30 dB under the 2nd harmonic
+    glide_cents: float = 0.0  # the pitch starts this sharp and settles in 0.1–0.25 s
+    rest_stroke: bool = False  # the finger lands on the next string 40–120 ms after
     peak_dbfs: tuple[float, float] = (-30.0, -8.0)
 
 
@@ -85,7 +90,17 @@ WAYS: dict[str, Style] = {
     "weak-fundamental": Style(
         body="acoustic", finger=False, weak_fundamental=True, t60_low_s=(2.5, 4.0)
     ),
+    "glide": Style(glide_cents=30.0),
+    "rest-stroke": Style(rest_stroke=True),
 }
+
+
+#: A way's place here seeds its takes: a new way goes at the end, so that the takes of the
+#: others stay what they were.
+SEED_ORDER = (
+    "beating", "boom", "nylon", "quiet", "swish", "sympathetic", "weak-fundamental",
+    "glide", "rest-stroke",
+)  # fmt: skip
 
 
 @functools.cache
@@ -115,9 +130,14 @@ def _string(midi: float, style: Style, t60_low: float, rng: np.random.Generator)
         body=style.body,
     )
     kind = "hammer" if style.finger else "pluck"
-    event = pluck.StringEvent(0.0, midi, kind, float(rng.uniform(0.5, 0.9)))
+    sharp = style.glide_cents / 100.0 * float(rng.uniform(0.5, 1.0)) if style.glide_cents else 0.0
+    events = [pluck.StringEvent(0.0, midi + sharp, kind, float(rng.uniform(0.5, 0.9)))]
+    if sharp:
+        # A hard pluck stretches the string: it sounds sharp, and settles as it calms.
+        glide = float(rng.uniform(0.1, 0.25))
+        events.append(pluck.StringEvent(0.0, midi, "bend", glide_s=glide))
     seed = int(rng.integers(1 << 30))
-    return pluck.render_line([event], NOTE_S, voice, sr=SR, seed=seed).astype(np.float64)
+    return pluck.render_line(events, NOTE_S, voice, sr=SR, seed=seed).astype(np.float64)
 
 
 def _polarisations(midi: int, style: Style, rng: np.random.Generator) -> np.ndarray:
@@ -166,6 +186,22 @@ def _swishes(n: int, style: Style, peak: float, rng: np.random.Generator) -> np.
     return out
 
 
+def _rest_stroke(midi: int, n: int, peak: float, rng: np.random.Generator) -> np.ndarray:
+    """The plucking finger coming to rest on the next lower string (apoyando) 40–120 ms
+    after the pluck: that string knocked and damped at once, 15–25 dB under the note."""
+    out = np.zeros(n)
+    lower = [m for m in OPEN_STRINGS if m < midi] or [OPEN_STRINGS[0]]
+    other = float(lower[-1])
+    at = round(float(rng.uniform(0.04, 0.12)) * SR)
+    voice = pluck.Voice(t60_low_s=0.08, t60_high_s=0.04, brightness=0.3, body="classical")
+    event = pluck.StringEvent(0.0, other, "hammer", 0.6)
+    knock = pluck.render_line([event], 0.3, voice, sr=SR, seed=int(rng.integers(1 << 30)))
+    knock = knock[: n - at].astype(np.float64)
+    level = peak * 10.0 ** (float(rng.uniform(-25.0, -15.0)) / 20.0)
+    out[at : at + len(knock)] = knock * (level / max(float(np.max(np.abs(knock))), 1e-12))
+    return out
+
+
 def _boom(x: np.ndarray, db: float, rng: np.random.Generator) -> np.ndarray:
     """A mic close to the sound hole: the air mode (~100 Hz) as a high-Q peak ``db`` up."""
     hz, q = float(rng.uniform(90.0, 115.0)), float(rng.uniform(6.0, 12.0))
@@ -197,7 +233,7 @@ def render(way: str, midi: int, seed: int, rooms: Sequence[np.ndarray] | None = 
     """The open string ``midi`` played ``way`` (see ``WAYS``), after one of ``rooms``
     (by default the tuning half's: see ``room_leads``)."""
     style = WAYS[way]
-    rng = np.random.default_rng([seed, midi, sorted(WAYS).index(way)])
+    rng = np.random.default_rng([seed, midi, SEED_ORDER.index(way)])
     note = _polarisations(midi, style, rng)
     if style.boom_db:
         note = _boom(note, style.boom_db, rng)
@@ -205,6 +241,8 @@ def render(way: str, midi: int, seed: int, rooms: Sequence[np.ndarray] | None = 
         note = _weaken_fundamental(note, midi)
     peak = float(np.max(np.abs(note)))
     note = note + _sympathetic(midi, style, peak, rng) + _swishes(len(note), style, peak, rng)
+    if style.rest_stroke:
+        note = note + _rest_stroke(midi, len(note), peak, rng)
     if style.finger:
         note = _finger_fade(note, rng)
     note *= 10.0 ** (_uniform(rng, style.peak_dbfs) / 20.0) / max(peak, 1e-12)
