@@ -68,11 +68,17 @@ _HOLD_S = 0.4  # a held short note is reported by then whatever follows
 _NOVELTY_RATIO = 2.5  # specdiff over its recent median: a re-attack (see _is_novel)
 _NOVELTY_HISTORY = 8
 _NOVELTY_RISE_DB = 1.0
+# A re-attack heard by its spectral change stands this far over the gate: aubio's specdiff
+# counts only bins over a fixed magnitude, and a note near the gate has a few such bins; a
+# beat that moves one across reads as novelty (three quiet nylon-like notes, re-triggered
+# at -54 dBFS, 1 dB over the gate, by 2-3 dB beats).
+_NOVELTY_OVER_GATE_DB = 6.0
 _REPLUCK_RISE_DB = 4.5
 _REPLUCK_RISE_HOPS = 3  # ... within this many hops out of the dip
 _REPLUCK_DIP_DB = 3.0
 _REPLUCK_NOVELTY = 1.5
 _DEEP_DIP_DB = 12.0  # a dip this deep needs no spectral change: the string was stopped
+_DIP_BELOW_PEAK_DB = 15.0  # ... and the rise reaches within this of the note's peak
 _DIP_HOPS = 6  # the hops a dip and rise is looked for in
 _BLOCK_RISE_DB = 1.0  # a re-attack's onset: a 2.7 ms block at least this much louder
 _NOISE_HOPS = 150
@@ -175,6 +181,14 @@ _DRIFT_GAP_HOPS = 3  # ... across gaps of up to this many unvoiced hops
 _LEGATO_LOOKBACK_S = 0.1
 _LEGATO_LAG_S = 0.045
 _STOPPED_UNDER_DB = 30.0  # a note ending this far under its peak starts no legato note
+_CHANGE_HOPS = 32  # half-rate audio kept to see what a legato note changed: 341 ms ...
+_CHANGE_WINDOW = 2048  # ... compared over 85 ms before its onset and the last 85 ms ...
+_CHANGE_SIZE = 8192  # ... (FFT size: 2.9 Hz bins) ...
+_CHANGE_DB = 8.0  # ... its partials rose this much over the sounding note's (see _changed)
+_CHANGE_UNDER_PEAK_DB = 15.0  # ... asked once the sounding note has faded this far
+_CHANGE_PARTIALS = 8
+_CHANGE_MAX_HZ = 8000.0
+_CHANGE_APART_HZ = 12.0  # a partial this close to one of the other note's is shared
 _READ_BACK_HOPS = 12  # a new note's pitch first read: looked for this far back ...
 _READ_TOLERANCE = 0.75  # semitones a new note's first frames may read off (see _first_read)
 _READ_GAP_HOPS = 3  # ... across gaps of up to this many unvoiced hops (see _first_read)
@@ -613,6 +627,7 @@ class _Note:
     rang: np.ndarray | None = None  # its spectrum at ``spectrum_len``, once taken (see _rang_of)
     rang_taken: bool = False
     over_ringing: tuple[float, float | None] | None = None  # see _read_over_ringing
+    unchanged: tuple[int, float] | None = None  # a legato pitch refused, and its onset (_changed)
 
 
 class NoteTracker:
@@ -747,6 +762,9 @@ class NoteTracker:
         self._recent: deque[np.ndarray] = deque(maxlen=_RECENT_HOPS)
         # The last 128 ms at half rate: where a note heard late began (see _period_break).
         self._lookback: deque[np.ndarray] = deque(maxlen=_BREAK_HOPS)
+        # ... and the last 341 ms: what a legato note changed (see _changed).
+        self._change_audio: deque[np.ndarray] = deque(maxlen=_CHANGE_HOPS)
+        self._change_window = np.hanning(_CHANGE_WINDOW).astype(np.float32)
         # A new note heard late, and where to look for the break it made (see
         # _attack_heard_late), until it is looked for.
         self._break_query: tuple[_Note, _BreakQuery] | None = None
@@ -757,6 +775,7 @@ class NoteTracker:
         self._swings: deque[tuple[float, float]] = deque(maxlen=_SWING_HOPS)
         self._note: _Note | None = None
         self._previous: tuple[float, float] | None = None  # last final note: (MIDI, end_s)
+        self._released = False  # ... which faded out, rather than being cut by a note
         # The last sound dropped unpitched: (its peak, when); see _hear_room.
         self._unpitched: tuple[float, float] | None = None
         self._played: deque[tuple[float, float]] = deque(maxlen=_RINGING_NOTES)  # (MIDI, onset)
@@ -851,6 +870,7 @@ class NoteTracker:
 
         half = hop.reshape(-1, _DECIMATION).dot(self._pair_mean)  # (np.dot's, undispatched)
         self._lookback.append(half)
+        self._change_audio.append(half)
         grain = self._pvoc(half)
         descriptor = self._specdiff(grain).item(0)  # (float(x[0]), without a scalar)
         flux = self._whitened_flux(grain)
@@ -879,16 +899,31 @@ class NoteTracker:
             novel
             and loud
             and self._rising()
-            and (note is None or descriptor >= _NOVELTY_SHARE * note.novelty)
+            and (
+                note is None
+                or (
+                    descriptor >= _NOVELTY_SHARE * note.novelty
+                    and rms_db >= self._gate_db + _NOVELTY_OVER_GATE_DB
+                )
+            )
         ):
             # Not while the level falls (a note letting go), nor a change far smaller than
-            # the note's own attack made (a sample's loop, a harmonic fading in).
+            # the note's own attack made (a sample's loop, a harmonic fading in), nor over
+            # a note sunk to near the gate (see _NOVELTY_OVER_GATE_DB).
             onset_s = self._novelty_onset(start)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack_heard_late(onset_s, rms_db, now, events, note)
-        elif note is not None and loud and self._dip_and_rise(rms_db, descriptor):
+        elif (
+            note is not None
+            and loud
+            and rms_db >= note.peak_db - _DIP_BELOW_PEAK_DB
+            and self._dip_and_rise(rms_db, descriptor)
+        ):
             # A re-pluck the spectrum hides (distortion keeps it busy): the pick stopped
-            # the string, the level dipped and rose again.
+            # the string, the level dipped and rose again. Not far into the note's decay:
+            # there its two polarisations, the one that drove the top hardest dying
+            # first, beat ever more deeply (a rise 15 dB or more under the note's peak is
+            # a beat; a re-pick that far into a clean note is a jump in level, above).
             onset_s = self._novelty_onset(start)
             if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
                 self._attack_heard_late(onset_s, rms_db, now, events, note)
@@ -998,6 +1033,7 @@ class NoteTracker:
         self._quiet_frames = self._quiet_frames + 1 if quiet else 0
         if self._quiet_frames >= _RELEASE_FRAMES:
             self._finish(now - _RELEASE_FRAMES * self._hop_s, events)
+            self._released = True
         elif note.reported is None:
             self._try_report(note, now, events)
         else:
@@ -1955,7 +1991,13 @@ class NoteTracker:
             return note.peak_db - self._levels[-1][1] < _DECAYED_DB
         room = self._noise_db if enough else self._quietest_db + _QUIETEST_TO_ROOM_DB
         previous = self._previous
-        rung_into = previous is not None and previous[1] >= note.onset_s - 0.1
+        # (Not one that faded out first: what still sounds after it is no note ringing
+        # into this one, but the strings it set ringing and the room, which this must
+        # stand out over: a sympathetic string outlasting a nylon note, read surely, was
+        # let through.)
+        rung_into = (
+            previous is not None and previous[1] >= note.onset_s - 0.1 and not self._released
+        )
         # ... by a note that stood out itself (not a phantom that got through).
         if rung_into and self._previous_peak_db >= room + 2.0 * _SNR_DB:
             return True
@@ -2050,6 +2092,8 @@ class NoteTracker:
         # window of analysis lag.
         first_s = self._first_read(run[0][0], _median(recent), note.ref)
         onset_s = max(self._legato_onset(first_s), note.onset_s + 0.02)
+        if not self._changed(note, onset_s, _median(recent)):
+            return  # another string, sounding all along, outlasting this one
         began_s = self._began(note, onset_s, _median(recent))
         self._finish(onset_s, events)
         new = _Note(self._next_index, onset_s, self._levels[-1][1], began_s=began_s)
@@ -2201,6 +2245,64 @@ class NoteTracker:
             first_s = t
         return first_s
 
+    def _changed(self, note: _Note, onset_s: float, midi: float) -> bool:
+        """Whether a legato note's pitch ``midi`` came with a change at ``onset_s``: the
+        energy at its own partials (those ``_CHANGE_APART_HZ`` from every partial of the
+        sounding note) rose ``_CHANGE_DB`` against the energy at the sounding note's
+        partials, from the 85 ms before the onset to the last 85 ms.
+
+        A hammer-on, a pull-off or a slide stops the old pitch as it starts the new one; a
+        new note over a ringing one brings its partials up from almost nothing: either
+        way the balance between the two moves by a step (on dev legato, let-ring and
+        distortion, 8.7 dB at the least, mostly 15–50). A string that sounded all along
+        (a sympathetic string the body set ringing, or one let ring) and is read now
+        because the note over it fades faster only drifts: two free decays move the
+        balance at a steady 20–40 dB a second, 2–7 dB over these windows. Such a string
+        sits 20–35 dB under the note's peak, so YIN can read it only once the note has
+        faded: the test is asked only then (``_CHANGE_UNDER_PEAK_DB``; nearer the peak,
+        semitone steps of a fast low run, whose partials these windows barely part, moved
+        the balance only 5.6–8 dB). A refusal is kept (``note.unchanged``): the same
+        pitch, read from the same onset, is not looked at again.
+        """
+        if self._levels[-1][1] > note.peak_db - _CHANGE_UNDER_PEAK_DB:
+            return True  # (the note still loud: no string under it can be what YIN reads)
+        if note.unchanged == (round(midi), onset_s):
+            return False
+        audio = np.concatenate(self._change_audio)
+        rate = self._half_rate
+        end = round(onset_s * rate) - (self._samples // _DECIMATION - len(audio))
+        if end < _CHANGE_WINDOW:
+            return True  # (not in hand: a stream just begun)
+        frames = np.stack((audio[end - _CHANGE_WINDOW : end], audio[-_CHANGE_WINDOW:]))
+        power = np.square(np.abs(np.fft.rfft(frames * self._change_window, _CHANGE_SIZE)))
+        bin_hz = rate / _CHANGE_SIZE
+        reach = max(1, round(_CHANGE_APART_HZ / 2.0 / bin_hz))
+        old_hz = self._a4 * 2.0 ** ((note.ref - 69.0) / 12.0)
+        new_hz = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
+        olds = [k * old_hz for k in range(1, _CHANGE_PARTIALS + 1) if k * old_hz < _CHANGE_MAX_HZ]
+        news = [
+            k * new_hz
+            for k in range(1, _CHANGE_PARTIALS + 1)
+            if k * new_hz < _CHANGE_MAX_HZ
+            and min(abs(k * new_hz - f) for f in olds) > _CHANGE_APART_HZ
+        ]
+        if not news or not olds:
+            return True
+
+        def at(freqs: list[float]) -> np.ndarray:
+            """Each frame's power at ``freqs`` (the loudest bin within half the spacing)."""
+            total = np.full(2, 1e-20)
+            for f in freqs:
+                b = round(f / bin_hz)
+                total += power[:, max(b - reach, 0) : b + reach + 1].max(axis=1)
+            return total
+
+        own, old = at(news), at(olds)
+        if 10.0 * math.log10((own[1] * old[0]) / (own[0] * old[1])) >= _CHANGE_DB:
+            return True
+        note.unchanged = (round(midi), onset_s)
+        return False
+
     def _legato_onset(self, first_s: float) -> float:
         """Where a note that came without an attack began, its new pitch first read at
         ``first_s``: at a dip in level shortly before (the old note letting go as the new
@@ -2262,6 +2364,7 @@ class NoteTracker:
             self._release_held(events)
             events.append(event)
         self._previous = (final, end_s)
+        self._released = False
         self._played.append((final, note.onset_s))
         self._previous_peak_db = note.peak_db
 
