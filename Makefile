@@ -48,10 +48,14 @@ format: $(STAMP_DEV) ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP_DEV) ## benchmarks: engine per condition vs aubio and librosa (test split + real notes), store and sync, the Hub under attack, the device, memory on a 1 GiB WAV, the coach
+bench: $(STAMP_DEV) ## benchmarks: engine per condition vs aubio and librosa (test split + real notes), a stranger's recording chain and pedals, synthetic nylon, store and sync, the Hub under attack, the device, memory on a 1 GiB WAV, the coach
 	$(PY) -m bench.evaluate --split all --json out/eval.json --md out/eval.md
 	$(PY) -m bench.tuning
 	$(PY) -m bench.stress | tee out/bench_stress.txt
+	$(PY) -m bench.stress --variants as-is,pedals --why \
+		--conditions clean,legato,repeated,let-ring,low-E2-G3,fast-16ths,sustain \
+		| tee out/bench_pedals.txt
+	$(PY) -m bench.nylon --seeds 0:6 | tee out/bench_nylon.txt
 	$(PY) -m bench.sync
 	$(PY) -m bench.hub
 	$(PY) -m bench.device
