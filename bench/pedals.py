@@ -317,6 +317,7 @@ def echoes(name: str, onsets: Sequence[float], k: int) -> list[float]:
 #: Words of the ``if``/``elif`` in ``NoteTracker.process`` that calls ``_attack``, by path.
 _PATHS = (
     ("attack_s is not None", "level"),
+    ("deferred is not None", "level"),
     ("_dip_and_rise", "dip-rise"),
     ("flux_s is not None", "flux"),
     ("click is not None", "click"),

@@ -123,6 +123,23 @@ _FLUX_OVER_FLICKER = 1.5  # ... and this many times the ringing note's own highe
 _FLICKER_MIN_HOPS = 3  # ... over the hops heard of it after its attack (see _flicker)
 # and the last 21 ms reading the ringing note's pitch surely (see _reads_pitch_of).
 _ATTACK_NOVELTY_S = 0.06
+# A tremolo's swell (see _note_shape, _swell_only): the level rose this much over the
+# quietest of the last ``_SWELL_HOPS`` (its dip), the spectrum's shape within this of the
+# dip's (half the L1 distance of the two magnitude spectra, each over its sum) ...
+_SWELL_RISE_DB = 3.0
+_SWELL_HOPS = 3
+_SWELL_SHAPE = 0.12
+_SWELL_TILT_DB = 2.0  # ... nor the balance of its bands over 2 kHz and under 1 kHz moved
+_SWELL_LOW_BINS = 22  # (of the 512-point spectrum at half rate: under 1 kHz) ...
+_SWELL_HIGH_BIN = 43  # ... and from 2 kHz
+_SWELL_EDGE_RISE_DB = 9.0  # ... or, after a rise this steep (a square tremolo's edge),
+_SWELL_EDGE_HOPS = 1  # ... a hop or two later (a level attack waits that long for it),
+_SWELL_EDGE_SHAPE = 0.15  # ... within this;
+_SWELL_OVER_ROOM_DB = 12.0  # ... on a hop this far over the room (and loud enough).
+_SWELL_JUDGED_HOPS = 5  # Its hops take no attack this long
+_SWELL_NOW_SHAPE = 0.2  # ... while still this close to its shapes,
+_SWELL_BACK_HOPS = 60  # ... when another swell this recent (0.64 s) was a tremolo's too.
+_SWELLS_KEPT = 8
 # Where a note heard late began (see _period_break): where the sounding note's period
 # stopped fitting the audio.
 _BREAK_HOPS = 12  # half-rate audio kept to look back in: 128 ms
@@ -591,6 +608,27 @@ class _BreakQuery:
     samples: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Deferred:
+    """A level attack waiting on a swell's edge (see _edge_of_swell), and the largest
+    spectral change, flux and click of the hops it has waited through."""
+
+    onset_s: float
+    level_db: float
+    novelty: float
+    flux: float
+    click: float
+
+    def heard(self, novelty: float, flux: float, click: float) -> _Deferred:
+        return _Deferred(
+            self.onset_s,
+            self.level_db,
+            max(self.novelty, novelty),
+            max(self.flux, flux),
+            max(self.click, click),
+        )
+
+
 @dataclass(slots=True)
 class _Note:
     index: int
@@ -759,6 +797,22 @@ class NoteTracker:
             [0.0] * (_LOOKBACK_BLOCKS + _GAP_BLOCKS), maxlen=_LOOKBACK_BLOCKS + _GAP_BLOCKS
         )
         self._levels: deque[tuple[float, float]] = deque(maxlen=12)  # (end of hop, rms dB)
+        # The last hops' magnitude spectra, by hop number modulo their count (see
+        # _note_shape) ...
+        bins = _ONSET_WINDOW // 2 + 1
+        self._shape_ring = np.zeros((_SWELL_HOPS + 1, bins), dtype=np.float32)
+        # ... and the last swells: (hop number, judged a tremolo's: see _note_shape).
+        self._swells: deque[tuple[int, bool]] = deque(maxlen=_SWELLS_KEPT)
+        self._swell_dip = np.zeros(bins, dtype=np.float32)  # the latest's dip's spectrum ...
+        self._swell_dip_db = 0.0  # ... and level,
+        self._swell_own = np.zeros(bins, dtype=np.float32)  # ... the one it was judged on,
+        # ... and the one before the level last fell 3 dB in a hop (a square tremolo's
+        # off-phase can be silence: the shape to compare with is the one before it).
+        self._swell_before = np.zeros(bins, dtype=np.float32)
+        self._before_fall = np.zeros(bins, dtype=np.float32)
+        self._swell_falling = False
+        self._swelled = (-math.inf, -math.inf)  # the last swell vetoed (s, from and to)
+        self._deferred: _Deferred | None = None  # a level attack on a swell's edge
         self._recent: deque[np.ndarray] = deque(maxlen=_RECENT_HOPS)
         # The last 128 ms at half rate: where a note heard late began (see _period_break).
         self._lookback: deque[np.ndarray] = deque(maxlen=_BREAK_HOPS)
@@ -872,6 +926,7 @@ class NoteTracker:
         self._lookback.append(half)
         self._change_audio.append(half)
         grain = self._pvoc(half)
+        self._note_shape(grain.norm, loud and rms_db >= self._noise_db + _SWELL_OVER_ROOM_DB)
         descriptor = self._specdiff(grain).item(0)  # (float(x[0]), without a scalar)
         flux = self._whitened_flux(grain)
         self._hfc.push(half)
@@ -893,7 +948,22 @@ class NoteTracker:
         if self._held and now - self._held[0][0].onset_s > _HOLD_S:
             self._release_held(events, now - _HOLD_S)
         note = self._note
-        if attack_s is not None:
+        deferred, self._deferred = self._deferred, None
+        if self._swell_only():
+            # A pedal's tremolo, not a pick: nor is an onset found in it later (hfc's).
+            self._swelled = ((self._swells[-1][0] - 2) * self._hop_s, now)
+        elif deferred is not None and self._edge_of_swell():
+            self._deferred = deferred.heard(descriptor, flux, self._last_click)
+        elif deferred is not None:
+            self._attack(deferred.onset_s, deferred.level_db, now, events)
+            self._seed_attack(deferred.heard(descriptor, flux, self._last_click))
+        elif attack_s is not None and note is None and self._edge_of_swell():
+            # (Only with no note sounding, a square tremolo's off-phase having ended it:
+            # a sounding note would take the waiting hops' frames and triggers as its own.)
+            self._deferred = _Deferred(
+                attack_s, self._attack_db, descriptor, flux, self._last_click
+            )
+        elif attack_s is not None:
             self._attack(attack_s, self._attack_db, now, events)
         elif (
             novel
@@ -959,7 +1029,8 @@ class NoteTracker:
             and self._hfc.onset()
         ):
             onset_s = max(self._hfc.last() * _DECIMATION / self._rate, 0.0)
-            if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
+            swelled = self._swelled[0] <= onset_s <= self._swelled[1]
+            if onset_s - self._last_attack_s >= _SAME_ATTACK_S and not swelled:
                 self._attack_heard_late(onset_s, rms_db, now, events, note)
         elif (
             note is None
@@ -975,7 +1046,8 @@ class NoteTracker:
             note, start, rms_db, descriptor, midi, confidence, now
         ):
             onset_s, level_db = self._repick  # type: ignore[misc]
-            self._attack(onset_s, level_db, now, events)
+            if not self._swelled[0] <= onset_s <= self._swelled[1]:
+                self._attack(onset_s, level_db, now, events)
         self._steady = (midi, confidence)
 
         note = self._note
@@ -1039,6 +1111,121 @@ class NoteTracker:
         else:
             self._follow(note, midi, confidence, now, events)
         return events
+
+    def _note_shape(self, magnitudes: np.ndarray, played: bool) -> None:
+        """Keep this hop's magnitude spectrum, and follow the swells (see _swell_only):
+        one begins on a hop whose level rose ``_SWELL_RISE_DB`` over the quietest of the
+        three before it (its dip), and is judged a tremolo's on that hop by how close its
+        shape is to the dip's (see _shape_distance), or, after a rise of
+        ``_SWELL_EDGE_RISE_DB``, on either of the next two, whose 21 ms frames no longer
+        hold a square tremolo's edge (which smears the frame as a pick's transient
+        does), by how close they are to the dip's or the pre-fall's (see
+        _swell_distance); only when the hop is ``played``, loud enough to start a
+        note and ``_SWELL_OVER_ROOM_DB`` over the room (the room's own swells keep its
+        shape, and taken for a tremolo they held back the attack of the next note). A
+        few µs a hop: a copy and a few comparisons of levels."""
+        ring = self._shape_ring
+        slot = self.hops % len(ring)
+        np.copyto(ring[slot], magnitudes)
+        levels = self._levels
+        if len(levels) <= _SWELL_HOPS or self.hops <= _SWELL_HOPS:
+            return
+        now_db, last_db = levels[-1][1], levels[-2][1]
+        if now_db < last_db - _SWELL_RISE_DB:
+            if not self._swell_falling:  # the hop before a fall, for the swell after it
+                np.copyto(self._before_fall, ring[slot - 1])
+            self._swell_falling = True
+        elif now_db >= last_db:
+            self._swell_falling = False
+        swells = self._swells
+        age = self.hops - swells[-1][0] if swells else _SWELL_JUDGED_HOPS + 1
+        if age > _SWELL_JUDGED_HOPS:
+            back = 1
+            if levels[-3][1] < levels[-1 - back][1]:
+                back = 2
+            if levels[-4][1] < levels[-1 - back][1]:
+                back = 3
+            dip_db = levels[-1 - back][1]
+            if now_db - dip_db >= _SWELL_RISE_DB:
+                np.copyto(self._swell_dip, ring[slot - back])
+                np.copyto(self._swell_before, self._before_fall)
+                np.copyto(self._swell_own, ring[slot])
+                self._swell_dip_db = dip_db
+                same = played and _shape_distance(ring[slot], self._swell_dip) < _SWELL_SHAPE
+                swells.append((self.hops, same))
+        elif (
+            0 < age <= _SWELL_EDGE_HOPS + 1
+            and not swells[-1][1]
+            and played
+            and now_db - self._swell_dip_db >= _SWELL_EDGE_RISE_DB
+            and self._swell_distance(ring[slot]) < _SWELL_EDGE_SHAPE
+        ):
+            swells[-1] = (swells[-1][0], True)
+            np.copyto(self._swell_own, ring[slot])
+
+    def _swell_distance(self, shape: np.ndarray) -> float:
+        """How far ``shape`` is from the latest swell's dip's, or from the last before the
+        level fell into it (a square tremolo's off-phase can be silence). Not on the
+        rise's own hop: a string the pick damped falls 3 dB in a hop too, and the frame
+        before that is its last pick's, which a soft re-pick resembles (dev repick-soft
+        seed 25: one re-pick lost when the rise's hop was judged so)."""
+        return min(
+            _shape_distance(shape, self._swell_dip), _shape_distance(shape, self._swell_before)
+        )
+
+    def _swell_only(self) -> bool:
+        """The level rises as a tremolo pedal swells it, not as a pick does: the spectrum
+        only grew, keeping the shape it had at the dip (a pick's transient and the upper
+        partials it restores change the shape), and so did the swell before this one,
+        within ``_SWELL_BACK_HOPS`` (a re-pick that happens to keep its shape is alone
+        in a run of picks that did not), and this hop is still close to the dip's, the
+        pre-fall's or the judged hop's shape (a pick landing inside a swell changes it).
+        A tremolo's rate runs independently of the picking, so its swells cannot be told
+        by their timing; through a sine tremolo dev clips gave 1.4 phantom notes per note
+        played (bench.stress --variants pedals)."""
+        swells = self._swells
+        if not swells or self.hops - swells[-1][0] > _SWELL_JUDGED_HOPS or not swells[-1][1]:
+            return False
+        if not self._tremolo_heard():
+            return False
+        shape = self._shape_ring[self.hops % len(self._shape_ring)]
+        return (
+            min(self._swell_distance(shape), _shape_distance(shape, self._swell_own))
+            < _SWELL_NOW_SHAPE
+        )
+
+    def _tremolo_heard(self) -> bool:
+        """A swell is rising now (it began within ``_SWELL_JUDGED_HOPS``), and one before
+        it, within ``_SWELL_BACK_HOPS``, was judged a tremolo's (see _note_shape)."""
+        swells = self._swells
+        if len(swells) < 2 or self.hops - swells[-1][0] > _SWELL_JUDGED_HOPS:
+            return False
+        latest = swells[-1][0]
+        return any(latest - began <= _SWELL_BACK_HOPS and same for began, same in list(swells)[:-1])
+
+    def _seed_attack(self, deferred: _Deferred) -> None:
+        """A deferred attack, now taken: its note's attack measures (the largest spectral
+        change, flux and click, against which later re-picks are weighed) include the hops
+        it waited through, as they would had it been taken at once."""
+        note = self._note
+        if note is None or note.onset_s != deferred.onset_s:
+            return
+        note.novelty = max(note.novelty, deferred.novelty)
+        note.flux = max(note.flux, deferred.flux)
+        self._attack_click = max(self._attack_click, deferred.click)
+
+    def _edge_of_swell(self) -> bool:
+        """A swell began on this hop or the one before, rising ``_SWELL_EDGE_RISE_DB``
+        out of its dip, in a tremolo (see _tremolo_heard): a square tremolo's edge then
+        falls inside this hop's spectrum frame (two hops long), whose shape it smears, so
+        a level attack waits for _note_shape to judge the frames after the edge."""
+        if not self._swells or self.hops - self._swells[-1][0] > _SWELL_EDGE_HOPS:
+            return False
+        return (
+            not self._swells[-1][1]
+            and self._levels[-1][1] - self._swell_dip_db >= _SWELL_EDGE_RISE_DB
+            and self._tremolo_heard()
+        )
 
     def _period_samples(self) -> float | None:
         """The period of the pitch sounding (samples), for the input repair; else None."""
@@ -3251,6 +3438,29 @@ def _misfit_db(
     shifted = ends[None, :] - lags[:, None]
     earlier = power[shifted] - power[shifted - b]
     return 10.0 * np.log10(residual / (own + earlier + 1e-12) + 1e-6)
+
+
+def _shape_distance(shape: np.ndarray, reference: np.ndarray) -> float:
+    """How far the shape of the magnitude spectrum ``shape`` is from ``reference``'s: half
+    the L1 distance of the two, each over its sum (0 for the same shape, 1 for nothing in
+    common), or 1 when the energy over 2 kHz moved ``_SWELL_TILT_DB`` or more against
+    that under 1 kHz. A tremolo scales every bin alike; a pick's transient and the
+    partials it restores, or a sampled note's attack, move the balance even when the low
+    partials that hold most of the magnitudes keep their shape (dev fast-16ths seed 13,
+    sampled A2 re-picks: half-L1 0.05–0.1 a hop or two after the rise, the balance a
+    median 3.4 dB darker there; a tremolo's swells mostly within ±1.5 dB)."""
+    total, total_ref = float(np.add.reduce(shape)), float(np.add.reduce(reference))
+    if total <= 0.0 or total_ref <= 0.0:
+        return 1.0
+    low = float(np.dot(shape[:_SWELL_LOW_BINS], shape[:_SWELL_LOW_BINS]))
+    high = float(np.dot(shape[_SWELL_HIGH_BIN:], shape[_SWELL_HIGH_BIN:]))
+    low_ref = float(np.dot(reference[:_SWELL_LOW_BINS], reference[:_SWELL_LOW_BINS]))
+    high_ref = float(np.dot(reference[_SWELL_HIGH_BIN:], reference[_SWELL_HIGH_BIN:]))
+    if min(low, high, low_ref, high_ref) <= 0.0:
+        return 1.0
+    if abs(10.0 * math.log10(high * low_ref / (high_ref * low))) >= _SWELL_TILT_DB:
+        return 1.0
+    return 0.5 * float(np.add.reduce(np.abs(shape / total - reference / total_ref)))
 
 
 def _harmonic_jump(semitones: float) -> bool:
