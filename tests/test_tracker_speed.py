@@ -217,3 +217,49 @@ def test_a_break_looked_for_a_hop_later_is_the_one_on_the_attacks_hop() -> None:
             assert len(kept) == len(tracker._lookback)
             assert all(a is b for a, b in zip(kept, tracker._lookback, strict=True))
     assert asked >= 3 and found >= 3
+
+
+def test_a_legato_break_is_looked_for_a_hop_later_and_is_the_same() -> None:
+    """A legato note (hammer-on, pull-off, slide) has the break in the old note's period
+    looked for on the hop after the one that finishes the old note and starts it, from the
+    audio kept then: the break found is the one that hop's own search finds, and the final
+    report's onset is it (the first report may show the onset guessed)."""
+    from bench import pluck
+    from tests.test_tracker_onsets import line
+
+    events = [
+        pluck.StringEvent(0.3, 52, "pluck", 0.8),
+        pluck.StringEvent(0.7, 54, "hammer", 0.6),
+        pluck.StringEvent(1.1, 52, "pull", 0.6),
+        pluck.StringEvent(1.5, 55, "slide", 0.6, 0.06),
+    ]
+    tracker = NoteTracker(TrackerConfig())
+    asked = 0
+    breaks: dict[int, float] = {}
+    finals: dict[int, float] = {}
+    for hop, _ in hops_of(line(events, 2.2)):
+        query = tracker._break_query
+        if query is not None:
+            new, where = query
+            eager = tracker._period_break(where.note, where.heard_s, where.new_midi)  # as then
+        before = tracker._note
+        for event in tracker.process(hop):
+            if event.is_final:
+                finals[event.index] = event.onset_s
+        if query is not None:
+            assert tracker._break_query is None  # looked for on this hop
+            assert new.began_s == eager or (eager is None and math.isnan(new.began_s))
+            if eager is not None:
+                breaks[new.index] = round(eager, 4)
+            asked += 1
+        elif tracker._note is not before and tracker._break_query is not None:
+            new, where = tracker._break_query
+            assert where.new_midi == where.new_midi  # a legato note's: asked for later
+            assert math.isnan(new.began_s)
+            kept = where.lookback
+            assert all(a is b for a, b in zip(kept, tracker._lookback, strict=True))
+    for event in tracker.flush():
+        finals[event.index] = event.onset_s
+    assert asked >= 2 and len(breaks) >= 2  # the hammer-on's and the slide's
+    for index, began in breaks.items():
+        assert finals[index] == began
