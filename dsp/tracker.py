@@ -270,6 +270,8 @@ _ADDED_MIN_SHARE = 0.1  # ... and something new came with it
 _NEW_RISE = 4.0  # 6 dB: the new pitch's partials rose this much over the onset
 _NEW_MIN_SHARE = 0.2  # ... to at least this share of the attack's loudest peak
 _NEW_UNDER_MIN_SHARE = 0.3  # ... or this, for a pitch under the one heard
+_NEW_HOLDS_ADDED = 0.3  # of what was added's loudest peak: a harmonic of the pitch heard
+_SHARED_ONLY = 0.01  # ... that added next to nothing at that pitch's own partials
 _FRESH_PARTIALS = 2  # ... or this many of them each rose so, from under it to over ...
 _FRESH_SHARE = 0.05  # ... this share of the loudest peak
 _OWN_PARTIALS_SHARE = 0.2  # a sub-harmonic's own partials in what a note added
@@ -2433,11 +2435,16 @@ class NoteTracker:
         named by its 3rd partial, has its 4th, 5th, 7th and 8th there (2.9 and 7.1 on the
         two dev phone-low notes it decides).
         """
+        return self._own_share(added, midi, k) >= _OWN_PARTIALS_SHARE
+
+    def _own_share(self, added: np.ndarray, midi: float, k: int) -> float:
+        """The peak energy at ``midi``'s partials ``k`` + 1 to 3 ``k`` that are not
+        multiples of ``k``, over that at those that are (see _owns_partials)."""
         partials = tuple(range(k + 1, 3 * k + 1))
         energies = self._peak_energies(added, midi, partials)
         own = sum(e for j, e in zip(partials, energies, strict=True) if j % k)
         shared = sum(e for j, e in zip(partials, energies, strict=True) if not j % k)
-        return own >= _OWN_PARTIALS_SHARE * shared
+        return own / shared if shared > 0.0 else math.inf
 
     def _not_ringing(self, note: _Note, final: float) -> float:
         """``final``, unless it is a note played just before that may still ring (let-ring:
@@ -2679,7 +2686,17 @@ class NoteTracker:
           but a new note's even partials may be a ringing note's own: A4 over A3).
         On those seeds first names went from 84.1 to 95.4 %; the second way to rise took
         them from 94.2. Without the rise test, 95 %, but dev re-picks and fast runs lost
-        0.4–0.9 point.
+        0.4–0.9 point. The rise is not asked of a pitch that is the ``k``-th harmonic of the
+        pitch heard when what was added has next to nothing at that pitch's partials below
+        ``k`` (see _explained_by) nor at those over it that are not multiples of ``k``
+        (under 0.01 of the energy at those that are, see _own_share), and holds 0.3 of its
+        loudest peak at its own partials 1–4 (see _holds_added): a new note an octave, a
+        twelfth or two octaves over a string still ringing puts every partial on one of
+        that string's, which rang about as loud before it (A4 over D3 rose 1.8 dB there,
+        B4 over B3 5.5 dB), while a re-pick of the string restores some of its other upper
+        partials (0.03–0.04 on the re-picks of dev timing, repeated and repick-soft seeds
+        16–27 that the first two tests let through; the new notes 0–0.002) or adds little
+        at the harmonic. On dev let-ring seeds 0–60, finals wrong 26 -> 20.
         """
         rang = self._rang(note.before, len(audio) // _DECIMATION)
         added = self._added(spectrum, rang)
@@ -2688,23 +2705,35 @@ class NoteTracker:
         new = self._added_pitch(added, midi)
         if round(new) == round(plain):
             return None
+        on_heard = False  # ``new`` is a harmonic of the pitch heard, and all that was added
         for heard in (plain, midi):
             k = _harmonic_number(new, heard)
-            if (
-                k is not None
-                and self._played_lately(heard, note.onset_s)
-                and not self._explained_by(added, heard, k, None)
-            ):
+            if k is None:
+                continue
+            if self._explained_by(added, heard, k, None):
+                on_heard = on_heard or self._own_share(added, heard, k) < _SHARED_ONLY
+            elif self._played_lately(heard, note.onset_s):
                 return None  # the pitch heard, struck again: its own partials rose
         partials = (1, 2, 3, 4)
         now = self._peak_energies(spectrum, new, partials)
         loudest = float(spectrum.max()) ** 2
         if sum(now) < (_NEW_MIN_SHARE if new > plain else _NEW_UNDER_MIN_SHARE) * loudest:
             return None
+        if on_heard and self._holds_added(added, new):
+            return new  # its partials are a ringing string's: they cannot rise 6 dB over them
         was = self._peak_energies(rang, new, partials)
         floor = _FRESH_SHARE * loudest
         fresh = sum(n >= floor and n >= _NEW_RISE * w for n, w in zip(now, was, strict=True))
         return new if sum(now) >= _NEW_RISE * sum(was) or fresh >= _FRESH_PARTIALS else None
+
+    def _holds_added(self, added: np.ndarray, midi: float) -> bool:
+        """``midi``'s partials 1–4 hold at least ``_NEW_HOLDS_ADDED`` of the energy at the
+        loudest peak of what a note ``added``: the attack brought mostly that pitch, not a
+        click and a ringing string's partials moved by the pick (a re-pick of the string
+        sums to one of its harmonics there too, with 0.04–0.35 of the loudest peak on
+        dev repeated and repick-soft seeds 16–27; new notes 1.0–1.9)."""
+        energies = self._peak_energies(added, midi, (1, 2, 3, 4))
+        return sum(energies) >= _NEW_HOLDS_ADDED * float(added.max()) ** 2
 
     def _added_pitch(self, added: np.ndarray, midi: float) -> float:
         """The harmonic sum's name over what a note added (YIN read ``midi``), an octave up
