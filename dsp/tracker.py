@@ -286,6 +286,8 @@ _RINGING_NOTES = 3
 _RINGING_S = 2.5
 _RINGING_JUMP = 1.5
 _TAIL_SEMITONES = 0.5  # a reading this close to the last note's pitch class is its tail
+_TAIL_REPICK_RISE_DB = 6.0  # ... unless the level rose this much within 8 hops (see
+_TAIL_REPICK_HOPS = 8  # _picked_again) while the whitened flux peaked 5× its median
 _RINGING_TOLERANCE = 0.75  # semitones: a reading of two notes at once lies between them
 _SUB_HARMONICS = (0.0, 12.0, 12.0 * math.log2(3.0), 24.0)  # a ringing note over its 1st–4th
 
@@ -968,11 +970,10 @@ class NoteTracker:
             and loud
             and confidence >= _MIN_CONFIDENCE
             and midi == midi
-            and not self._tail_of_previous(midi, now)
+            and (crept_s := self._crept_in(midi, now)) is not None
         ):
             # A note that crept in without a detected attack.
-            rise = self._rise_s if now - self._rise_s < _GIVE_UP_S else now - self._hop_s
-            self._attack(max(rise, 0.0), rms_db, now, events)
+            self._attack(max(crept_s, 0.0), rms_db, now, events)
         elif note is not None and self._quiet_repick(
             note, start, rms_db, descriptor, midi, confidence, now
         ):
@@ -1472,6 +1473,41 @@ class NoteTracker:
                 or _harmonic_jump(midi - previous[0])
             )
         )
+
+    def _crept_in(self, midi: float, now: float) -> float | None:
+        """Where a note read surely (``midi``) with no note sounding and no attack heard
+        began: where the level rose, or a hop ago; None when it is the last note's tail
+        (see _tail_of_previous) and was not picked again (see _picked_again)."""
+        if self._tail_of_previous(midi, now):
+            return self._picked_again(now)
+        return self._rise_s if now - self._rise_s < _GIVE_UP_S else now - self._hop_s
+
+    def _picked_again(self, now: float) -> float | None:
+        """The start of the first hop whose whitened flux (see _whitened_flux) rose
+        ``_FLUX_RATIO`` times the median of the last 8 hops, when the level rose
+        ``_TAIL_REPICK_RISE_DB`` there (the loudest of the last 4 hops over the quietest of
+        the 4 before them): a pick, not a tail; else None.
+
+        A string ringing on, once its note has ended, only decays (or beats a few dB), and
+        its whitened flux stays flat; a pick restores its decayed upper partials. Under
+        strings left ringing, a re-pick of the note that a dropped (unpitched) sound cut
+        short, with no attack heard, was refused as that note's tail though its level rose
+        7.7 dB and its flux 8.6× (dev let-ring seed 49, F#3 at 3.557 s).
+        """
+        levels = [db for _, db in self._levels][-_TAIL_REPICK_HOPS:]
+        half = _TAIL_REPICK_HOPS // 2
+        if len(levels) < _TAIL_REPICK_HOPS or max(levels[half:]) - min(levels[:half]) < (
+            _TAIL_REPICK_RISE_DB
+        ):
+            return None
+        fluxes = list(self._fluxes)
+        if not fluxes:
+            return None
+        floor = _FLUX_RATIO * sorted(fluxes)[len(fluxes) // 2] + 1e-9
+        for k, flux in enumerate(fluxes):
+            if flux >= floor:
+                return now - (len(fluxes) - k) * self._hop_s
+        return None
 
     def _rising(self) -> bool:
         """The level of this hop or the one before rose over the quietest of the three
