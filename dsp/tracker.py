@@ -1902,6 +1902,11 @@ class NoteTracker:
             # (the final report corrects it).
             pool = strong or midis or sure_early or note.guesses[-1:]
             unsure = True
+        elif age <= _REPORT_DEADLINE_S < age + self._hop_s and (
+            (added := self._added_unread(note, now)) is not None
+        ):
+            pool = [added]
+            unsure = True
         else:
             decayed = note.peak_db - self._levels[-1][1] >= _DECAYED_DB
             if age >= _PENDING_S or (age >= _GIVE_UP_S and decayed):
@@ -2757,10 +2762,49 @@ class NoteTracker:
             return None
         if on_heard and self._holds_added(added, new):
             return new  # its partials are a ringing string's: they cannot rise 6 dB over them
+        return new if self._rose_new(spectrum, rang, new) else None
+
+    def _rose_new(self, spectrum: np.ndarray, rang: np.ndarray, new: float) -> bool:
+        """``new``'s partials 1–4 rose 6 dB over what rang before (``rang``), or two of them
+        each did, from under to over 0.05 of the attack's loudest peak (see
+        _new_over_ringing)."""
+        partials = (1, 2, 3, 4)
+        now = self._peak_energies(spectrum, new, partials)
         was = self._peak_energies(rang, new, partials)
-        floor = _FRESH_SHARE * loudest
+        floor = _FRESH_SHARE * float(spectrum.max()) ** 2
         fresh = sum(n >= floor and n >= _NEW_RISE * w for n, w in zip(now, was, strict=True))
-        return new if sum(now) >= _NEW_RISE * sum(was) or fresh >= _FRESH_PARTIALS else None
+        return sum(now) >= _NEW_RISE * sum(was) or fresh >= _FRESH_PARTIALS
+
+    def _added_unread(self, note: _Note, now: float) -> float | None:
+        """At the report deadline, for a note YIN has read nothing of (in range), begun
+        over notes still sounding: the pitch its attack added to what rang before (see
+        _new_over_ringing), when that pitch's partials 1–4 hold 0.2 of the attack's
+        loudest peak and rose (see _rose_new); else None.
+
+        Over strings still ringing, YIN's period is the mixture's: a D#4 over F#2, F#3 and
+        A#3 read B1 (out of range) for half a second, and the note was dropped unpitched.
+        What its attack added is the new note alone.
+        """
+        if note.from_room:
+            return None
+        attack = self._attack_audio(note, now)
+        if attack is None:
+            return None
+        audio, spectrum = attack
+        rang = self._rang(note.before, len(audio) // _DECIMATION)
+        added = self._added(spectrum, rang)
+        if rang is None or added is None:
+            return None
+        peaks = self._peaks(added)
+        sums = self._shs_sign @ np.take(peaks, self._shs_index, mode="wrap")
+        best = int(np.argmax(sums))
+        if not sums[best] > 0.0:
+            return None
+        new = self._octave_over(peaks, float(self._shs_grid[best]))
+        loudest = float(spectrum.max()) ** 2
+        if sum(self._peak_energies(spectrum, new, (1, 2, 3, 4))) < _NEW_MIN_SHARE * loudest:
+            return None
+        return new if self._rose_new(spectrum, rang, new) else None
 
     def _holds_added(self, added: np.ndarray, midi: float) -> bool:
         """``midi``'s partials 1–4 hold at least ``_NEW_HOLDS_ADDED`` of the energy at the
