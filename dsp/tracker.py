@@ -287,6 +287,8 @@ _ADDED_MIN_SHARE = 0.1  # ... and something new came with it
 _NEW_RISE = 4.0  # 6 dB: the new pitch's partials rose this much over the onset
 _NEW_MIN_SHARE = 0.2  # ... to at least this share of the attack's loudest peak
 _NEW_UNDER_MIN_SHARE = 0.3  # ... or this, for a pitch under the one heard
+_NEW_HOLDS_ADDED = 0.3  # of what was added's loudest peak: a harmonic of the pitch heard
+_SHARED_ONLY = 0.01  # ... that added next to nothing at that pitch's own partials
 _FRESH_PARTIALS = 2  # ... or this many of them each rose so, from under it to over ...
 _FRESH_SHARE = 0.05  # ... this share of the loudest peak
 _OWN_PARTIALS_SHARE = 0.2  # a sub-harmonic's own partials in what a note added
@@ -301,6 +303,8 @@ _RINGING_NOTES = 3
 _RINGING_S = 2.5
 _RINGING_JUMP = 1.5
 _TAIL_SEMITONES = 0.5  # a reading this close to the last note's pitch class is its tail
+_TAIL_REPICK_RISE_DB = 6.0  # ... unless the level rose this much within 8 hops (see
+_TAIL_REPICK_HOPS = 8  # _picked_again) while the whitened flux peaked 5× its median
 _RINGING_TOLERANCE = 0.75  # semitones: a reading of two notes at once lies between them
 _SUB_HARMONICS = (0.0, 12.0, 12.0 * math.log2(3.0), 24.0)  # a ringing note over its 1st–4th
 
@@ -1040,11 +1044,10 @@ class NoteTracker:
             and loud
             and confidence >= _MIN_CONFIDENCE
             and midi == midi
-            and not self._tail_of_previous(midi, now)
+            and (crept_s := self._crept_in(midi, now)) is not None
         ):
             # A note that crept in without a detected attack.
-            rise = self._rise_s if now - self._rise_s < _GIVE_UP_S else now - self._hop_s
-            self._attack(max(rise, 0.0), rms_db, now, events)
+            self._attack(max(crept_s, 0.0), rms_db, now, events)
         elif note is not None and self._quiet_repick(
             note, start, rms_db, descriptor, midi, confidence, now
         ):
@@ -1661,6 +1664,41 @@ class NoteTracker:
             )
         )
 
+    def _crept_in(self, midi: float, now: float) -> float | None:
+        """Where a note read surely (``midi``) with no note sounding and no attack heard
+        began: where the level rose, or a hop ago; None when it is the last note's tail
+        (see _tail_of_previous) and was not picked again (see _picked_again)."""
+        if self._tail_of_previous(midi, now):
+            return self._picked_again(now)
+        return self._rise_s if now - self._rise_s < _GIVE_UP_S else now - self._hop_s
+
+    def _picked_again(self, now: float) -> float | None:
+        """The start of the first hop whose whitened flux (see _whitened_flux) rose
+        ``_FLUX_RATIO`` times the median of the last 8 hops, when the level rose
+        ``_TAIL_REPICK_RISE_DB`` there (the loudest of the last 4 hops over the quietest of
+        the 4 before them): a pick, not a tail; else None.
+
+        A string ringing on, once its note has ended, only decays (or beats a few dB), and
+        its whitened flux stays flat; a pick restores its decayed upper partials. Under
+        strings left ringing, a re-pick of the note that a dropped (unpitched) sound cut
+        short, with no attack heard, was refused as that note's tail though its level rose
+        7.7 dB and its flux 8.6× (dev let-ring seed 49, F#3 at 3.557 s).
+        """
+        levels = [db for _, db in self._levels][-_TAIL_REPICK_HOPS:]
+        half = _TAIL_REPICK_HOPS // 2
+        if len(levels) < _TAIL_REPICK_HOPS or max(levels[half:]) - min(levels[:half]) < (
+            _TAIL_REPICK_RISE_DB
+        ):
+            return None
+        fluxes = list(self._fluxes)
+        if not fluxes:
+            return None
+        floor = _FLUX_RATIO * sorted(fluxes)[len(fluxes) // 2] + 1e-9
+        for k, flux in enumerate(fluxes):
+            if flux >= floor:
+                return now - (len(fluxes) - k) * self._hop_s
+        return None
+
     def _rising(self) -> bool:
         """The level of this hop or the one before rose over the quietest of the three
         hops before them (``_levels`` already holds this hop): an attack adds energy; a
@@ -2053,6 +2091,11 @@ class NoteTracker:
             # The last hop before the deadline: the best reading so far, however unsure
             # (the final report corrects it).
             pool = strong or midis or sure_early or note.guesses[-1:]
+            unsure = True
+        elif age <= _REPORT_DEADLINE_S < age + self._hop_s and (
+            (added := self._added_unread(note, now)) is not None
+        ):
+            pool = [added]
             unsure = True
         else:
             decayed = note.peak_db - self._levels[-1][1] >= _DECAYED_DB
@@ -2639,11 +2682,16 @@ class NoteTracker:
         named by its 3rd partial, has its 4th, 5th, 7th and 8th there (2.9 and 7.1 on the
         two dev phone-low notes it decides).
         """
+        return self._own_share(added, midi, k) >= _OWN_PARTIALS_SHARE
+
+    def _own_share(self, added: np.ndarray, midi: float, k: int) -> float:
+        """The peak energy at ``midi``'s partials ``k`` + 1 to 3 ``k`` that are not
+        multiples of ``k``, over that at those that are (see _owns_partials)."""
         partials = tuple(range(k + 1, 3 * k + 1))
         energies = self._peak_energies(added, midi, partials)
         own = sum(e for j, e in zip(partials, energies, strict=True) if j % k)
         shared = sum(e for j, e in zip(partials, energies, strict=True) if not j % k)
-        return own >= _OWN_PARTIALS_SHARE * shared
+        return own / shared if shared > 0.0 else math.inf
 
     def _not_ringing(self, note: _Note, final: float) -> float:
         """``final``, unless it is a note played just before that may still ring (let-ring:
@@ -2885,7 +2933,17 @@ class NoteTracker:
           but a new note's even partials may be a ringing note's own: A4 over A3).
         On those seeds first names went from 84.1 to 95.4 %; the second way to rise took
         them from 94.2. Without the rise test, 95 %, but dev re-picks and fast runs lost
-        0.4–0.9 point.
+        0.4–0.9 point. The rise is not asked of a pitch that is the ``k``-th harmonic of the
+        pitch heard when what was added has next to nothing at that pitch's partials below
+        ``k`` (see _explained_by) nor at those over it that are not multiples of ``k``
+        (under 0.01 of the energy at those that are, see _own_share), and holds 0.3 of its
+        loudest peak at its own partials 1–4 (see _holds_added): a new note an octave, a
+        twelfth or two octaves over a string still ringing puts every partial on one of
+        that string's, which rang about as loud before it (A4 over D3 rose 1.8 dB there,
+        B4 over B3 5.5 dB), while a re-pick of the string restores some of its other upper
+        partials (0.03–0.04 on the re-picks of dev timing, repeated and repick-soft seeds
+        16–27 that the first two tests let through; the new notes 0–0.002) or adds little
+        at the harmonic. On dev let-ring seeds 0–60, finals wrong 26 -> 20.
         """
         rang = self._rang(note.before, len(audio) // _DECIMATION)
         added = self._added(spectrum, rang)
@@ -2894,23 +2952,74 @@ class NoteTracker:
         new = self._added_pitch(added, midi)
         if round(new) == round(plain):
             return None
+        on_heard = False  # ``new`` is a harmonic of the pitch heard, and all that was added
         for heard in (plain, midi):
             k = _harmonic_number(new, heard)
-            if (
-                k is not None
-                and self._played_lately(heard, note.onset_s)
-                and not self._explained_by(added, heard, k, None)
-            ):
+            if k is None:
+                continue
+            if self._explained_by(added, heard, k, None):
+                on_heard = on_heard or self._own_share(added, heard, k) < _SHARED_ONLY
+            elif self._played_lately(heard, note.onset_s):
                 return None  # the pitch heard, struck again: its own partials rose
         partials = (1, 2, 3, 4)
         now = self._peak_energies(spectrum, new, partials)
         loudest = float(spectrum.max()) ** 2
         if sum(now) < (_NEW_MIN_SHARE if new > plain else _NEW_UNDER_MIN_SHARE) * loudest:
             return None
+        if on_heard and self._holds_added(added, new):
+            return new  # its partials are a ringing string's: they cannot rise 6 dB over them
+        return new if self._rose_new(spectrum, rang, new) else None
+
+    def _rose_new(self, spectrum: np.ndarray, rang: np.ndarray, new: float) -> bool:
+        """``new``'s partials 1–4 rose 6 dB over what rang before (``rang``), or two of them
+        each did, from under to over 0.05 of the attack's loudest peak (see
+        _new_over_ringing)."""
+        partials = (1, 2, 3, 4)
+        now = self._peak_energies(spectrum, new, partials)
         was = self._peak_energies(rang, new, partials)
-        floor = _FRESH_SHARE * loudest
+        floor = _FRESH_SHARE * float(spectrum.max()) ** 2
         fresh = sum(n >= floor and n >= _NEW_RISE * w for n, w in zip(now, was, strict=True))
-        return new if sum(now) >= _NEW_RISE * sum(was) or fresh >= _FRESH_PARTIALS else None
+        return sum(now) >= _NEW_RISE * sum(was) or fresh >= _FRESH_PARTIALS
+
+    def _added_unread(self, note: _Note, now: float) -> float | None:
+        """At the report deadline, for a note YIN has read nothing of (in range), begun
+        over notes still sounding: the pitch its attack added to what rang before (see
+        _new_over_ringing), when that pitch's partials 1–4 hold 0.2 of the attack's
+        loudest peak and rose (see _rose_new); else None.
+
+        Over strings still ringing, YIN's period is the mixture's: a D#4 over F#2, F#3 and
+        A#3 read B1 (out of range) for half a second, and the note was dropped unpitched.
+        What its attack added is the new note alone.
+        """
+        if note.from_room:
+            return None
+        attack = self._attack_audio(note, now)
+        if attack is None:
+            return None
+        audio, spectrum = attack
+        rang = self._rang(note.before, len(audio) // _DECIMATION)
+        added = self._added(spectrum, rang)
+        if rang is None or added is None:
+            return None
+        peaks = self._peaks(added)
+        sums = self._shs_sign @ np.take(peaks, self._shs_index, mode="wrap")
+        best = int(np.argmax(sums))
+        if not sums[best] > 0.0:
+            return None
+        new = self._octave_over(peaks, float(self._shs_grid[best]))
+        loudest = float(spectrum.max()) ** 2
+        if sum(self._peak_energies(spectrum, new, (1, 2, 3, 4))) < _NEW_MIN_SHARE * loudest:
+            return None
+        return new if self._rose_new(spectrum, rang, new) else None
+
+    def _holds_added(self, added: np.ndarray, midi: float) -> bool:
+        """``midi``'s partials 1–4 hold at least ``_NEW_HOLDS_ADDED`` of the energy at the
+        loudest peak of what a note ``added``: the attack brought mostly that pitch, not a
+        click and a ringing string's partials moved by the pick (a re-pick of the string
+        sums to one of its harmonics there too, with 0.04–0.35 of the loudest peak on
+        dev repeated and repick-soft seeds 16–27; new notes 1.0–1.9)."""
+        energies = self._peak_energies(added, midi, (1, 2, 3, 4))
+        return sum(energies) >= _NEW_HOLDS_ADDED * float(added.max()) ** 2
 
     def _added_pitch(self, added: np.ndarray, midi: float) -> float:
         """The harmonic sum's name over what a note added (YIN read ``midi``), an octave up

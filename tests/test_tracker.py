@@ -640,9 +640,10 @@ def test_a_new_note_over_sampled_strings_still_ringing_is_named_by_what_it_added
 def test_a_new_note_whose_even_partials_were_ringing_still_counts_as_new() -> None:
     """A new note's even partials may be those of a note still ringing (A4 over A3): two
     of its partials 1–4 that rose 6 dB from next to nothing show it is new even when
-    their sum did not. Four more dev clips: 74 first names right of 79 (72 before)."""
+    their sum did not. Four more dev clips: 74 first names right of 79 (72 before); 80
+    matched once a note YIN never read is named by what it added (see below)."""
     total, first, _ = _let_ring_names((41, 43, 45, 47))
-    assert total == 79
+    assert total >= 79
     assert first >= 74
 
 
@@ -653,11 +654,39 @@ def test_a_new_note_over_strings_ringing_at_a_period_they_share_is_named_by_what
     octaves under it). What the attack added has only every 2nd or 3rd partial of that
     pitch, no pitch a string rang at is "struck again", and a final read there has no
     partials of its own in what was added. Measured 68 first names and 69 finals right of
-    76 matched notes (61 and 62 before)."""
+    76 matched notes (61 and 62 before); 77 matched once a note YIN never read is named
+    by what it added (see below)."""
     total, first, final = _let_ring_names((21, 29, 35, 37))
-    assert total == 76
+    assert total >= 76
     assert first >= 67
     assert final >= 68
+
+
+@pytest.mark.rendered
+def test_a_new_note_on_a_ringing_strings_harmonic_is_named_though_it_hardly_rose() -> None:
+    """Let-ring, four more dev clips of FluidR3's sampled guitars: a new note an octave, a
+    twelfth or two octaves over a string still ringing (E4 over A2, A4 over D3) puts
+    every partial on one of that string's, which rang about as loud before it, so they
+    rise far less than 6 dB; what the attack added has nothing at the string's own lower
+    partials, so it is no re-pick of the string, and it names the new note. Measured 70
+    first names and 70 finals right of 73 matched notes (65 and 65 before)."""
+    total, first, final = _let_ring_names((35, 39, 47, 49))
+    assert total >= 73
+    assert first >= 69
+    assert final >= 69
+
+
+@pytest.mark.rendered
+def test_a_note_yin_never_reads_over_strings_ringing_is_named_by_what_it_added() -> None:
+    """Let-ring, four more dev clips of FluidR3's sampled guitars: over two or three strings
+    still ringing, YIN's period is the mixture's (a D#4 over F#2, F#3 and A#3 read B1, out
+    of range), and a new note with no reading by the report deadline was dropped
+    unpitched. Named there by what its attack added: all 80 notes matched, 78 first
+    names and 78 finals right (72, 70 and 70 before)."""
+    total, first, final = _let_ring_names((7, 31, 43, 49))
+    assert total >= 79
+    assert first >= 77
+    assert final >= 77
 
 
 @pytest.mark.rendered

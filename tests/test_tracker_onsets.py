@@ -561,6 +561,18 @@ def test_a_sound_dropped_unpitched_under_ringing_strings_is_not_the_room() -> No
     assert len(notes) == len(pairs)
 
 
+def test_a_re_pick_after_a_sound_dropped_unpitched_is_no_tail() -> None:
+    """Let-ring, the same clip: the D#4 dropped unpitched had cut the F#3 before it short;
+    half a second later the F#3 is picked again (its level up 7.7 dB, its whitened flux
+    8.6x its median) and YIN reads it surely with no note sounding, which was refused as
+    the cut note's tail (a string ringing on after its note ended only decays)."""
+    clip, notes, pairs, _ = _dev_run("let-ring", 49)
+    k = next(i for i, t in enumerate(clip.notes) if abs(t.onset_s - 3.557) < 0.01)
+    assert k in pairs
+    assert notes[pairs[k]].midi == clip.notes[k].midi == 54
+    assert abs(notes[pairs[k]].onset_s - clip.notes[k].onset_s) < 0.02
+
+
 def test_no_name_outside_the_range_is_ever_shown() -> None:
     """A high legato note (the bench's dev clip) whose frames read F6 while its body's
     odd partials looked empty: the body check put it an octave up, F7, above the range's
