@@ -323,7 +323,7 @@ _PATHS = (
     ("click is not None", "click"),
     ("self._hfc", "hfc"),
     ("_quiet_repick", "quiet-repick"),
-    ("not self._tail_of_previous", "crept-in"),
+    ("_crept_in", "crept-in"),
     ("novel", "novelty"),
 )
 
@@ -355,6 +355,8 @@ def spied(audio: np.ndarray, sr: int) -> tuple[list, dict[int, str]]:
     def spy(*args: object, **kwargs: object) -> None:
         index = tracker._next_index
         caller = sys._getframe(1)
+        while caller.f_code.co_name != "process" and caller.f_back is not None:
+            caller = caller.f_back  # (through a helper such as _attack_heard_late)
         attack(*args, **kwargs)
         if tracker._next_index > index:
             paths[index] = _path_of(lines, caller.f_lineno)

@@ -114,5 +114,7 @@ def test_the_pedal_table_splits_extra_notes_at_echoes_and_names_their_path(
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "at echoes" in lines["slapback"] and "F w/o echoes" in lines["slapback"]
     assert "at echoes" not in lines["tremolo"]
-    # A tremolo's swells start notes (the table names the tracker's path that did).
+    # A tremolo's swells start notes (the table names the tracker's path that did, by
+    # name: a path the table cannot name shows as its line number).
     assert "extra started by" in lines["tremolo"]
+    assert "line " not in lines["tremolo"] and "line " not in lines["slapback"]
