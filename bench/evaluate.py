@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 from bench import evalset  # noqa: E402
 from bench.report import fmt, percentile  # noqa: E402
 from dsp.scoring import Scores  # noqa: E402
-from dsp.tracker import NoteEvent  # noqa: E402
+from dsp.tracker import NoteEvent, NoteTracker  # noqa: E402
 
 WINDOW_S = 0.05
 REPEAT_WINDOW_S = 1.0
@@ -105,11 +105,24 @@ def ours(
     its thread CPU time: on a loaded machine the wall time's tail is the scheduler's (a
     hop preempted halfway), the CPU time's is the tracker's own.
     """
-    from dsp import NoteTracker, TrackerConfig, hops_of
+    from dsp import NoteTracker, TrackerConfig
 
     tracker = NoteTracker(TrackerConfig(sample_rate=sr))
+    return detected(*track(tracker, samples, hop_ns, hop_cpu_ns))
+
+
+def track(
+    tracker: NoteTracker,
+    samples: np.ndarray,
+    hop_ns: list[int] | None = None,
+    hop_cpu_ns: list[int] | None = None,
+) -> tuple[list[NoteEvent], dict[int, NoteEvent]]:
+    """``samples`` through ``tracker`` hop by hop: its final notes in the order finished,
+    and each note's first report by index (see :func:`ours` for the timings)."""
+    from dsp import hops_of
+
     first: dict[int, NoteEvent] = {}
-    finals = []
+    finals: list[NoteEvent] = []
     clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
     for hop, _ in hops_of(samples):
         c0, t0 = cpu_clock(), clock()
@@ -126,6 +139,11 @@ def ours(
     for e in tracker.flush():
         first.setdefault(e.index, e)
         finals.append(e)
+    return finals, first
+
+
+def detected(finals: Sequence[NoteEvent], first: dict[int, NoteEvent]) -> list[Detected]:
+    """The final notes as the scorer reads them, each with its first report's name."""
     return [
         Detected(e.onset_s, e.midi, e.cents, first[e.index].midi, first[e.index].reported_s)
         for e in finals

@@ -345,7 +345,7 @@ def spied(audio: np.ndarray, sr: int) -> tuple[list, dict[int, str]]:
     import sys
 
     from bench import evaluate
-    from dsp import NoteTracker, TrackerConfig, hops_of
+    from dsp import NoteTracker, TrackerConfig
 
     lines = inspect.getsource(sys.modules[NoteTracker.__module__]).splitlines()
     tracker = NoteTracker(TrackerConfig(sample_rate=sr))
@@ -362,18 +362,6 @@ def spied(audio: np.ndarray, sr: int) -> tuple[list, dict[int, str]]:
             paths[index] = _path_of(lines, caller.f_lineno)
 
     tracker._attack = spy  # type: ignore[method-assign]
-    first: dict = {}
-    finals = []
-    for hop, _ in hops_of(audio):
-        for e in tracker.process(hop):
-            first.setdefault(e.index, e)
-            if e.is_final:
-                finals.append(e)
-    for e in tracker.flush():
-        first.setdefault(e.index, e)
-        finals.append(e)
-    found = [
-        evaluate.Detected(e.onset_s, e.midi, e.cents, f.midi, f.reported_s)
-        for e, f in ((e, first[e.index]) for e in finals)
-    ]
+    finals, first = evaluate.track(tracker, audio)
+    found = evaluate.detected(finals, first)
     return found, {i: paths.get(e.index, "legato") for i, e in enumerate(finals)}

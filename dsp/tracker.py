@@ -14,6 +14,7 @@ import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 import aubio
 import numpy as np
@@ -821,9 +822,8 @@ class NoteTracker:
         self._swelled = (-math.inf, -math.inf)  # the last swell vetoed (s, from and to)
         self._deferred: _Deferred | None = None  # a level attack on a swell's edge
         self._recent: deque[np.ndarray] = deque(maxlen=_RECENT_HOPS)
-        # The last 128 ms at half rate: where a note heard late began (see _period_break).
-        self._lookback: deque[np.ndarray] = deque(maxlen=_BREAK_HOPS)
-        # ... and the last 341 ms: what a legato note changed (see _changed).
+        # The last 341 ms at half rate: what a legato note changed (see _changed); its last
+        # 128 ms, where a note heard late began (see _lookback, _period_break).
         self._change_audio: deque[np.ndarray] = deque(maxlen=_CHANGE_HOPS)
         self._change_window = np.hanning(_CHANGE_WINDOW).astype(np.float32)
         # A new note heard late, and where to look for the break it made (see
@@ -930,7 +930,6 @@ class NoteTracker:
         self._levels.append((now, rms_db))
 
         half = hop.reshape(-1, _DECIMATION).dot(self._pair_mean)  # (np.dot's, undispatched)
-        self._lookback.append(half)
         self._change_audio.append(half)
         grain = self._pvoc(half)
         self._note_shape(grain.norm, loud and rms_db >= self._noise_db + _SWELL_OVER_ROOM_DB)
@@ -1232,6 +1231,12 @@ class NoteTracker:
             and self._levels[-1][1] - self._swell_dip_db >= _SWELL_EDGE_RISE_DB
             and self._tremolo_heard()
         )
+
+    @property
+    def _lookback(self) -> tuple[np.ndarray, ...]:
+        """The last ``_BREAK_HOPS`` hops of half-rate audio (128 ms), oldest first."""
+        kept = self._change_audio
+        return tuple(islice(kept, max(len(kept) - _BREAK_HOPS, 0), None))
 
     def _period_samples(self) -> float | None:
         """The period of the pitch sounding (samples), for the input repair; else None."""
@@ -1756,8 +1761,9 @@ class NoteTracker:
         finishes ``note``: the same onset, ~100–250 µs moved off the costliest hops. The
         audio it searches is kept as it is now."""
         query = None
-        if note is not None and note.ref == note.ref and len(self._lookback) >= _BREAK_HOPS // 2:
-            query = _BreakQuery(note, onset_s, tuple(self._lookback), self._samples)
+        lookback = self._lookback
+        if note is not None and note.ref == note.ref and len(lookback) >= _BREAK_HOPS // 2:
+            query = _BreakQuery(note, onset_s, lookback, self._samples)
         self._attack(onset_s, level_db, now, events)
         new = self._note
         if query is not None and new is not None and new is not note and new.began_s != new.began_s:
@@ -1824,7 +1830,7 @@ class NoteTracker:
         when looked for later; else now's.)
         """
         ref = note.ref
-        lookback = tuple(self._lookback) if lookback is None else lookback
+        lookback = self._lookback if lookback is None else lookback
         if ref != ref or len(lookback) < _BREAK_HOPS // 2:
             return None
         rate = self._half_rate
@@ -2352,9 +2358,10 @@ class NoteTracker:
         report shows the onset guessed; the final one, which alone is scored, the break's.
         The audio searched is kept as it is now, so the break found is the one this hop
         would have found. None when no break can be looked for."""
-        if note.ref != note.ref or len(self._lookback) < _BREAK_HOPS // 2:
+        lookback = self._lookback
+        if note.ref != note.ref or len(lookback) < _BREAK_HOPS // 2:
             return None
-        return _BreakQuery(note, onset_s, tuple(self._lookback), self._samples, new_midi)
+        return _BreakQuery(note, onset_s, lookback, self._samples, new_midi)
 
     def _swinging(self, note: _Note, pitch: float, since_s: float) -> bool:
         """A vibrato's crest, not a step off the note: the readings of the last quarter
