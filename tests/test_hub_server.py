@@ -448,6 +448,28 @@ def test_malformed_json_is_422_on_the_body(server: HubProcess) -> None:
     assert fields(response) == ["body"]
 
 
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b'{"session_id": "\xff\xfe"}', "UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+    ],
+    ids=["not-utf8", "nested-too-deep"],
+)
+def test_a_body_json_cannot_read_is_422_naming_why(
+    server: HubProcess, data: bytes, words: str
+) -> None:
+    """FastAPI's own answer to these was a bare 400 "There was an error parsing the body"."""
+    headers = {**server.headers("alice", str(uuid.uuid4())), "Content-Type": "application/json"}
+    response = requests.post(
+        f"{server.url}/api/v1/sessions", data=data, headers=headers, timeout=10
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["field"] == "body" and words in error["message"]
+    assert response.json()["error"] == "invalid"
+
+
 def test_a_body_not_labelled_json_is_told_which_header_to_send(server: HubProcess) -> None:
     body = session_body()
     headers = {**server.headers("alice", body["session_id"]), "Content-Type": "text/plain"}

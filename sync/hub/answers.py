@@ -90,6 +90,28 @@ def _field_errors(exc: RequestValidationError, content_type: str) -> list[dict[s
     return errors
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """What was wrong with a JSON body FastAPI could not parse, or None for other errors.
+
+    FastAPI answers a body that is not UTF-8, or nested deeper than Python's JSON parser
+    recurses, with a bare 400 "There was an error parsing the body"; the contract says a
+    malformed body is a 422 on field ``body`` that names the fix, as for broken JSON.
+    """
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            f"the body is not valid UTF-8 (byte {cause.start}: {cause.reason}); "
+            "send the JSON encoded as UTF-8"
+        )
+    if isinstance(cause, RecursionError):
+        return "the body's JSON is nested too deep to read (no Hub body nests more than 3 levels)"
+    if isinstance(cause, ValueError):
+        return f"the body is not valid JSON: {cause}"
+    return None
+
+
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
@@ -106,6 +128,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_answer(422, _field_errors(exc, content_type), error="invalid")
 
     async def on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unreadable = _unreadable_body(exc)
+        if unreadable is not None:
+            return error_answer(422, [{"field": "body", "message": unreadable}], error="invalid")
         return error_answer(exc.status_code, exc.detail, headers=exc.headers)
 
     async def on_database_down(_request: Request, exc: OperationalError) -> JSONResponse:
