@@ -178,6 +178,32 @@ def test_a_denied_code_answers_access_denied(pairing_hub: HubProcess) -> None:
     assert (refused.status_code, refused.json()["error"]) == (400, "access_denied")
 
 
+@pytest.mark.parametrize(
+    "path", ["/oauth/device_authorization", "/oauth/token", "/account/sign-in"]
+)
+def test_open_routes_answer_a_strangers_json_with_4xx_never_500(
+    pairing_hub: HubProcess, path: str
+) -> None:
+    """JSON nested 5000 deep (under the 16 KiB limit) made the json parser recurse out:
+    a 500 from input. Over the limit, the 413 says what the route takes (it spoke of
+    notes, which no pairing or sign-in body carries)."""
+    deep = requests.post(
+        f"{pairing_hub.url}{path}",
+        data=b"[" * 5000 + b"]" * 5000,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert 400 <= deep.status_code < 500, deep.text
+    big = requests.post(
+        f"{pairing_hub.url}{path}",
+        data=b"x" * 20_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert big.status_code == 413
+    assert "form fields" in big.json()["detail"] and "notes" not in big.json()["detail"]
+
+
 def test_an_expired_code_answers_expired_token(tmp_path: Path) -> None:
     store = HubStore(make_engine(sqlite_url(tmp_path / "hub.sqlite3")))
     store.create_tables()

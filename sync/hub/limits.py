@@ -257,10 +257,13 @@ class BodyLimitMiddleware:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         log.warning("refused a body over %d bytes on %s", limit, scope["path"])
+        if scope["path"].startswith(GATED_PREFIX):
+            fix = "send fewer notes or raise the server's --max-body-bytes"
+        else:  # pairing and sign-in: a few short fields, whatever --max-body-bytes says
+            fix = "this route takes a few short form fields"
         answer = error_answer(
             413,
-            f"the body is over the Hub's {limit}-byte limit; "
-            "send fewer notes or raise the server's --max-body-bytes",
+            f"the body is over the Hub's {limit}-byte limit; {fix}",
             headers={"Connection": "close"},
         )
         await answer(scope, receive, send)

@@ -33,7 +33,7 @@ async def form_fields(request: Request) -> dict[str, str]:
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             data = json.loads(body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads
             return {}
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
     try:
