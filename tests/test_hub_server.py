@@ -193,6 +193,12 @@ def test_openapi_documents_the_contract(server: HubProcess) -> None:
     assert "/_faults" not in spec["paths"]
 
 
+def test_healthz_answers_head_as_uptime_monitors_send_it(server: HubProcess) -> None:
+    head = requests.head(f"{server.url}/healthz", timeout=5)
+    assert head.status_code == 200 and head.content == b""
+    assert requests.get(f"{server.url}/healthz", timeout=5).json() == {"status": "ok"}
+
+
 # --------------------------------------------------------------------------- idempotency
 
 

@@ -219,6 +219,9 @@ class Health(BaseModel):
 health = APIRouter()
 
 
-@health.get("/healthz", summary="Liveness; no token needed")
+@health.api_route(
+    "/healthz", methods=["GET", "HEAD"], summary="Liveness; no token needed (HEAD too)"
+)
 async def healthz() -> Health:
+    """HEAD is what many uptime monitors and ``curl -I`` send; it got 405 before."""
     return Health(status="ok")
