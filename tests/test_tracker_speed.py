@@ -263,3 +263,110 @@ def test_a_legato_break_is_looked_for_a_hop_later_and_is_the_same() -> None:
     assert asked >= 2 and len(breaks) >= 2  # the hammer-on's and the slide's
     for index, began in breaks.items():
         assert finals[index] == began
+
+
+def test_hfc_descriptors_are_the_float32_transform() -> None:
+    """``_HfcOnsets._descriptors`` hands numpy's FFT the frames in double precision (its
+    float32 transform casts them through a small buffer, frame by frame: ~5x slower over
+    20-64 frames): the same bits as the float32 expression it replaced."""
+    from dsp.tracker import _HFC_HOP, _HFC_PENDING, _HFC_WINDOW, _HfcOnsets
+
+    rng = np.random.default_rng(21)
+    hfc = _HfcOnsets(48000)
+    for _ in range(20):
+        hfc._audio[:] = (rng.standard_normal(hfc._audio.size) * 10.0 ** rng.uniform(-4, 0)).astype(
+            np.float32
+        )
+        first = int(rng.integers(0, 8))
+        count = int(rng.integers(1, _HFC_PENDING - first + 1))
+        frames = np.lib.stride_tricks.sliding_window_view(hfc._audio, _HFC_WINDOW)[::_HFC_HOP]
+        frames = frames[first : first + count]
+        magnitudes = np.abs(np.fft.rfft(frames * hfc._window, axis=1))
+        np.log1p(magnitudes, out=magnitudes)
+        assert np.array_equal(hfc._descriptors(first, count), magnitudes @ hfc._weights)
+
+
+def _early_name_reading_the_fit_first(
+    tracker: NoteTracker, note: object, midi: float, now: float
+) -> float:
+    """``_early_name`` as first written: the period's fit read before the partials."""
+    import math
+
+    from dsp import tracker as t
+
+    attack = tracker._attack_audio(note, now)
+    if attack is None:
+        return midi
+    audio, spectrum = attack
+    tau = tracker._rate / (tracker._a4 * 2.0 ** ((midi - 69.0) / 12.0))
+    fit = t._nsdf_peak(audio, tau)
+    if fit is None or fit < t._EARLY_MIN_FIT:
+        return midi
+    loudest = float(spectrum.max()) ** 2
+    p1, p2, p3, p4 = tracker._peak_energies(spectrum, midi, (1, 2, 3, 4))
+    if max(p1, p2) < t._EARLY_PHANTOM_SHARE * loudest:
+        previous = tracker._previous
+        ringing = previous[0] if previous is not None and previous[1] >= note.onset_s else None
+        for k in range(t._PHANTOM_HARMONICS, 1, -1):
+            candidate = midi + 12.0 * math.log2(k)
+            if candidate > tracker._max_voiced:
+                continue
+            if ringing is not None and t._pitch_class_distance(candidate, ringing) < 0.5:
+                continue
+            fits = t._nsdf_peak(audio, tau / k)
+            if (
+                fits is not None
+                and fits >= max(fit - t._EARLY_PHANTOM_MARGIN, t._EARLY_MIN_FIT)
+                and tracker._explained_by(spectrum, midi, k, ringing)
+            ):
+                return candidate
+        if max(p1, p2, p3, p4) < t._EARLY_EMPTY_SHARE * loudest:
+            loudest_at = tracker._loudest_harmonic(spectrum, midi, ringing, t._EARLY_PEAK_SHARE)
+            if loudest_at is not None:
+                return loudest_at
+    if midi + 12.0 <= tracker._max_voiced and p1 + p3 < t._EARLY_ODD_SHARE * (p2 + p4):
+        shorter = t._nsdf_peak(audio, tau / 2.0)
+        if shorter is not None and shorter >= max(fit - t._EARLY_OCTAVE_MARGIN, t._EARLY_MIN_FIT):
+            return midi + 12.0
+    return midi
+
+
+def test_early_name_reads_the_fit_only_when_the_partials_ask() -> None:
+    """``_early_name`` reads the period's fit (an NSDF, ~10 µs) only when the partials call
+    for the phantom or the octave check, the only uses of it: at every report of a fast
+    run, a re-picked run, a let-ring run and a run with phantoms of ringing notes, the
+    same name as reading it first (and some names were changed by the checks)."""
+    from bench import evalset
+
+    asked = changed = 0
+    for condition in ("fast-16ths", "repeated", "let-ring", "low-E2-G3"):
+        audio = evalset.make_clip("dev", condition, 0).audio
+        tracker = NoteTracker(TrackerConfig())
+        original = tracker._early_name
+
+        def both(
+            note: object, midi: float, now: float, original=original, tracker=tracker
+        ) -> float:
+            nonlocal asked, changed
+            got = original(note, midi, now)
+            assert got == _early_name_reading_the_fit_first(tracker, note, midi, now)
+            asked += 1
+            changed += got != midi
+            return got
+
+        tracker._early_name = both  # type: ignore[method-assign]
+        for hop, _ in hops_of(audio):
+            tracker.process(hop)
+        tracker.flush()
+    assert asked > 100 and changed > 0
+
+
+def test_recent_audio_is_the_last_hops_joined() -> None:
+    """The last 85 ms, joined once a hop for every check that reads it, are this hop's."""
+    audio = np.concatenate([signals.silence(0.05), signals.karplus_strong(196.0, 0.5)])
+    tracker = NoteTracker(TrackerConfig())
+    for hop, _ in hops_of(audio):
+        tracker.process(hop)
+        first = tracker._recent_audio()
+        assert np.array_equal(first, np.concatenate(tracker._recent))
+        assert tracker._recent_audio() is first
