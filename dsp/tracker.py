@@ -1286,7 +1286,7 @@ class NoteTracker:
     def _goes_on(self, onset_s: float) -> bool:
         """The sounding, named note's waveform goes on through a candidate attack at
         ``onset_s``: the audio after it repeats the audio whole periods earlier, before
-        it, within ``_GOES_ON_DB`` (see _goes_on_db). False when that cannot be asked
+        it, within ``_GOES_ON_DB`` (see _repeats_through). False when that cannot be asked
         (no named note, too little audio after the onset, a waveform nearly a sine).
 
         A re-pick stops the string and plucks it again: a new displacement, new phases
@@ -1306,30 +1306,33 @@ class NoteTracker:
         note = self._note
         if note is None or note.reported is None or note.ref != note.ref:
             return False
-        return self._goes_on_db(note.ref, onset_s) < _GOES_ON_DB
+        return self._repeats_through(note.ref, onset_s)
 
-    def _goes_on_db(self, midi: float, onset_s: float) -> float:
-        """How far the audio after ``onset_s`` is from repeating the audio whole periods
-        of ``midi`` earlier, ending ``_GOES_ON_MARGIN`` before the onset (see
-        _repeat_db): the worse of the last ``_GOES_ON_WINDOW`` samples (the latest, where
-        a swell has grown most) and of as many from the onset on (a sampled re-pick
-        restarts the same shape, and once its attack has passed it can lie close to the
-        old note's phase: dev fast-16ths seed 45, D3 re-picks 109 ms apart, −14 to −16 dB
-        there 48 ms on, −9 dB over the attack). NaN when fewer than ``_GOES_ON_AFTER``
-        samples follow the onset, the audio kept does not reach back far enough, or the
-        waveform is nearly a sine (see _sine_like)."""
+    def _repeats_through(self, midi: float, onset_s: float) -> bool:
+        """The audio after ``onset_s`` repeats the audio whole periods of ``midi`` earlier,
+        ending ``_GOES_ON_MARGIN`` before the onset, within ``_GOES_ON_DB`` (see
+        _repeat_db): both the last ``_GOES_ON_WINDOW`` samples (the latest, where a swell
+        has grown most) and as many from the onset on (a sampled re-pick restarts the
+        same shape, and once its attack has passed it can lie close to the old note's
+        phase: dev fast-16ths seed 45, D3 re-picks 109 ms apart, −14 to −16 dB there
+        48 ms on, −9 dB over the attack). Not when fewer than ``_GOES_ON_AFTER`` samples
+        follow the onset, the audio kept does not reach back far enough, or the waveform
+        is nearly a sine (see _sine_like). The latest span is asked first: a re-pick
+        mostly fails there, and the rest (~20 µs) is not computed."""
         audio = self._goes_on_audio()
         n = len(audio)
         onset = round(onset_s * self._half_rate) - (self._samples // _DECIMATION - n)
         if n - onset < _GOES_ON_AFTER:
-            return math.nan
+            return False
         before = onset - _GOES_ON_MARGIN  # the audio compared with ends here
         period = _period_before(audio, before, self._tau(midi))
         start = max(n - _GOES_ON_WINDOW, before)
-        if period is None or _sine_like(audio, start, n, period):
-            return math.nan
-        attack = _repeat_db(audio, onset, min(onset + _GOES_ON_WINDOW, n), before, period)
-        return max(_repeat_db(audio, start, n, before, period), attack)
+        if period is None or not _repeat_db(audio, start, n, before, period) < _GOES_ON_DB:
+            return False
+        if _sine_like(audio, start, n, period):
+            return False
+        end = min(onset + _GOES_ON_WINDOW, n)
+        return _repeat_db(audio, onset, end, before, period) < _GOES_ON_DB
 
     def _goes_on_audio(self) -> np.ndarray:
         """The last ``_GOES_ON_HOPS`` hops of half-rate audio, oldest first, as one array."""
