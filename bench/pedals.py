@@ -324,6 +324,7 @@ _PATHS = (
     ("self._hfc", "hfc"),
     ("_quiet_repick", "quiet-repick"),
     ("_crept_in", "crept-in"),
+    ("_shallow_repick", "shallow-repick"),
     ("novel", "novelty"),
 )
 

@@ -141,6 +141,35 @@ _SWELL_JUDGED_HOPS = 5  # Its hops take no attack this long
 _SWELL_NOW_SHAPE = 0.2  # ... while still this close to its shapes,
 _SWELL_BACK_HOPS = 60  # ... when another swell this recent (0.64 s) was a tremolo's too.
 _SWELLS_KEPT = 8
+# Does the string's waveform go on (see _goes_on)? At a candidate attack over a named
+# note, 10 ms of half-rate audio after it (the latest, and the first from the onset: the
+# worse) against the audio whole periods earlier, ending 5 ms before the candidate's
+# onset (one placed a little late), with the best gain: a re-pick resets the string's
+# vibration (its partials' phases, its shape), while a tremolo's swell, a knock on the
+# body, a beat or a sympathetic string only scale or add to a waveform that goes on.
+# The residual (1 - best correlation², dB) under which it went on: a tremolo's phantoms
+# a median −10 dB (quartiles −16, −6), true attacks −0.3 (one of 1076 under −12).
+_GOES_ON_DB = -12.0
+_GOES_ON_WINDOW = 240  # half-rate samples compared: 10 ms ...
+_GOES_ON_AFTER = 120  # ... of which at least this many (5 ms) after the onset, else not asked
+_GOES_ON_MARGIN = 120  # the audio compared with ends this far before the onset: 5 ms
+_GOES_ON_HOPS = 16  # half-rate audio looked back in: 171 ms
+_GOES_ON_CENTS = 40.0  # the sounding note's period, refined within this on the audio before
+_GOES_ON_SPREAD = 2  # samples either side of whole periods of it
+_SINE_LIKE = -0.75  # ... not asked of a waveform this close to a sine (see _sine_like)
+# A re-pick of an overdriven string that barely moves the level (see _shallow_repick): a
+# dip of 1.5 dB and a rise of 2.5 dB out of it (the dip-and-rise test's 3 and 4.5, less),
+# when this hop's waveform was reset (its residual against the audio whole periods before
+# the hop over this) while 30–40 ms earlier the note repeated its period (under this).
+_SHALLOW_RISE_DB = 2.5
+_SHALLOW_DIP_DB = 1.5
+# ... only on a level clipped flat, within this of the note's peak (a fuzz's re-picks rose
+# back to it, 0.0 dB; on dev let-ring seeds 37 and 39 a tail's beats 4–12 dB under it,
+# over strings still ringing, read as reset 7 times with the note's period held before)
+_SHALLOW_BELOW_PEAK_DB = 2.0
+_RESET_DB = -3.0
+_WENT_ON_DB = -10.0
+_WENT_ON_BEFORE = 720  # half-rate samples (30 ms) before this hop: the span's end
 # Where a note heard late began (see _period_break): where the sounding note's period
 # stopped fitting the audio.
 _BREAK_HOPS = 12  # half-rate audio kept to look back in: 128 ms
@@ -982,7 +1011,8 @@ class NoteTracker:
                 attack_s, self._attack_db, descriptor, flux, self._last_click
             )
         elif attack_s is not None:
-            self._attack(attack_s, self._attack_db, now, events)
+            if not self._goes_on(attack_s):  # (a square tremolo's edge: see _goes_on)
+                self._attack(attack_s, self._attack_db, now, events)
         elif (
             novel
             and loud
@@ -999,7 +1029,7 @@ class NoteTracker:
             # the note's own attack made (a sample's loop, a harmonic fading in), nor over
             # a note sunk to near the gate (see _NOVELTY_OVER_GATE_DB).
             onset_s = self._novelty_onset(start)
-            if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
+            if onset_s - self._last_attack_s >= _SAME_ATTACK_S and not self._goes_on(onset_s):
                 self._attack_heard_late(onset_s, rms_db, now, events, note)
         elif (
             note is not None
@@ -1012,13 +1042,14 @@ class NoteTracker:
             # there its two polarisations, the one that drove the top hardest dying
             # first, beat ever more deeply (a rise 15 dB or more under the note's peak is
             # a beat; a re-pick that far into a clean note is a jump in level, above).
+            # Nor a swell of a waveform that goes on (see _goes_on).
             onset_s = self._novelty_onset(start)
-            if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
+            if onset_s - self._last_attack_s >= _SAME_ATTACK_S and not self._goes_on(onset_s):
                 self._attack_heard_late(onset_s, rms_db, now, events, note)
         elif note is not None and loud and note.reported is not None and flux_s is not None:
             # A re-pick softer than the ringing string (see _flux_repick), taken three hops
             # late, when the tests above have not heard it.
-            if flux_s - self._last_attack_s >= _SAME_ATTACK_S:
+            if flux_s - self._last_attack_s >= _SAME_ATTACK_S and not self._goes_on(flux_s):
                 ringing_from = self._ringing_from
                 self._attack(flux_s, rms_db, now, events)
                 # The flux's flicker is still the string's: no new attack was heard.
@@ -1048,7 +1079,11 @@ class NoteTracker:
         ):
             onset_s = max(self._hfc.last() * _DECIMATION / self._rate, 0.0)
             swelled = self._swelled[0] <= onset_s <= self._swelled[1]
-            if onset_s - self._last_attack_s >= _SAME_ATTACK_S and not swelled:
+            if (
+                onset_s - self._last_attack_s >= _SAME_ATTACK_S
+                and not swelled
+                and not self._goes_on(onset_s)
+            ):
                 self._attack_heard_late(onset_s, rms_db, now, events, note)
         elif (
             note is None
@@ -1063,8 +1098,18 @@ class NoteTracker:
             note, start, rms_db, descriptor, midi, confidence, now
         ):
             onset_s, level_db = self._repick  # type: ignore[misc]
-            if not self._swelled[0] <= onset_s <= self._swelled[1]:
+            if not self._swelled[0] <= onset_s <= self._swelled[1] and not self._goes_on(onset_s):
                 self._attack(onset_s, level_db, now, events)
+        elif (
+            note is not None
+            and loud
+            and note.reported is not None
+            and rms_db >= note.peak_db - _SHALLOW_BELOW_PEAK_DB
+            and self._shallow_repick(note, rms_db)
+        ):
+            onset_s = self._novelty_onset(start)
+            if onset_s - self._last_attack_s >= _SAME_ATTACK_S:
+                self._attack_heard_late(onset_s, rms_db, now, events, note)
         self._steady = (midi, confidence)
 
         note = self._note
@@ -1249,6 +1294,66 @@ class NoteTracker:
         """The last ``_BREAK_HOPS`` hops of half-rate audio (128 ms), oldest first."""
         kept = self._change_audio
         return tuple(islice(kept, max(len(kept) - _BREAK_HOPS, 0), None))
+
+    def _goes_on(self, onset_s: float) -> bool:
+        """The sounding, named note's waveform goes on through a candidate attack at
+        ``onset_s``: the audio after it repeats the audio whole periods earlier, before
+        it, within ``_GOES_ON_DB`` (see _repeats_through). False when that cannot be asked
+        (no named note, too little audio after the onset, a waveform nearly a sine).
+
+        A re-pick stops the string and plucks it again: a new displacement, new phases
+        of its partials, a new waveform, however little the level moved. A tremolo
+        pedal's swell or edge, a knock on the body, a fuzz's compression, a beat between
+        two polarisations or a sympathetic string only scale the waveform or add to one
+        that goes on. Measured at every attack the level, novelty, dip-and-rise, flux,
+        hfc and quiet re-pick paths took over a named note (``bench.stress --variants
+        pedals`` clips of ten conditions through a sine and a square tremolo and a fuzz;
+        the dev split's repeated, repick-soft, fast-16ths, clean, let-ring, sustain,
+        sustain-beating and legato seeds 0–3; 31 distortion seeds): 56 of the tremolos'
+        207 phantoms on the paths heard late went on under −12 dB (the others are swells
+        out of noise or a room, or over strings ringing together, which repeat no one
+        period), one of 1076 true attacks (a tremolo clip); 85 of a square tremolo's 515
+        level-path phantoms, none of 549 true level attacks elsewhere.
+        """
+        note = self._note
+        if note is None or note.reported is None or note.ref != note.ref:
+            return False
+        return self._repeats_through(note.ref, onset_s)
+
+    def _repeats_through(self, midi: float, onset_s: float) -> bool:
+        """The audio after ``onset_s`` repeats the audio whole periods of ``midi`` earlier,
+        ending ``_GOES_ON_MARGIN`` before the onset, within ``_GOES_ON_DB`` (see
+        _repeat_db): both the last ``_GOES_ON_WINDOW`` samples (the latest, where a swell
+        has grown most) and as many from the onset on (a sampled re-pick restarts the
+        same shape, and once its attack has passed it can lie close to the old note's
+        phase: dev fast-16ths seed 45, D3 re-picks 109 ms apart, −14 to −16 dB there
+        48 ms on, −9 dB over the attack). Not when fewer than ``_GOES_ON_AFTER`` samples
+        follow the onset, the audio kept does not reach back far enough, or the waveform
+        is nearly a sine (see _sine_like). The latest span is asked first: a re-pick
+        mostly fails there, and the rest (~20 µs) is not computed."""
+        audio = self._goes_on_audio()
+        n = len(audio)
+        onset = round(onset_s * self._half_rate) - (self._samples // _DECIMATION - n)
+        if n - onset < _GOES_ON_AFTER:
+            return False
+        before = onset - _GOES_ON_MARGIN  # the audio compared with ends here
+        period = _period_before(audio, before, self._tau(midi))
+        start = max(n - _GOES_ON_WINDOW, before)
+        if period is None or not _repeat_db(audio, start, n, before, period) < _GOES_ON_DB:
+            return False
+        if _sine_like(audio, start, n, period):
+            return False
+        end = min(onset + _GOES_ON_WINDOW, n)
+        return _repeat_db(audio, onset, end, before, period) < _GOES_ON_DB
+
+    def _goes_on_audio(self) -> np.ndarray:
+        """The last ``_GOES_ON_HOPS`` hops of half-rate audio, oldest first, as one array."""
+        kept = self._change_audio
+        return np.concatenate(tuple(islice(kept, max(len(kept) - _GOES_ON_HOPS, 0), None)))
+
+    def _tau(self, midi: float) -> float:
+        """The period of ``midi`` in half-rate samples."""
+        return self._half_rate / (self._a4 * 2.0 ** ((midi - 69.0) / 12.0))
 
     def _period_samples(self) -> float | None:
         """The period of the pitch sounding (samples), for the input repair; else None."""
@@ -1555,6 +1660,49 @@ class NoteTracker:
             and depth >= _REPLUCK_DIP_DB
             and (descriptor >= _REPLUCK_NOVELTY * changed or depth >= _DEEP_DIP_DB)
         )
+
+    def _shallow_repick(self, note: _Note, rms_db: float) -> bool:
+        """A re-pick of the sounding note that dips the level ``_SHALLOW_DIP_DB`` and
+        raises it ``_SHALLOW_RISE_DB`` within three hops (too little for _dip_and_rise),
+        when the waveform shows it: this hop's 10 ms repeat the audio whole periods
+        before it no better than ``_RESET_DB`` (the pick set the string vibrating anew,
+        see _goes_on), while 30–40 ms before, the note repeated its own period within
+        ``_WENT_ON_DB`` (strings ringing together repeat no one period, and their beats
+        dip and rise as much: 118 such rises on 30 dev let-ring seeds read as reset; one
+        went on before), and the last 21 ms read the sounding pitch (see
+        _reads_pitch_of: a new pitch is the other tests' to hear; taken here, it moved
+        onsets of dev fast-16ths notes by a block or two).
+
+        Distortion and fuzz clip the level flat: an overdriven string re-picked dips
+        ~2–4 dB and rises as much, and a fuzz's not at all. Measured over 31 dev
+        distortion seeds and three fuzz fast-16ths clips (``bench.pedals``): every such
+        rise near a pick read as reset (after > −3 dB), none away from one, and a
+        tremolo's swells went on (39 of 43 under −3 dB); with the check before, such
+        rises took 14 notes of fuzz fast-16ths and ~36 of distortion, where other tests
+        mostly heard them too (see docs/tracker.md)."""
+        levels = [db for _, db in self._levels][-_DIP_HOPS:]
+        if len(levels) < _DIP_HOPS:
+            return False
+        first = len(levels) - 1 - _REPLUCK_RISE_HOPS
+        k = min(range(first, len(levels) - 1), key=levels.__getitem__)
+        dip = levels[k]
+        if rms_db - dip < _SHALLOW_RISE_DB or max(levels[:k]) - dip < _SHALLOW_DIP_DB:
+            return False
+        audio = self._goes_on_audio()
+        n = len(audio)
+        tau = self._tau(note.ref)
+        hop = n - HOP_SIZE // _DECIMATION  # this hop's first sample
+        before = hop - _GOES_ON_MARGIN
+        period = _period_before(audio, before, tau)
+        start = n - _GOES_ON_WINDOW
+        reset = math.nan if period is None else _repeat_db(audio, start, n, before, period)
+        if not reset > _RESET_DB:  # (NaN: not asked)
+            return False
+        end = hop - _WENT_ON_BEFORE
+        start = end - _GOES_ON_WINDOW
+        period = _period_before(audio, start, tau)
+        went_on = math.nan if period is None else _repeat_db(audio, start, end, start, period)
+        return went_on < _WENT_ON_DB and self._reads_pitch_of(note)
 
     def _clicked(self, hop: np.ndarray, start: int) -> tuple[float, float] | None:
         """A pick's click in this hop, (time, the hop's loudest block): a 2.7 ms block of the
@@ -3581,6 +3729,71 @@ def _glide_scan(
             if len(crossed) == 2 or 2 * j > steps:
                 return True, sum(crossed) / len(crossed)
     return False, None
+
+
+def _fits(audio: np.ndarray, start: int, end: int, first: int, count: int) -> np.ndarray:
+    """The normalised correlation of ``audio[start:end]`` with the same span ``first``,
+    ``first + 1``, ... (``count`` lags) samples earlier (float64 sums; ``np.correlate``
+    slides it along the audio before in one call)."""
+    width = end - start
+    x = audio[start - first - count + 1 : end - first].astype(np.float64)
+    a = audio[start:end].astype(np.float64)
+    dots = np.correlate(x, a, "valid")[::-1]  # (lag ``first`` first)
+    squares = np.concatenate(([0.0], np.cumsum(x * x)))
+    energies = (squares[width:] - squares[:-width])[::-1]
+    return dots / np.sqrt(float(a @ a) * energies + 1e-30)
+
+
+def _interpolated_peak(values: np.ndarray) -> tuple[float, float]:
+    """The largest of ``values`` and where it lies (index), refined by the parabola
+    through it and its neighbours."""
+    i = int(values.argmax())
+    if 0 < i < len(values) - 1:
+        y0, y1, y2 = float(values[i - 1]), float(values[i]), float(values[i + 1])
+        curve = y0 - 2.0 * y1 + y2
+        if curve < 0.0:
+            d = 0.5 * (y0 - y2) / curve
+            return y1 - 0.25 * (y0 - y2) * d, i + d
+    return float(values[i]), float(i)
+
+
+def _repeat_db(audio: np.ndarray, start: int, end: int, before: int, period: float) -> float:
+    """How far ``audio[start:end]`` is from repeating the audio whole periods earlier, the
+    fewest that end the span compared with by ``before``: ``1 − c²`` in dB, ``c`` the best
+    normalised correlation (any gain) over the lags within ``_GOES_ON_SPREAD`` samples
+    of that many periods (``period``: see _period_before), interpolated. NaN when the
+    audio does not reach back far enough."""
+    first = round(math.ceil((end - before) / period) * period) - _GOES_ON_SPREAD
+    if start - first - 2 * _GOES_ON_SPREAD < 0:
+        return math.nan
+    fits = _fits(audio, start, end, first, 2 * _GOES_ON_SPREAD + 1)
+    best = min(max(_interpolated_peak(fits)[0], 0.0), 1.0)
+    return 10.0 * math.log10(max(1.0 - best * best, 1e-6))
+
+
+def _sine_like(audio: np.ndarray, start: int, end: int, period: float) -> bool:
+    """``audio[start:end]`` is nearly its own negative half a period earlier (normalised
+    correlation under ``_SINE_LIKE``): a waveform held mostly in its fundamental (and odd
+    partials), whose shape a re-pick cannot change, only its phase, and a sampled
+    re-pick lands within ±15° of the old phase about one time in six (dev fast-16ths
+    seed 23, F#5 re-picks of one sample 109 ms apart: −0.77 to −0.79 here, their
+    waveforms going on within −13 to −15 dB; a timing clip's E5, −0.80 and −11 dB; of
+    the 163 tremolo phantoms under −12 dB, 2 were under −0.8)."""
+    lag = round(period / 2.0)
+    return float(_fits(audio, start, end, lag, 1)[0]) < _SINE_LIKE
+
+
+def _period_before(audio: np.ndarray, end: int, tau: float) -> float | None:
+    """The period (samples, fractional) near ``tau`` (within ``_GOES_ON_CENTS``) that the
+    audio before ``end`` repeats best, over two periods (at least 10 ms) of it; None when
+    the audio does not reach back that far."""
+    width = max(round(2.0 * tau), _GOES_ON_WINDOW)
+    low = int(tau * 2.0 ** (-_GOES_ON_CENTS / 1200.0)) - 1
+    high = math.ceil(tau * 2.0 ** (_GOES_ON_CENTS / 1200.0)) + 1
+    if end - width - high < 0:
+        return None
+    fits = _fits(audio, end - width, end, low, high - low + 1)
+    return low + _interpolated_peak(fits)[1]
 
 
 def _misfit_db(
