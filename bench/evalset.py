@@ -69,6 +69,7 @@ class EvalClip:
     beat_origin_s: float | None = None  # where that grid's first beat falls
     jitter_ms: float = 0.0  # sd of the onsets' deviations from their grid
     spacing_s: float = 0.0  # the grid's note spacing
+    lowest_midi: int | None = None  # the tracker's lowest note for it (None: its default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +154,21 @@ def _grid(
     repeat: float = 0.0,
     rest: float = 0.1,
     staccato: float = 0.9,
+    open_low: float = 0.0,
 ) -> Plan:
-    """A melody on a grid: ``per_beat`` notes a beat, jittered, some legato or repeated."""
+    """A melody on a grid: ``per_beat`` notes a beat, jittered, some legato or repeated;
+    ``open_low`` of them the open low string ``lo`` (a riff's pedal note), whatever the
+    scale (no random draw is made for it when 0: the other conditions' clips stay as
+    they were)."""
     spacing = 60.0 / bpm / per_beat
     origin = 0.5 + float(rng.uniform(0, 0.2))
     n = int((seconds - origin - 1.0) / spacing)
     pool = _pitches(rng, lo, hi)
+    if open_low:
+        pool = sorted({lo, *pool})
     melody = _walk(rng, pool, n)
+    if open_low:
+        melody = [lo if rng.random() < open_low else m for m in melody]
     notes: list[Planned] = []
     offsets: list[float] = []
     previous: int | None = None
@@ -298,6 +307,19 @@ CONDITIONS: dict[str, Composer] = {
                               jitter_ms=float(r.choice((0, 0, 3, 6, 10, 20, 40))), rest=0.0),
 }  # fmt: skip
 
+#: Guitars tuned under C2, in both splits, each evaluated with the tracker's lowest note
+#: set to its low string (``practice.lowest_note``): B standard (B1, as a 7-string's low
+#: B) and drop A (A1). Riffs on the low strings, a third of the notes the open low string.
+#: Kept apart from ``CONDITIONS`` so that no seed of the conditions before them moves.
+LOW_TUNED: dict[str, Composer] = {
+    "B-standard": lambda r: _grid(r, lo=35, hi=50, bpm=float(r.uniform(70, 100)), per_beat=2,
+                                  seconds=10, open_low=1 / 3),
+    "drop-A": lambda r: _grid(r, lo=33, hi=48, bpm=float(r.uniform(70, 100)), per_beat=2,
+                              seconds=10, open_low=1 / 3),
+}  # fmt: skip
+#: ... and the lowest note each is evaluated with (MIDI: B1, A1).
+LOWEST_MIDI: dict[str, int] = {"B-standard": 35, "drop-A": 33}
+
 #: Conditions of the dev split alone, for mechanisms found on the real notes' tuning half
 #: (the test split's conditions, seeds and melodies stay as they were). ``phone-low``: low
 #: strings through a phone's microphone, which loses their fundamental (a 4th-order
@@ -335,8 +357,9 @@ def _softer_repicks(rng: np.random.Generator, plan: Plan) -> Plan:
 
 
 def conditions_of(split: str) -> list[str]:
-    """The conditions ``split`` holds: all of ``CONDITIONS``, and on dev ``DEV_ONLY`` too."""
-    return list(CONDITIONS) + (list(DEV_ONLY) if split == "dev" else [])
+    """The conditions ``split`` holds: all of ``CONDITIONS`` and ``LOW_TUNED``, and on dev
+    ``DEV_ONLY`` too."""
+    return list(CONDITIONS) + list(LOW_TUNED) + (list(DEV_ONLY) if split == "dev" else [])
 
 
 #: Post-processing of each condition, in order.
@@ -375,7 +398,8 @@ def _fade_out(x: np.ndarray, start: int, tau_s: float) -> None:
 
 
 def _resampled(audio: np.ndarray, cents: float) -> np.ndarray:
-    """``audio`` played ``cents`` higher (linear interpolation; fine for ±30 cents)."""
+    """``audio`` played ``cents`` higher (linear interpolation: fine for ±30 cents, and for
+    a few semitones down, where it only slows the audio, a sampler's own way)."""
     if not cents:
         return audio
     ratio = 2.0 ** (cents / 1200.0)
@@ -392,11 +416,14 @@ def _play_sampled(plan: Plan, bank: dict[int, notebank.BankNote], rng: np.random
     placed: list[tuple[int, np.ndarray]] = []
     previous_midi = None
     for n in plan.notes:
-        note = bank.get(n.midi)
+        note, shift = _bank_note(bank, n.midi)
         if note is None:
             continue
         start = round(n.onset_s * SR)
-        audio = _resampled(note.audio, n.detune_cents) * (n.velocity / max(note.peak, 1e-6) * 0.4)
+        audio = _resampled(note.audio, n.detune_cents + shift)
+        if shift:  # the lead before the attack, stretched, is cut back to its length
+            audio = audio[round(lead * 2.0 ** (-(n.detune_cents + shift) / 1200.0)) - lead :]
+        audio = audio * (n.velocity / max(note.peak, 1e-6) * 0.4)
         legato = n.kind != "pluck"
         if legato:
             # No pick attack: the note fades in 20 ms into its sample, 6 dB softer.
@@ -426,6 +453,18 @@ def _play_sampled(plan: Plan, bank: dict[int, notebank.BankNote], rng: np.random
         if begin < end:
             out[max(begin, 0) : end] += audio[max(-begin, 0) : end - begin]
     return out[: round(plan.seconds * SR)], truth
+
+
+def _bank_note(
+    bank: dict[int, notebank.BankNote], midi: int
+) -> tuple[notebank.BankNote | None, float]:
+    """The bank's note for ``midi`` and the cents it is to be shifted by: under the bank's
+    range (``notebank.MIDI_LO``: a guitar tuned below C2) its lowest key played slower, as
+    a sampler plays a key it has no sample for; else the key itself, or None."""
+    if midi >= notebank.MIDI_LO or not bank:
+        return bank.get(midi), 0.0
+    lowest = min(bank)
+    return bank[lowest], 100.0 * (midi - lowest)
 
 
 def _play_plucked(plan: Plan, voice: pluck.Voice, seed: int
@@ -534,6 +573,9 @@ def _seed(split: str, condition: str, k: int) -> int:
     base = 0 if split == "dev" else 10_000
     if condition in DEV_ONLY:  # after the shared ones: their seeds do not move
         return base + MAX_SEEDS * (len(CONDITIONS) + list(DEV_ONLY).index(condition)) + k
+    if condition in LOW_TUNED:  # after both: neither's seeds move
+        before = len(CONDITIONS) + len(DEV_ONLY)
+        return base + MAX_SEEDS * (before + list(LOW_TUNED).index(condition)) + k
     return base + MAX_SEEDS * sorted(CONDITIONS).index(condition) + k
 
 
@@ -574,7 +616,7 @@ def make_clip(split: str, condition: str, k: int, *, cache: Path = CACHE) -> Eva
     fonts = SOUNDFONTS[split]
     if condition not in conditions_of(split):
         raise ValueError(f"condition {condition!r} is not in the {split} split")
-    composer = CONDITIONS.get(condition) or DEV_ONLY[condition]
+    composer = CONDITIONS.get(condition) or LOW_TUNED.get(condition) or DEV_ONLY[condition]
     seed = _seed(split, condition, k)
     rng = np.random.default_rng(seed)
     plan = composer(rng)
@@ -602,7 +644,7 @@ def make_clip(split: str, condition: str, k: int, *, cache: Path = CACHE) -> Eva
         name=f"{split}/{condition}/{k}", split=split, condition=condition,
         source=source, audio=audio, notes=tuple(truth), bpm=plan.bpm,
         beat_origin_s=plan.beat_origin_s, jitter_ms=plan.jitter_ms,
-        spacing_s=plan.spacing_s,
+        spacing_s=plan.spacing_s, lowest_midi=LOWEST_MIDI.get(condition),
     )  # fmt: skip
 
 

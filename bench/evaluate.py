@@ -98,16 +98,20 @@ def ours(
     sr: int,
     hop_ns: list[int] | None = None,
     hop_cpu_ns: list[int] | None = None,
+    *,
+    min_midi: int | None = None,
 ) -> list[Detected]:
     """The device's tracker, hop by hop, live and causal; first reports kept by index.
 
     ``hop_ns`` collects the wall time of every ``process`` call when given, ``hop_cpu_ns``
     its thread CPU time: on a loaded machine the wall time's tail is the scheduler's (a
-    hop preempted halfway), the CPU time's is the tracker's own.
+    hop preempted halfway), the CPU time's is the tracker's own. ``min_midi``: the lowest
+    note set (a guitar tuned under C2, as ``practice.lowest_note``); None, the default.
     """
     from dsp import NoteTracker, TrackerConfig
 
-    tracker = NoteTracker(TrackerConfig(sample_rate=sr))
+    lowest = {} if min_midi is None else {"min_midi": min_midi}
+    tracker = NoteTracker(TrackerConfig(sample_rate=sr, **lowest))
     return detected(*track(tracker, samples, hop_ns, hop_cpu_ns))
 
 
@@ -192,7 +196,7 @@ def score_clip(clip: evalset.EvalClip, engine: str, run: Engine) -> ClipResult:
     hop_cpu_ns: list[int] = []
     start = time.process_time()
     if run is ours:
-        found = ours(clip.audio, evalset.SR, hop_ns, hop_cpu_ns)
+        found = ours(clip.audio, evalset.SR, hop_ns, hop_cpu_ns, min_midi=clip.lowest_midi)
     else:
         found = run(clip.audio, evalset.SR)
     cpu = time.process_time() - start

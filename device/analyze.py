@@ -23,6 +23,7 @@ class AnalysisSettings:
     sensitivity: float = 0.5
     a4_hz: float = 440.0
     channel: int | None = None
+    lowest_midi: int = 36  # the guitar's lowest string: C2 (see device.config.lowest_midi)
 
 
 def analyze_file(
@@ -34,6 +35,7 @@ def analyze_file(
     sensitivity: float = 0.5,
     channel: int | None = None,
     a4_hz: float = 440.0,
+    lowest_midi: int = 36,
     progress: ProgressCallback | None = None,
 ) -> Analysis:
     """Analyse one WAV file; raises :class:`~dsp.errors.FretCoachError` subclasses on bad input."""
@@ -44,6 +46,7 @@ def analyze_file(
         sensitivity=sensitivity,
         a4_hz=a4_hz,
         channel=channel,
+        lowest_midi=lowest_midi,
     )
     return analyze_reader(WavReader(path, channel=channel), settings, progress=progress)
 
@@ -54,7 +57,10 @@ def analyze_reader(
     info: WavInfo = reader.info
     analyzer = Analyzer(
         TrackerConfig(
-            sample_rate=info.sample_rate, a4_hz=settings.a4_hz, sensitivity=settings.sensitivity
+            sample_rate=info.sample_rate,
+            a4_hz=settings.a4_hz,
+            sensitivity=settings.sensitivity,
+            min_midi=settings.lowest_midi,
         ),
         ScoringConfig(scale=settings.scale, strictness=settings.strictness, bpm=settings.bpm),
     )

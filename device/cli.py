@@ -20,6 +20,7 @@ from device import coach_commands, run_command, sync_commands
 from device.analyze import AnalysisSettings, analyze_reader
 from device.argtypes import fraction
 from device.bundled import demo_paths
+from device.config import lowest_midi
 from device.progress import ProgressBar
 from device.recording import save_analysis
 from device.wavread import WavReader
@@ -51,6 +52,14 @@ def _bpm(text: str) -> float:
     if not 20 <= value <= 400:
         raise argparse.ArgumentTypeError(f"must be between 20 and 400 bpm, not {text}")
     return value
+
+
+def _lowest(text: str) -> int:
+    """``--lowest``: the guitar's lowest string, A1–E2 (see device.config.lowest_midi)."""
+    try:
+        return lowest_midi(text, name="--lowest")
+    except FretCoachError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--a4", type=float, default=440.0, help="reference pitch of A4 in Hz, 415–466 (default 440)"
     )
+    analyze.add_argument(
+        "--lowest",
+        type=_lowest,
+        default=36,
+        metavar="NOTE",
+        help="your guitar's lowest string, A1–E2: B1 for B standard or a 7-string, A1 for "
+        "drop A (default C2: notes under it are not counted)",
+    )
     analyze.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     analyze.add_argument(
         "--save",
@@ -152,6 +169,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             sensitivity=args.sensitivity,
             a4_hz=args.a4,
             channel=args.channel,
+            lowest_midi=args.lowest,
         )
         analysis = analyze_reader(reader, settings, progress=bar)
     finally:
@@ -169,7 +187,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 source=f"file:{path.name}",
             )
     if args.json:
-        payload = analysis_to_json(analysis, scale, bpm=bpm, strictness=args.strictness)
+        payload = analysis_to_json(
+            analysis, scale, bpm=bpm, strictness=args.strictness, lowest_midi=args.lowest
+        )
         if session_id:
             payload["session_id"] = session_id
         json.dump(payload, sys.stdout, ensure_ascii=False)
@@ -182,7 +202,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def analysis_to_json(
-    analysis: Analysis, scale: Scale, *, bpm: float | None, strictness: float
+    analysis: Analysis,
+    scale: Scale,
+    *,
+    bpm: float | None,
+    strictness: float,
+    lowest_midi: int = 36,
 ) -> dict[str, Any]:
     """The stable ``analyze --json`` format (documented in the README)."""
     flats = scale.prefers_flats
@@ -232,7 +257,11 @@ def analysis_to_json(
             "most_out_of_tune": scores.most_out_of_tune,
             "most_out_of_scale": scores.most_out_of_scale,
         },
-        "settings": {"bpm": bpm, "strictness": strictness},
+        "settings": {
+            "bpm": bpm,
+            "strictness": strictness,
+            "lowest_note": note_name(lowest_midi),
+        },
     }
 
 

@@ -27,8 +27,9 @@ from typing import Any
 import coach.speech_settings as speech_defaults
 from coach.speech_settings import SpeechSettings
 from dsp import METRICS, parse_scale
-from dsp.errors import CoachSettingError, ConfigError, UnknownScaleError
+from dsp.errors import CoachSettingError, ConfigError, UnknownNoteError, UnknownScaleError
 from dsp.metronome import SUBDIVISIONS, MetronomeSettings
+from dsp.notes import note_name, parse_note
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,33 @@ class PracticeConfig:
     metrics: tuple[str, ...] = METRICS
     a4_hz: float = 440.0
     checkpoint_s: float = 5.0
+    lowest_note: str = "C2"  # the guitar's lowest string (see LOWEST_NOTES)
+
+
+#: The lowest string ``practice.lowest_note`` may name (MIDI): A1 (drop A) to E2 (standard).
+#: Under A1 the tracker's pitch window (lags down to 47 Hz) and its 50 Hz high-pass reach
+#: no further, and 50 Hz mains hum is G1; over E2 a standard guitar's low E would be cut.
+LOWEST_NOTES = (33, 40)
+
+
+def lowest_midi(text: str, *, name: str = "practice.lowest_note") -> int:
+    """The MIDI number of the lowest string ``text`` names ("B1", "a1", "Bb1"), within
+    LOWEST_NOTES; ConfigError naming ``name`` (a key or an option) otherwise. Notes under
+    it are not notes to the tracker (``TrackerConfig.min_midi``)."""
+    low, high = LOWEST_NOTES
+    try:
+        midi = parse_note(str(text))
+    except UnknownNoteError:
+        midi = None
+    if midi is None or not low <= midi <= high:
+        raise ConfigError(
+            f"`{name}` must be a note from {note_name(low)} to {note_name(high)}, your "
+            f"guitar's lowest string (E2 standard, D2 drop D, C2 drop C, B1 B standard or a "
+            f"7-string, A1 drop A), not {text!r}: under {note_name(low)} the pitch analysis "
+            f"reaches no lower and 50 Hz mains hum is G1; over {note_name(high)} a standard "
+            "guitar's low E would not count"
+        )
+    return midi
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +441,7 @@ def validate(config: Config) -> Config:
         parse_scale(config.practice.scale)
     except UnknownScaleError as err:
         raise ConfigError(f"`practice.scale`: {err}") from err
+    lowest_midi(config.practice.lowest_note)
     unknown = set(config.practice.metrics) - set(METRICS)
     if unknown or not config.practice.metrics:
         raise ConfigError(

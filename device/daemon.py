@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 from device import keymap, parts, screens
 from device.audio import AudioSource, Capture
 from device.buttons import ButtonEvent, Buttons
-from device.config import Config, device_settings_path, metronome_settings, remember_setting
+from device.config import (
+    Config,
+    device_settings_path,
+    lowest_midi,
+    metronome_settings,
+    remember_setting,
+)
 from device.keymap import SETTINGS, Action, Editor
 from device.metronome import BeatLed, SessionMetronome
 from device.output import OutputMix
@@ -148,6 +154,7 @@ class Daemon:
             sensitivity=practice.sensitivity,
             metrics=practice.metrics,
             a4_hz=practice.a4_hz,
+            lowest_midi=lowest_midi(practice.lowest_note),
         )
         self.state = State.IDLE
         self.events: queue.Queue[Event] = queue.Queue()
@@ -161,6 +168,7 @@ class Daemon:
             on_snapshot=self._on_snapshot,
             on_end_of_stream=lambda: self.events.put(Event("end")),
             tuner_a4_hz=practice.a4_hz,
+            tuner_lowest_midi=lowest_midi(practice.lowest_note),
         )
         self.live: LiveSession | None = None
         self.results: list[SessionResult] = []

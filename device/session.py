@@ -50,6 +50,7 @@ class PracticeSettings:
     sensitivity: float
     metrics: tuple[str, ...]
     a4_hz: float
+    lowest_midi: int = 36  # the guitar's lowest string (``practice.lowest_note``): C2
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,10 @@ class LiveSession:
         self.settings = settings
         self.tracker = NoteTracker(
             TrackerConfig(
-                sample_rate=sample_rate, a4_hz=settings.a4_hz, sensitivity=settings.sensitivity
+                sample_rate=sample_rate,
+                a4_hz=settings.a4_hz,
+                sensitivity=settings.sensitivity,
+                min_midi=settings.lowest_midi,
             )
         )
         self.scorer = Scorer(
@@ -128,6 +132,7 @@ class DspLoop:
         on_snapshot: Callable[[LiveSnapshot, bool], None],
         on_end_of_stream: Callable[[], None],
         tuner_a4_hz: float = 440.0,
+        tuner_lowest_midi: int = 36,
     ) -> None:
         self.capture = capture
         self.on_snapshot = on_snapshot
@@ -136,6 +141,7 @@ class DspLoop:
         self.tuning = False
         self._tuner: NoteTracker | None = None
         self._tuner_a4 = tuner_a4_hz
+        self._tuner_lowest = tuner_lowest_midi  # a B1 string is tuned too
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Rings of per-hop µs: wall time (what the audio path waits, GIL included) and this
@@ -284,7 +290,9 @@ class DspLoop:
     def _tune(self, hop: np.ndarray) -> None:
         if self._tuner is None:
             rate = getattr(self.capture.source, "sample_rate", 48000)
-            self._tuner = NoteTracker(TrackerConfig(sample_rate=rate, a4_hz=self._tuner_a4))
+            self._tuner = NoteTracker(
+                TrackerConfig(sample_rate=rate, a4_hz=self._tuner_a4, min_midi=self._tuner_lowest)
+            )
         changed = bool(self._tuner.process(hop))
         current = self._tuner.current
         self.on_snapshot(

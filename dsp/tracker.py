@@ -14,7 +14,7 @@ import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
-from itertools import islice
+from itertools import islice, pairwise
 
 import aubio
 import numpy as np
@@ -201,6 +201,8 @@ _WEAK_EARLY_CONFIDENCE = 0.7  # ... or two such within 0.1
 # Below G3 a short-window reading may be the octave of a note too low for it (E2–F#2).
 _EARLY_MIN_MIDI = 54.5
 _YIN_TOLERANCE = 0.3
+_UNDER_C2 = 35.5  # MIDI: under C2, notes only a guitar tuned lower plays (see _under_c2)
+_LOW_LEGATO_SEMITONES = 7.0  # a pull-off to the open low string, from its 7th fret at most
 _HIGHPASS_HZ = 50.0
 _SETTLE_S = 0.025
 _REPORT_DEADLINE_S = 0.057  # after the attack: ≤ 60 ms after the onset heard
@@ -794,6 +796,7 @@ class NoteTracker:
         self._repick_hops = 0
         self._repick_dipped = False
         self._steady: tuple[float, float] = (math.nan, 0.0)  # the last hop's (MIDI, conf)
+        self._read: tuple[float, float] = (math.nan, 0.0)  # ... and this hop's (see _reads_low)
         # The level of the room: the 80th percentile of the last 1.6 s of hops when no
         # note sounded (a hum or a mic'd room is bursty: its loud hops are what a note
         # must stand clear of). (hop end s, dB): a note found late takes its hops back.
@@ -820,8 +823,10 @@ class NoteTracker:
         self._bin_hz = self._rate / _DECIMATION / _SPECTRUM_SIZE
         # Harmonic sums for the first report's name (see _harmonic_name): for each pitch
         # on a 10-cent grid, the spectrum's bins at its harmonics 1–16 and half-way between
-        # them, up to 4 kHz; a bin past that points at a zero appended to the spectrum.
-        self._shs_grid = np.arange(self._min_voiced, self._max_voiced, _SHS_STEP)
+        # them, up to 4 kHz; a bin past that points at a zero appended to the spectrum. Not
+        # under C2, whatever the lowest note (see _under_c2).
+        lowest = max(self._min_voiced, _UNDER_C2)
+        self._shs_grid = np.arange(lowest, self._max_voiced, _SHS_STEP)
         self._shs_pitches = self._shs_grid.tolist()  # (for bisect)
         f0 = self._a4 * 2.0 ** ((self._shs_grid - 69.0) / 12.0)
         self._shs_bins = math.ceil(_SHS_MAX_HZ / self._bin_hz) + 2
@@ -989,6 +994,7 @@ class NoteTracker:
                 guess = math.nan
             elif confidence >= _WEAK_CONFIDENCE:
                 midi = guess
+        self._read = (guess, confidence)
 
         flux_s = self._flux_repick(start, rms_db, flux, confidence)
         events: list[NoteEvent] = []
@@ -1627,10 +1633,24 @@ class NoteTracker:
     def _reads_pitch_of(self, note: _Note) -> bool:
         """YIN over the last 21 ms reads ``note``'s pitch surely, or a harmonic of it (a
         window this short reads low notes an octave or a twelfth up)."""
+        if self._under_c2(note.ref):
+            return self._reads_low(note)
         freq = float(self._early_pitch(self._early_window())[0])
         if freq <= 0 or self._early_pitch.get_confidence() < _WEAK_EARLY_CONFIDENCE:
             return False
         offset = 69.0 + 12.0 * math.log2(freq / self._a4) - note.ref
+        return any(abs(offset - k) < _QUIET_SAME for k in (0.0, *_HARMONIC_JUMPS))
+
+    def _reads_low(self, note: _Note) -> bool:
+        """_reads_pitch_of for a note under C2 (see _under_c2), on this hop's reading of the
+        main window (43 ms, down to 47 Hz): the 21 ms one reaches down to 94 Hz, and on an
+        A1 read its 5th partial with a confidence of 0.6, never sure, so no soft re-pick of
+        a low string was confirmed (dev drop-A seeds 0–11: 1 of 2 re-picks missed, both
+        on sampled A1s)."""
+        midi, confidence = self._read
+        if not confidence >= _WEAK_EARLY_CONFIDENCE:
+            return False
+        offset = midi - note.ref
         return any(abs(offset - k) < _QUIET_SAME for k in (0.0, *_HARMONIC_JUMPS))
 
     def _dip_and_rise(self, rms_db: float, descriptor: float) -> bool:
@@ -1640,6 +1660,9 @@ class NoteTracker:
         back (two hops and 5 dB missed them: dev seeds 12–23 and 30–56, distortion +5
         notes, noise-10dB +4, let-ring 2 extra gone, one drop-D re-pick named a third
         off)."""
+        note = self._note
+        if note is not None and self._under_c2(note.ref):
+            return self._low_dip_and_rise(descriptor)
         recent = self._levels
         if len(recent) >= _DIP_HOPS:
             # Most hops of a note do not rise that much over either hop the dip may be in
@@ -1648,6 +1671,19 @@ class NoteTracker:
             if rms_db - dip < _REPLUCK_RISE_DB:
                 return False
         levels = [db for _, db in self._levels][-_DIP_HOPS:]
+        return self._dipped_and_rose(levels, rms_db, descriptor)
+
+    def _low_dip_and_rise(self, descriptor: float) -> bool:
+        """_dip_and_rise over a note under C2 (see _under_c2), each hop's level taken with
+        the hop before's (see _paired_db): a hop (10.7 ms) holds 0.6 of A1's period and
+        0.66 of B1's, and its level swings with the part of the period it holds, 4–8 dB
+        hop to hop on a steady sampled A1, which read as dips and rises: re-picks every
+        0.05–0.3 s (dev drop-A seeds 0–11, 12 extra notes)."""
+        levels = _paired_db([db for _, db in self._levels])[-_DIP_HOPS:]
+        return self._dipped_and_rose(levels, levels[-1], descriptor)
+
+    def _dipped_and_rose(self, levels: list[float], rms_db: float, descriptor: float) -> bool:
+        """The test of _dip_and_rise on the last hops' ``levels`` (dB, this hop's last)."""
         changes = list(self._novelty)[-_DIP_HOPS:]
         if len(levels) < _DIP_HOPS:
             return False
@@ -1834,7 +1870,10 @@ class NoteTracker:
     def _crept_in(self, midi: float, now: float) -> float | None:
         """Where a note read surely (``midi``) with no note sounding and no attack heard
         began: where the level rose, or a hop ago; None when it is the last note's tail
-        (see _tail_of_previous) and was not picked again (see _picked_again)."""
+        (see _tail_of_previous) and was not picked again (see _picked_again), or under
+        C2 (see _without_attack)."""
+        if self._without_attack(midi):
+            return None
         if self._tail_of_previous(midi, now):
             return self._picked_again(now)
         return self._rise_s if now - self._rise_s < _GIVE_UP_S else now - self._hop_s
@@ -2489,6 +2528,8 @@ class NoteTracker:
             return
         if self._swinging(note, _median(recent), run[0][0]):
             return  # a vibrato's crest
+        if self._without_attack(_median(recent), note.ref):
+            return  # (see _without_attack)
         # A new note without an attack. Its onset: the first frame of the run, less ~half a
         # window of analysis lag.
         first_s = self._first_read(run[0][0], _median(recent), note.ref)
@@ -2750,6 +2791,8 @@ class NoteTracker:
             final = self._octave_of_body(note, final)
         final = self._not_ringing(note, final)
         final = self._added_name(note, final)
+        if self._under_c2(final) and note.spectrum is not None:
+            final = self._low_phantom(note.spectrum, final)
         self._previous = None
         if body >= _BODY_MIN_SAMPLES:
             settled = int((_PERIOD_FROM_S - _BODY_SKIP_S) * self._rate)
@@ -2909,7 +2952,7 @@ class NoteTracker:
         then fits many lags about as well.
         """
         attack = self._attack_audio(note, now)
-        if attack is None:
+        if attack is None or self._under_c2(midi):
             return midi
         audio, spectrum = attack
         loudest = float(spectrum.max()) ** 2
@@ -3277,12 +3320,67 @@ class NoteTracker:
         ``_not_ringing``: a let-ring note's final may take the first report's pitch).
         """
         attack = self._attack_audio(note, now)
-        if attack is None:
+        if attack is None or self._under_c2(midi):
             return midi
         audio, spectrum = attack
         plain = self._shs_pick(self._peaks(spectrum), midi)
         new = self._new_over_ringing(note, audio, spectrum, midi, plain)
         return plain if new is None else new
+
+    def _under_c2(self, midi: float) -> bool:
+        """``midi`` is under C2, with the lowest note set under it (``TrackerConfig.min_midi``:
+        B standard, a 7-string, drop A). There only YIN's main window names a note: the
+        attack's checks (see _early_name) and harmonic sum do not rename such a reading,
+        the sum names nothing there (its grid starts at C2), and the octave check moves no
+        note down under C2.
+
+        At the report the attack is ~40 ms of audio, a Hann window 100 Hz wide at its
+        base: a B1's or an A1's partials, 62 and 55 Hz apart, merge, and the sum's
+        half-way bins, which keep a sub-octave from winning, sit on their flanks. The sum
+        of a pitch 2–3 octaves up then won and the screen showed it (B1 as F#3 or B3, A1
+        as E3 or A3), and let-ring took it as the final too (see _not_ringing), the open
+        low string having rung just before. YIN's 43 ms window holds 2.4 periods of A1 and
+        read them right; the phantom check moved them to a partial (5 of 5 moves on seeds
+        0–23 wrong: an electric A1's partials 1–4 were weak at the attack). Dev B-standard
+        and drop-A seeds 0–11 (530 notes): first names 83.4 → 99.4 %, names 88.1 → 99.8 %.
+        Tracked from A1, dev let-ring loses the sum's and the checks' renaming of YIN's
+        common periods of strings ringing together that now fall under C2 (seeds 0–11:
+        names 229 → 218 of 232; C2's floor kept them out). The sum's grid and the octave
+        check: tracked from A1, dev hum seeds 0–15 lost 4 names to A#1 and A1 (an A#2 "an
+        octave low" with the hum in its period; sums over the hum's partials), now none.
+        Never with the default lowest note (C2): that path is as it was.
+        """
+        return self._min_voiced < _UNDER_C2 and midi < _UNDER_C2
+
+    def _low_phantom(self, spectrum: np.ndarray, midi: float) -> float:
+        """A final pitch under C2 (see _under_c2), or the harmonic ``k`` (5–16) of it that
+        holds the body's loudest peak, when ``midi`` has next to nothing of its own
+        between that harmonic's multiples (see _owns_partials): YIN's common period of
+        strings ringing together (A4 over others read as 35.3, a sixth of it), which C2's
+        floor kept out."""
+        f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
+        k = round(float(np.argmax(spectrum)) * self._bin_hz / f0)
+        if not 5 <= k <= _OWN_HARMONICS or midi + 12.0 * math.log2(k) > self._max_voiced:
+            return midi
+        if self._owns_partials(spectrum, midi, k):
+            return midi
+        return midi + 12.0 * math.log2(k)
+
+    def _without_attack(self, midi: float, sounding: float = math.nan) -> bool:
+        """A pitch under C2 (see _under_c2) starts no note without an attack: not one that
+        crept in (see _crept_in), nor a legato note (see _follow) from a ``sounding`` pitch
+        more than ``_LOW_LEGATO_SEMITONES`` over it.
+
+        What YIN reads there without a pluck is mostly not a string: mains hum (60 Hz is
+        MIDI 34.5), alone (it crept in as the stream's opening note) or under a note fading
+        into it, where YIN reads it 0–45 cents off (so no band around 60 Hz catches it: one
+        of ±15 cents left 2 of these), and periods a fading note shares with the hum.
+        Tracked from A1, dev hum seeds 0–15 started 20 such notes, the legato ones from
+        notes 8.5–40 semitones over them; none with this. A low string's next note whose
+        pluck was not heard is legato from 1–3 semitones off (dev B-standard and drop-A
+        seeds 34–60: 3 notes, lost when every legato note under C2 was refused).
+        """
+        return self._under_c2(midi) and not sounding - midi <= _LOW_LEGATO_SEMITONES
 
     def _partial_of(self, note: _Note, midi: float, now: float) -> float:
         """The first report's name: ``midi``, or the lowest pitch it is the ``k``-th partial
@@ -3664,7 +3762,9 @@ class NoteTracker:
         fit = _nsdf_peak(audio, tau)
         if fit is None:
             return midi, False
-        below_checked = midi - 12.0 < self._min_voiced  # nothing below to compare with
+        # Nothing below to compare with; nor under C2 (see _under_c2: only YIN's own
+        # reading names a note there).
+        below_checked = midi - 12.0 < max(self._min_voiced, _UNDER_C2)
         if not below_checked:
             longer = _nsdf_peak(audio, 2.0 * tau)
             if longer is not None:
@@ -3865,6 +3965,15 @@ def _harmonic_jump(semitones: float) -> bool:
     ratio = 2.0 ** (-semitones / 12.0)
     k = round(ratio)
     return 5 <= k <= _SUB_HARMONIC_MAX and abs(12.0 * math.log2(ratio / k)) < _HARMONIC_TOLERANCE
+
+
+def _paired_db(levels: list[float]) -> list[float]:
+    """Each hop's level (dB) as that of it and the hop before together (the first alone):
+    21 ms, a whole period of A1 (18 ms), where one hop holds 0.6 of it (see
+    _low_dip_and_rise)."""
+    powers = [10.0 ** (db / 10.0) for db in levels]
+    paired = [0.5 * (a + b) for a, b in pairwise(powers)]
+    return levels[:1] + [10.0 * math.log10(p + 1e-12) for p in paired]
 
 
 def _steady_guess(guesses: list[float]) -> bool:

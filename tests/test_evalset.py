@@ -131,3 +131,29 @@ def test_dev_clips_beyond_the_split_are_seeds_it_never_held_and_test_has_none() 
         with pytest.raises(SystemExit) as refused:
             evaluate.main(argv)
         assert refused.value.code == 2
+
+
+def test_the_low_tuned_conditions_are_in_both_splits_carry_their_lowest_note_and_move_no_seed() -> (
+    None
+):
+    """``B-standard`` and ``drop-A``: seeded after every other condition (no clip of theirs
+    moved), tracked from their low string; a sampled note under the bank's C2 is its C2
+    played slower, its attack where the truth says."""
+    for split in evalset.SPLITS:
+        assert {"B-standard", "drop-A"} <= set(evalset.conditions_of(split))
+    before = {
+        evalset._seed(split, c, k)
+        for split in evalset.SPLITS
+        for c in (*evalset.CONDITIONS, *evalset.DEV_ONLY)
+        for k in range(evalset.MAX_SEEDS)
+    }
+    for split in evalset.SPLITS:
+        for c in evalset.LOW_TUNED:
+            assert not before & {evalset._seed(split, c, k) for k in range(evalset.MAX_SEEDS)}
+    clip = evalset.make_clip("dev", "drop-A", 1)  # sampled
+    assert clip.lowest_midi == 33 and min(n.midi for n in clip.notes) == 33
+    a1 = next(n for n in clip.notes if n.midi == 33)
+    start = round(a1.onset_s * evalset.SR)
+    before_db = 20 * np.log10(np.abs(clip.audio[start - 480 : start - 48]).max() + 1e-9)
+    after_db = 20 * np.log10(np.abs(clip.audio[start : start + 480]).max() + 1e-9)
+    assert after_db > before_db + 6  # the attack comes at the truth onset
