@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from device import pairing
+from device.argtypes import count
 from device.progress import ProgressBar
 from dsp.errors import DeviceError
 from sync.client import HubClient, HubSettings
@@ -30,7 +31,9 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "`fretcoach sync --retry-rejected` sends them again.",
     )
     sessions.add_argument("--json", action="store_true", help="print a JSON list")
-    sessions.add_argument("--limit", type=int, default=None, help="show at most N sessions")
+    sessions.add_argument(
+        "--limit", type=count, default=None, help="show at most N sessions (1 or more)"
+    )
     _add_data_dir(sessions)
     sessions.set_defaults(handler=cmd_sessions)
 

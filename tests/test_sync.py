@@ -313,6 +313,14 @@ def test_a_bad_hub_timeout_is_one_line_and_exit_1(tmp_path: Path, command: list[
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("limit", ["0", "-1", "two"])
+def test_sessions_limit_under_one_is_refused_not_read_as_all(tmp_path: Path, limit: str) -> None:
+    """``--limit 0`` and ``--limit -1`` listed every session, as if no limit were set."""
+    result = run_cli("sessions", "--limit", limit, "--data-dir", str(tmp_path), env=HUB_ENV)
+    assert result.returncode == 2
+    assert "argument --limit" in result.stderr and limit in result.stderr
+
+
 def test_status_never_prints_a_password_inside_a_url(tmp_path: Path) -> None:
     env = {
         **HUB_ENV,
