@@ -307,18 +307,22 @@ CONDITIONS: dict[str, Composer] = {
                               jitter_ms=float(r.choice((0, 0, 3, 6, 10, 20, 40))), rest=0.0),
 }  # fmt: skip
 
+LOWEST_B1, LOWEST_A1 = 35, 33  # the two low-tuned conditions' open low strings (MIDI)
 #: Guitars tuned under C2, in both splits, each evaluated with the tracker's lowest note
 #: set to its low string (``practice.lowest_note``): B standard (B1, as a 7-string's low
 #: B) and drop A (A1). Riffs on the low strings, a third of the notes the open low string.
 #: Kept apart from ``CONDITIONS`` so that no seed of the conditions before them moves.
 LOW_TUNED: dict[str, Composer] = {
-    "B-standard": lambda r: _grid(r, lo=35, hi=50, bpm=float(r.uniform(70, 100)), per_beat=2,
+    "B-standard": lambda r: _grid(r, lo=LOWEST_B1, hi=50, bpm=float(r.uniform(70, 100)), per_beat=2,
                                   seconds=10, open_low=1 / 3),
-    "drop-A": lambda r: _grid(r, lo=33, hi=48, bpm=float(r.uniform(70, 100)), per_beat=2,
+    "drop-A": lambda r: _grid(r, lo=LOWEST_A1, hi=48, bpm=float(r.uniform(70, 100)), per_beat=2,
                               seconds=10, open_low=1 / 3),
 }  # fmt: skip
+#: The seed slot of the first of them: len(CONDITIONS) + len(DEV_ONLY) when they were
+#: added (session 11), written out so that a later condition cannot move their seeds.
+_LOW_TUNED_SLOT = 24
 #: ... and the lowest note each is evaluated with (MIDI: B1, A1).
-LOWEST_MIDI: dict[str, int] = {"B-standard": 35, "drop-A": 33}
+LOWEST_MIDI: dict[str, int] = {"B-standard": LOWEST_B1, "drop-A": LOWEST_A1}
 
 #: Conditions of the dev split alone, for mechanisms found on the real notes' tuning half
 #: (the test split's conditions, seeds and melodies stay as they were). ``phone-low``: low
@@ -573,9 +577,9 @@ def _seed(split: str, condition: str, k: int) -> int:
     base = 0 if split == "dev" else 10_000
     if condition in DEV_ONLY:  # after the shared ones: their seeds do not move
         return base + MAX_SEEDS * (len(CONDITIONS) + list(DEV_ONLY).index(condition)) + k
-    if condition in LOW_TUNED:  # after both: neither's seeds move
-        before = len(CONDITIONS) + len(DEV_ONLY)
-        return base + MAX_SEEDS * (before + list(LOW_TUNED).index(condition)) + k
+    if condition in LOW_TUNED:  # after both, at a fixed slot: neither's seeds move, and a
+        # condition added to either later does not move these (the test split's are read)
+        return base + MAX_SEEDS * (_LOW_TUNED_SLOT + list(LOW_TUNED).index(condition)) + k
     return base + MAX_SEEDS * sorted(CONDITIONS).index(condition) + k
 
 

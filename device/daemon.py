@@ -965,7 +965,9 @@ class Daemon:
             # the capture starts nothing has been lost yet.
             return screens.NO_INTERFACE
         if self.state is State.TUNER:
-            return screens.tuner(snapshot)
+            return screens.tuner(
+                snapshot, lowest_midi=self.settings.lowest_midi, a4_hz=self.settings.a4_hz
+            )
         live = self.live
         if self.state in (State.PRACTISING, State.PAUSED) and live is not None:
             tip = self._tip_text(live.session_id, summary=False)

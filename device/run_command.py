@@ -26,6 +26,7 @@ from device.config import (
     describe,
     device_settings_path,
     load_config,
+    lowest_midi,
     speech_settings,
 )
 from device.daemon import Daemon, SessionResult
@@ -33,6 +34,7 @@ from device.local_hub import LocalHub
 from device.metronome import BeatLed
 from device.parts import PairingOffer
 from dsp.errors import ButtonsError, HubNotPairedError
+from dsp.notes import note_name
 from sync.client import HubClient, HubSettings, redact_url
 from sync.pairing import load_pairing
 from sync.store import Store, default_data_dir
@@ -510,7 +512,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(
         f"practice: {practice.scale}, "
         f"{'free tempo' if not practice.bpm else f'{practice.bpm:g} bpm'}, "
-        f"strictness {practice.strictness:g}, sensitivity {practice.sensitivity:g}"
+        f"strictness {practice.strictness:g}, sensitivity {practice.sensitivity:g}, "
+        f"lowest note {note_name(lowest_midi(practice.lowest_note))}"
     )
     audio = config.audio
     print(

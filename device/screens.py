@@ -25,6 +25,7 @@ from display.state import (
     TunerScreen,
 )
 from dsp import Scores
+from dsp.notes import note_name
 from dsp.timing import describe_offset
 from sync.qr import qr_matrix
 
@@ -54,13 +55,18 @@ MIN_TIMED = 4  # notes timed against the click before their mean offset is shown
 _OPEN_STRINGS = (("E2", 40), ("A2", 45), ("D3", 50), ("G3", 55), ("B3", 59), ("E4", 64))
 
 
-def tuner(snapshot: LiveSnapshot | None) -> TunerScreen:
+def tuner(
+    snapshot: LiveSnapshot | None, *, lowest_midi: int = 36, a4_hz: float = 440.0
+) -> TunerScreen:
     """The note heard, how far off it is, and the open string nearest to it."""
+    near = None
+    if snapshot and snapshot.freq_hz:
+        near = nearest_string(snapshot.freq_hz, lowest_midi=lowest_midi, a4_hz=a4_hz)
     return TunerScreen(
         snapshot.note_name if snapshot else None,
         snapshot.cents if snapshot else None,
         snapshot.freq_hz if snapshot else None,
-        nearest_string(snapshot.freq_hz) if snapshot and snapshot.freq_hz else None,
+        near,
     )
 
 
@@ -230,9 +236,13 @@ def short_reason(rec: Recommendation, limit: int = 21) -> str:
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
-def nearest_string(freq_hz: float) -> str:
-    """The open string of standard tuning nearest to ``freq_hz`` (A4 = 440 Hz), as
-    ``"E4"``; the tuner screen adds the word "string"."""
-    midi = 69 + 12 * math.log2(freq_hz / 440.0)
-    name, _ = min(_OPEN_STRINGS, key=lambda s: abs(s[1] - midi))
+def nearest_string(freq_hz: float, *, lowest_midi: int = 36, a4_hz: float = 440.0) -> str:
+    """The open string nearest to ``freq_hz``, as ``"E4"``; the tuner screen adds the word
+    "string". Standard tuning's six, and the guitar's lowest note when it is set under C2
+    (``practice.lowest_note``: a B-standard or 7-string low B1 was called "E2")."""
+    midi = 69 + 12 * math.log2(freq_hz / a4_hz)
+    strings = _OPEN_STRINGS
+    if lowest_midi < 36:
+        strings = ((note_name(lowest_midi), lowest_midi), *_OPEN_STRINGS)
+    name, _ = min(strings, key=lambda s: abs(s[1] - midi))
     return name

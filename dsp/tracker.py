@@ -522,8 +522,9 @@ class _HfcOnsets:
             (_HFC_HOP * size, size),
         )
         # numpy transforms float32 in double precision; given the double-precision frames
-        # itself, it computes the same values ~5x faster over 20-64 frames (it no longer
-        # casts them through its small buffer frame by frame), and they round back the same.
+        # itself, it computes the same values in less time over 20-64 frames (it no longer
+        # casts them through its small buffer frame by frame; 1-45 % less, measured twice
+        # on two numpy builds), and they round back the same.
         windowed = np.multiply(frames, self._window).astype(np.float64)
         magnitudes = np.abs(np.fft.rfft(windowed, axis=1).astype(np.complex64))
         np.log1p(magnitudes, out=magnitudes)
@@ -3356,8 +3357,8 @@ class NoteTracker:
         """A final pitch under C2 (see _under_c2), or the harmonic ``k`` (5–16) of it that
         holds the body's loudest peak, when ``midi`` has next to nothing of its own
         between that harmonic's multiples (see _owns_partials): YIN's common period of
-        strings ringing together (A4 over others read as 35.3, a sixth of it), which C2's
-        floor kept out."""
+        strings ringing together (an A4 over others read as 35.3, a seventh of it: 69 −
+        12·log2 7 = 35.3), which C2's floor kept out."""
         f0 = self._a4 * 2.0 ** ((midi - 69.0) / 12.0)
         k = round(float(np.argmax(spectrum)) * self._bin_hz / f0)
         if not 5 <= k <= _OWN_HARMONICS or midi + 12.0 * math.log2(k) > self._max_voiced:

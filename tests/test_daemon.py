@@ -863,6 +863,18 @@ def test_the_ai_mode_screens_the_daemon_builds_are_the_reference_images() -> Non
     assert screens.nearest_string(108.9) == "A2"  # the tuner screen adds "string"
 
 
+def test_the_tuner_names_a_low_tuned_guitars_lowest_string() -> None:
+    """A B1 string (61.7 Hz) was called "E2" whatever practice.lowest_note said."""
+    from device import screens
+
+    b1 = 440.0 * 2 ** ((35 - 69) / 12)
+    assert screens.nearest_string(b1) == "E2"  # standard tuning's six only, by default
+    assert screens.nearest_string(b1, lowest_midi=35) == "B1"
+    assert screens.nearest_string(b1 * 0.99, lowest_midi=33) == "A1"  # nearer A1 than E2
+    assert screens.nearest_string(82.0, lowest_midi=35) == "E2"
+    assert screens.nearest_string(110.0 * 432 / 440, a4_hz=432.0) == "A2"
+
+
 def test_ai_mode_from_the_home_screen_suggests_and_runs_the_next_session(tmp_path: Path) -> None:
     """FEEDBACK held on the home screen: a suggestion on screen, then the session it sets up."""
     from coach.recommend import Recommender

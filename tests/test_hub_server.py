@@ -195,8 +195,10 @@ def test_openapi_documents_the_contract(server: HubProcess) -> None:
 
 def test_healthz_answers_head_as_uptime_monitors_send_it(server: HubProcess) -> None:
     head = requests.head(f"{server.url}/healthz", timeout=5)
-    assert head.status_code == 200 and head.content == b""
+    assert head.status_code == 200
     assert requests.get(f"{server.url}/healthz", timeout=5).json() == {"status": "ok"}
+    spec = requests.get(f"{server.url}/openapi.json", timeout=5).json()
+    assert set(spec["paths"]["/healthz"]) == {"get"}  # one operationId per operation
 
 
 # --------------------------------------------------------------------------- idempotency
@@ -459,8 +461,9 @@ def test_malformed_json_is_422_on_the_body(server: HubProcess) -> None:
     [
         (b'{"session_id": "\xff\xfe"}', "UTF-8"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+        (b'{"session_id": ' + b"1" * 5000 + b"}", "number too long"),
     ],
-    ids=["not-utf8", "nested-too-deep"],
+    ids=["not-utf8", "nested-too-deep", "5000-digit-number"],
 )
 def test_a_body_json_cannot_read_is_422_naming_why(
     server: HubProcess, data: bytes, words: str

@@ -86,6 +86,16 @@ def test_a_bad_lowest_note_is_one_line_from_the_cli(tmp_path: Path) -> None:
     assert "not 'G1'" in lines[0]
 
 
+def test_status_shows_the_lowest_note_in_effect(tmp_path: Path) -> None:
+    """The setting drops every note under it: `fretcoach status` must say which it is."""
+    result = run_cli(
+        "status", "--data-dir", str(tmp_path), "-o", "practice.lowest_note= bb1", tmp_path=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    practice = [line for line in result.stdout.splitlines() if line.startswith("practice:")]
+    assert practice and practice[0].endswith("lowest note A#1")
+
+
 def test_analyze_hears_a_low_b_string_with_lowest_b1(b1_wav: Path) -> None:
     default = json.loads(run_cli("analyze", str(b1_wav), "--json").stdout)
     assert [n["midi"] for n in default["notes"]] == [m for m in MIDIS if m >= 36]

@@ -267,8 +267,8 @@ def test_a_legato_break_is_looked_for_a_hop_later_and_is_the_same() -> None:
 
 def test_hfc_descriptors_are_the_float32_transform() -> None:
     """``_HfcOnsets._descriptors`` hands numpy's FFT the frames in double precision (its
-    float32 transform casts them through a small buffer, frame by frame: ~5x slower over
-    20-64 frames): the same bits as the float32 expression it replaced."""
+    float32 transform casts them through a small buffer, frame by frame: slower over 20-64
+    frames): the same bits as the float32 expression it replaced."""
     from dsp.tracker import _HFC_HOP, _HFC_PENDING, _HFC_WINDOW, _HfcOnsets
 
     rng = np.random.default_rng(21)

@@ -90,6 +90,9 @@ def _field_errors(exc: RequestValidationError, content_type: str) -> list[dict[s
     return errors
 
 
+_FASTAPI_PARSE_FAILURE = "There was an error parsing the body"
+
+
 def _unreadable_body(exc: StarletteHTTPException) -> str | None:
     """What was wrong with a JSON body FastAPI could not parse, or None for other errors.
 
@@ -97,7 +100,7 @@ def _unreadable_body(exc: StarletteHTTPException) -> str | None:
     recurses, with a bare 400 "There was an error parsing the body"; the contract says a
     malformed body is a 422 on field ``body`` that names the fix, as for broken JSON.
     """
-    if exc.status_code != 400:
+    if exc.status_code != 400 or exc.detail != _FASTAPI_PARSE_FAILURE:
         return None
     cause = exc.__cause__
     if isinstance(cause, UnicodeDecodeError):
@@ -107,8 +110,8 @@ def _unreadable_body(exc: StarletteHTTPException) -> str | None:
         )
     if isinstance(cause, RecursionError):
         return "the body's JSON is nested too deep to read (no Hub body nests more than 3 levels)"
-    if isinstance(cause, ValueError):
-        return f"the body is not valid JSON: {cause}"
+    if isinstance(cause, ValueError):  # e.g. an integer of over 4300 digits
+        return "the body could not be read as JSON (a number too long to read?)"
     return None
 
 
