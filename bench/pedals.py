@@ -339,9 +339,12 @@ def _path_of(lines: list[str], lineno: int) -> str:
     return next((path for words, path in _PATHS if words in test), f"line {lineno}")
 
 
-def spied(audio: np.ndarray, sr: int) -> tuple[list, dict[int, str]]:
+def spied(
+    audio: np.ndarray, sr: int, *, min_midi: int | None = None
+) -> tuple[list, dict[int, str]]:
     """``bench.evaluate.ours``'s notes, and which path of the tracker started each (by
-    the note's index, in the order found; a note no ``_attack`` call started is legato)."""
+    the note's index, in the order found; a note no ``_attack`` call started is legato).
+    ``min_midi``: the clip's lowest note (a low-tuned condition's), else the default."""
     import inspect
     import sys
 
@@ -349,7 +352,8 @@ def spied(audio: np.ndarray, sr: int) -> tuple[list, dict[int, str]]:
     from dsp import NoteTracker, TrackerConfig
 
     lines = inspect.getsource(sys.modules[NoteTracker.__module__]).splitlines()
-    tracker = NoteTracker(TrackerConfig(sample_rate=sr))
+    lowest = {} if min_midi is None else {"min_midi": min_midi}
+    tracker = NoteTracker(TrackerConfig(sample_rate=sr, **lowest))
     paths: dict[int, str] = {}
     attack = tracker._attack
 

@@ -224,8 +224,8 @@ def _play(
     audio, sr, shift = variant(clip.audio, clip.notes, k)
     truth = [dataclasses.replace(n, onset_s=n.onset_s + shift) for n in clip.notes]
     if why:
-        return truth, *pedals.spied(audio, sr)
-    return truth, evaluate.ours(audio, sr), None
+        return truth, *pedals.spied(audio, sr, min_midi=clip.lowest_midi)
+    return truth, evaluate.ours(audio, sr, min_midi=clip.lowest_midi), None
 
 
 def _names(spec: str) -> list[str]:

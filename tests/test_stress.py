@@ -60,6 +60,20 @@ def test_a_trimmed_take_and_a_dc_offset_keep_the_notes_the_clip_has_as_is(
         assert int(lines[name][8]) >= matched - 1, lines[name]
 
 
+@pytest.mark.parametrize("why", [[], ["--why"]])
+def test_a_low_tuned_clip_is_played_with_its_own_lowest_note(
+    capsys: pytest.CaptureFixture[str], why: list[str]
+) -> None:
+    """bench.stress and its --why spy built the tracker at its default C2: every open B1
+    of a B-standard clip counted as a miss."""
+    assert stress.main(["--conditions", "B-standard", "--clips", "1", "--variants", "as-is",
+                        *why]) == 0  # fmt: skip
+    as_is = next(line.split() for line in capsys.readouterr().out.splitlines()
+                 if line.startswith("as-is"))  # fmt: skip
+    notes, matched = int(as_is[2]), int(as_is[8])
+    assert matched == notes
+
+
 def _tone(seconds: float = 2.0) -> np.ndarray:
     t = np.arange(round(seconds * evalset.SR)) / evalset.SR
     return (0.4 * np.sin(2 * np.pi * 220.0 * t) * (t >= 0.5)).astype(np.float32)
