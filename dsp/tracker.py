@@ -1299,8 +1299,12 @@ class NoteTracker:
     @property
     def _lookback(self) -> tuple[np.ndarray, ...]:
         """The last ``_BREAK_HOPS`` hops of half-rate audio (128 ms), oldest first."""
+        return self._last_hops(_BREAK_HOPS)
+
+    def _last_hops(self, count: int) -> tuple[np.ndarray, ...]:
+        """The last ``count`` hops of half-rate audio kept, oldest first."""
         kept = self._change_audio
-        return tuple(islice(kept, max(len(kept) - _BREAK_HOPS, 0), None))
+        return tuple(islice(kept, max(len(kept) - count, 0), None))
 
     def _goes_on(self, onset_s: float) -> bool:
         """The sounding, named note's waveform goes on through a candidate attack at
@@ -1355,8 +1359,7 @@ class NoteTracker:
 
     def _goes_on_audio(self) -> np.ndarray:
         """The last ``_GOES_ON_HOPS`` hops of half-rate audio, oldest first, as one array."""
-        kept = self._change_audio
-        return np.concatenate(tuple(islice(kept, max(len(kept) - _GOES_ON_HOPS, 0), None)))
+        return np.concatenate(self._last_hops(_GOES_ON_HOPS))
 
     def _tau(self, midi: float) -> float:
         """The period of ``midi`` in half-rate samples."""
@@ -1639,8 +1642,7 @@ class NoteTracker:
         freq = float(self._early_pitch(self._early_window())[0])
         if freq <= 0 or self._early_pitch.get_confidence() < _WEAK_EARLY_CONFIDENCE:
             return False
-        offset = 69.0 + 12.0 * math.log2(freq / self._a4) - note.ref
-        return any(abs(offset - k) < _QUIET_SAME for k in (0.0, *_HARMONIC_JUMPS))
+        return _same_or_harmonic(69.0 + 12.0 * math.log2(freq / self._a4) - note.ref)
 
     def _reads_low(self, note: _Note) -> bool:
         """_reads_pitch_of for a note under C2 (see _under_c2), on this hop's reading of the
@@ -1651,8 +1653,7 @@ class NoteTracker:
         midi, confidence = self._read
         if not confidence >= _WEAK_EARLY_CONFIDENCE:
             return False
-        offset = midi - note.ref
-        return any(abs(offset - k) < _QUIET_SAME for k in (0.0, *_HARMONIC_JUMPS))
+        return _same_or_harmonic(midi - note.ref)
 
     def _dip_and_rise(self, rms_db: float, descriptor: float) -> bool:
         """The level rose ``_REPLUCK_RISE_DB`` within three hops out of a dip at least
@@ -1688,8 +1689,7 @@ class NoteTracker:
         changes = list(self._novelty)[-_DIP_HOPS:]
         if len(levels) < _DIP_HOPS:
             return False
-        first = len(levels) - 1 - _REPLUCK_RISE_HOPS
-        k = min(range(first, len(levels) - 1), key=levels.__getitem__)
+        k = _dip_index(levels)
         dip, changed = levels[k], changes[k]
         depth = max(levels[:k]) - dip
         return (
@@ -1720,8 +1720,7 @@ class NoteTracker:
         levels = [db for _, db in self._levels][-_DIP_HOPS:]
         if len(levels) < _DIP_HOPS:
             return False
-        first = len(levels) - 1 - _REPLUCK_RISE_HOPS
-        k = min(range(first, len(levels) - 1), key=levels.__getitem__)
+        k = _dip_index(levels)
         dip = levels[k]
         if rms_db - dip < _SHALLOW_RISE_DB or max(levels[:k]) - dip < _SHALLOW_DIP_DB:
             return False
@@ -1730,15 +1729,11 @@ class NoteTracker:
         tau = self._tau(note.ref)
         hop = n - HOP_SIZE // _DECIMATION  # this hop's first sample
         before = hop - _GOES_ON_MARGIN
-        period = _period_before(audio, before, tau)
-        start = n - _GOES_ON_WINDOW
-        reset = math.nan if period is None else _repeat_db(audio, start, n, before, period)
+        reset = _repeat_near(audio, n - _GOES_ON_WINDOW, n, before, tau)
         if not reset > _RESET_DB:  # (NaN: not asked)
             return False
         end = hop - _WENT_ON_BEFORE
-        start = end - _GOES_ON_WINDOW
-        period = _period_before(audio, start, tau)
-        went_on = math.nan if period is None else _repeat_db(audio, start, end, start, period)
+        went_on = _repeat_near(audio, end - _GOES_ON_WINDOW, end, end - _GOES_ON_WINDOW, tau)
         return went_on < _WENT_ON_DB and self._reads_pitch_of(note)
 
     def _clicked(self, hop: np.ndarray, start: int) -> tuple[float, float] | None:
@@ -3830,6 +3825,26 @@ def _glide_scan(
             if len(crossed) == 2 or 2 * j > steps:
                 return True, sum(crossed) / len(crossed)
     return False, None
+
+
+def _dip_index(levels: list[float]) -> int:
+    """Where the dip lies in ``levels`` (dB, this hop's last): the quietest of the
+    ``_REPLUCK_RISE_HOPS`` hops before this one (see _dipped_and_rose, _shallow_repick)."""
+    first = len(levels) - 1 - _REPLUCK_RISE_HOPS
+    return min(range(first, len(levels) - 1), key=levels.__getitem__)
+
+
+def _same_or_harmonic(offset: float) -> bool:
+    """A reading ``offset`` semitones from a note's is that note's, or one of its harmonics
+    (see _reads_pitch_of, _reads_low)."""
+    return any(abs(offset - k) < _QUIET_SAME for k in (0.0, *_HARMONIC_JUMPS))
+
+
+def _repeat_near(audio: np.ndarray, start: int, end: int, before: int, tau: float) -> float:
+    """_repeat_db of ``audio[start:end]`` at the period found near ``tau`` in the audio
+    ending at ``before`` (see _period_before); NaN when none is found there."""
+    period = _period_before(audio, before, tau)
+    return math.nan if period is None else _repeat_db(audio, start, end, before, period)
 
 
 def _fits(audio: np.ndarray, start: int, end: int, first: int, count: int) -> np.ndarray:

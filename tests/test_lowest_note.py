@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,7 +21,7 @@ from device.session import DspLoop, LiveSession, PracticeSettings
 from dsp import HOP_SIZE, METRICS, parse_scale
 from dsp.errors import ConfigError
 from sync.store import Store
-from tests.conftest import REPO
+from tests import devicerun
 
 SR = 48000
 B1 = 35
@@ -42,18 +40,10 @@ def b1_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_cli(*args: str, tmp_path: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ}
-    if tmp_path is not None:
-        env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
-    return subprocess.run(
-        [sys.executable, "-m", "device.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """tests.devicerun's ``fretcoach ARGS``, with its own XDG config home when given (no
+    developer's config file reaches the test)."""
+    env = {} if tmp_path is None else {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    return devicerun.run_cli(*args, env=env)
 
 
 def test_the_lowest_note_defaults_to_c2_and_takes_a1_to_e2() -> None:
