@@ -470,7 +470,7 @@ def test_an_upper_partial_drifting_away_from_its_harmonic_is_the_note_still(midi
 def test_a_legato_jump_to_a_harmonic_of_the_note_is_the_note(
     semitones: float, harmonic: bool
 ) -> None:
-    from dsp.tracker import _harmonic_jump
+    from dsp.tracking.pitches import _harmonic_jump
 
     assert _harmonic_jump(semitones) == harmonic
 
@@ -581,7 +581,7 @@ def test_rendered_quick_set_reaches_its_floor() -> None:
 def test_the_written_out_high_pass_matches_scipy() -> None:
     from scipy.signal import butter
 
-    from dsp.tracker import butterworth_highpass
+    from dsp.tracking.audio import butterworth_highpass
 
     for rate in (22050.0, 24000.0):
         b, a = butter(2, 50.0, "highpass", fs=rate)

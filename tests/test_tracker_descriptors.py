@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from dsp import NoteTracker, TrackerConfig, hops_of
-from dsp.tracker import _DECIMATION, _HFC_HOP, _ONSET_WINDOW, HOP_SIZE, _HfcOnsets
+from dsp.tracker import HOP_SIZE
+from dsp.tracking.constants import _DECIMATION, _HFC_HOP, _ONSET_WINDOW
+from dsp.tracking.hfc import _HfcOnsets
 from tests import signals
 
 

@@ -660,7 +660,7 @@ def test_the_waveform_goes_on_through_a_swell_and_not_through_a_re_pick() -> Non
     same tone whole periods earlier. Scaled by a swell (its level doubled across the
     window) it repeats within −12 dB; with its partials' phases drawn anew at the same
     level (a re-pick's new displacement), it does not (over −3 dB)."""
-    from dsp.tracker import _period_before, _repeat_db
+    from dsp.tracking.audio import _period_before, _repeat_db
 
     rate, f0 = 24_000.0, 110.0
     t = np.arange(4800) / rate

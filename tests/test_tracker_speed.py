@@ -11,7 +11,8 @@ import math
 import numpy as np
 
 from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
-from dsp.tracker import _BREAK_BLOCK, _GLIDE_FIT_DB, _hanning, _mean32, _misfit_db
+from dsp.tracking.audio import _hanning, _mean32, _misfit_db
+from dsp.tracking.constants import _BREAK_BLOCK, _GLIDE_FIT_DB
 from tests import signals
 
 
@@ -269,7 +270,8 @@ def test_hfc_descriptors_are_the_float32_transform() -> None:
     """``_HfcOnsets._descriptors`` hands numpy's FFT the frames in double precision (its
     float32 transform casts them through a small buffer, frame by frame: slower over 20-64
     frames): the same bits as the float32 expression it replaced."""
-    from dsp.tracker import _HFC_HOP, _HFC_PENDING, _HFC_WINDOW, _HfcOnsets
+    from dsp.tracking.constants import _HFC_HOP, _HFC_PENDING, _HFC_WINDOW
+    from dsp.tracking.hfc import _HfcOnsets
 
     rng = np.random.default_rng(21)
     hfc = _HfcOnsets(48000)
@@ -292,14 +294,16 @@ def _early_name_reading_the_fit_first(
     """``_early_name`` as first written: the period's fit read before the partials."""
     import math
 
-    from dsp import tracker as t
+    from dsp.tracking import constants as t
+    from dsp.tracking.audio import _nsdf_peak
+    from dsp.tracking.pitches import _pitch_class_distance
 
     attack = tracker._attack_audio(note, now)
     if attack is None:
         return midi
     audio, spectrum = attack
     tau = tracker._rate / (tracker._a4 * 2.0 ** ((midi - 69.0) / 12.0))
-    fit = t._nsdf_peak(audio, tau)
+    fit = _nsdf_peak(audio, tau)
     if fit is None or fit < t._EARLY_MIN_FIT:
         return midi
     loudest = float(spectrum.max()) ** 2
@@ -311,9 +315,9 @@ def _early_name_reading_the_fit_first(
             candidate = midi + 12.0 * math.log2(k)
             if candidate > tracker._max_voiced:
                 continue
-            if ringing is not None and t._pitch_class_distance(candidate, ringing) < 0.5:
+            if ringing is not None and _pitch_class_distance(candidate, ringing) < 0.5:
                 continue
-            fits = t._nsdf_peak(audio, tau / k)
+            fits = _nsdf_peak(audio, tau / k)
             if (
                 fits is not None
                 and fits >= max(fit - t._EARLY_PHANTOM_MARGIN, t._EARLY_MIN_FIT)
@@ -325,7 +329,7 @@ def _early_name_reading_the_fit_first(
             if loudest_at is not None:
                 return loudest_at
     if midi + 12.0 <= tracker._max_voiced and p1 + p3 < t._EARLY_ODD_SHARE * (p2 + p4):
-        shorter = t._nsdf_peak(audio, tau / 2.0)
+        shorter = _nsdf_peak(audio, tau / 2.0)
         if shorter is not None and shorter >= max(fit - t._EARLY_OCTAVE_MARGIN, t._EARLY_MIN_FIT):
             return midi + 12.0
     return midi
