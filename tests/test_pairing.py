@@ -204,6 +204,26 @@ def test_open_routes_answer_a_strangers_json_with_4xx_never_500(
     assert "form fields" in big.json()["detail"] and "notes" not in big.json()["detail"]
 
 
+def test_a_token_poll_that_is_no_form_is_invalid_request_not_a_grant_type(
+    pairing_hub: HubProcess,
+) -> None:
+    """RFC 6749 §5.2: a body that cannot be read, or has no grant_type, is malformed
+    (``invalid_request``); only a grant_type that was sent and is not the device code's is
+    ``unsupported_grant_type``. Unreadable JSON answered the latter, sending a client to
+    fix a grant it never got to send."""
+    url = f"{pairing_hub.url}/oauth/token"
+    for body, kind in (
+        (b"{not json", "application/json"),
+        (b"\xff\xfe", "application/x-www-form-urlencoded"),
+        (b"device_code=abc", "application/x-www-form-urlencoded"),
+    ):
+        answer = requests.post(url, data=body, headers={"Content-Type": kind}, timeout=10)
+        assert (answer.status_code, answer.json()["error"]) == (400, "invalid_request")
+        assert "grant_type" in answer.json()["error_description"]
+    other = requests.post(url, data={"grant_type": "password", "device_code": "abc"}, timeout=10)
+    assert (other.status_code, other.json()["error"]) == (400, "unsupported_grant_type")
+
+
 def test_an_expired_code_answers_expired_token(tmp_path: Path) -> None:
     store = HubStore(make_engine(sqlite_url(tmp_path / "hub.sqlite3")))
     store.create_tables()

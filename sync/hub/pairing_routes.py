@@ -99,7 +99,14 @@ async def device_authorization(request: Request) -> Any:
 @router.post("/token", summary="RFC 8628 §3.4: poll for the device token")
 async def token(request: Request) -> Any:
     form = await form_fields(request)
-    if form.get("grant_type") != DEVICE_CODE_GRANT:
+    if not form.get("grant_type"):
+        # Missing, or a body that could not be read at all: malformed, not a grant (§5.2).
+        return oauth_error(
+            400,
+            "invalid_request",
+            f"grant_type is required: send a form, grant_type={DEVICE_CODE_GRANT}&device_code=…",
+        )
+    if form["grant_type"] != DEVICE_CODE_GRANT:
         return oauth_error(
             400, "unsupported_grant_type", f"this Hub issues tokens for {DEVICE_CODE_GRANT} only"
         )
