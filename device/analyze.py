@@ -23,7 +23,7 @@ class AnalysisSettings:
     sensitivity: float = 0.5
     a4_hz: float = 440.0
     channel: int | None = None
-    lowest_midi: int = 36  # the guitar's lowest string: C2 (see device.config.lowest_midi)
+    lowest_midi: int = 36  # the guitar's lowest string: C2 (see device.config.lowest_note_midi)
 
 
 def analyze_file(

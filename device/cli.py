@@ -20,7 +20,7 @@ from device import coach_commands, run_command, sync_commands
 from device.analyze import AnalysisSettings, analyze_reader
 from device.argtypes import fraction
 from device.bundled import demo_paths
-from device.config import lowest_midi
+from device.config import lowest_note_midi
 from device.progress import ProgressBar
 from device.recording import save_analysis
 from device.wavread import WavReader
@@ -55,9 +55,9 @@ def _bpm(text: str) -> float:
 
 
 def _lowest(text: str) -> int:
-    """``--lowest``: the guitar's lowest string, A1–E2 (see device.config.lowest_midi)."""
+    """``--lowest``: the guitar's lowest string, A1–E2 (see device.config.lowest_note_midi)."""
     try:
-        return lowest_midi(text, name="--lowest")
+        return lowest_note_midi(text, name="--lowest")
     except FretCoachError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 

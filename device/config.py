@@ -79,7 +79,7 @@ class PracticeConfig:
 LOWEST_NOTES = (33, 40)
 
 
-def lowest_midi(text: str, *, name: str = "practice.lowest_note") -> int:
+def lowest_note_midi(text: str, *, name: str = "practice.lowest_note") -> int:
     """The MIDI number of the lowest string ``text`` names ("B1", "a1", "Bb1"), within
     LOWEST_NOTES; ConfigError naming ``name`` (a key or an option) otherwise. Notes under
     it are not notes to the tracker (``TrackerConfig.min_midi``)."""
@@ -441,7 +441,7 @@ def validate(config: Config) -> Config:
         parse_scale(config.practice.scale)
     except UnknownScaleError as err:
         raise ConfigError(f"`practice.scale`: {err}") from err
-    lowest_midi(config.practice.lowest_note)
+    lowest_note_midi(config.practice.lowest_note)
     unknown = set(config.practice.metrics) - set(METRICS)
     if unknown or not config.practice.metrics:
         raise ConfigError(

@@ -35,7 +35,7 @@ from device.buttons import ButtonEvent, Buttons
 from device.config import (
     Config,
     device_settings_path,
-    lowest_midi,
+    lowest_note_midi,
     metronome_settings,
     remember_setting,
 )
@@ -154,7 +154,7 @@ class Daemon:
             sensitivity=practice.sensitivity,
             metrics=practice.metrics,
             a4_hz=practice.a4_hz,
-            lowest_midi=lowest_midi(practice.lowest_note),
+            lowest_midi=lowest_note_midi(practice.lowest_note),
         )
         self.state = State.IDLE
         self.events: queue.Queue[Event] = queue.Queue()
@@ -168,7 +168,7 @@ class Daemon:
             on_snapshot=self._on_snapshot,
             on_end_of_stream=lambda: self.events.put(Event("end")),
             tuner_a4_hz=practice.a4_hz,
-            tuner_lowest_midi=lowest_midi(practice.lowest_note),
+            tuner_lowest_midi=lowest_note_midi(practice.lowest_note),
         )
         self.live: LiveSession | None = None
         self.results: list[SessionResult] = []

@@ -26,7 +26,7 @@ from device.config import (
     describe,
     device_settings_path,
     load_config,
-    lowest_midi,
+    lowest_note_midi,
     speech_settings,
 )
 from device.daemon import Daemon, SessionResult
@@ -513,7 +513,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"practice: {practice.scale}, "
         f"{'free tempo' if not practice.bpm else f'{practice.bpm:g} bpm'}, "
         f"strictness {practice.strictness:g}, sensitivity {practice.sensitivity:g}, "
-        f"lowest note {note_name(lowest_midi(practice.lowest_note))}"
+        f"lowest note {note_name(lowest_note_midi(practice.lowest_note))}"
     )
     audio = config.audio
     print(

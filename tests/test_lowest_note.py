@@ -15,7 +15,7 @@ from scipy.io import wavfile
 
 from bench.pluck import StringEvent, Voice, render_line
 from device.audio import WavSource
-from device.config import LOWEST_NOTES, load_config, lowest_midi
+from device.config import LOWEST_NOTES, load_config, lowest_note_midi
 from device.daemon import Daemon
 from device.session import DspLoop, LiveSession, PracticeSettings
 from dsp import HOP_SIZE, METRICS, parse_scale
@@ -49,10 +49,10 @@ def run_cli(*args: str, tmp_path: Path | None = None) -> subprocess.CompletedPro
 def test_the_lowest_note_defaults_to_c2_and_takes_a1_to_e2() -> None:
     config, _ = load_config(None)
     assert config.practice.lowest_note == "C2"
-    assert lowest_midi(config.practice.lowest_note) == 36
+    assert lowest_note_midi(config.practice.lowest_note) == 36
     config, _ = load_config(None, ["practice.lowest_note=B1"])
-    assert lowest_midi(config.practice.lowest_note) == B1
-    assert [lowest_midi(n) for n in ("a1", "Bb1", "A#1", "D2", "E2")] == [33, 34, 34, 38, 40]
+    assert lowest_note_midi(config.practice.lowest_note) == B1
+    assert [lowest_note_midi(n) for n in ("a1", "Bb1", "A#1", "D2", "E2")] == [33, 34, 34, 38, 40]
     assert LOWEST_NOTES == (33, 40)
 
 
