@@ -44,6 +44,13 @@ _DC_MIN = 10.0 ** (-60.0 / 20.0)
 _DC_MIN_HOPS = 8
 _DC_STEADY = 2.0
 _DC_POLE_HZ = 4.0
+# ... and more than a swing can leave: over N samples, the mean of a waveform of period P
+# and RMS r is at most r·P/N (whole periods sum to nothing, the part left over at most
+# r·P). A low note whose period is near the hop's 512 samples (F#2 at 48 kHz: 519) has
+# hop means that drift as slowly as an offset; the offset test fired 85 ms into a steady
+# F2-G2 at the stream's start, and the blocker's step was picked as a new note. Periods
+# up to this long (40 Hz: under A1, and mains hum's 50 Hz).
+_DC_SWING_MIN_HZ = 40.0
 
 # -- drop-outs -------------------------------------------------------------------------
 _DROP_MIN = 8  # exact zeros in a row: 0.17 ms (a real input's noise never gives 8)
@@ -88,6 +95,8 @@ class InputRepair:
         self._drop_max = round(_DROP_MAX_S * sample_rate)
         self._hop_sums: deque[float] = deque(maxlen=_DC_HOPS)
         self._dc_total = 0.0  # the sum of ``_hop_sums``, kept as they come and go
+        self._hop_energies: deque[float] = deque(maxlen=_DC_HOPS)  # dot(hop, hop) of each
+        self._longest_swing = sample_rate / _DC_SWING_MIN_HZ  # samples
         self._dc_blocker: aubio.digital_filter | None = None
         self._dc_start = np.float32(0.0)
         self._trailing = 0  # zeros the last hop ended on
@@ -227,6 +236,8 @@ class InputRepair:
             hop_sum = hop.dot(self._ones).item()  # (np.dot's value, without its dispatch)
             sums.append(hop_sum)
             self._dc_total += hop_sum
+            energies = self._hop_energies
+            energies.append(self.energy)  # the last hop's (the click test computes it later)
             if abs(self._dc_total) < _DC_MIN * len(sums) * _HOP:
                 return hop
             if len(sums) < _DC_MIN_HOPS:
@@ -235,6 +246,9 @@ class InputRepair:
             mean, spread = _mean_std(means)
             if abs(mean) < _DC_STEADY * spread:
                 return hop  # a swing (a low note, a room's rumble), not an offset
+            loudest = max(max(energies, default=0.0), hop.dot(hop).item())
+            if abs(mean) * len(sums) * _HOP <= math.sqrt(loudest / _HOP) * self._longest_swing:
+                return hop  # a swing could leave this mean (see _DC_SWING_MIN_HZ)
             pole = math.exp(-2.0 * math.pi * _DC_POLE_HZ / self._rate)
             blocker = self._dc_blocker = aubio.digital_filter(3)
             blocker.set_biquad(1.0, -1.0, 0.0, -pole, 0.0)
