@@ -18,6 +18,11 @@ def fraction(text: str) -> float:
     return value
 
 
+#: SQLite's largest integer: a ``--limit`` beyond it means "all" and is read as this
+#: (past it the store's query failed with a traceback, "datatype mismatch").
+_LARGEST = 2**63 - 1
+
+
 def count(text: str) -> int:
     """A whole number of at least 1 (``--limit``): 0 and -1 listed every session, silently."""
     try:
@@ -26,4 +31,4 @@ def count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
-    return value
+    return min(value, _LARGEST)

@@ -321,6 +321,17 @@ def test_sessions_limit_under_one_is_refused_not_read_as_all(tmp_path: Path, lim
     assert "argument --limit" in result.stderr and limit in result.stderr
 
 
+def test_sessions_limit_past_sqlites_integers_lists_them_all(tmp_path: Path) -> None:
+    """``--limit 99999999999999999999`` (over SQLite's 64-bit integers) ended in a
+    traceback from the store's query ("datatype mismatch"); it means every session."""
+    result = run_cli(
+        "sessions", "--limit", "9" * 20, "--json", "--data-dir", str(tmp_path), env=HUB_ENV
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert json.loads(result.stdout) == []
+
+
 def test_status_never_prints_a_password_inside_a_url(tmp_path: Path) -> None:
     env = {
         **HUB_ENV,
