@@ -159,6 +159,9 @@ def test_nice_ticks_are_round_numbers_inside_the_range() -> None:
     assert nice_ticks(0.0, 7200.0) == [0, 2000, 4000, 6000]
     assert nice_ticks(0.0, 1.0) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert nice_ticks(5.0, 5.0) == [5.0]
+    huge = nice_ticks(0.0, 1e308)  # a finite duration, so a valid one
+    assert huge == [0.0, 2e307, 4e307, 6e307, 8e307, 1e308]
+    assert all(isinstance(t, float) for t in huge)
 
 
 @pytest.mark.parametrize(
@@ -295,6 +298,22 @@ def test_the_session_page_shows_the_notes_against_the_scale_and_the_offset(
     assert "dragging by 8 ms" in later.text
     assert 'id="pitch-plot"' not in later.text
     assert "The device sent no notes with this session" in later.text
+
+
+def test_a_session_lasting_1e308_seconds_has_a_page_not_a_500(pages_hub: HubProcess) -> None:
+    """Any finite duration and onset is stored; the page drew its time axis with an
+    integer step of 10**307 that no float could be scaled by (a 500), and spelt the
+    minutes out in 300 digits."""
+    body = session_body("alice", duration_seconds=1e308)
+    body["notes"][0]["onset_s"] = 1e308
+    post(pages_hub, "alice", body)
+    browser, _ = signed_in(pages_hub, "alice")
+    page = browser.get(f"{pages_hub.url}/sessions/{body['session_id']}", timeout=10)
+    assert page.status_code == 200, page.text
+    assert "1.67e+306" in page.text and "16666666666" not in page.text
+    assert 'id="pitch-plot"' in page.text
+    listed = browser.get(f"{pages_hub.url}/sessions", timeout=10)
+    assert listed.status_code == 200 and "1.67e+306" in listed.text
 
 
 def test_a_session_with_no_notes_played_says_so(pages_hub: HubProcess) -> None:

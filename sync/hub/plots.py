@@ -94,19 +94,25 @@ def _open(element_id: str, title: str, extra: str = "") -> str:
 
 
 def nice_ticks(low: float, high: float, most: int = 6) -> list[float]:
-    """Round tick values (1, 2 or 5 × a power of ten apart) within [low, high], ≤ ``most``."""
+    """Round tick values (1, 2 or 5 × a power of ten apart) within [low, high], ≤ ``most``.
+
+    In floats throughout and at most ``most`` of them by count: a session stored with a
+    duration of 1e308 s (finite, so valid) made the step an integer 10**307 that no float
+    could be scaled by (the page was a 500).
+    """
     span = high - low
-    if span <= 0:
+    if span <= 0 or not math.isfinite(span):
         return [low]
     raw = span / max(most - 1, 1)
-    power = 10 ** math.floor(math.log10(raw))
+    power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     first = math.ceil(low / step - 1e-9) * step
     ticks = []
-    value = first
-    while value <= high + 1e-9 * step:
+    for k in range(most + 1):
+        value = first + k * step
+        if value > high + 1e-9 * step:
+            break
         ticks.append(round(value, 10))
-        value += step
     return ticks
 
 

@@ -29,6 +29,13 @@ router = APIRouter(tags=["pages"])
 LISTED_SESSIONS = 200  # the newest; a page of a few tens of KB even for a year of practice
 
 
+def _minutes(seconds: float) -> str:
+    """A duration in minutes to a tenth; a duration no practice lasts (any finite number
+    is stored) in three figures, not the 300 digits ``.1f`` spells 1e308 s out in."""
+    minutes = seconds / 60.0
+    return f"{minutes:.1f}" if minutes < 1e6 else f"{minutes:.3g}"
+
+
 def offset_words(mean_offset_ms: float | None) -> str:
     """The metronome offset as a player says it: negative is early, so rushing."""
     if mean_offset_ms is None:
@@ -97,7 +104,7 @@ def _list_body(user_id: str, sessions: list[SessionOut]) -> str:
             f'<td><a href="{html.escape(_href(s))}">{html.escape(_when(s))}</a></td>'
             f"<td>{html.escape(s.scale_chosen)}</td><td>{_score(s.pitch_accuracy)}</td>"
             f"<td>{_score(s.scale_conformity)}</td><td>{_score(s.timing_stability)}</td>"
-            f"<td>{s.total_notes_played}</td><td>{s.duration_seconds / 60:.1f}</td></tr>"
+            f"<td>{s.total_notes_played}</td><td>{_minutes(s.duration_seconds)}</td></tr>"
         )
     parts.append('<table id="sessions">' + "".join(rows) + "</table>")
     return "".join(parts)
@@ -134,7 +141,7 @@ def _session_body(session: SessionOut, notes: list[NoteEvent] | None) -> str:
     facts = [
         ("Started", _when(session)),
         ("Scale", session.scale_chosen),
-        ("Minutes", f"{session.duration_seconds / 60:.1f}"),
+        ("Minutes", _minutes(session.duration_seconds)),
         ("Status", session.status),
         ("Pitch accuracy", _score(session.pitch_accuracy)),
         ("Scale conformity", _score(session.scale_conformity)),
