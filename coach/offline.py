@@ -48,6 +48,13 @@ def offline_tip(snapshot: MetricSnapshot, *, rng: random.Random | None = None) -
         return _fit([f"{head} – {fix}." for fix in fixes])
     good_key, good = strongest
     weak_key, weak = weakest
+    if good < WEAK:
+        # Nothing to praise: "pitch accuracy leads at 10%" read as praise for a poor take.
+        both = (
+            f"{METRIC_NAMES[good_key]} {percent(good)}% and "
+            f"{METRIC_NAMES[weak_key].lower()} {percent(weak)}% both need work"
+        )
+        return _fit([f"{both} – {fix}." for fix in fixes])
     good_part = f"{METRIC_NAMES[good_key]} {_good_phrase(good, rng)} {percent(good)}%"
     weak_part = f"{METRIC_NAMES[weak_key].lower()} {_weak_phrase(weak, rng)} {percent(weak)}%"
     return _fit([f"{good_part}, but {weak_part} – {fix}." for fix in fixes])
@@ -70,7 +77,7 @@ def _good_phrase(value: float, rng: random.Random) -> str:
         return rng.choice(["is strong at", "is excellent at", "looks great at"])
     if value >= DECENT:
         return rng.choice(["is decent at", "holds up at", "is solid at"])
-    return rng.choice(["leads at", "is your best at"])
+    return rng.choice(["leads at", "is your best at"])  # (50-60 %: under 50, see above)
 
 
 def _weak_phrase(value: float, rng: random.Random) -> str:

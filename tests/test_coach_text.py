@@ -189,6 +189,9 @@ def test_offline_tip_never_calls_a_low_score_good() -> None:
     for seed in range(10):
         tip = offline_tip(low, rng=random.Random(seed))
         assert not re.search(r"\b(strong|excellent|great|solid|decent)\b", tip), tip
+        # Nor as the best of a poor take: "Pitch Accuracy leads at 45%, but ..." read as praise.
+        assert not re.search(r"\b(leads|best)\b", tip), tip
+        assert tip.startswith("Pitch Accuracy 45% and timing stability 20% both need work"), tip
 
 
 def test_offline_tip_with_one_metric_and_with_none() -> None:
