@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from coach.prompts import duration_text
+from coach.prompts import duration_text, notes_text
 from coach.tips import METRIC_NAMES, MetricSnapshot, percent
 from coach.validate import MAX_WORDS, word_count
 
@@ -64,7 +64,7 @@ def offline_summary(
     snapshot: MetricSnapshot, duration_s: float, *, rng: random.Random | None = None
 ) -> str:
     """A session summary (at most 60 words): what was played, then the tip for the session."""
-    head = f"{duration_text(duration_s)} of {snapshot.scale_name}, {snapshot.notes} notes."
+    head = f"{duration_text(duration_s)} of {snapshot.scale_name}, {notes_text(snapshot.notes)}."
     return f"{head} {offline_tip(snapshot, rng=rng)}"
 
 

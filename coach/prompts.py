@@ -137,8 +137,13 @@ def facts(snapshot: MetricSnapshot, *, duration_s: float | None = None) -> list[
     if duration_s is None:
         lines.append(f"Notes in this window: {snapshot.notes}")
     else:
-        lines.append(f"Session: {duration_text(duration_s)}, {snapshot.notes} notes")
+        lines.append(f"Session: {duration_text(duration_s)}, {notes_text(snapshot.notes)}")
     return lines
+
+
+def notes_text(count: int) -> str:
+    """3 → "3 notes", 1 → "1 note"."""
+    return "1 note" if count == 1 else f"{count} notes"
 
 
 def duration_text(seconds: float) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from coach.prompts import notes_text
 from coach.tracing import FEEDBACK_KIND, TRACE_KIND
 from device.audio import PyAudioSource, ToneSource, WavSource, list_input_devices
 from device.bundled import demo_paths
@@ -436,7 +437,7 @@ def format_result(result: SessionResult, record: Any) -> str:
     if scores is not None:
         counts = scores.counts
         lines.append(
-            f"  {counts.total_notes} notes, {counts.in_scale_notes} in scale, "
+            f"  {notes_text(counts.total_notes)}, {counts.in_scale_notes} in scale, "
             f"{counts.out_of_scale_notes} out of scale"
         )
     lines.append(f"  sync: {sync_state}")

@@ -101,6 +101,8 @@ def test_offline_summary_says_what_was_played_then_what_to_fix() -> None:
     assert "21%" in summary and "metronome" in summary.lower()
     assert word_count(summary) <= 60
     assert check_reply(summary, snap(), max_words=60, max_sentences=3).kind == "model"
+    one = offline_summary(snap(notes=1), 2, rng=random.Random(2))
+    assert one.startswith("2 s of A minor pentatonic, 1 note.")  # not "1 notes"
 
 
 CASES = {
