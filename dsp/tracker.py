@@ -124,7 +124,12 @@ from dsp.tracking.hfc import _HfcOnsets
 from dsp.tracking.legato import _Legato
 from dsp.tracking.naming import _Naming
 from dsp.tracking.octaves import _FinalPitch
-from dsp.tracking.pitches import _early_agree, _harmonic_jump, _median, _steady_guess
+from dsp.tracking.pitches import (
+    _early_agree,
+    _harmonic_jump,
+    _median,
+    _steady_guess,
+)
 from dsp.tracking.ringing import _Ringing
 from dsp.tracking.room import _Room
 from dsp.tracking.state import _Attack, _BreakQuery, _Deferred, _FluxRise, _Note
@@ -742,7 +747,9 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
                 self._decide(
                     note, _median([m for m in note.midis[-5:] if abs(m - last) < 0.5]), now
                 )
-                if round(note.ref) != before:  # else the screen keeps the report's name
+                # (Else the screen keeps the report's name; nor for a 3rd-8th harmonic of
+                # it, which the body's spectrum judges at ~0.22 s: see _under_harmonic.)
+                if round(note.ref) != before and self._over_shown(note, note.ref) is None:
                     self._show(note, note.ref, events)
         if not note.previewed and note.spectrum is not None:
             # The body's spectrum is in (~0.22 s): what the final report would name now.

@@ -113,6 +113,31 @@ def test_weak_fundamental_low_e_is_not_read_an_octave_up() -> None:
     assert_one_note(finals(padded(x)), 40, 0.0, tol=3.0)
 
 
+def resonance(x: np.ndarray, freq: float, gain_db: float = 12.0, q: float = 4.0) -> np.ndarray:
+    """``x`` through a body's (or a mic's) resonance: an RBJ peaking filter at ``freq``."""
+    from scipy.signal import lfilter
+
+    a = 10.0 ** (gain_db / 40.0)
+    w = 2.0 * np.pi * freq / SR
+    alpha = np.sin(w) / (2.0 * q)
+    b = np.array([1.0 + alpha * a, -2.0 * np.cos(w), 1.0 - alpha * a])
+    den = np.array([1.0 + alpha / a, -2.0 * np.cos(w), 1.0 - alpha / a])
+    return lfilter(b / den[0], den / den[0], x).astype(np.float32)
+
+
+@pytest.mark.parametrize(("midi", "k"), [(50, 4), (52, 3)])
+def test_a_partial_a_resonance_lifts_does_not_rename_the_note(midi: int, k: int) -> None:
+    # A +12 dB resonance on the string's k-th partial: YIN's frames, the octave check and
+    # the body's period follow that partial once the attack has passed, and a D3 ended as
+    # D5 (its 4th), an E3 as B4 (its 3rd), though the attack named them right. The body
+    # still holds the note's own partials (1, 2, 4, 5 under a 3rd), which a k-th harmonic
+    # played alone lacks.
+    x = resonance(padded(tone("ks", hz(midi), 2.0, amp_dbfs=-12.0)), k * hz(midi))
+    events = track(x)
+    assert [e.midi for e in events] == [midi, midi]  # the screen never showed the partial
+    assert_one_note([e for e in events if e.is_final], midi, 0.0, tol=8.0)
+
+
 # -- onsets, timing and the report ----------------------------------------------------
 
 

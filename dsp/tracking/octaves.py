@@ -13,9 +13,11 @@ from dsp.tracking.constants import (
     _DOWN_MARGIN,
     _DOWN_MIN_FIT,
     _FINAL_SKIP_S,
+    _HARMONIC_TOLERANCE,
     _LOCKED_ODD_SHARE,
     _ODD_SEARCH_CENTS,
     _ODD_SHARE,
+    _OWN_UNDER_SHARE,
     _PARTIAL_SEARCH_CENTS,
     _PARTIALS,
     _PERIOD_SPAN_CENTS,
@@ -29,7 +31,7 @@ from dsp.tracking.constants import (
     _UP_MARGIN,
     HOP_SIZE,
 )
-from dsp.tracking.pitches import _classes, _median, _pitch_class_distance
+from dsp.tracking.pitches import _classes, _harmonic_number, _median, _pitch_class_distance
 from dsp.tracking.state import _Note
 
 
@@ -57,7 +59,39 @@ class _FinalPitch:
             midi + 12.0 <= self._max_voiced
         ):
             midi += 12.0  # nothing at partials 1 and 3: YIN read a sub-octave
-        return midi
+        return self._under_harmonic(note, spectrum, midi)
+
+    def _under_harmonic(self, note: _Note, spectrum: np.ndarray, midi: float) -> float:
+        """``midi`` brought back to the name the attack showed when it is that name's 3rd to
+        8th harmonic (see _over_shown) and the body still holds the name's own partials
+        (see _OWN_UNDER_SHARE): a resonance of the body or the mic lifted one partial over
+        the rest, and YIN's frames, the octave check and the body's period followed it."""
+        k = self._over_shown(note, midi)
+        if k is None:
+            return midi
+        shown = note.shown
+        partials = tuple(range(1, 2 * k + 1))
+        energies = self._peak_energies(spectrum, shown, partials)
+        own = max(e for j, e in zip(partials, energies, strict=True) if j % k)
+        shared = max(e for j, e in zip(partials, energies, strict=True) if not j % k)
+        if own < _OWN_UNDER_SHARE * shared:
+            return midi
+        return midi - 12.0 * math.log2(k)
+
+    def _over_shown(self, note: _Note, midi: float) -> int | None:
+        """``k`` (3–8) when ``midi`` is the ``k``-th harmonic of the name the note's first
+        report showed, within ``_HARMONIC_TOLERANCE`` (the resonance that lifts the
+        partial pulls the frames' reading of it: 43 cents flat on a real D3's 3rd); None
+        too when that name is a note still ringing (see _rings_under): the attack may have
+        read the ringing string, and the partial is the note played (dev let-ring: an E4
+        over a ringing A2 first shown as A2, its 3rd partial's pitch)."""
+        shown = note.shown
+        if shown != shown:
+            return None
+        k = _harmonic_number(midi, shown, _HARMONIC_TOLERANCE)
+        if k is None or k < 3 or self._rings_under(shown, note.onset_s):
+            return None
+        return k
 
     def _final_pitch(self, note: _Note, midis: list[float]) -> float:
         """The note's pitch from its frames, in the octave decided (or voted) for it."""

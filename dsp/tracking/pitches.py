@@ -76,10 +76,11 @@ def _classes(ref: float, midis: list[float]) -> tuple[list[float], list[float], 
     return same, up, down
 
 
-def _harmonic_number(high: float, low: float) -> int | None:
-    """``k`` (2–8) when ``high`` is ``low``'s ``k``-th harmonic (within half a semitone)."""
+def _harmonic_number(high: float, low: float, tolerance: float = 0.5) -> int | None:
+    """``k`` (2–8) when ``high`` is ``low``'s ``k``-th harmonic (within ``tolerance``
+    semitones: half of one unless a caller knows its readings are pulled further)."""
     for k in range(2, _PHANTOM_HARMONICS + 1):
-        if abs(high - low - 12.0 * math.log2(k)) < 0.5:
+        if abs(high - low - 12.0 * math.log2(k)) < tolerance:
             return k
     return None
 
