@@ -257,6 +257,10 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
         self._shs_index = np.concatenate((on, off)).astype(np.intp)
         self._shs_sign = np.repeat(np.float32([1.0, -1.0]), _SHS_HARMONICS)
         self._windows: dict[int, np.ndarray] = {}  # Hann windows by length
+        # The harmonic sums over the last attack spectrum read, and the last spectrum of
+        # what rang before a note: (its audio before, length, it) (see _attack_sums, _rang).
+        self._attack_shs: tuple[np.ndarray, np.ndarray] | None = None
+        self._rang_kept: tuple[np.ndarray, int, np.ndarray] | None = None
         # The attack's audio and spectrum at a report, computed once: ((index, time), them).
         self._attack_cache: tuple[tuple[int, float], _Attack | None] | None = None
         self._squares = np.empty(HOP_SIZE, dtype=np.float32)

@@ -411,3 +411,34 @@ def test_recent_audio_is_the_last_hops_joined() -> None:
         first = tracker._recent_audio()
         assert np.array_equal(first, np.concatenate(tracker._recent))
         assert tracker._recent_audio() is first
+
+
+def test_the_attack_s_harmonic_sums_are_computed_once_per_spectrum() -> None:
+    """The report's name and its partial check share the attack's harmonic sums: the sums
+    ``_shs_pick`` computed for itself, the same array for the same spectrum, new ones for
+    another."""
+    rng = np.random.default_rng(11)
+    tracker = NoteTracker(TrackerConfig())
+    for _ in range(5):
+        spectrum = np.abs(np.fft.rfft(rng.standard_normal(2048).astype(np.float32), 8192))
+        sums = tracker._attack_sums(spectrum)
+        assert tracker._attack_sums(spectrum) is sums
+        own = tracker._shs_sign @ np.take(tracker._peaks(spectrum), tracker._shs_index)
+        assert np.array_equal(sums, own)
+        assert np.array_equal(tracker._attack_sums(spectrum.copy()), own)
+
+
+def test_what_rang_is_transformed_once_per_note_and_length() -> None:
+    """At the report deadline what rang before a note is read twice (the pitch added, then
+    the name over it): the second time is the first's spectrum, as computed."""
+    rng = np.random.default_rng(12)
+    tracker = NoteTracker(TrackerConfig())
+    before = rng.standard_normal(4000).astype(np.float32)
+    first = tracker._rang(before, 1024)
+    assert first is not None
+    assert tracker._rang(before, 1024) is first
+    again = tracker._rang(before.copy(), 1024)
+    assert again is not first and np.array_equal(again, first)
+    other = tracker._rang(before, 896)
+    assert other is not None and other is not first
+    assert np.array_equal(tracker._rang(before.copy(), 896), other)
