@@ -201,8 +201,9 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
         self._flux_dipped = False  # YIN's confidence dipped since the pending rise
         self._flux_pending: _FluxRise | None = None  # a rise waiting for its confirmation
         self._flux_hops = 0
-        # Second-difference energy per 2.7 ms block, the last eight (see _clicked).
-        self._clicks: deque[float] = deque([0.0] * 8, maxlen=8)
+        # Second-difference energy per 2.7 ms block of the last hops asked for: (hop
+        # number, blocks) (see _click_blocks).
+        self._click_kept: deque[tuple[int, list[float]]] = deque(maxlen=4)
         self._click_audio = np.zeros(HOP_SIZE + 2, dtype=np.float32)  # (see _clicked)
         self._edges = np.zeros(HOP_SIZE, dtype=np.float32)
         self._edge_squares = np.zeros(HOP_SIZE, dtype=np.float32)
@@ -211,9 +212,7 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
         self._click_views = (x[:2], x[2:], x[1:-1], x[:-2])
         self._edge_blocks = self._edge_squares.reshape(_BLOCKS, _BLOCK)
         self._click_rise = 10.0 ** (_CLICK_RISE_DB / 10.0)
-        self._click: tuple[float, float] | None = None  # last hop's click: (time, energy)
-        self._last_click = 0.0  # the loudest block of the last hop
-        self._attack_click = 0.0  # ... and of the sounding note's attack
+        self._attack_click = 0.0  # the loudest click block of the sounding note's attack
         self._novel_run = 0  # consecutive hops of spectral novelty
         self._background = 0.0  # the median specdiff the last hop was compared with
         # A quiet re-pick waiting for its confirmation (see _quiet_repick): (onset, level).
@@ -263,6 +262,10 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
         self._shs_index = np.concatenate((on, off)).astype(np.intp)
         self._shs_sign = np.repeat(np.float32([1.0, -1.0]), _SHS_HARMONICS)
         self._windows: dict[int, np.ndarray] = {}  # Hann windows by length
+        # The harmonic sums over the last attack spectrum read, and the last spectrum of
+        # what rang before a note: (its audio before, length, it) (see _attack_sums, _rang).
+        self._attack_shs: tuple[np.ndarray, np.ndarray] | None = None
+        self._rang_kept: tuple[np.ndarray, int, np.ndarray] | None = None
         # The attack's audio and spectrum at a report, computed once: ((index, time), them).
         self._attack_cache: tuple[tuple[int, float], _Attack | None] | None = None
         self._squares = np.empty(HOP_SIZE, dtype=np.float32)
@@ -394,7 +397,6 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
         start_db = max(gate_db, floor_db + _FLOOR_MARGIN_DB)
         loud = rms_db >= start_db
         attack_s = self._find_attack(hop, energy, start, start_db)
-        click, self._click = self._click, self._clicked(hop, start)
         if loud and not self._was_loud:
             self._rise_s = start / self._rate
         self._was_loud = loud
@@ -431,15 +433,15 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
             # A pedal's tremolo, not a pick: nor is an onset found in it later (hfc's).
             self._swelled = ((self._swells[-1][0] - 2) * self._hop_s, now)
         elif deferred is not None and self._edge_of_swell():
-            self._deferred = deferred.heard(descriptor, flux, self._last_click)
+            self._deferred = deferred.heard(descriptor, flux, self._loudest_click())
         elif deferred is not None:
             self._attack(deferred.onset_s, deferred.level_db, now, events)
-            self._seed_attack(deferred.heard(descriptor, flux, self._last_click))
+            self._seed_attack(deferred.heard(descriptor, flux, self._loudest_click()))
         elif attack_s is not None and note is None and self._edge_of_swell():
             # (Only with no note sounding, a square tremolo's off-phase having ended it:
             # a sounding note would take the waiting hops' frames and triggers as its own.)
             self._deferred = _Deferred(
-                attack_s, self._attack_db, descriptor, flux, self._last_click
+                attack_s, self._attack_db, descriptor, flux, self._loudest_click()
             )
         elif attack_s is not None:
             if not self._goes_on(attack_s):  # (a square tremolo's edge: see _goes_on)
@@ -490,11 +492,12 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
         elif (
             note is not None
             and loud
-            and click is not None
             and note.reported is not None
-            and click[1] >= _CLICK_SHARE * self._attack_click
             and rms_db >= note.peak_db - _CLICK_BELOW_PEAK_DB
             and abs(self._steady[0] - note.ref) < _QUIET_SAME
+            # (the last hop's click, computed only once the tests above let it matter)
+            and (click := self._clicked(self.hops - 1)) is not None
+            and click[1] >= _CLICK_SHARE * self._attack_click
         ):
             # A re-pick of the sounding pitch, heard by its click (see _clicked), taken a
             # hop late so that the tests above time the attack when they hear it at all.
@@ -558,7 +561,7 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
             note.novelty = max(note.novelty, descriptor)
             note.flux = max(note.flux, flux)
         if now - note.onset_s <= _ATTACK_NOVELTY_S + self._hop_s:
-            self._attack_click = max(self._attack_click, self._last_click)
+            self._attack_click = max(self._attack_click, self._loudest_click())
         if midi == midi:
             self._voiced.append((now, midi, confidence))
             self._swings.append((now, midi))

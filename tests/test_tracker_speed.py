@@ -12,7 +12,14 @@ import numpy as np
 
 from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
 from dsp.tracking.audio import _hanning, _mean32, _misfit_db
-from dsp.tracking.constants import _BREAK_BLOCK, _GLIDE_FIT_DB
+from dsp.tracking.constants import (
+    _BLOCK,
+    _BLOCKS,
+    _BREAK_BLOCK,
+    _CLICK_RISE_DB,
+    _GAP_BLOCKS,
+    _GLIDE_FIT_DB,
+)
 from tests import signals
 
 
@@ -61,24 +68,54 @@ def test_misfit_by_slices_is_the_gathered_misfit() -> None:
         assert np.array_equal(got, _misfit_gathered(audio, power, blocks, periods))
 
 
-def test_click_edges_are_the_second_difference() -> None:
-    """``_clicked`` works in buffers kept across hops: each hop's edges are still the
-    audio's second difference, the previous hop's last two samples first."""
+def _clicks_on_every_hop(hops: list[np.ndarray], rate: int) -> list[tuple[float, float] | None]:
+    """The click test as it ran on every hop before it was asked for lazily: each hop's
+    second difference, its blocks' energies, and the test over the last eight blocks."""
+    history = [0.0] * 8
+    rise = 10.0 ** (_CLICK_RISE_DB / 10.0)
+    found: list[tuple[float, float] | None] = []
+    for k, hop in enumerate(hops):
+        x = np.concatenate(((hops[k - 1] if k else hop)[-2:], hop))
+        edges = x[2:] - 2.0 * x[1:-1] + x[:-2]
+        blocks = np.square(edges).reshape(_BLOCKS, _BLOCK).sum(axis=1).tolist()
+        sequence = [*history, *blocks]
+        history = sequence[-8:]
+        click = None
+        for j, block in enumerate(blocks):
+            i = 8 + j
+            if block >= rise * max(sequence[i - 8 : i - 2]) and block > 0.0:
+                first = max(j - _GAP_BLOCKS, 0) * _BLOCK
+                threshold = 0.5 * math.sqrt(block / _BLOCK)
+                above = np.flatnonzero(np.abs(edges[first : (j + 1) * _BLOCK]) >= threshold)
+                at = first + (int(above[0]) if above.size else j * _BLOCK - first)
+                click = ((k * HOP_SIZE + at) / rate, max(blocks))
+                break
+        found.append(click)
+    return found
+
+
+def test_clicks_asked_for_lazily_are_those_of_every_hop() -> None:
+    """``_clicked`` computes a hop's second difference only when a decision asks for its
+    click: the same clicks, times and block energies as the test run on every hop, whichever
+    hops asked (here: every hop, after the tracker's own decisions asked for some)."""
     audio = np.concatenate(
         [
             signals.silence(0.1),
             signals.karplus_strong(196.0, 0.6),
-            signals.karplus_strong(196.0, 0.4),
+            0.5 * signals.karplus_strong(196.0, 0.4),
+            signals.karplus_strong(330.0, 0.4),
         ]
     )
     tracker = NoteTracker(TrackerConfig())
-    previous = np.zeros(HOP_SIZE, dtype=np.float32)
-    for k, (hop, _) in enumerate(hops_of(audio)):
+    hops: list[np.ndarray] = []
+    got: list[tuple[float, float] | None] = []
+    for hop, _ in hops_of(audio):
         tracker.process(hop)
-        hop32 = hop.astype(np.float32)
-        x = np.concatenate(((previous if k else hop32)[-2:], hop32))
-        assert np.array_equal(tracker._edges, x[2:] - 2.0 * x[1:-1] + x[:-2]), k
-        previous = hop32
+        hops.append(tracker._recent[-1])
+        got.append(tracker._clicked(tracker.hops))
+    expected = _clicks_on_every_hop(hops, tracker.config.sample_rate)
+    assert sum(c is not None for c in expected) >= 3  # (the signal has clicks to find)
+    assert got == expected
 
 
 def test_harmonic_sum_indices_stay_inside_the_peaks() -> None:
@@ -374,3 +411,34 @@ def test_recent_audio_is_the_last_hops_joined() -> None:
         first = tracker._recent_audio()
         assert np.array_equal(first, np.concatenate(tracker._recent))
         assert tracker._recent_audio() is first
+
+
+def test_the_attack_s_harmonic_sums_are_computed_once_per_spectrum() -> None:
+    """The report's name and its partial check share the attack's harmonic sums: the sums
+    ``_shs_pick`` computed for itself, the same array for the same spectrum, new ones for
+    another."""
+    rng = np.random.default_rng(11)
+    tracker = NoteTracker(TrackerConfig())
+    for _ in range(5):
+        spectrum = np.abs(np.fft.rfft(rng.standard_normal(2048).astype(np.float32), 8192))
+        sums = tracker._attack_sums(spectrum)
+        assert tracker._attack_sums(spectrum) is sums
+        own = tracker._shs_sign @ np.take(tracker._peaks(spectrum), tracker._shs_index)
+        assert np.array_equal(sums, own)
+        assert np.array_equal(tracker._attack_sums(spectrum.copy()), own)
+
+
+def test_what_rang_is_transformed_once_per_note_and_length() -> None:
+    """At the report deadline what rang before a note is read twice (the pitch added, then
+    the name over it): the second time is the first's spectrum, as computed."""
+    rng = np.random.default_rng(12)
+    tracker = NoteTracker(TrackerConfig())
+    before = rng.standard_normal(4000).astype(np.float32)
+    first = tracker._rang(before, 1024)
+    assert first is not None
+    assert tracker._rang(before, 1024) is first
+    again = tracker._rang(before.copy(), 1024)
+    assert again is not first and np.array_equal(again, first)
+    other = tracker._rang(before, 896)
+    assert other is not None and other is not first
+    assert np.array_equal(tracker._rang(before.copy(), 896), other)

@@ -72,6 +72,8 @@ from dsp.tracking.pitches import _harmonic_jump, _pitch_class_distance, _same_or
 from dsp.tracking.state import _FluxRise, _Note
 from dsp.tracking.values import NoteEvent
 
+_NO_CLICKS = [0.0] * _BLOCKS  # (hops before the stream: see _click_blocks)
+
 
 class _Attacks:
     """Is this hop an attack? By level, spectral novelty, whitened flux, a pick's click, a
@@ -378,18 +380,73 @@ class _Attacks:
         went_on = _repeat_near(audio, end - _GOES_ON_WINDOW, end, end - _GOES_ON_WINDOW, tau)
         return went_on < _WENT_ON_DB and self._reads_pitch_of(note)
 
-    def _clicked(self, hop: np.ndarray, start: int) -> tuple[float, float] | None:
-        """A pick's click in this hop, (time, the hop's loudest block): a 2.7 ms block of the
-        second difference (the audio's top octaves, where a ringing note has little and a
-        pick's transient a lot) ``_CLICK_RISE_DB`` over the loudest of the six blocks
-        before the two that precede it. A re-pick 3–12 dB softer than the string it stops
-        moves the level and the spectrum's magnitudes too little for the tests above; its
-        click can still stand out. A decay, beating, vibrato or a reverb's tail has no such
-        edge (on dev at most 4 dB; on the real notes, a mic's clicks under a ringing
-        string, 8 dB)."""
-        previous = self._recent[-2] if len(self._recent) > 1 else hop
-        # In buffers kept across hops, the same float32 values as
-        # ``x[2:] - 2.0 * x[1:-1] + x[:-2]`` (this runs on every hop; x + x is 2x exactly).
+    def _clicked(self, number: int) -> tuple[float, float] | None:
+        """A pick's click in hop ``number`` (1 the stream's first), (time, the hop's loudest
+        block): a 2.7 ms block of the second difference (the audio's top octaves, where a
+        ringing note has little and a pick's transient a lot) ``_CLICK_RISE_DB`` over the
+        loudest of the six blocks before the two that precede it. A re-pick 3–12 dB softer
+        than the string it stops moves the level and the spectrum's magnitudes too little
+        for the tests above; its click can still stand out. A decay, beating, vibrato or a
+        reverb's tail has no such edge (on dev at most 4 dB; on the real notes, a mic's
+        clicks under a ringing string, 8 dB).
+
+        Asked for only by the decisions that read it (see _click_blocks): most hops, in
+        silence or far under a note's peak, never are."""
+        history = [*self._click_blocks(number - 2), *self._click_blocks(number - 1)]
+        blocks = self._click_blocks(number)
+        loudest = max(blocks)
+        # Every block's reference includes the 4th-6th blocks of the history: most hops
+        # are cleared by them alone.
+        if not (loudest >= self._click_rise * max(history[3], history[4], history[5])
+                and loudest > 0.0):  # fmt: skip
+            return None
+        sequence = [*history, *blocks]
+        span = len(sequence) - _BLOCKS
+        for k, block in enumerate(blocks):
+            i = span + k
+            if block >= self._click_rise * max(sequence[i - 8 : i - 2]) and block > 0.0:
+                # The first sample above half the block's RMS, from two blocks earlier
+                # (within this hop): where the click begins.
+                edges = self._click_edges(number)
+                first = max(k - _GAP_BLOCKS, 0) * _BLOCK
+                threshold = 0.5 * math.sqrt(block / _BLOCK)
+                above = np.flatnonzero(np.abs(edges[first : (k + 1) * _BLOCK]) >= threshold)
+                at = first + (int(above[0]) if above.size else k * _BLOCK - first)
+                return ((number - 1) * HOP_SIZE + at) / self._rate, loudest
+        return None
+
+    def _loudest_click(self) -> float:
+        """The loudest block of this hop's second difference (see _clicked)."""
+        return max(self._click_blocks(self.hops))
+
+    def _click_blocks(self, number: int) -> list[float]:
+        """The second difference's energy in each 2.7 ms block of hop ``number`` (zeros
+        before the stream), computed when first asked for and kept for the next hops.
+
+        The click test ran on every hop (~4 µs); its result is read only over a named note
+        near its peak, at a note's first hops and at a swell's edge. Hop ``number`` is one
+        of the last ``_RECENT_HOPS`` kept (a decision reads the last four at most)."""
+        if number < 1:
+            return _NO_CLICKS
+        kept = self._click_kept
+        for at, blocks in kept:
+            if at == number:
+                return blocks
+        self._click_edges(number)
+        # (``np.add.reduce`` is what ``.sum`` calls, without its Python wrapper.)
+        blocks = np.add.reduce(self._edge_blocks, 1).tolist()
+        kept.append((number, blocks))
+        return blocks
+
+    def _click_edges(self, number: int) -> np.ndarray:
+        """The second difference of hop ``number`` (the hop before's last two samples
+        first; the stream's first hop is its own before), and its square, in buffers kept
+        across hops: the same float32 values as ``x[2:] - 2.0 * x[1:-1] + x[:-2]`` (x + x is
+        2x exactly)."""
+        recent = self._recent
+        back = self.hops - number  # 0: this hop
+        hop = recent[-1 - back]
+        previous = recent[-2 - back] if number > 1 else hop
         head, after, middle, before = self._click_views
         np.copyto(head, previous[-2:])
         np.copyto(after, hop)
@@ -397,30 +454,7 @@ class _Attacks:
         np.subtract(after, edges, edges)
         np.add(edges, before, edges)
         np.square(edges, self._edge_squares)
-        # (``np.add.reduce`` is what ``.sum`` calls, without its Python wrapper.)
-        blocks = np.add.reduce(self._edge_blocks, 1).tolist()
-        history = self._clicks
-        self._last_click = loudest = max(blocks)
-        # Every block's reference includes the 4th-6th blocks of the history: most hops
-        # are cleared by them alone.
-        if not (loudest >= self._click_rise * max(history[3], history[4], history[5])
-                and loudest > 0.0):  # fmt: skip
-            history.extend(blocks)
-            return None
-        sequence = [*history, *blocks]
-        history.extend(blocks)
-        span = len(sequence) - _BLOCKS
-        for k, block in enumerate(blocks):
-            i = span + k
-            if block >= self._click_rise * max(sequence[i - 8 : i - 2]) and block > 0.0:
-                # The first sample above half the block's RMS, from two blocks earlier
-                # (within this hop): where the click begins.
-                first = max(k - _GAP_BLOCKS, 0) * _BLOCK
-                threshold = 0.5 * math.sqrt(block / _BLOCK)
-                above = np.flatnonzero(np.abs(edges[first : (k + 1) * _BLOCK]) >= threshold)
-                at = first + (int(above[0]) if above.size else k * _BLOCK - first)
-                return (start + at) / self._rate, self._last_click
-        return None
+        return edges
 
     def _repicked(self, note: _Note) -> bool:
         """hfc's onset is a re-pick when, over the last five hops (its peak picker decides
