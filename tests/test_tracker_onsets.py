@@ -684,6 +684,62 @@ def test_the_waveform_goes_on_through_a_swell_and_not_through_a_re_pick() -> Non
         assert (db < -12.0) if goes_on else (db > -3.0), db
 
 
+def test_a_low_string_s_waveform_goes_on_through_a_tremolo_s_dip() -> None:
+    """The cue over a low string (``_swelled_repeat_db``): 10 ms of a B1 (a period of
+    16 ms) against the same tone two periods earlier, the window just past a 7 Hz sine
+    tremolo's dip (depth 0.9). The ratio of the two spans' gains changes across the
+    10 ms, which one gain leaves as residual (−10 dB: over the −12 dB of _goes_on, a
+    "re-pick"); a gain that changes linearly across the span takes it (−28 dB). A
+    re-pick's new phases fit neither (over −3 dB)."""
+    from dsp.tracking.audio import _period_before, _repeat_db, _swelled_repeat_db
+
+    rate, f0 = 24_000.0, 61.74
+    t = np.arange(6000) / rate
+    rng = np.random.default_rng(5)
+    phases = rng.uniform(0.0, 2.0 * np.pi, (2, 12))
+    amps = 1.0 / np.arange(1, 13)
+
+    def tone(k: int) -> np.ndarray:
+        return sum(
+            a * np.sin(2 * np.pi * f0 * (h + 1) * t + phases[k, h]) for h, a in enumerate(amps)
+        ) * np.exp(-t / 1.5)
+
+    cut, tau = 5000, rate / f0
+    dip_s = cut / rate - 0.005  # the tremolo's lowest gain, 5 ms before the onset
+    gain = 1.0 - 0.9 * (0.5 + 0.5 * np.cos(2 * np.pi * 7.0 * (t - dip_s)))
+    swell = tone(0) * gain
+    repick = np.concatenate((tone(0)[:cut], tone(1)[cut:])) * gain
+    for audio, goes_on in ((swell, True), (repick, False)):
+        x = audio.astype(np.float32)
+        period = _period_before(x, cut - 120, tau)
+        assert period is not None
+        assert period == pytest.approx(tau, abs=0.2)
+        one_gain = _repeat_db(x, cut + 120, cut + 360, cut - 120, period)
+        ramped = _swelled_repeat_db(x, cut + 120, cut + 360, cut - 120, period)
+        if goes_on:
+            assert one_gain > -12.0 > ramped, (one_gain, ramped)
+        else:
+            assert min(one_gain, ramped) > -3.0, (one_gain, ramped)
+
+
+def test_a_tremolo_over_a_low_tuned_guitar_s_low_strings_starts_few_notes() -> None:
+    """Two plucks each of A1 and B1 (tracked from A1) through a sine tremolo at 4, 5 and
+    7 Hz, depth 0.8: 21 notes for 12 plucks before (7 on A1 at 7 Hz: each swell's rise
+    out of its dip taken by the dip-and-rise test, its waveform judged with one gain, or
+    not judged when the onset fell in the hop's last 5 ms), 16 with the gain let change
+    across the span and the late onsets judged (see _repeats_through). Every pluck is
+    still a note."""
+    total = 0
+    for midi in (33, 35):
+        for rate_hz in (4.0, 5.0, 7.0):
+            times = [0.3, 1.6]
+            audio = line([pluck.StringEvent(t, midi, "pluck", 0.7) for t in times], 3.0)
+            notes = finals(_tremolo(audio, rate_hz, 0.8), min_midi=33)
+            assert all(any(abs(n.onset_s - t) < 0.05 for n in notes) for t in times)
+            total += len(notes)
+    assert total <= 17
+
+
 @pytest.mark.parametrize("k", [37, 39])
 def test_the_beats_of_strings_left_ringing_are_no_shallow_re_picks(k: int) -> None:
     """Let-ring (the bench's dev clips 37 and 39): as the last notes ring out over the
