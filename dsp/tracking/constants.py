@@ -178,7 +178,9 @@ _GLIDE_FIRST_BLOCKS = 4  # blocks whose fit is looked at before the rest are com
 # A pick's touch before its pluck (see _touched): the sound it began is dated back there.
 _TOUCH_S = 0.12  # at most this long before the pluck heard
 _TOUCH_FALL_DB = 10.0  # the touch fell this far from its peak before the pluck: a click
-_TOUCH_ROOM_DB = 10.0  # every 2.7 ms block from the touch on stands this far over the room
+# ... every 2.7 ms block from the touch on stands this far over the room (a sound gone
+# back into it is within a few dB; a scrape under a noisy phone's hiss stood 1–9 dB over)
+_TOUCH_ROOM_DB = 5.0
 
 # Pitch and reporting: a note's pitch is taken from frames whose window is mostly the note.
 _MIN_CONFIDENCE = 0.75  # a confident frame
