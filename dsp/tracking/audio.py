@@ -256,3 +256,38 @@ def butterworth_highpass(cutoff_hz: float, rate: float) -> tuple[float, float, f
     a0 = 1.0 + alpha
     b0 = (1.0 + cos_w0) / 2.0 / a0
     return (b0, -2.0 * b0, b0, -2.0 * cos_w0 / a0, (1.0 - alpha) / a0)
+
+
+def _swelled_repeat_db(
+    audio: np.ndarray, start: int, end: int, before: int, period: float
+) -> float:
+    """_repeat_db with a gain that may change linearly across the span: ``audio[start:end]``
+    against the audio whole periods earlier scaled by ``g + h·u`` (``u`` from −1 to 1 over
+    the span), the best least-squares ``g`` and ``h`` per lag; ``1 − R²`` in dB. NaN when
+    the audio does not reach back far enough.
+
+    A tremolo pedal multiplies the string's waveform by a gain that moves smoothly: over
+    10 ms of a 5–10 Hz swell, and against the audio one or two periods back (up to 40 ms
+    for a low string), the ratio of the two gains changes across the span, and a single
+    gain leaves that change as residual (a median −8 dB on the tremolos' phantoms of the
+    low-tuned conditions). A re-pick's new waveform fits no gain, ramped or not."""
+    first = round(math.ceil((end - before) / period) * period) - _GOES_ON_SPREAD
+    count = 2 * _GOES_ON_SPREAD + 1
+    if start - first - count + 1 < 0:
+        return math.nan
+    width = end - start
+    a = audio[start:end].astype(np.float64)
+    u = np.linspace(-1.0, 1.0, width)
+    x = audio[start - first - count + 1 : end - first].astype(np.float64)
+    squares = x * x
+    # Per lag (lag ``first`` first): a·x, a·(u x), x·x, x·(u x), (u x)·(u x).
+    ax = np.correlate(x, a, "valid")[::-1]
+    aux = np.correlate(x, a * u, "valid")[::-1]
+    xx = np.correlate(squares, np.ones(width), "valid")[::-1]
+    xux = np.correlate(squares, u, "valid")[::-1]
+    uxux = np.correlate(squares, u * u, "valid")[::-1]
+    det = xx * uxux - xux * xux + 1e-30
+    explained = (ax * ax * uxux - 2.0 * ax * aux * xux + aux * aux * xx) / det
+    fits = explained / (float(a @ a) + 1e-30)
+    best = min(max(_interpolated_peak(fits)[0], 0.0), 1.0)
+    return 10.0 * math.log10(max(1.0 - best, 1e-6))

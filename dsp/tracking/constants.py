@@ -132,14 +132,15 @@ _SWELLS_KEPT = 8
 # Does the string's waveform go on (see _goes_on)? At a candidate attack over a named
 # note, 10 ms of half-rate audio after it (the latest, and the first from the onset: the
 # worse) against the audio whole periods earlier, ending 5 ms before the candidate's
-# onset (one placed a little late), with the best gain: a re-pick resets the string's
+# onset (one placed a little late), with the best gain (ramped): a re-pick resets the string's
 # vibration (its partials' phases, its shape), while a tremolo's swell, a knock on the
 # body, a beat or a sympathetic string only scale or add to a waveform that goes on.
-# The residual (1 - best correlation², dB) under which it went on: a tremolo's phantoms
+# The residual (1 - R² of the best fit, the gain let change linearly across the span:
+# see _swelled_repeat_db; dB) under which it went on: a tremolo's phantoms
 # a median −10 dB (quartiles −16, −6), true attacks −0.3 (one of 1076 under −12).
 _GOES_ON_DB = -12.0
 _GOES_ON_WINDOW = 240  # half-rate samples compared: 10 ms ...
-_GOES_ON_AFTER = 120  # ... of which at least this many (5 ms) after the onset, else not asked
+_GOES_ON_AFTER = 120  # ... the first from the onset if this many (5 ms) follow it, else the latest
 _GOES_ON_MARGIN = 120  # the audio compared with ends this far before the onset: 5 ms
 _GOES_ON_HOPS = 16  # half-rate audio looked back in: 171 ms
 _GOES_ON_CENTS = 40.0  # the sounding note's period, refined within this on the audio before
@@ -177,7 +178,9 @@ _GLIDE_FIRST_BLOCKS = 4  # blocks whose fit is looked at before the rest are com
 # A pick's touch before its pluck (see _touched): the sound it began is dated back there.
 _TOUCH_S = 0.12  # at most this long before the pluck heard
 _TOUCH_FALL_DB = 10.0  # the touch fell this far from its peak before the pluck: a click
-_TOUCH_ROOM_DB = 10.0  # every 2.7 ms block from the touch on stands this far over the room
+# ... every 2.7 ms block from the touch on stands this far over the room (a sound gone
+# back into it is within a few dB; a scrape under a noisy phone's hiss stood 1–9 dB over)
+_TOUCH_ROOM_DB = 5.0
 
 # Pitch and reporting: a note's pitch is taken from frames whose window is mostly the note.
 _MIN_CONFIDENCE = 0.75  # a confident frame
