@@ -248,7 +248,7 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
         # Harmonic sums for the first report's name (see _harmonic_name): for each pitch
         # on a 10-cent grid, the spectrum's bins at its harmonics 1–16 and half-way between
         # them, up to 4 kHz; a bin past that points at a zero appended to the spectrum. Not
-        # under C2, whatever the lowest note (see _under_c2).
+        # under C2, whatever the lowest note (see _low_tuned).
         lowest = max(self._min_voiced, _UNDER_C2)
         self._shs_grid = np.arange(lowest, self._max_voiced, _SHS_STEP)
         self._shs_pitches = self._shs_grid.tolist()  # (for bisect)
@@ -801,8 +801,8 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
             return
         if self._swinging(note, _median(recent), run[0][0]):
             return  # a vibrato's crest
-        if self._without_attack(_median(recent), note.ref):
-            return  # (see _without_attack)
+        if self._needs_attack(_median(recent), note.ref):
+            return  # (see _needs_attack)
         # A new note without an attack. Its onset: the first frame of the run, less ~half a
         # window of analysis lag.
         first_s = self._first_read(run[0][0], _median(recent), note.ref)
@@ -842,7 +842,7 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
             final = self._octave_of_body(note, final)
         final = self._not_ringing(note, final)
         final = self._added_name(note, final)
-        if self._under_c2(final) and note.spectrum is not None:
+        if self._low_tuned(final) and note.spectrum is not None:
             final = self._low_phantom(note.spectrum, final)
         self._previous = None
         if body >= _BODY_MIN_SAMPLES:

@@ -281,7 +281,7 @@ class _Attacks:
     def _reads_pitch_of(self, note: _Note) -> bool:
         """YIN over the last 21 ms reads ``note``'s pitch surely, or a harmonic of it (a
         window this short reads low notes an octave or a twelfth up)."""
-        if self._under_c2(note.ref):
+        if self._low_tuned(note.ref):
             return self._reads_low(note)
         freq = float(self._early_pitch(self._early_window())[0])
         if freq <= 0 or self._early_pitch.get_confidence() < _WEAK_EARLY_CONFIDENCE:
@@ -289,7 +289,7 @@ class _Attacks:
         return _same_or_harmonic(69.0 + 12.0 * math.log2(freq / self._a4) - note.ref)
 
     def _reads_low(self, note: _Note) -> bool:
-        """_reads_pitch_of for a note under C2 (see _under_c2), on this hop's reading of the
+        """_reads_pitch_of for a note under C2 (see _low_tuned), on this hop's reading of the
         main window (43 ms, down to 47 Hz): the 21 ms one reaches down to 94 Hz, and on an
         A1 read its 5th partial with a confidence of 0.6, never sure, so no soft re-pick of
         a low string was confirmed (dev drop-A seeds 0–11: 1 of 2 re-picks missed, both
@@ -307,7 +307,7 @@ class _Attacks:
         notes, noise-10dB +4, let-ring 2 extra gone, one drop-D re-pick named a third
         off)."""
         note = self._note
-        if note is not None and self._under_c2(note.ref):
+        if note is not None and self._low_tuned(note.ref):
             return self._low_dip_and_rise(descriptor)
         recent = self._levels
         if len(recent) >= _DIP_HOPS:
@@ -320,7 +320,7 @@ class _Attacks:
         return self._dipped_and_rose(levels, rms_db, descriptor)
 
     def _low_dip_and_rise(self, descriptor: float) -> bool:
-        """_dip_and_rise over a note under C2 (see _under_c2), each hop's level taken with
+        """_dip_and_rise over a note under C2 (see _low_tuned), each hop's level taken with
         the hop before's (see _paired_db): a hop (10.7 ms) holds 0.6 of A1's period and
         0.66 of B1's, and its level swings with the part of the period it holds, 4–8 dB
         hop to hop on a steady sampled A1, which read as dips and rises: re-picks every
@@ -370,7 +370,7 @@ class _Attacks:
             return False
         audio = self._goes_on_audio()
         n = len(audio)
-        tau = self._tau(note.ref)
+        tau = self._half_rate_period(note.ref)
         hop = n - HOP_SIZE // _DECIMATION  # this hop's first sample
         before = hop - _GOES_ON_MARGIN
         reset = _repeat_near(audio, n - _GOES_ON_WINDOW, n, before, tau)
@@ -543,8 +543,8 @@ class _Attacks:
         """Where a note read surely (``midi``) with no note sounding and no attack heard
         began: where the level rose, or a hop ago; None when it is the last note's tail
         (see _tail_of_previous) and was not picked again (see _picked_again), or under
-        C2 (see _without_attack)."""
-        if self._without_attack(midi):
+        C2 (see _needs_attack)."""
+        if self._needs_attack(midi):
             return None
         if self._tail_of_previous(midi, now):
             return self._picked_again(now)

@@ -192,7 +192,7 @@ _WEAK_EARLY_CONFIDENCE = 0.7  # ... or two such within 0.1
 # Below G3 a short-window reading may be the octave of a note too low for it (E2–F#2).
 _EARLY_MIN_MIDI = 54.5
 _YIN_TOLERANCE = 0.3
-_UNDER_C2 = 35.5  # MIDI: under C2, notes only a guitar tuned lower plays (see _under_c2)
+_UNDER_C2 = 35.5  # MIDI: under C2, notes only a guitar tuned lower plays (see _low_tuned)
 _LOW_LEGATO_SEMITONES = 7.0  # a pull-off to the open low string, from its 7th fret at most
 _HIGHPASS_HZ = 50.0
 _SETTLE_S = 0.025

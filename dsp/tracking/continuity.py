@@ -210,7 +210,7 @@ class _Continuity:
         n = len(audio)
         onset = round(onset_s * self._half_rate) - (self._samples // _DECIMATION - n)
         before = onset - _GOES_ON_MARGIN  # the audio compared with ends here
-        period = _period_before(audio, before, self._tau(midi))
+        period = _period_before(audio, before, self._half_rate_period(midi))
         start = max(n - _GOES_ON_WINDOW, before)
         if period is None or not _swelled_repeat_db(audio, start, n, before, period) < _GOES_ON_DB:
             return False
@@ -225,7 +225,7 @@ class _Continuity:
         """The last ``_GOES_ON_HOPS`` hops of half-rate audio, oldest first, as one array."""
         return np.concatenate(self._last_hops(_GOES_ON_HOPS))
 
-    def _tau(self, midi: float) -> float:
+    def _half_rate_period(self, midi: float) -> float:
         """The period of ``midi`` in half-rate samples."""
         return self._half_rate / (self._a4 * 2.0 ** ((midi - 69.0) / 12.0))
 

@@ -81,7 +81,7 @@ class _Naming:
         then fits many lags about as well.
         """
         attack = self._attack_audio(note, now)
-        if attack is None or self._under_c2(midi):
+        if attack is None or self._low_tuned(midi):
             return midi
         audio, spectrum = attack
         loudest = float(spectrum.max()) ** 2
@@ -207,14 +207,14 @@ class _Naming:
         ``_not_ringing``: a let-ring note's final may take the first report's pitch).
         """
         attack = self._attack_audio(note, now)
-        if attack is None or self._under_c2(midi):
+        if attack is None or self._low_tuned(midi):
             return midi
         audio, spectrum = attack
         plain = self._shs_pick(self._attack_sums(spectrum), midi)
         new = self._new_over_ringing(note, audio, spectrum, midi, plain)
         return plain if new is None else new
 
-    def _under_c2(self, midi: float) -> bool:
+    def _low_tuned(self, midi: float) -> bool:
         """``midi`` is under C2, with the lowest note set under it (``TrackerConfig.min_midi``:
         B standard, a 7-string, drop A). There only YIN's main window names a note: the
         attack's checks (see _early_name) and harmonic sum do not rename such a reading,
@@ -240,7 +240,7 @@ class _Naming:
         return self._min_voiced < _UNDER_C2 and midi < _UNDER_C2
 
     def _low_phantom(self, spectrum: np.ndarray, midi: float) -> float:
-        """A final pitch under C2 (see _under_c2), or the harmonic ``k`` (5–16) of it that
+        """A final pitch under C2 (see _low_tuned), or the harmonic ``k`` (5–16) of it that
         holds the body's loudest peak, when ``midi`` has next to nothing of its own
         between that harmonic's multiples (see _owns_partials): YIN's common period of
         strings ringing together (an A4 over others read as 35.3, a seventh of it: 69 −
@@ -253,8 +253,8 @@ class _Naming:
             return midi
         return midi + 12.0 * math.log2(k)
 
-    def _without_attack(self, midi: float, sounding: float = math.nan) -> bool:
-        """A pitch under C2 (see _under_c2) starts no note without an attack: not one that
+    def _needs_attack(self, midi: float, sounding: float = math.nan) -> bool:
+        """A pitch under C2 (see _low_tuned) starts no note without an attack: not one that
         crept in (see _crept_in), nor a legato note (see _follow) from a ``sounding`` pitch
         more than ``_LOW_LEGATO_SEMITONES`` over it.
 
@@ -267,7 +267,7 @@ class _Naming:
         pluck was not heard is legato from 1–3 semitones off (dev B-standard and drop-A
         seeds 34–60: 3 notes, lost when every legato note under C2 was refused).
         """
-        return self._under_c2(midi) and not sounding - midi <= _LOW_LEGATO_SEMITONES
+        return self._low_tuned(midi) and not sounding - midi <= _LOW_LEGATO_SEMITONES
 
     def _partial_of(self, note: _Note, midi: float, now: float) -> float:
         """The first report's name: ``midi``, or the lowest pitch it is the ``k``-th partial

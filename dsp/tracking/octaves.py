@@ -260,7 +260,7 @@ class _FinalPitch:
         fit = _nsdf_peak(audio, tau)
         if fit is None:
             return midi, False
-        # Nothing below to compare with; nor under C2 (see _under_c2: only YIN's own
+        # Nothing below to compare with; nor under C2 (see _low_tuned: only YIN's own
         # reading names a note there).
         below_checked = midi - 12.0 < max(self._min_voiced, _UNDER_C2)
         if not below_checked:
