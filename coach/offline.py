@@ -48,6 +48,10 @@ def offline_tip(snapshot: MetricSnapshot, *, rng: random.Random | None = None) -
         return _fit([f"{head} – {fix}." for fix in fixes])
     good_key, good = strongest
     weak_key, weak = weakest
+    if good_key == weak_key:
+        # Every score tied (all 0 % is common): the best is another metric, never the same
+        # one twice ("Pitch Accuracy 0% and pitch accuracy 0% both need work").
+        good_key, good = next((k, v) for k, v in measured if k != weak_key)
     if good < WEAK:
         # Nothing to praise: "pitch accuracy leads at 10%" read as praise for a poor take.
         both = (

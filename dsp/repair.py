@@ -95,7 +95,9 @@ class InputRepair:
         self._drop_max = round(_DROP_MAX_S * sample_rate)
         self._hop_sums: deque[float] = deque(maxlen=_DC_HOPS)
         self._dc_total = 0.0  # the sum of ``_hop_sums``, kept as they come and go
-        self._hop_energies: deque[float] = deque(maxlen=_DC_HOPS)  # dot(hop, hop) of each
+        # dot(hop, hop) of the hops before this one, one behind ``_hop_sums`` (the click
+        # test computes a hop's after this runs; the current hop's is taken when asked).
+        self._hop_energies: deque[float] = deque(maxlen=_DC_HOPS)
         self._longest_swing = sample_rate / _DC_SWING_MIN_HZ  # samples
         self._dc_blocker: aubio.digital_filter | None = None
         self._dc_start = np.float32(0.0)

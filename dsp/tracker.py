@@ -751,8 +751,12 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
                     note, _median([m for m in note.midis[-5:] if abs(m - last) < 0.5]), now
                 )
                 # (Else the screen keeps the report's name; nor for a 3rd-8th harmonic of
-                # it, which the body's spectrum judges at ~0.22 s: see _under_harmonic.)
-                if round(note.ref) != before and self._over_shown(note, note.ref) is None:
+                # it, unless that name is a string still ringing, which the body's
+                # spectrum judges at ~0.22 s: see _under_harmonic.)
+                if round(note.ref) != before and (
+                    self._over_shown(note, note.ref) is None
+                    or self._rings_under(note.shown, note.onset_s)
+                ):
                     self._show(note, note.ref, events)
         if not note.previewed and note.spectrum is not None:
             # The body's spectrum is in (~0.22 s): what the final report would name now.

@@ -196,6 +196,13 @@ def test_offline_tip_never_calls_a_low_score_good() -> None:
         assert tip.startswith("Pitch Accuracy 45% and timing stability 20% both need work"), tip
 
 
+def test_offline_tip_never_names_one_metric_twice_when_scores_tie() -> None:
+    for scores in ({"pitch": 0.0, "timing": 0.0}, {"pitch": 0.3, "timing": 0.3}):
+        for seed in range(6):
+            tip = offline_tip(snap(**scores), rng=random.Random(seed)).lower()
+            assert tip.count("pitch accuracy") <= 1 and "timing stability" in tip, tip
+
+
 def test_offline_tip_with_one_metric_and_with_none() -> None:
     one = offline_tip(snap(pitch=None, metrics=("timing",), timing=0.4), rng=random.Random(0))
     assert one.startswith("Timing Stability") and "40%" in one and "metronome" in one.lower()

@@ -159,6 +159,7 @@ def test_nice_ticks_are_round_numbers_inside_the_range() -> None:
     assert nice_ticks(0.0, 7200.0) == [0, 2000, 4000, 6000]
     assert nice_ticks(0.0, 1.0) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert nice_ticks(5.0, 5.0) == [5.0]
+    assert nice_ticks(0.0, 5e-324) == [0.0]  # its step underflows to 0: log10(0) was a 500
     huge = nice_ticks(0.0, 1e308)  # a finite duration, so a valid one
     assert huge == [0.0, 2e307, 4e307, 6e307, 8e307, 1e308]
     assert all(isinstance(t, float) for t in huge)

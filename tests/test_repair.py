@@ -137,8 +137,8 @@ def test_offset_tests_mean_and_spread_are_numpys() -> None:
 def test_a_low_note_from_the_first_sample_is_no_offset(midi: int) -> None:
     """A recording trimmed to start on a held F2-G2: their periods (507-551 samples at
     48 kHz) are near the hop's 512, so the hops' means drift as slowly as an offset's.
-    Taken for one 85 ms in, the blocker's step was picked as a second note (F#2 and F2
-    split in two, the second named 1-2 semitones sharp)."""
+    Taken for one 85 ms in, the blocker's step was picked as a second note (F#2 and G2
+    split in two, the second named 1-2 semitones sharp; F2 held)."""
     x = signals.sine(440.0 * 2 ** ((midi - 69) / 12), 2.0, amp_dbfs=-12.0)
     assert not repaired(x)[1].dc_offset_removed
     assert [n.midi for n in finals(x)] == [midi]

@@ -136,6 +136,17 @@ def test_a_partial_a_resonance_lifts_does_not_rename_the_note(midi: int, k: int)
     events = track(x)
     assert [e.midi for e in events] == [midi, midi]  # the screen never showed the partial
     assert_one_note([e for e in events if e.is_final], midi, 0.0, tol=8.0)
+    # Played again 0.5 s after it stopped: the name shown is then a note played within
+    # 2.5 s, which may still ring (see _rings_under), yet nothing rang (the second
+    # pluck ended as the partial), and picked again while it rings, when its partials are
+    # in what the re-pick added.
+    pluck = tone("ks", hz(midi), 1.0, amp_dbfs=-12.0)
+    rest = np.zeros(round(0.5 * SR), dtype=np.float32)
+    again = track(resonance(padded(np.concatenate([pluck, rest, pluck])), k * hz(midi)))
+    assert [e.midi for e in again if e.is_final] == [midi, midi]
+    ringing = tone("ks", hz(midi), 2.0, amp_dbfs=-12.0)[: round(1.2 * SR)]
+    repicked = track(resonance(padded(np.concatenate([ringing, pluck])), k * hz(midi)))
+    assert [e.midi for e in repicked if e.is_final] == [midi, midi]
 
 
 # -- onsets, timing and the report ----------------------------------------------------

@@ -425,7 +425,8 @@ class _Attacks:
 
         The click test ran on every hop (~4 µs); its result is read only over a named note
         near its peak, at a note's first hops and at a swell's edge. Hop ``number`` is one
-        of the last ``_RECENT_HOPS`` kept (a decision reads the last four at most)."""
+        of the last ``_RECENT_HOPS`` − 1 kept (the hop before it is read too; a decision
+        reads the last four at most)."""
         if number < 1:
             return _NO_CLICKS
         kept = self._click_kept

@@ -136,8 +136,10 @@ _SWELLS_KEPT = 8
 # vibration (its partials' phases, its shape), while a tremolo's swell, a knock on the
 # body, a beat or a sympathetic string only scale or add to a waveform that goes on.
 # The residual (1 - R² of the best fit, the gain let change linearly across the span:
-# see _swelled_repeat_db; dB) under which it went on: a tremolo's phantoms
-# a median −10 dB (quartiles −16, −6), true attacks −0.3 (one of 1076 under −12).
+# see _swelled_repeat_db; dB) under which it went on. Measured with one gain for the
+# span (session 11; the ramp only lowers the residual): a tremolo's phantoms a median
+# −10 dB (quartiles −16, −6), true attacks −0.3 (one of 1076 under −12); with the ramp
+# the dev split and 1014 unseen-seed clips keep every note.
 _GOES_ON_DB = -12.0
 _GOES_ON_WINDOW = 240  # half-rate samples compared: 10 ms ...
 _GOES_ON_AFTER = 120  # ... the first from the onset if this many (5 ms) follow it, else the latest
@@ -283,9 +285,10 @@ _PHANTOM_HARMONICS = 8
 # mic resonance lifting that partial over the rest: a +12 dB peak at 420 Hz made 7 of the
 # tuning half's 60 notes A4, D3's 3rd and A2's 4th harmonic), stays the note while the
 # body's spectrum holds its own partials, those the harmonic's lack (1, 2, 4, 5 under a
-# 3rd), at this share of the loudest of those it shares: 0.016-0.86 in the 29 such notes
-# of bench.realaug's tuning half and dev seeds 0-11, every one named right by the attack;
-# a harmonic read right with a misread name under it has next to nothing there.
+# 3rd), at this share of the energy at those it shares (partials 1 to 2k, peaks summed:
+# 0.03-0.56 on bench.realaug's body-420 and body-1k notes; in all 29 such notes of the
+# tuning half's variants and dev seeds 0-11 the attack's name was right); a harmonic read
+# right with a misread name under it has next to nothing there.
 _OWN_UNDER_SHARE = 0.005
 # The first report's name, for the screen only: see _early_name.
 _EARLY_SKIP_S = 0.008

@@ -24,6 +24,7 @@ from dsp.tracking.constants import (
     _PERIOD_WINDOW_S,
     _PHANTOM_HARMONICS,
     _PHANTOM_SHARE,
+    _RANG_MIN_SHARE,
     _RECENT_HOPS,
     _SPECTRUM_SAMPLES,
     _SPECTRUM_SIZE,
@@ -65,33 +66,35 @@ class _FinalPitch:
         """``midi`` brought back to the name the attack showed when it is that name's 3rd to
         8th harmonic (see _over_shown) and the body still holds the name's own partials
         (see _OWN_UNDER_SHARE): a resonance of the body or the mic lifted one partial over
-        the rest, and YIN's frames, the octave check and the body's period followed it."""
+        the rest, and YIN's frames, the octave check and the body's period followed it.
+
+        When that name is a note still ringing (see _rings_under) and what rang before the
+        onset holds a tenth of the body's energy, its partials must be in what this note
+        added (see _added): the attack may have read the string ringing on
+        (dev let-ring: an E4 over a ringing A2 first shown as A2, its 3rd partial's
+        pitch), while a re-pick of the same string adds its partials anew. Brought back
+        by k, a reading the resonance pulled past half a semitone would round elsewhere:
+        then the name's own reading."""
         k = self._over_shown(note, midi)
         if k is None:
             return midi
         shown = note.shown
-        partials = tuple(range(1, 2 * k + 1))
-        energies = self._peak_energies(spectrum, shown, partials)
-        own = max(e for j, e in zip(partials, energies, strict=True) if j % k)
-        shared = max(e for j, e in zip(partials, energies, strict=True) if not j % k)
-        if own < _OWN_UNDER_SHARE * shared:
+        held: np.ndarray | None = spectrum
+        rang = self._rang_of(note) if self._rings_under(shown, note.onset_s) else None
+        if rang is not None and float(rang @ rang) >= _RANG_MIN_SHARE * float(spectrum @ spectrum):
+            held = self._added(spectrum, rang)  # (None: the note added next to nothing)
+        if held is None or self._own_share(held, shown, k, first=1) < _OWN_UNDER_SHARE:
             return midi
-        return midi - 12.0 * math.log2(k)
+        low = midi - 12.0 * math.log2(k)
+        return low if round(low) == round(shown) else shown
 
     def _over_shown(self, note: _Note, midi: float) -> int | None:
         """``k`` (3–8) when ``midi`` is the ``k``-th harmonic of the name the note's first
         report showed, within ``_HARMONIC_TOLERANCE`` (the resonance that lifts the
-        partial pulls the frames' reading of it: 43 cents flat on a real D3's 3rd); None
-        too when that name is a note still ringing (see _rings_under): the attack may have
-        read the ringing string, and the partial is the note played (dev let-ring: an E4
-        over a ringing A2 first shown as A2, its 3rd partial's pitch)."""
+        partial pulls the frames' reading of it: 43 cents flat on a real D3's 3rd)."""
         shown = note.shown
-        if shown != shown:
-            return None
-        k = _harmonic_number(midi, shown, _HARMONIC_TOLERANCE)
-        if k is None or k < 3 or self._rings_under(shown, note.onset_s):
-            return None
-        return k
+        k = _harmonic_number(midi, shown, _HARMONIC_TOLERANCE) if shown == shown else None
+        return k if k is not None and k >= 3 else None
 
     def _final_pitch(self, note: _Note, midis: list[float]) -> float:
         """The note's pitch from its frames, in the octave decided (or voted) for it."""

@@ -101,14 +101,14 @@ def nice_ticks(low: float, high: float, most: int = 6) -> list[float]:
     could be scaled by (the page was a 500).
     """
     span = high - low
-    if span <= 0 or not math.isfinite(span):
-        return [low]
     raw = span / max(most - 1, 1)
+    if not raw > 0 or not math.isfinite(span):  # (a span of 5e-324 s gives a raw step of 0)
+        return [low]
     power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     first = math.ceil(low / step - 1e-9) * step
     ticks = []
-    for k in range(most + 1):
+    for k in range(most):
         value = first + k * step
         if value > high + 1e-9 * step:
             break
@@ -214,6 +214,10 @@ def _legend_row() -> str:
 # --------------------------------------------------------------------------- notes
 
 
+#: A session shorter than this (any duration ≥ 0 is stored) is drawn over one second.
+_SHORTEST_AXIS_S = 1e-3
+
+
 def pitch_plot(notes: Sequence[PlottedNote], scale: Scale, *, duration_s: float) -> str:
     """The notes of one session as pitch (MIDI, with cents) over time (seconds from its start).
 
@@ -230,7 +234,7 @@ def pitch_plot(notes: Sequence[PlottedNote], scale: Scale, *, duration_s: float)
         low -= pad // 2
         high += pad - pad // 2
     end_s = max([duration_s, *(n.onset_s for n in notes)])
-    end_s = end_s if end_s > 0 else 1.0
+    end_s = end_s if end_s >= _SHORTEST_AXIS_S else 1.0  # (1e-300 s: six ticks all "0")
 
     def x_of(onset_s: float) -> float:
         return LEFT + PLOT_W * onset_s / end_s
