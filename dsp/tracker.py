@@ -750,7 +750,7 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
                 self._decide(
                     note, _median([m for m in note.midis[-5:] if abs(m - last) < 0.5]), now
                 )
-                # (Else the screen keeps the report's name; nor for a 3rd-8th harmonic of
+                # (Else the screen keeps the report's name; nor for a 3rd-5th harmonic of
                 # it, unless that name is a string still ringing, which the body's
                 # spectrum judges at ~0.22 s: see _under_harmonic.)
                 if round(note.ref) != before and (

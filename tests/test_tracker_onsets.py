@@ -677,6 +677,23 @@ def test_a_square_tremolo_s_edges_over_a_ringing_note_mostly_start_no_notes() ->
     assert _through(_square_tremolo) <= 55
 
 
+def _two_takes(
+    f0: float, partials: int, samples: int, rate: float = 24_000.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The time axis and two takes of one harmonic tone at ``f0`` (partial ``h`` at 1/``h``,
+    decaying with a 1.5 s time constant): the same partials, their phases drawn anew (a
+    re-pick's new displacement)."""
+    t = np.arange(samples) / rate
+    phases = np.random.default_rng(5).uniform(0.0, 2.0 * np.pi, (2, partials))
+    amps = 1.0 / np.arange(1, partials + 1)
+    first, second = (
+        sum(a * np.sin(2 * np.pi * f0 * (h + 1) * t + ph[h]) for h, a in enumerate(amps))
+        * np.exp(-t / 1.5)
+        for ph in phases
+    )
+    return t, first, second
+
+
 def test_the_waveform_goes_on_through_a_swell_and_not_through_a_re_pick() -> None:
     """The cue itself (``_repeat_db``): 10 ms of a decaying harmonic tone against the
     same tone whole periods earlier. Scaled by a swell (its level doubled across the
@@ -685,19 +702,10 @@ def test_the_waveform_goes_on_through_a_swell_and_not_through_a_re_pick() -> Non
     from dsp.tracking.audio import _period_before, _repeat_db
 
     rate, f0 = 24_000.0, 110.0
-    t = np.arange(4800) / rate
-    rng = np.random.default_rng(5)
-    phases = rng.uniform(0.0, 2.0 * np.pi, (2, 8))
-    amps = 1.0 / np.arange(1, 9)
-
-    def tone(k: int) -> np.ndarray:
-        return sum(
-            a * np.sin(2 * np.pi * f0 * (h + 1) * t + phases[k, h]) for h, a in enumerate(amps)
-        ) * np.exp(-t / 1.5)
-
+    t, first, second = _two_takes(f0, 8, 4800, rate)
     cut, tau = 3600, rate / f0
-    swell = tone(0) * np.clip(1.0 + (t - cut / rate) / 0.01, 1.0, 2.0)
-    repick = np.concatenate((tone(0)[:cut], tone(1)[cut:]))
+    swell = first * np.clip(1.0 + (t - cut / rate) / 0.01, 1.0, 2.0)
+    repick = np.concatenate((first[:cut], second[cut:]))
     for audio, goes_on in ((swell, True), (repick, False)):
         x = audio.astype(np.float32)
         period = _period_before(x, cut - 120, tau)
@@ -716,21 +724,12 @@ def test_a_low_string_s_waveform_goes_on_through_a_tremolo_s_dip() -> None:
     from dsp.tracking.audio import _period_before, _repeat_db, _swelled_repeat_db
 
     rate, f0 = 24_000.0, 61.74
-    t = np.arange(6000) / rate
-    rng = np.random.default_rng(5)
-    phases = rng.uniform(0.0, 2.0 * np.pi, (2, 12))
-    amps = 1.0 / np.arange(1, 13)
-
-    def tone(k: int) -> np.ndarray:
-        return sum(
-            a * np.sin(2 * np.pi * f0 * (h + 1) * t + phases[k, h]) for h, a in enumerate(amps)
-        ) * np.exp(-t / 1.5)
-
+    t, first, second = _two_takes(f0, 12, 6000, rate)
     cut, tau = 5000, rate / f0
     dip_s = cut / rate - 0.005  # the tremolo's lowest gain, 5 ms before the onset
     gain = 1.0 - 0.9 * (0.5 + 0.5 * np.cos(2 * np.pi * 7.0 * (t - dip_s)))
-    swell = tone(0) * gain
-    repick = np.concatenate((tone(0)[:cut], tone(1)[cut:])) * gain
+    swell = first * gain
+    repick = np.concatenate((first[:cut], second[cut:])) * gain
     for audio, goes_on in ((swell, True), (repick, False)):
         x = audio.astype(np.float32)
         period = _period_before(x, cut - 120, tau)

@@ -17,6 +17,7 @@ from dsp.tracking.constants import (
     _LOCKED_ODD_SHARE,
     _ODD_SEARCH_CENTS,
     _ODD_SHARE,
+    _OVER_SHOWN_MAX,
     _OWN_UNDER_SHARE,
     _PARTIAL_SEARCH_CENTS,
     _PARTIALS,
@@ -64,7 +65,7 @@ class _FinalPitch:
 
     def _under_harmonic(self, note: _Note, spectrum: np.ndarray, midi: float) -> float:
         """``midi`` brought back to the name the attack showed when it is that name's 3rd to
-        8th harmonic (see _over_shown) and the body still holds the name's own partials
+        5th harmonic (see _over_shown) and the body still holds the name's own partials
         (see _OWN_UNDER_SHARE): a resonance of the body or the mic lifted one partial over
         the rest, and YIN's frames, the octave check and the body's period followed it.
 
@@ -89,12 +90,13 @@ class _FinalPitch:
         return low if round(low) == round(shown) else shown
 
     def _over_shown(self, note: _Note, midi: float) -> int | None:
-        """``k`` (3–8) when ``midi`` is the ``k``-th harmonic of the name the note's first
-        report showed, within ``_HARMONIC_TOLERANCE`` (the resonance that lifts the
-        partial pulls the frames' reading of it: 43 cents flat on a real D3's 3rd)."""
+        """``k`` (3–5, see _OVER_SHOWN_MAX) when ``midi`` is the ``k``-th harmonic of the
+        name the note's first report showed, within ``_HARMONIC_TOLERANCE`` (the resonance
+        that lifts the partial pulls the frames' reading of it: 43 cents flat on a real
+        D3's 3rd)."""
         shown = note.shown
         k = _harmonic_number(midi, shown, _HARMONIC_TOLERANCE) if shown == shown else None
-        return k if k is not None and k >= 3 else None
+        return k if k is not None and 3 <= k <= _OVER_SHOWN_MAX else None
 
     def _final_pitch(self, note: _Note, midis: list[float]) -> float:
         """The note's pitch from its frames, in the octave decided (or voted) for it."""
