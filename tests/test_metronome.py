@@ -153,6 +153,8 @@ def _guitar_clips() -> list[np.ndarray]:
 
 
 def test_click_bleed_at_minus_20_db_adds_no_note_and_loses_none() -> None:
+    if not REAL_NOTES.is_dir():
+        pytest.skip(f"{REAL_NOTES} absent: the real notes this test plays are not here")
     clips = _guitar_clips()
     assert len(clips) >= 8
     extras_unfiltered = 0

@@ -95,13 +95,25 @@ def rehearse_write_env_file(path: Path) -> subprocess.CompletedProcess[str]:
     # Checked first so that an install.sh without the function is never sourced (as
     # root, that would install for real).
     assert "\nwrite_env_file() {" in INSTALL.read_text()
-    return subprocess.run(
-        ["bash", "-c", 'source "$0" && set -euo pipefail && write_env_file "$1"', INSTALL, path],
+    # ``$0`` must not be the script: install.sh tells "sourced" from "run" by comparing
+    # BASH_SOURCE[0] with $0, and with the script as $0 it ran the whole install (as
+    # root: pip, apt, systemctl; 8 s, and over the 30 s timeout on a loaded machine).
+    result = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'source "$1" && set -euo pipefail && write_env_file "$2"',
+            "rehearse-write-env-file",
+            INSTALL,
+            path,
+        ],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
+    assert "installed:" not in result.stdout  # the function alone, never the install
+    return result
 
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")
