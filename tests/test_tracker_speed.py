@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
 from dsp.tracking.audio import _hanning, _mean32, _misfit_db
@@ -116,6 +117,33 @@ def test_clicks_asked_for_lazily_are_those_of_every_hop() -> None:
     expected = _clicks_on_every_hop(hops, tracker.config.sample_rate)
     assert sum(c is not None for c in expected) >= 3  # (the signal has clicks to find)
     assert got == expected
+
+
+@pytest.mark.parametrize("stride", [3, 4])
+def test_clicks_asked_for_sparsely_and_hops_back_are_those_of_every_hop(stride: int) -> None:
+    """The same when asked for only every ``stride`` hops and for the three hops before as
+    well: hops the cache never held are computed from the audio kept, not from a stale
+    buffer (the test above asks every hop, so it always finds them cached)."""
+    audio = np.concatenate(
+        [
+            signals.silence(0.1),
+            signals.karplus_strong(196.0, 0.6),
+            0.5 * signals.karplus_strong(196.0, 0.4),
+            signals.karplus_strong(330.0, 0.4),
+        ]
+    )
+    tracker = NoteTracker(TrackerConfig())
+    hops: list[np.ndarray] = []
+    got: dict[int, tuple[float, float] | None] = {}
+    for hop, _ in hops_of(audio):
+        tracker.process(hop)
+        hops.append(tracker._recent[-1])
+        if tracker.hops % stride == 0:
+            for number in range(max(tracker.hops - 3, 1), tracker.hops + 1):
+                got[number] = tracker._clicked(number)
+    expected = _clicks_on_every_hop(hops, tracker.config.sample_rate)
+    assert len(got) > len(hops) // 2
+    assert got == {number: expected[number - 1] for number in got}
 
 
 def test_harmonic_sum_indices_stay_inside_the_peaks() -> None:
