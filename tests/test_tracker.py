@@ -113,16 +113,11 @@ def test_weak_fundamental_low_e_is_not_read_an_octave_up() -> None:
     assert_one_note(finals(padded(x)), 40, 0.0, tol=3.0)
 
 
-def resonance(x: np.ndarray, freq: float, gain_db: float = 12.0, q: float = 4.0) -> np.ndarray:
-    """``x`` through a body's (or a mic's) resonance: an RBJ peaking filter at ``freq``."""
-    from scipy.signal import lfilter
+def resonance(x: np.ndarray, freq: float) -> np.ndarray:
+    """``x`` through a body's (or a mic's) resonance: ``bench.realaug``'s, +12 dB, Q 4."""
+    from bench.realaug import _body
 
-    a = 10.0 ** (gain_db / 40.0)
-    w = 2.0 * np.pi * freq / SR
-    alpha = np.sin(w) / (2.0 * q)
-    b = np.array([1.0 + alpha * a, -2.0 * np.cos(w), 1.0 - alpha * a])
-    den = np.array([1.0 + alpha / a, -2.0 * np.cos(w), 1.0 - alpha / a])
-    return lfilter(b / den[0], den / den[0], x).astype(np.float32)
+    return _body(freq, 12.0, 4.0)(x).astype(np.float32)
 
 
 @pytest.mark.parametrize(("midi", "k"), [(50, 4), (52, 3)])

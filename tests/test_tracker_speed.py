@@ -95,11 +95,9 @@ def _clicks_on_every_hop(hops: list[np.ndarray], rate: int) -> list[tuple[float,
     return found
 
 
-def test_clicks_asked_for_lazily_are_those_of_every_hop() -> None:
-    """``_clicked`` computes a hop's second difference only when a decision asks for its
-    click: the same clicks, times and block energies as the test run on every hop, whichever
-    hops asked (here: every hop, after the tracker's own decisions asked for some)."""
-    audio = np.concatenate(
+def _plucks_and_a_soft_repick() -> np.ndarray:
+    """A G3 plucked, re-picked 6 dB softer, then an E4: clicks for the click test to find."""
+    return np.concatenate(
         [
             signals.silence(0.1),
             signals.karplus_strong(196.0, 0.6),
@@ -107,6 +105,13 @@ def test_clicks_asked_for_lazily_are_those_of_every_hop() -> None:
             signals.karplus_strong(330.0, 0.4),
         ]
     )
+
+
+def test_clicks_asked_for_lazily_are_those_of_every_hop() -> None:
+    """``_clicked`` computes a hop's second difference only when a decision asks for its
+    click: the same clicks, times and block energies as the test run on every hop, whichever
+    hops asked (here: every hop, after the tracker's own decisions asked for some)."""
+    audio = _plucks_and_a_soft_repick()
     tracker = NoteTracker(TrackerConfig())
     hops: list[np.ndarray] = []
     got: list[tuple[float, float] | None] = []
@@ -124,14 +129,7 @@ def test_clicks_asked_for_sparsely_and_hops_back_are_those_of_every_hop(stride: 
     """The same when asked for only every ``stride`` hops and for the three hops before as
     well: hops the cache never held are computed from the audio kept, not from a stale
     buffer (the test above asks every hop, so it always finds them cached)."""
-    audio = np.concatenate(
-        [
-            signals.silence(0.1),
-            signals.karplus_strong(196.0, 0.6),
-            0.5 * signals.karplus_strong(196.0, 0.4),
-            signals.karplus_strong(330.0, 0.4),
-        ]
-    )
+    audio = _plucks_and_a_soft_repick()
     tracker = NoteTracker(TrackerConfig())
     hops: list[np.ndarray] = []
     got: dict[int, tuple[float, float] | None] = {}

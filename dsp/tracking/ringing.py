@@ -104,11 +104,11 @@ class _Ringing:
         """
         return self._own_share(added, midi, k) >= _OWN_PARTIALS_SHARE
 
-    def _own_share(self, added: np.ndarray, midi: float, k: int, first: int = 0) -> float:
+    def _own_share(self, added: np.ndarray, midi: float, k: int, first: int | None = None) -> float:
         """The peak energy at ``midi``'s partials ``first`` to ``first`` + 2 ``k`` − 1 (by
         default ``k`` + 1 to 3 ``k``) that are not multiples of ``k``, over that at those
         that are (see _owns_partials, _under_harmonic)."""
-        first = first or k + 1
+        first = k + 1 if first is None else first
         partials = tuple(range(first, first + 2 * k))
         energies = self._peak_energies(added, midi, partials)
         own = sum(e for j, e in zip(partials, energies, strict=True) if j % k)
