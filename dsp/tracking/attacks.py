@@ -682,13 +682,16 @@ class _Attacks:
         8 dB, is labelled at the pluck on 4 others; one click that fell 19 dB is too). At
         12 dB one of the five was missed at 44.1 kHz (11.5 dB there: a click's hop level
         moves with the hop boundaries). The tracker names the note from the pluck; only
-        the onset reported moves (see _touched).
+        the onset reported moves (see _touched). The fall is the deepest since the touch
+        (``fell_db``), not from the latest peak: a scrape swelling over the click's level
+        just before the pluck hid it (a real A2 of the tuning half played 25 dB quieter,
+        where the gate kept that swell from triggering: dated from the pluck, 72 ms late).
         """
         if pending is None or pending.reported is not None:
             return math.nan
         if pending.touch_s == pending.touch_s:
             return pending.touch_s
-        if pending.from_room and pending.peak_db - pending.trough_db >= _TOUCH_FALL_DB:
+        if pending.from_room and pending.fell_db >= _TOUCH_FALL_DB:
             return pending.onset_s
         return math.nan
 
