@@ -516,6 +516,7 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
             if (
                 onset_s - self._last_attack_s >= _SAME_ATTACK_S
                 and not swelled
+                and not self._building(note, onset_s)
                 and not self._goes_on(onset_s)
             ):
                 self._attack_heard_late(onset_s, rms_db, now, events, note)

@@ -582,6 +582,24 @@ def test_a_touch_ringing_at_one_pitch_and_gone_again_is_no_note() -> None:
     assert notes[0].onset_s == pytest.approx(truth[0].onset_s, abs=0.01)
 
 
+@pytest.mark.skipif(
+    not (evalset.REAL_NOTES / "labels.csv").is_file(), reason="the real notes are absent"
+)
+def test_a_pluck_that_builds_in_two_steps_is_one_note() -> None:
+    """A real E2 of the tuning half (Yamaha, a phone) plucked again 0.35 s in
+    (``bench.realaug``): its pluck rises in two steps 48 ms apart, the level climbing all
+    the while. The first step is named as the re-pluck (its label); aubio's ``hfc`` heard
+    the second as another attack, 54 ms later, while the pluck was still building."""
+    from bench import realaug
+
+    clip = next(c for c in realaug.tuning_half() if "Yamaha_2" in c.name
+                and c.name.endswith("E2.wav"))  # fmt: skip
+    ((_, (audio, truth)),) = realaug.variants(clip.audio, clip.notes, ["repluck-0.35"])
+    notes = finals(audio)
+    assert [n.midi for n in notes] == [40, 40]
+    assert notes[1].onset_s == pytest.approx(truth[1].onset_s, abs=0.01)
+
+
 def test_a_pluck_after_a_touch_gone_back_into_the_room_begins_at_the_pluck() -> None:
     """A touch whose sound sank back into the room before the pluck is a sound of its own:
     the pluck is not dated from it."""

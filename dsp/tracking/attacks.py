@@ -16,6 +16,8 @@ from dsp.tracking.constants import (
     _BLOCK,
     _BLOCKS,
     _BODY_SKIP_S,
+    _BUILDING_FALL_DB,
+    _BUILDING_S,
     _DECIMATION,
     _DEEP_DIP_DB,
     _DIP_HOPS,
@@ -471,6 +473,28 @@ class _Attacks:
         low = min(levels[:3])
         high = max(levels[3:])
         return high >= low + _REPICK_RISE_DB and high >= note.peak_db - _REPICK_BELOW_PEAK_DB
+
+    def _building(self, note: _Note, onset_s: float) -> bool:
+        """``note``'s pluck was still building at ``onset_s``: within ``_BUILDING_S`` of
+        its onset, and its level had not yet fallen ``_BUILDING_FALL_DB`` under its running
+        peak on any hop up to there. An attack heard late by aubio's ``hfc`` there is that
+        pluck's, not a re-pick: a string peaks within ~20 ms of its pick and then decays,
+        and a re-pick lands on a note already decaying. The tuning half's Yamaha E2
+        re-plucked (``bench.realaug``) rose in two steps 48 ms apart, level then rising;
+        the first was named as the re-pluck (its label), the second taken as another note
+        54 ms later."""
+        if not 0.0 < onset_s - note.onset_s <= _BUILDING_S:
+            return False
+        peak = -math.inf
+        for t, db in self._levels:
+            if t <= note.onset_s:
+                continue
+            if t > onset_s + self._hop_s:
+                break
+            peak = max(peak, db)
+            if db < peak - _BUILDING_FALL_DB:
+                return False
+        return peak > -math.inf
 
     def _quiet_repick(
         self,
