@@ -516,6 +516,7 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
             if (
                 onset_s - self._last_attack_s >= _SAME_ATTACK_S
                 and not swelled
+                and not self._building(note, onset_s)
                 and not self._goes_on(onset_s)
             ):
                 self._attack_heard_late(onset_s, rms_db, now, events, note)
@@ -556,6 +557,7 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
                 self._drop_blips(note)
         elif rms_db < note.trough_db:
             note.trough_db = rms_db
+            note.fell_db = max(note.fell_db, note.peak_db - rms_db)
         self._last_peak_db = note.peak_db
         if now - note.onset_s <= _ATTACK_NOVELTY_S:
             note.novelty = max(note.novelty, descriptor)
@@ -674,7 +676,11 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
             pool = [m for m, _ in early]
         elif len(strong) >= 2 and abs(strong[-1] - strong[-2]) < 0.3:
             pool = strong
-        elif len(midis) >= 3 and max(midis[-3:]) - min(midis[-3:]) < _WEAK_AGREEMENT:
+        elif (
+            len(midis) >= 3
+            and max(midis[-3:]) - min(midis[-3:]) < _WEAK_AGREEMENT
+            and not self._fell_away(note)
+        ):
             pool = midis
         elif age + self._hop_s > _REPORT_DEADLINE_S and (
             midis or sure_early or _steady_guess(note.guesses)

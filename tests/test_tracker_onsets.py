@@ -541,6 +541,65 @@ def test_a_touch_that_restarted_a_fainter_sound_still_dates_the_pluck() -> None:
     assert notes[0].onset_s == pytest.approx(touch_at, abs=0.005)
 
 
+def test_a_touch_whose_scrape_swells_over_it_before_the_pluck_still_dates_it() -> None:
+    """The touch's click falls away; the scrape then swells 0.4 dB a millisecond, too slowly
+    for a trigger of its own, to 5 dB over the click's level before the pluck. The swell's
+    louder hop had reset the sound's quietest hop since its peak, so the click no longer
+    read as fallen: the note was dated from the pluck, 68 ms after its touch (a real A2
+    of the tuning half played 25 dB quieter, ``bench.realaug``, where the gate hid the
+    scrape's rise from the level test; as played, a trigger on the rise kept the touch)."""
+    touch_at, pluck_at = 0.8, 0.87
+    audio = _touch(2.0, touch_at, pluck_at + 0.01)
+    t = np.arange(len(audio)) / SR
+    rng = np.random.default_rng(5)
+    start = pluck_at - 0.003 - 25.0 / 0.4 / 1000.0  # from −55 to −30 dBFS at 0.4 dB/ms
+    db = np.clip(-55.0 + (t - start) * 400.0, -200.0, -30.0)
+    swell = np.convolve(rng.normal(0, 1, len(audio)), np.ones(8) / 8, mode="same")
+    swell *= 10 ** (db / 20) / swell.std() * ((t >= start) & (t < pluck_at + 0.005))
+    audio += swell.astype(np.float32)
+    audio += line([pluck.StringEvent(pluck_at, 57, "pluck", 0.9)], 2.0)
+    notes = finals(audio)
+    assert [n.midi for n in notes] == [57]
+    assert notes[0].onset_s == pytest.approx(touch_at, abs=0.005)
+
+
+@pytest.mark.skipif(
+    not (evalset.REAL_NOTES / "labels.csv").is_file(), reason="the real notes are absent"
+)
+def test_a_touch_ringing_at_one_pitch_and_gone_again_is_no_note() -> None:
+    """A real E4 of the tuning half through a 2 kHz low-pass (``bench.realaug``): the
+    pick's touch, 77 ms before the pluck and as loud as it, rings the filter; YIN reads
+    it at 82.2-82.4 for three hops at confidence 0.54-0.63, which agreeing weak readings
+    reported as a note of its own. It had fallen 29 dB from its peak by then: a click,
+    gone again, dropped at the deadline like any sound that far gone."""
+    from bench import realaug
+
+    clip = next(c for c in realaug.tuning_half() if "Stratocaster_unplugged" in c.name
+                and c.name.endswith("E4.wav"))  # fmt: skip
+    ((_, (audio, truth)),) = realaug.variants(clip.audio, clip.notes, ["lowpass-2k"])
+    notes = finals(audio)
+    assert [n.midi for n in notes] == [64]
+    assert notes[0].onset_s == pytest.approx(truth[0].onset_s, abs=0.01)
+
+
+@pytest.mark.skipif(
+    not (evalset.REAL_NOTES / "labels.csv").is_file(), reason="the real notes are absent"
+)
+def test_a_pluck_that_builds_in_two_steps_is_one_note() -> None:
+    """A real E2 of the tuning half (Yamaha, a phone) plucked again 0.35 s in
+    (``bench.realaug``): its pluck rises in two steps 48 ms apart, the level climbing all
+    the while. The first step is named as the re-pluck (its label); aubio's ``hfc`` heard
+    the second as another attack, 54 ms later, while the pluck was still building."""
+    from bench import realaug
+
+    clip = next(c for c in realaug.tuning_half() if "Yamaha_2" in c.name
+                and c.name.endswith("E2.wav"))  # fmt: skip
+    ((_, (audio, truth)),) = realaug.variants(clip.audio, clip.notes, ["repluck-0.35"])
+    notes = finals(audio)
+    assert [n.midi for n in notes] == [40, 40]
+    assert notes[1].onset_s == pytest.approx(truth[1].onset_s, abs=0.01)
+
+
 def test_a_pluck_after_a_touch_gone_back_into_the_room_begins_at_the_pluck() -> None:
     """A touch whose sound sank back into the room before the pluck is a sound of its own:
     the pluck is not dated from it."""

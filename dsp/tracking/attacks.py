@@ -16,6 +16,8 @@ from dsp.tracking.constants import (
     _BLOCK,
     _BLOCKS,
     _BODY_SKIP_S,
+    _BUILDING_FALL_DB,
+    _BUILDING_S,
     _DECIMATION,
     _DEEP_DIP_DB,
     _DIP_HOPS,
@@ -472,6 +474,28 @@ class _Attacks:
         high = max(levels[3:])
         return high >= low + _REPICK_RISE_DB and high >= note.peak_db - _REPICK_BELOW_PEAK_DB
 
+    def _building(self, note: _Note, onset_s: float) -> bool:
+        """``note``'s pluck was still building at ``onset_s``: within ``_BUILDING_S`` of
+        its onset, and its level had not yet fallen ``_BUILDING_FALL_DB`` under its running
+        peak on any hop up to there. An attack heard late by aubio's ``hfc`` there is that
+        pluck's, not a re-pick: a string peaks within ~20 ms of its pick and then decays,
+        and a re-pick lands on a note already decaying. The tuning half's Yamaha E2
+        re-plucked (``bench.realaug``) rose in two steps 48 ms apart, level then rising;
+        the first was named as the re-pluck (its label), the second taken as another note
+        54 ms later."""
+        if not 0.0 < onset_s - note.onset_s <= _BUILDING_S:
+            return False
+        peak = -math.inf
+        for t, db in self._levels:
+            if t <= note.onset_s:
+                continue
+            if t > onset_s + self._hop_s:
+                break
+            peak = max(peak, db)
+            if db < peak - _BUILDING_FALL_DB:
+                return False
+        return peak > -math.inf
+
     def _quiet_repick(
         self,
         note: _Note,
@@ -682,13 +706,16 @@ class _Attacks:
         8 dB, is labelled at the pluck on 4 others; one click that fell 19 dB is too). At
         12 dB one of the five was missed at 44.1 kHz (11.5 dB there: a click's hop level
         moves with the hop boundaries). The tracker names the note from the pluck; only
-        the onset reported moves (see _touched).
+        the onset reported moves (see _touched). The fall is the deepest since the touch
+        (``fell_db``), not from the latest peak: a scrape swelling over the click's level
+        just before the pluck hid it (a real A2 of the tuning half played 25 dB quieter,
+        where the gate kept that swell from triggering: dated from the pluck, 72 ms late).
         """
         if pending is None or pending.reported is not None:
             return math.nan
         if pending.touch_s == pending.touch_s:
             return pending.touch_s
-        if pending.from_room and pending.peak_db - pending.trough_db >= _TOUCH_FALL_DB:
+        if pending.from_room and pending.fell_db >= _TOUCH_FALL_DB:
             return pending.onset_s
         return math.nan
 

@@ -47,6 +47,11 @@ _RECENT_HOPS = 8  # full-rate audio kept for the octave check: 85 ms
 # Attacks.
 _ATTACK_RISE_DB = 9.0
 _SAME_ATTACK_S = 0.05  # triggers closer than this are one attack
+# A pluck still building (see _building): within this long of its onset, its level never
+# this far under its running peak (a plucked string peaks within ~20 ms and decays; a
+# pluck that rose in two steps, the tuning half's Yamaha E2 re-plucked, took 70 ms)
+_BUILDING_S = 0.1
+_BUILDING_FALL_DB = 1.0
 _RESTART_DB = 6.0  # a trigger this much over a pending note's peak is its real attack
 _RESTART_DIP_DB = 12.0  # ... or one after the pending note fell this far: a new sound
 _BLIP_S = 0.25

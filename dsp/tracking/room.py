@@ -67,6 +67,19 @@ class _Room:
             history.extend(kept)
             self._update_room()
 
+    def _fell_away(self, note: _Note) -> bool:
+        """``note`` has fallen ``_DECAYED_DB`` from its peak already: a click, gone again,
+        not a string ringing. Weak readings that agree (each under ``_MIN_CONFIDENCE``,
+        see _try_report) are then no pitch to report it by (a low-pass or a body rings a
+        pick's click at one frequency for a few hops); it waits for the deadline, where a
+        sound this far gone is dropped (see _stands_out). A pick's touch 77 ms before a
+        real E4 of the tuning half, through a 2 kHz low-pass (``bench.realaug``), fell
+        29 dB in 40 ms while YIN read 82.2-82.4 at confidence 0.54-0.63, and was reported
+        as a note of its own. Not sure readings: a tremolo's trough takes a note played
+        20 dB down within its first 57 ms (``bench.stress --variants pedals``: asked of
+        every reading, 5 notes lost under a square tremolo, 2 under a sine one)."""
+        return note.peak_db - self._levels[-1][1] >= _DECAYED_DB
+
     def _stands_out(self, note: _Note, unsure: bool = False) -> bool:
         """``note`` rose ``_SNR_DB`` over the room's level, or a note twice as clear of it
         rang into it (a re-pluck may barely rise over the ringing note).
@@ -93,6 +106,15 @@ class _Room:
         room, where a sounding note ends (a pick's touch: its 2.7 ms click stood 18 dB
         over the room, its hops were back in it by the deadline, and it came 14.9 dB under
         the pluck, just short of what drops a blip).
+
+        Nor a note standing less than ``_BURST_SNR_DB`` over the room, pitch or not, whose
+        hop at the report is already under the room's level: 57 ms after its pluck a note
+        played is over the room it stood out of, while a burst of a bursty room is gone
+        again (a mic'd amp's room, the tuning half's Music Man shifted 2 semitones up in
+        ``bench.realaug``: a hum burst read surely at 38.7, 6.5 dB over the room and 3.4 dB
+        under it at the report). Not within 3 dB of it as for a note with no pitch: a
+        compressor over a noise bed 20 dB under the notes holds played notes 1-3 dB over
+        the room there (``bench.stress --variants pedals``: 2 notes lost).
         """
         enough = len(self._history_db) >= _NOISE_MIN_HOPS
         # Nor is there when no hop has been the room's yet and a note came before this one:
@@ -131,6 +153,8 @@ class _Room:
                 return False  # a burst of the room's noise, half gone again
             if enough and self._levels[-1][1] < room + _ROOM_END_DB:
                 return False  # back in the room already: a sounding note would end here
+        elif enough and above < _BURST_SNR_DB and self._levels[-1][1] < room:
+            return False  # a burst of the room, already under its level (a note is over it)
         # A room guessed from a few hops: a burst of it may pass for a note, steady pitch
         # or not (an amp's hum is one).
         return above >= (_SNR_DB if enough else _BURST_SNR_DB)

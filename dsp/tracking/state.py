@@ -74,6 +74,7 @@ class _Note:
     partial_run: int = 0  # ... and how many hops in a row it has been read
     flux: float = 0.0  # the largest spectral flux of its attack
     trough_db: float = 0.0  # the quietest hop since its peak
+    fell_db: float = 0.0  # the deepest fall from its peak yet (a louder hop resets the trough)
     shown: float = math.nan  # the pitch its first report showed
     times: list[float] = field(default_factory=list)  # voiced frames: end of hop
     midis: list[float] = field(default_factory=list)
