@@ -492,6 +492,31 @@ def test_idempotency_key_must_equal_the_session_id(server: HubProcess, key: str 
     assert stored(server, body["session_id"]) == []
 
 
+@pytest.mark.parametrize(
+    ("repeat", "key"),
+    [
+        (', "pitch_accuracy": 0.1}', "pitch_accuracy"),  # the second value used to win
+        ('], "notes": []}', "notes"),  # …and an empty list replaced the notes
+    ],
+    ids=["a-score", "the-notes"],
+)
+def test_a_key_twice_in_one_object_is_422_not_the_last_value(
+    server: HubProcess, repeat: str, key: str
+) -> None:
+    body = session_body()
+    text = json.dumps(body)
+    text = text[: -len("]}")] + repeat if key == "notes" else text[:-1] + repeat
+    headers = {**server.headers("alice", body["session_id"]), "Content-Type": "application/json"}
+    response = requests.post(
+        f"{server.url}/api/v1/sessions", data=text.encode(), headers=headers, timeout=10
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["field"] == "body" and f"the key '{key}' appears twice" in error["message"]
+    assert stored(server, body["session_id"]) == []
+    assert post(server, body).status_code == 201  # the same session, each key once
+
+
 def test_malformed_json_is_422_on_the_body(server: HubProcess) -> None:
     headers = {**server.headers("alice", str(uuid.uuid4())), "Content-Type": "application/json"}
     response = requests.post(
