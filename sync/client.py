@@ -67,6 +67,19 @@ class HubSettings:
                 f"FRETCOACH_HUB_URL must be an http(s) URL such as https://hub.example.com, "
                 f"not {redact_url(self.url)!r}"
             )
+        try:
+            parts.port  # noqa: B018 — parsing it is the check: 99999 or "80a" raise
+        except ValueError:
+            raise HubConfigError(
+                "FRETCOACH_HUB_URL's port must be a number from 1 to 65535: "
+                f"{redact_url(self.url)!r}"
+            ) from None
+        if parts.query or parts.fragment:
+            # Paths are appended to it: "…?x=1/api/v1/sessions" reaches no Hub.
+            raise HubConfigError(
+                "FRETCOACH_HUB_URL must be the Hub's address without a ?query or #fragment, "
+                f"such as https://hub.example.com, not {redact_url(self.url)!r}"
+            )
         if not self.token:
             raise HubConfigError("FRETCOACH_HUB_TOKEN is empty: set it to this device's token")
         if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
@@ -213,6 +226,13 @@ class HubClient:
             with response:
                 text = _read_capped(response, self.settings.read_timeout_s)
         except requests.exceptions.SSLError as err:
+            if "WRONG_VERSION_NUMBER" in str(err):  # a plain-HTTP server answered the hello
+                return PostResult(
+                    Verdict.RETRY,
+                    None,
+                    f"{self.settings.shown_url} does not speak https (TLS): use http:// in "
+                    "FRETCOACH_HUB_URL, or serve the Hub behind a TLS proxy",
+                )
             return PostResult(Verdict.RETRY, None, f"TLS verification failed: {_short(err)}")
         except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
             return PostResult(Verdict.RETRY, None, "the Hub did not answer in time")

@@ -374,6 +374,39 @@ def test_a_bad_hub_timeout_is_one_line_and_exit_1(tmp_path: Path, command: list[
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("http://127.0.0.1:99999", "port must be a number from 1 to 65535"),  # "Failed to parse"
+        ("http://127.0.0.1:80a", "port must be a number from 1 to 65535"),
+        ("http://127.0.0.1:8787?user=alice", "without a ?query or #fragment"),  # 404, then
+        ("http://127.0.0.1:8787/#hub", "without a ?query or #fragment"),  # every one rejected
+    ],
+)
+def test_a_hub_url_no_request_can_use_is_refused_naming_the_fix(
+    tmp_path: Path, url: str, named: str
+) -> None:
+    result = run_cli(
+        "sync",
+        "--data-dir",
+        str(tmp_path),
+        env={"FRETCOACH_HUB_URL": url, "FRETCOACH_HUB_TOKEN": "t"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("fretcoach: error: FRETCOACH_HUB_URL")
+    assert named in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_https_to_a_plain_http_hub_says_to_use_http(store: Store, hub: HubProcess) -> None:
+    session_id = record_session(store)
+    settings = HubSettings(url=hub.url.replace("http://", "https://"), token="t")
+    report = SyncWorker(store, HubClient(settings), clock=synced_clock).sync_once()
+    assert report.error is not None and "does not speak https" in report.error
+    assert "use http://" in report.error
+    assert (report.rejected, report.remaining) == (0, 1)
+    assert hub_counts(hub, [session_id]) == {session_id: 0}
+
+
 @pytest.mark.parametrize("limit", ["0", "-1", "two"])
 def test_sessions_limit_under_one_is_refused_not_read_as_all(tmp_path: Path, limit: str) -> None:
     """``--limit 0`` and ``--limit -1`` listed every session, as if no limit were set."""
