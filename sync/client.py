@@ -35,6 +35,7 @@ import requests
 import urllib3.exceptions
 
 from dsp.errors import HubConfigError, HubNotPairedError, PairingError
+from sync.http_read import ANSWER_LIMIT_BYTES, SlowAnswerError, read_capped
 from sync.pairing import Paired, load_pairing
 from sync.store import default_data_dir
 
@@ -46,7 +47,6 @@ NO_API_STATUSES = frozenset({404, 405})
 # RFC 6585's "Network Authentication Required": what a standards-minded captive portal says.
 PORTAL_STATUS = 511
 RECEIPT_RESULTS = frozenset({"created", "duplicate", "updated"})
-ANSWER_LIMIT_BYTES = 64 * 1024
 SESSIONS_PATH = "/api/v1/sessions"
 PLANS_PATH = "/api/v1/practice-plans"
 SUMMARIES_PATH = "/api/v1/session-summaries"
@@ -237,7 +237,7 @@ class HubClient:
         except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
             return PostResult(Verdict.RETRY, None, "the Hub did not answer in time")
         except SlowAnswerError as err:
-            return PostResult(Verdict.RETRY, None, str(err))
+            return PostResult(Verdict.RETRY, None, f"{err}; kept queued for the next try")
         except requests.exceptions.ConnectionError as err:
             return PostResult(Verdict.RETRY, None, f"cannot reach the Hub: {_short(err)}")
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as err:
@@ -262,32 +262,10 @@ class HubClient:
         return result
 
 
-class SlowAnswerError(Exception):
-    """An answer whose body kept coming, each piece within the read timeout, for longer
-    than the read timeout in all."""
-
-
 def _read_capped(response: requests.Response, deadline_s: float) -> str:
-    """The answer's text, at most :data:`ANSWER_LIMIT_BYTES` of it, within ``deadline_s``.
-
-    The read timeout bounds each wait for bytes, not the answer: a server or proxy that
-    sends a byte every few seconds would hold ``fretcoach sync`` (and the daemon's worker)
-    for hours. ``read1`` returns whatever has arrived, so the deadline is checked as the
-    bytes come, however slowly.
-    """
-    deadline = time.monotonic() + deadline_s
-    data = b""
-    while len(data) < ANSWER_LIMIT_BYTES:
-        chunk = response.raw.read1(8192)
-        if not chunk:
-            break
-        data += chunk
-        if time.monotonic() > deadline:
-            raise SlowAnswerError(
-                f"the Hub's answer was still arriving after {deadline_s:g} s (a link or "
-                "proxy that slow cannot deliver it); kept queued for the next try"
-            )
-    return data[:ANSWER_LIMIT_BYTES].decode(response.encoding or "utf-8", errors="replace")
+    """The answer's text: at most 64 KiB of it, within ``deadline_s`` (:mod:`sync.http_read`)."""
+    data = read_capped(response, deadline_s, limit=ANSWER_LIMIT_BYTES)
+    return data.decode(response.encoding or "utf-8", errors="replace")
 
 
 def classify(
