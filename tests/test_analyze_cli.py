@@ -202,6 +202,15 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
     no_channels.write_bytes(bytes(header))
     fifo = tmp / "pipe.wav"
     os.mkfifo(fifo)
+    # A recorder that writes the data length when it stops, read before it stopped: the
+    # header says 0 bytes, the audio follows. It used to be "holds no audio (0 samples)".
+    unfinished = tmp / "still-recording.wav"
+    wavfile.write(unfinished, SR, (melody() * 32767).astype(np.int16))
+    header = bytearray(unfinished.read_bytes())
+    data = header.index(b"data")
+    header[data + 4 : data + 8] = (0).to_bytes(4, "little")
+    header[4:8] = (data + 4).to_bytes(4, "little")  # the RIFF size of a header alone
+    unfinished.write_bytes(bytes(header))
     return {
         "missing": (tmp / "nope.wav", "no such file"),
         "directory": (tmp, "is a directory"),
@@ -213,6 +222,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
         "0 channels": (no_channels, "damaged or unsupported WAV (Channel count is zero)"),
         "fifo": (fifo, "is a named pipe (FIFO), not an audio file"),
         "device": (Path("/dev/null"), "is a device, not an audio file"),
+        "unfinished": (unfinished, "the recorder never finished the file"),
     }
 
 
@@ -229,6 +239,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
         "0 channels",
         "fifo",
         "device",
+        "unfinished",
     ],
 )
 def test_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path: Path, case: str) -> None:
