@@ -162,6 +162,11 @@ def _probe(path: Path) -> tuple[int, int, int, str]:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
+        if str(path) == "-":  # the Unix habit for standard input; a pipe has no length
+            raise AudioFileError(
+                "reading a recording from standard input ('-') is not supported: save it "
+                f"to a file and name that ({FORMATS})"
+            ) from None
         raise AudioFileError(f"{path}: no such file — check the path") from None
     except OSError as err:
         raise AudioFileError(f"{path}: cannot be read ({err.strerror})") from err

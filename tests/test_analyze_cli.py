@@ -223,6 +223,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
         "fifo": (fifo, "is a named pipe (FIFO), not an audio file"),
         "device": (Path("/dev/null"), "is a device, not an audio file"),
         "unfinished": (unfinished, "the recorder never finished the file"),
+        "stdin": (Path("-"), "standard input ('-') is not supported: save it to a file"),
     }
 
 
@@ -240,6 +241,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
         "fifo",
         "device",
         "unfinished",
+        "stdin",  # was "-: no such file — check the path"
     ],
 )
 def test_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path: Path, case: str) -> None:
