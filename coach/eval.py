@@ -42,7 +42,9 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -181,15 +183,48 @@ class EvalDataset:
         return f"{self.name}-v{self.version}"
 
 
+# A dataset or workspace file is a few KiB; a bigger one is the wrong file.
+MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024
+
+
+def read_text_file(path: Path, what: str, error: type[Exception]) -> str:
+    """A small UTF-8 file's text, or ``error`` naming ``what`` and the fix.
+
+    Only a regular file of at most :data:`MAX_TEXT_FILE_BYTES`: opening a FIFO blocks
+    until a writer comes and /dev/zero never ends (it ate memory until the machine
+    swapped), and a binary file's decoding error was a traceback.
+    """
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(f"{what} {path} is not a regular file (a directory, pipe or device)")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TEXT_FILE_BYTES + 1)
+    except OSError as err:
+        raise error(f"cannot read {what} {path}: {err.strerror or err}") from err
+    if len(data) > MAX_TEXT_FILE_BYTES:
+        raise error(f"{what} {path} is over {MAX_TEXT_FILE_BYTES // 2**20} MiB: the wrong file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise error(f"{what} {path} is not UTF-8 text (byte {err.start}): the wrong file?") from err
+
+
+DATASET_SHAPE = (
+    'a JSON object with "name", "version" and "items", a list of {"id", "snapshot"} '
+    f"objects, as in {DEFAULT_DATASET.name}"
+)
+
+
 def load_dataset(path: Path | str = DEFAULT_DATASET) -> EvalDataset:
     path = Path(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise EvalDatasetError(f"cannot read the eval dataset {path}: {err}") from err
+        doc = json.loads(read_text_file(path, "the eval dataset", EvalDatasetError))
     except json.JSONDecodeError as err:
         raise EvalDatasetError(f"the eval dataset {path} is not valid JSON: {err}") from err
     try:
+        if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+            raise TypeError(f"expected {DATASET_SHAPE}")
         items = tuple(_item(raw) for raw in doc["items"])
         dataset = EvalDataset(
             name=str(doc["name"]),
@@ -206,6 +241,8 @@ def load_dataset(path: Path | str = DEFAULT_DATASET) -> EvalDataset:
 
 
 def _item(raw: Mapping[str, Any]) -> EvalItem:
+    if not isinstance(raw, dict):
+        raise TypeError(f"an item is {type(raw).__name__}, not an object: expected {DATASET_SHAPE}")
     item_id = raw["id"]
     try:
         snapshot = snapshot_from_dict(raw["snapshot"])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from coach.eval import DEFAULT_DATASET, EvalDataset, load_dataset
+from coach.eval import DEFAULT_DATASET, EvalDataset, load_dataset, read_text_file
 from coach.prompts import LIVE_FEEDBACK_V1, SESSION_SUMMARY_V1, LibraryPrompt
 from coach.recommend import AI_MODE_PROMPT
 from coach.tracing import USER_FEEDBACK, USER_FEEDBACK_CATEGORIES
@@ -129,9 +129,7 @@ def load_spec(
 ) -> WorkspaceSpec:
     path = Path(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise OpikSetupError(f"cannot read the workspace file {path}: {err}") from err
+        doc = tomllib.loads(read_text_file(path, "the workspace file", OpikSetupError))
     except tomllib.TOMLDecodeError as err:
         raise OpikSetupError(f"the workspace file {path} is not valid TOML: {err}") from err
     try:

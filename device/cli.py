@@ -8,6 +8,7 @@ and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -25,7 +26,7 @@ from device.progress import ProgressBar
 from device.recording import save_analysis
 from device.wavread import WavReader
 from dsp import Analysis, parse_scale
-from dsp.errors import DeviceError, FretCoachError
+from dsp.errors import DeviceError, FretCoachError, StoreError
 from dsp.notes import note_name
 from dsp.scales import VALID_FORMS_HELP, Scale
 from dsp.timing import describe_offset
@@ -156,6 +157,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         path = args.file
     scale = parse_scale(scale_text or "C chromatic")
     reader = WavReader(path, channel=args.channel)  # validates before any work
+    with contextlib.ExitStack() as stack:
+        # --save: a store that cannot be opened (read-only, not a folder) fails now, not
+        # after an hour of audio has been analysed.
+        store = stack.enter_context(Store.open(args.data_dir)) if args.save else None
+        return _analyze_and_report(args, path, reader, scale, bpm, store)
+
+
+def _analyze_and_report(
+    args: argparse.Namespace,
+    path: Path,
+    reader: WavReader,
+    scale: Scale,
+    bpm: float | None,
+    store: Store | None,
+) -> int:
+    """Analyse, save when ``store`` is given, print. A save that fails (a full disk, a
+    store locked elsewhere) still prints the analysis first: the work is not thrown away."""
     bar = ProgressBar(f"analysing {path.name}")
     if reader.info.seconds < 20:
         bar.enabled = False
@@ -175,8 +193,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     session_id = None
-    if args.save:
-        with Store.open(args.data_dir) as store:
+    not_saved: StoreError | None = None
+    if store is not None:
+        try:
             session_id = save_analysis(
                 store,
                 analysis,
@@ -186,6 +205,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 bpm=bpm,
                 source=f"file:{path.name}",
             )
+        except StoreError as err:
+            not_saved = err
     if args.json:
         payload = analysis_to_json(
             analysis, scale, bpm=bpm, strictness=args.strictness, lowest_midi=args.lowest
@@ -198,6 +219,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         sys.stdout.write(format_analysis(analysis, scale, path, reader, bpm=bpm))
         if session_id:
             print(f"\nSaved as session {session_id}; `fretcoach sync` uploads it to the Hub.")
+    if not_saved is not None:
+        sys.stdout.flush()
+        raise DeviceError(
+            f"the analysis above was not saved: {not_saved}; run the command again with "
+            "--save to store it"
+        )
     return EXIT_OK
 
 

@@ -191,7 +191,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if pause is not None:
         reason = f"{counts.pending} item(s) not synced — {pause.advice}"
     elif report.error:
-        reason = f"{counts.pending} session(s) not synced: {report.error}"
+        reason = (
+            f"{counts.pending} session(s) not synced: {report.error} — all kept queued: run "
+            "`fretcoach sync` again later (a running device retries by itself)"
+        )
     elif counts.rejected:
         reason = (
             f"{counts.rejected} item(s) (sessions, plans, summaries) rejected by the Hub (see "

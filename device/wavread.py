@@ -138,6 +138,22 @@ def read_wav(path: Path | str, *, channel: int | None = None) -> tuple[np.ndarra
 # libsndfile's log says "data : 427200 (should be 192000)" when the header promises more
 # audio than the file holds.
 _CUT_SHORT = re.compile(r"^data\s*:.*\(should be", re.MULTILINE)
+# Bytes after a data chunk that says it is empty, beyond which they are audio, not a small
+# metadata chunk (10 ms of 16-bit mono at 48 kHz is 960 bytes).
+UNFINISHED_MIN_BYTES = 1024
+
+
+def _unfinished(path: Path) -> int | None:
+    """The file's size when its header's data chunk says 0 bytes yet more than
+    :data:`UNFINISHED_MIN_BYTES` follow it, else None: a recorder that writes the length
+    only when it stops has not stopped yet, or was killed mid-take."""
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    at = head.find(b"data", 12)
+    if at < 0 or head[at + 4 : at + 8] != bytes(4):
+        return None
+    size = os.stat(path).st_size
+    return size if size - (at + 8) > UNFINISHED_MIN_BYTES else None
 
 
 def _probe(path: Path) -> tuple[int, int, int, str]:
@@ -146,6 +162,11 @@ def _probe(path: Path) -> tuple[int, int, int, str]:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
+        if str(path) == "-":  # the Unix habit for standard input; a pipe has no length
+            raise AudioFileError(
+                "reading a recording from standard input ('-') is not supported: save it "
+                f"to a file and name that ({FORMATS})"
+            ) from None
         raise AudioFileError(f"{path}: no such file — check the path") from None
     except OSError as err:
         raise AudioFileError(f"{path}: cannot be read ({err.strerror})") from err
@@ -175,6 +196,7 @@ def _probe(path: Path) -> tuple[int, int, int, str]:
         with soundfile.SoundFile(path) as handle:
             found = (handle.samplerate, handle.channels, handle.frames, handle.subtype)
             cut_short = bool(_CUT_SHORT.search(handle.extra_info))
+            unfinished = _unfinished(path) if is_wav and handle.frames == 0 else None
     except (soundfile.SoundFileError, OSError, RuntimeError) as err:
         if not is_wav:
             raise AudioFileError(
@@ -186,6 +208,13 @@ def _probe(path: Path) -> tuple[int, int, int, str]:
             f"{path}: damaged or unsupported WAV ({detail.rstrip('.')}) — re-export it as "
             "16-bit, 24-bit or float PCM"
         ) from err
+    if unfinished is not None:
+        raise AudioFileError(
+            f"{path}: the WAV header says it holds no audio, but the file is {unfinished} bytes "
+            "long: the recorder never finished the file (still recording, or stopped "
+            "mid-take) — let it finish, or rewrite the header with "
+            "`sox --ignore-length in.wav out.wav`"
+        )
     if cut_short:
         # A recorder that died mid-take leaves a header promising more than the file
         # holds. The audio that is there is still the player's: analyse it, say so.

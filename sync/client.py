@@ -3,14 +3,16 @@
 The verdict is all the outbox worker needs: *sent* (201, or 200 for a duplicate — the
 Hub already had it, e.g. our earlier response was lost), *retry* (the network or the
 Hub's load: connection errors, timeouts, 408/425/429/5xx, with ``Retry-After`` when the
-Hub gave one), *pause* (401/403: the device's token is refused, so the queue waits for a
+Hub gave one; and 404/405, which say the URL holds no Hub API, not that the item is bad),
+*pause* (401/403: the device's token is refused, so the queue waits for a
 re-pair), or *rejected* (any other 4xx: sending the same bytes again cannot help).
 
 *Sent* needs the Hub's own receipt: a JSON body naming the item's id and a result. A
 portable device meets captive portals and proxies that answer 200 with a login page, or
 redirect there; taking those for the Hub would mark sessions synced that never arrived.
 Such answers, redirects and any other 2xx are *retry*. An answer is read up to 64 KiB
-(the Hub's are a few hundred bytes), so a rogue server cannot fill the Pi's memory.
+(the Hub's are a few hundred bytes) and within the read timeout in all, so a rogue server
+or a crawling proxy can neither fill the Pi's memory nor hold the sync for hours.
 The token is sent as a header and appears in no log line, exception message or repr.
 """
 
@@ -30,14 +32,21 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3.exceptions
 
 from dsp.errors import HubConfigError, HubNotPairedError, PairingError
+from sync.http_read import ANSWER_LIMIT_BYTES, SlowAnswerError, read_capped
 from sync.pairing import Paired, load_pairing
 from sync.store import default_data_dir
 
-RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# 4xx answers that are the network's or the Hub's load, not the item's; every 5xx is too.
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+# The answer to a POST of an item the contract never gives: no Hub API at this address
+# (a URL with a wrong path, another server, a proxy's misroute). No item is at fault.
+NO_API_STATUSES = frozenset({404, 405})
+# RFC 6585's "Network Authentication Required": what a standards-minded captive portal says.
+PORTAL_STATUS = 511
 RECEIPT_RESULTS = frozenset({"created", "duplicate", "updated"})
-ANSWER_LIMIT_BYTES = 64 * 1024
 SESSIONS_PATH = "/api/v1/sessions"
 PLANS_PATH = "/api/v1/practice-plans"
 SUMMARIES_PATH = "/api/v1/session-summaries"
@@ -57,6 +66,19 @@ class HubSettings:
             raise HubConfigError(
                 f"FRETCOACH_HUB_URL must be an http(s) URL such as https://hub.example.com, "
                 f"not {redact_url(self.url)!r}"
+            )
+        try:
+            parts.port  # noqa: B018 — parsing it is the check: 99999 or "80a" raise
+        except ValueError:
+            raise HubConfigError(
+                "FRETCOACH_HUB_URL's port must be a number from 1 to 65535: "
+                f"{redact_url(self.url)!r}"
+            ) from None
+        if parts.query or parts.fragment:
+            # Paths are appended to it: "…?x=1/api/v1/sessions" reaches no Hub.
+            raise HubConfigError(
+                "FRETCOACH_HUB_URL must be the Hub's address without a ?query or #fragment, "
+                f"such as https://hub.example.com, not {redact_url(self.url)!r}"
             )
         if not self.token:
             raise HubConfigError("FRETCOACH_HUB_TOKEN is empty: set it to this device's token")
@@ -202,32 +224,47 @@ class HubClient:
                 stream=True,
             )
             with response:
-                text = _read_capped(response)
+                text = _read_capped(response, self.settings.read_timeout_s)
         except requests.exceptions.SSLError as err:
+            if "WRONG_VERSION_NUMBER" in str(err):  # a plain-HTTP server answered the hello
+                return PostResult(
+                    Verdict.RETRY,
+                    None,
+                    f"{self.settings.shown_url} does not speak https (TLS): use http:// in "
+                    "FRETCOACH_HUB_URL, or serve the Hub behind a TLS proxy",
+                )
             return PostResult(Verdict.RETRY, None, f"TLS verification failed: {_short(err)}")
-        except requests.exceptions.Timeout:
+        except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
             return PostResult(Verdict.RETRY, None, "the Hub did not answer in time")
+        except SlowAnswerError as err:
+            return PostResult(Verdict.RETRY, None, f"{err}; kept queued for the next try")
         except requests.exceptions.ConnectionError as err:
             return PostResult(Verdict.RETRY, None, f"cannot reach the Hub: {_short(err)}")
-        except requests.exceptions.RequestException as err:
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as err:
             return PostResult(Verdict.RETRY, None, f"request failed: {_short(err)}")
-        return classify(
+        result = classify(
             response.status_code,
             text,
             response.headers.get("Retry-After"),
             expect_id=idempotency_key,
             location=response.headers.get("Location"),
         )
+        # A summary's route is optional (the worker declines those); the others are not.
+        if result.status in NO_API_STATUSES and path != SUMMARIES_PATH:
+            return dataclasses.replace(
+                result,
+                verdict=Verdict.RETRY,
+                reason=f"HTTP {result.status} from {redact_url(self.settings.url + path)}: "
+                "no FretCoach Hub API there, so nothing was rejected — set "
+                "FRETCOACH_HUB_URL to the Hub's own address (where /healthz answers, "
+                "e.g. http://hub.local:8787)",
+            )
+        return result
 
 
-def _read_capped(response: requests.Response) -> str:
-    """The answer's text, at most :data:`ANSWER_LIMIT_BYTES` of it."""
-    data = b""
-    for chunk in response.iter_content(chunk_size=8192):
-        data += chunk
-        if len(data) > ANSWER_LIMIT_BYTES:
-            data = data[:ANSWER_LIMIT_BYTES]
-            break
+def _read_capped(response: requests.Response, deadline_s: float) -> str:
+    """The answer's text: at most 64 KiB of it, within ``deadline_s`` (:mod:`sync.http_read`)."""
+    data = read_capped(response, deadline_s, limit=ANSWER_LIMIT_BYTES)
     return data.decode(response.encoding or "utf-8", errors="replace")
 
 
@@ -263,10 +300,22 @@ def classify(
             not_the_hub=True,
         )
     reason = f"HTTP {status}: {_detail(text)}"
+    if status == PORTAL_STATUS:
+        return PostResult(
+            Verdict.RETRY,
+            status,
+            f"HTTP {status}: the network asks you to sign in (a Wi-Fi captive portal) — "
+            "sign in on its page first",
+            parse_retry_after(retry_after),
+            not_the_hub=True,
+        )
     if status in AUTH_STATUSES:
         return PostResult(Verdict.PAUSE, status, reason)
-    if status in RETRYABLE_STATUSES:
-        return PostResult(Verdict.RETRY, status, reason, parse_retry_after(retry_after))
+    if status in RETRYABLE_STATUSES or status >= 500:
+        wait_s = parse_retry_after(retry_after)
+        if wait_s is not None:
+            reason += f" (the Hub asks to wait {math.ceil(wait_s):d} s before trying again)"
+        return PostResult(Verdict.RETRY, status, reason, wait_s)
     return PostResult(Verdict.REJECTED, status, reason)
 
 

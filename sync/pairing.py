@@ -20,12 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 
 from dsp.errors import PairingError
+from sync.http_read import SlowAnswerError, read_capped
 
 if TYPE_CHECKING:
     from sync.store import Store
@@ -77,7 +79,7 @@ def request_code(
         timeout_s=timeout_s,
     )
     if answer.status_code != 200:
-        raise PairingError(f"the Hub refused to start pairing: {_oauth_reason(answer)}")
+        raise _not_started(hub_url, answer)
     try:
         data = answer.json()
         return DeviceCode(
@@ -146,6 +148,8 @@ def wait_for_token(
             return Paired(url=hub_url, token=token, user_id=user, paired_at=_now())
         if answer.status_code >= 500 or answer.status_code == 429:
             continue
+        if 300 <= answer.status_code < 400:
+            continue  # a captive portal came up meanwhile: the code is still good
         error = _oauth_error(answer)
         if error == "authorization_pending":
             continue
@@ -222,31 +226,87 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _post(
-    url: str, form: dict[str, str], *, verify: bool | str, timeout_s: float
-) -> requests.Response:
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What pairing reads of an HTTP answer: its status, text and two headers."""
+
+    status_code: int
+    text: str
+    location: str | None = None
+    retry_after: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+def _post(url: str, form: dict[str, str], *, verify: bool | str, timeout_s: float) -> _Answer:
+    """POST ``form``; redirects are not followed (a captive portal's is reported, and a
+    POST redirected would become a GET of someone's page), and the answer must arrive
+    within ``timeout_s`` in all, not just each byte of it (:mod:`sync.http_read`)."""
+    parts = urlsplit(url)
+    where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"  # no credentials
     try:
-        return requests.post(
+        response = requests.post(
             url,
             data=form,
             timeout=(timeout_s, timeout_s),
             verify=verify,
             headers={"Accept": "application/json"},
+            allow_redirects=False,
+            stream=True,
         )
-    except requests.exceptions.RequestException as err:
-        parts = urlsplit(url)
-        where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"  # no credentials
+        with response:
+            data = read_capped(response, timeout_s)
+    except SlowAnswerError as err:
+        raise PairingError(f"cannot pair through {where}: {err}") from err
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as err:
         raise PairingError(f"cannot reach the Hub at {where}: {type(err).__name__}") from err
+    return _Answer(
+        response.status_code,
+        data.decode(response.encoding or "utf-8", errors="replace"),
+        response.headers.get("Location"),
+        response.headers.get("Retry-After"),
+    )
 
 
-def _oauth_error(answer: requests.Response) -> str:
+def _not_started(hub_url: str, answer: _Answer) -> PairingError:
+    """Why the Hub did not hand out a code, with the fix for the answers a wrong address,
+    a captive portal or a busy Hub give."""
+    status = answer.status_code
+    if 300 <= status < 400:
+        return PairingError(
+            f"{hub_url} redirects to {answer.location or 'somewhere else'} — on a Wi-Fi "
+            "with a sign-in page, sign in first; if the Hub moved, pass its new address "
+            "with --hub"
+        )
+    if status in (404, 405):
+        return PairingError(
+            f"{hub_url} has no pairing ({AUTHORIZATION_PATH} answered HTTP {status}): pass "
+            "the Hub's own address with --hub (where /healthz answers, e.g. "
+            "http://hub.local:8787)"
+        )
+    if status == 429:
+        wait = f"{answer.retry_after} s" if (answer.retry_after or "").isdigit() else "a minute"
+        return PairingError(
+            f"the Hub has had too many pairing attempts from this address "
+            f"({_oauth_reason(answer)}): wait {wait}, then run `fretcoach pair` again"
+        )
+    if status >= 500:
+        return PairingError(
+            f"the Hub failed to start pairing ({_oauth_reason(answer)}): run `fretcoach "
+            "pair` again in a minute"
+        )
+    return PairingError(f"the Hub refused to start pairing: {_oauth_reason(answer)}")
+
+
+def _oauth_error(answer: _Answer) -> str:
     try:
         return str(answer.json().get("error", ""))
     except (ValueError, AttributeError):
         return ""
 
 
-def _oauth_reason(answer: requests.Response) -> str:
+def _oauth_reason(answer: _Answer) -> str:
     try:
         data = answer.json()
         text = data.get("error_description") or data.get("detail") or data.get("error")

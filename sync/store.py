@@ -229,6 +229,8 @@ class Store:
         except sqlite3.DatabaseError as err:
             if "disk is full" in str(err) or "disk I/O" in str(err):
                 raise StoreError(f"cannot open {path}: {err}") from err
+            if _is_busy(err):  # another process holds a lock: the file is fine
+                raise _busy(path) from err
             quarantined = _quarantine(path, err)
             store = cls(_connect(path), path)
         store.quarantined = quarantined
@@ -845,12 +847,19 @@ def _session_record(row: sqlite3.Row, notes: tuple[NoteRow, ...]) -> SessionReco
     )
 
 
+# How long a statement waits for another connection's lock before giving up (SQLite's
+# busy timeout): the daemon's transactions last milliseconds, so 10 s means a stuck holder.
+BUSY_TIMEOUT_S = 10.0
+
+
 def _compact(payload: dict[str, Any]) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    connection = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+    )
     connection.row_factory = sqlite3.Row  # columns by name (row["state"]), never by position
     connection.execute("PRAGMA journal_mode = WAL")
     # FULL: every commit is fsynced, so a power cut loses nothing committed. Commits are
@@ -882,8 +891,26 @@ def _quarantine(path: Path, err: Exception) -> Path:
     return target
 
 
+def _is_busy(err: sqlite3.DatabaseError) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection held a lock past our 10 s wait. An
+    OperationalError like corruption's, but the file is sound and must not be moved aside."""
+    return isinstance(err, sqlite3.OperationalError) and (
+        "locked" in str(err) or "busy" in str(err)
+    )
+
+
+def _busy(path: Path) -> StoreError:
+    return StoreError(
+        f"the session store {path} is busy: another process has held it locked for over "
+        f"{BUSY_TIMEOUT_S:g} s (a sqlite3 shell or backup with a transaction open?) — nothing "
+        "stored is lost; try again once it lets go"
+    )
+
+
 def _translate(err: sqlite3.OperationalError, path: Path) -> StoreError:
     text = str(err)
+    if _is_busy(err):
+        return _busy(path)
     if "full" in text:
         return StoreFullError(
             f"the disk holding {path} is full: free some space — nothing stored so far is lost"

@@ -202,6 +202,15 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
     no_channels.write_bytes(bytes(header))
     fifo = tmp / "pipe.wav"
     os.mkfifo(fifo)
+    # A recorder that writes the data length when it stops, read before it stopped: the
+    # header says 0 bytes, the audio follows. It used to be "holds no audio (0 samples)".
+    unfinished = tmp / "still-recording.wav"
+    wavfile.write(unfinished, SR, (melody() * 32767).astype(np.int16))
+    header = bytearray(unfinished.read_bytes())
+    data = header.index(b"data")
+    header[data + 4 : data + 8] = (0).to_bytes(4, "little")
+    header[4:8] = (data + 4).to_bytes(4, "little")  # the RIFF size of a header alone
+    unfinished.write_bytes(bytes(header))
     return {
         "missing": (tmp / "nope.wav", "no such file"),
         "directory": (tmp, "is a directory"),
@@ -213,6 +222,8 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
         "0 channels": (no_channels, "damaged or unsupported WAV (Channel count is zero)"),
         "fifo": (fifo, "is a named pipe (FIFO), not an audio file"),
         "device": (Path("/dev/null"), "is a device, not an audio file"),
+        "unfinished": (unfinished, "the recorder never finished the file"),
+        "stdin": (Path("-"), "standard input ('-') is not supported: save it to a file"),
     }
 
 
@@ -229,6 +240,8 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
         "0 channels",
         "fifo",
         "device",
+        "unfinished",
+        "stdin",  # was "-: no such file — check the path"
     ],
 )
 def test_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path: Path, case: str) -> None:
@@ -330,3 +343,41 @@ def test_the_bundled_demo_reads_as_its_ground_truth() -> None:
         # 0.33 s with the previous one still ringing, so allow a few cents more.
         assert heard["cents"] == pytest.approx(played["cents"], abs=6.0)
     assert data["counts"]["out_of_scale_notes"] == sum(not n["in_scale"] for n in truth)
+
+
+WRITE_LOCK_HOLDER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")  # the write lock: readers go on, writers wait
+db.execute("UPDATE meta SET value = value")
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def test_a_save_that_fails_still_prints_the_analysis(melody_wav: Path, tmp_path: Path) -> None:
+    """--save into a store another process keeps write-locked: the save fails after the
+    analysis, which used to be thrown away with only the store's error shown. Now the
+    JSON is printed, then one line says it was not saved and how to save it."""
+    data = tmp_path / "state"
+    first = run_cli("analyze", str(melody_wav), "--save", "--data-dir", str(data))
+    assert first.returncode == 0, first.stderr
+    holder = subprocess.Popen(
+        [sys.executable, "-c", WRITE_LOCK_HOLDER, str(data / "fretcoach.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        saved = run_cli("analyze", str(melody_wav), "--save", "--json", "--data-dir", str(data))
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert saved.returncode == 1
+    result = json.loads(saved.stdout)
+    assert len(result["notes"]) == 8 and "session_id" not in result
+    assert "the analysis above was not saved" in saved.stderr
+    assert "is busy" in saved.stderr and "again with --save" in saved.stderr
+    assert saved.stderr.count("\n") == 1

@@ -186,6 +186,42 @@ def test_a_broken_dataset_is_an_error_naming_the_file(tmp_path: Path) -> None:
         load_dataset(path)
 
 
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("binary", "is not UTF-8 text (byte 0)"),  # was a UnicodeDecodeError traceback
+        ("fifo", "is not a regular file"),  # opening it waited for a writer, for ever
+        ("list", 'expected a JSON object with "name", "version" and "items"'),
+        ("items-of-null", 'expected a JSON object with "name", "version" and "items"'),
+    ],
+)
+def test_a_dataset_that_is_no_dataset_file_is_one_line_naming_it(
+    tmp_path: Path, kind: str, said: str
+) -> None:
+    """``fretcoach coach eval --dataset FILE`` with the wrong kind of file: one line on
+    stderr, exit 1, never a traceback or a hang (the old "malformed: list indices must be
+    integers or slices, not str" named no fix)."""
+    path = tmp_path / "dataset.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_bytes(
+            {"binary": b"\xff\xfe{", "list": b"[]", "items-of-null": b'{"items": [null]}'}[kind]
+        )
+    result = subprocess.run(
+        [sys.executable, "-m", "device.cli", "coach", "eval", "--dataset", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=CLEAN_ENV,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"fretcoach: error: the eval dataset {path}")
+    assert said in result.stderr and result.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_the_offline_coach_scores_full_marks_on_the_shipped_dataset(seed: int) -> None:
     # Measured: 1.0 on every metric over 200 seeds. The floor is that, not a hope.

@@ -427,6 +427,51 @@ def test_invalid_session_is_422_naming_the_field(
     assert stored(server, body["session_id"]) == []
 
 
+# What pydantic's lax mode read as something else: a number as seconds since 1970, `true`
+# as 1.0, a string of digits as a number. Each was stored as if the sender meant it.
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"start_timestamp": 1234.5}, "start_timestamp"),  # a monotonic clock, sent as is
+        ({"start_timestamp": "1740823200"}, "start_timestamp"),
+        ({"end_timestamp": 1740823500}, "end_timestamp"),
+        ({"pitch_accuracy": True}, "pitch_accuracy"),
+        ({"sensitivity": "0.5"}, "sensitivity"),
+        ({"duration_seconds": "300"}, "duration_seconds"),
+        ({"bpm": True}, "bpm"),
+        ({"mean_offset_ms": "-4.1"}, "mean_offset_ms"),
+        (
+            {"notes": [{"onset_s": "0.1", "midi": 60, "cents": 0, "in_scale": True}]},
+            "notes.0.onset_s",
+        ),
+        (
+            {"notes": [{"onset_s": 0.1, "midi": 60, "cents": False, "in_scale": True}]},
+            "notes.0.cents",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "-".join(value),
+)
+def test_a_value_of_the_wrong_json_type_is_422_not_converted(
+    server: HubProcess, changes: dict[str, Any], field: str
+) -> None:
+    body = session_body(**changes)
+    response = post(server, body)
+    assert response.status_code == 422, response.text
+    assert field in fields(response)
+    if "timestamp" in field:
+        assert "ISO 8601" in str(response.json()["detail"])
+    assert stored(server, body["session_id"]) == []
+
+
+def test_an_integer_is_still_a_number_and_stores_as_the_same_content(server: HubProcess) -> None:
+    """``1`` and ``1.0`` are one JSON number: a device that sends either is a duplicate."""
+    body = session_body(pitch_accuracy=1.0, duration_seconds=300.0)
+    assert post(server, body).status_code == 201
+    again = post(server, {**body, "pitch_accuracy": 1, "duration_seconds": 300})
+    assert again.status_code == 200, again.text
+    assert again.json()["result"] == "duplicate"
+
+
 def test_unknown_scale_message_lists_the_valid_forms(server: HubProcess) -> None:
     response = post(server, session_body(scale_chosen="A minor pentatonc"))
     [error] = response.json()["detail"]
@@ -445,6 +490,31 @@ def test_idempotency_key_must_equal_the_session_id(server: HubProcess, key: str 
     assert response.status_code == 422
     assert fields(response) == ["Idempotency-Key"]
     assert stored(server, body["session_id"]) == []
+
+
+@pytest.mark.parametrize(
+    ("repeat", "key"),
+    [
+        (', "pitch_accuracy": 0.1}', "pitch_accuracy"),  # the second value used to win
+        ('], "notes": []}', "notes"),  # …and an empty list replaced the notes
+    ],
+    ids=["a-score", "the-notes"],
+)
+def test_a_key_twice_in_one_object_is_422_not_the_last_value(
+    server: HubProcess, repeat: str, key: str
+) -> None:
+    body = session_body()
+    text = json.dumps(body)
+    text = text[: -len("]}")] + repeat if key == "notes" else text[:-1] + repeat
+    headers = {**server.headers("alice", body["session_id"]), "Content-Type": "application/json"}
+    response = requests.post(
+        f"{server.url}/api/v1/sessions", data=text.encode(), headers=headers, timeout=10
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["field"] == "body" and f"the key '{key}' appears twice" in error["message"]
+    assert stored(server, body["session_id"]) == []
+    assert post(server, body).status_code == 201  # the same session, each key once
 
 
 def test_malformed_json_is_422_on_the_body(server: HubProcess) -> None:

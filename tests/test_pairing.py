@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -653,3 +654,93 @@ def test_a_state_directory_that_is_a_file_is_named_as_such(
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert f"{not_a_folder}" in result.stderr and "not a directory" in result.stderr
     assert "pair` again" not in result.stderr  # the pairing is not what is wrong
+
+
+class _OddServer:
+    """A loopback HTTP server that answers every request one odd way (the real Hub never
+    does): ``dribble`` sends a 200 whose body comes a byte every 0.3 s; ``portal`` a 302
+    to a Wi-Fi sign-in page. A thread in this process, on 127.0.0.1."""
+
+    def __init__(self, mode: str) -> None:
+        import socket
+
+        self.mode = mode
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: Any) -> None:
+        with connection:
+            connection.recv(65536)
+            try:
+                if self.mode == "portal":
+                    connection.sendall(
+                        b"HTTP/1.1 302 Found\r\nLocation: http://portal.example/login\r\n"
+                        b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
+                    return
+                body = json.dumps({"device_code": "x" * 43, "user_code": "BCDF-GHJK"}).encode()
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                )
+                for byte in body:
+                    if self._stop.wait(0.3):
+                        return
+                    connection.sendall(bytes([byte]))
+            except OSError:
+                return  # the client gave up: that is what the test wants
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        # Each byte within the read timeout, the whole answer ~30 s: `pair` waited it out
+        # (or for ever, for a server that never stops), now it gives up at the timeout.
+        ("dribble", "answer was still arriving after 10 s"),
+        # Followed, the redirect became "cannot reach the Hub … ConnectionError".
+        ("portal", "redirects to http://portal.example/login — on a Wi-Fi with a sign-in page"),
+    ],
+)
+def test_pair_against_a_crawling_or_redirecting_answer_says_what_happened(
+    tmp_path: Path, mode: str, said: str
+) -> None:
+    server = _OddServer(mode)
+    try:
+        result = run_cli(
+            "pair", "--hub", server.url, "--no-qr", env={"FRETCOACH_DATA_DIR": str(tmp_path)}
+        )
+    finally:
+        server.close()
+    assert result.returncode == 1
+    assert said in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "hub-pairing.json").exists()
+
+
+def test_pair_with_a_url_that_is_not_the_hub_says_to_pass_its_address(
+    pairing_hub: HubProcess, tmp_path: Path
+) -> None:
+    """A 404 from a real Hub under a wrong path said only "refused to start pairing"."""
+    result = run_cli(
+        "pair",
+        "--hub",
+        pairing_hub.url + "/fretcoach",
+        "--no-qr",
+        env={"FRETCOACH_DATA_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert "has no pairing (/oauth/device_authorization answered HTTP 404)" in result.stderr
+    assert "pass the Hub's own address with --hub" in result.stderr

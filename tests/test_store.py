@@ -18,7 +18,7 @@ import pytest
 from dsp.errors import StoreError, StoreFullError
 from sync.records import NoteRow, SessionProgress, SessionStart
 from sync.store import _MIGRATIONS, DB_NAME, OutboxCounts, Store
-from tests.conftest import session_start
+from tests.conftest import REPO, session_start
 
 
 def start(
@@ -414,3 +414,55 @@ def test_a_version_2_store_gains_the_metronome_offset_and_keeps_its_sessions(
     with sqlite3.connect(folder / DB_NAME) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS) == 3
     db.close()
+
+
+LOCK_HOLDER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA locking_mode = EXCLUSIVE")  # keeps even readers out until it closes
+db.execute("BEGIN EXCLUSIVE")
+db.execute("UPDATE meta SET value = value")
+db.execute("COMMIT")
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def test_a_store_another_process_keeps_locked_is_busy_not_corrupt(tmp_path: Path) -> None:
+    """A lock held past the 10 s busy wait (a sqlite3 shell or a backup with a transaction
+    open) raised "database is locked", which opening took for corruption: the sound store
+    was moved aside as fretcoach.db.corrupt-* and `sessions` showed none. Now it is a
+    one-line error that says nothing is lost, the file stays, and it lists once freed."""
+    folder = tmp_path / "state"
+    session = start()
+    with Store.open(folder) as store:
+        store.begin_session(session)
+        store.finish_session(session.session_id, progress(5.0, 2), [])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(folder / DB_NAME)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        env = {**os.environ, "FRETCOACH_DATA_DIR": str(folder)}
+        listed = subprocess.run(
+            [sys.executable, "-m", "device.cli", "sessions"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert listed.returncode == 1
+    assert "is busy" in listed.stderr and "nothing stored is lost" in listed.stderr
+    assert "Traceback" not in listed.stderr
+    assert sorted(p.name for p in folder.iterdir() if "corrupt" in p.name) == []
+    with Store.open(folder) as store:
+        assert len(store.sessions()) == 1

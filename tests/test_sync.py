@@ -183,6 +183,7 @@ def test_429_retry_after_is_honoured(store: Store, hub: HubProcess) -> None:
     report = sync.sync_once()
     assert report.error is not None
     assert "HTTP 429" in report.error
+    assert "the Hub asks to wait 7 s" in report.error
     assert 6.0 < sync.seconds_until_next_attempt <= 7.0
     assert sync.sync_once().complete
     assert hub_counts(hub, [session_id]) == {session_id: 1}
@@ -209,6 +210,66 @@ def test_lost_responses_never_duplicate(store: Store, hub: HubProcess, fault: di
     assert second.complete
     assert second.sent == 1
     assert hub_counts(hub, [session_id]) == {session_id: 1}
+
+
+def test_an_answer_dribbled_for_longer_than_the_read_timeout_ends_the_pass(
+    store: Store, hub: HubProcess
+) -> None:
+    """The read timeout bounds each wait for bytes; a Hub or proxy sending its answer a
+    byte at a time used to hold the pass (and `fretcoach sync`) until the last byte. Now
+    the pass ends, the session stays queued, and the next try is a 200 duplicate."""
+    session_id = record_session(store)
+    hub.faults([{"commit_then_dribble_s": 0.5}])  # ~70 bytes: ~35 s for the whole answer
+    sync = worker(store, hub, read_timeout=1.0)
+    first = sync.sync_once()
+    assert (first.sent, first.remaining) == (0, 1)
+    assert first.error is not None and "answer was still arriving after 1 s" in first.error
+    second = sync.sync_once()
+    assert second.complete and second.sent == 1
+    assert hub_counts(hub, [session_id]) == {session_id: 1}
+
+
+@pytest.mark.parametrize("status", [501, 505, 507, 511])
+def test_every_5xx_is_retried_never_rejected(store: Store, hub: HubProcess, status: int) -> None:
+    """The contract retries 5xx; only 500/502/503/504 were, so a 511 (a captive portal's
+    "sign in to the network") or a proxy's 501/505/507 rejected the whole queue."""
+    ids = [record_session(store) for _ in range(2)]
+    hub.faults([{"status": status}])
+    sync = worker(store, hub)
+    first = sync.sync_once()
+    assert (first.sent, first.rejected, first.remaining) == (0, 0, 2)
+    assert first.error is not None and f"HTTP {status}" in first.error
+    assert sync.not_the_hub is (status == 511)
+    assert sync.sync_once().complete
+    assert hub_counts(hub, ids) == dict.fromkeys(ids, 1)
+
+
+def test_a_url_without_the_hub_api_keeps_every_session_queued(
+    tmp_path: Path, hub: HubProcess
+) -> None:
+    """FRETCOACH_HUB_URL with a path the Hub does not serve (or another web server) answers
+    404: that is the URL, not the sessions, so none is rejected and the message names the
+    variable to fix; with the right URL they all go, once."""
+    data = tmp_path / "state"
+    with Store.open(data) as opened:
+        ids = [record_session(opened) for _ in range(3)]
+    env = {
+        "FRETCOACH_DATA_DIR": str(data),
+        "FRETCOACH_CLOCK_SYNCED": "1",
+        "FRETCOACH_HUB_TOKEN": hub.token_for("alice"),
+    }
+    wrong = run_cli("sync", "--json", env={**env, "FRETCOACH_HUB_URL": hub.url + "/fretcoach"})
+    assert wrong.returncode == 1
+    outcome = json.loads(wrong.stdout)
+    assert (outcome["pending"], outcome["rejected"], outcome["sent"]) == (3, 0, 0)
+    assert "HTTP 404" in wrong.stderr and "set FRETCOACH_HUB_URL" in wrong.stderr
+    assert "kept queued" in wrong.stderr
+    assert wrong.stderr.count("\n") == 1
+    listed = json.loads(run_cli("sessions", "--json", env=env).stdout)
+    assert {entry["sync_state"] for entry in listed} == {"pending"}
+    right = run_cli("sync", "--json", env={**env, "FRETCOACH_HUB_URL": hub.url})
+    assert right.returncode == 0, right.stderr
+    assert hub_counts(hub, ids) == dict.fromkeys(ids, 1)
 
 
 def test_a_bad_token_pauses_the_queue_and_rejects_nothing(
@@ -311,6 +372,39 @@ def test_a_bad_hub_timeout_is_one_line_and_exit_1(tmp_path: Path, command: list[
         "above 0 and at most 600, not 'abc'"
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("http://127.0.0.1:99999", "port must be a number from 1 to 65535"),  # "Failed to parse"
+        ("http://127.0.0.1:80a", "port must be a number from 1 to 65535"),
+        ("http://127.0.0.1:8787?user=alice", "without a ?query or #fragment"),  # 404, then
+        ("http://127.0.0.1:8787/#hub", "without a ?query or #fragment"),  # every one rejected
+    ],
+)
+def test_a_hub_url_no_request_can_use_is_refused_naming_the_fix(
+    tmp_path: Path, url: str, named: str
+) -> None:
+    result = run_cli(
+        "sync",
+        "--data-dir",
+        str(tmp_path),
+        env={"FRETCOACH_HUB_URL": url, "FRETCOACH_HUB_TOKEN": "t"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("fretcoach: error: FRETCOACH_HUB_URL")
+    assert named in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_https_to_a_plain_http_hub_says_to_use_http(store: Store, hub: HubProcess) -> None:
+    session_id = record_session(store)
+    settings = HubSettings(url=hub.url.replace("http://", "https://"), token="t")
+    report = SyncWorker(store, HubClient(settings), clock=synced_clock).sync_once()
+    assert report.error is not None and "does not speak https" in report.error
+    assert "use http://" in report.error
+    assert (report.rejected, report.remaining) == (0, 1)
+    assert hub_counts(hub, [session_id]) == {session_id: 0}
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "two"])

@@ -51,6 +51,14 @@ class CommitThenStatusFault(_Step):
     commit_then_status: int = Field(ge=400, le=599)
 
 
+class CommitThenDribbleFault(_Step):
+    """Store the row, then send the real answer's body one byte every this many seconds:
+    a link or proxy so slow that each read arrives inside the client's read timeout while
+    the whole answer takes far longer."""
+
+    commit_then_dribble_s: float = Field(gt=0, le=60)
+
+
 class PortalFault(_Step):
     """Answer as a Wi-Fi captive portal would, storing nothing: ``page``, 200 with an HTML
     sign-in page; ``redirect``, 302 to the portal."""
@@ -59,7 +67,12 @@ class PortalFault(_Step):
 
 
 FaultStep = (
-    StatusFault | DelayBeforeFault | CommitThenDelayFault | CommitThenStatusFault | PortalFault
+    StatusFault
+    | DelayBeforeFault
+    | CommitThenDelayFault
+    | CommitThenStatusFault
+    | CommitThenDribbleFault
+    | PortalFault
 )
 PORTAL_URL = "http://portal.example/login"
 
@@ -118,6 +131,10 @@ class FaultMiddleware:
             await asyncio.sleep(step.commit_then_delay_s)
             for message in held:
                 await send(message)
+        elif isinstance(step, CommitThenDribbleFault):
+            held = []
+            await self.app(scope, receive, _collect_into(held))
+            await _dribble(held, step.commit_then_dribble_s, send)
         else:
             await self.app(scope, receive, _collect_into([]))
             await _injected(step.commit_then_status)(scope, receive, send)
@@ -131,6 +148,21 @@ def _portal(kind: str) -> Response:
     if kind == "redirect":
         return RedirectResponse(PORTAL_URL, status_code=302)
     return HTMLResponse("<html><body><h1>Welcome! Sign in to use the Wi-Fi</h1></body></html>")
+
+
+async def _dribble(held: list[Message], every_s: float, send: Send) -> None:
+    """Send the held answer's headers at once and its body one byte every ``every_s``; a
+    client that hangs up meanwhile ends it (the send then fails, which is the point)."""
+    body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+    start = next(m for m in held if m["type"] == "http.response.start")
+    try:
+        await send(start)
+        for i in range(len(body)):
+            await send({"type": "http.response.body", "body": body[i : i + 1], "more_body": True})
+            await asyncio.sleep(every_s)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError:
+        log.info("fault injection: the client left during a dribbled answer")
 
 
 def _collect_into(held: list[Message]) -> Callable[[Message], Awaitable[None]]:

@@ -21,9 +21,11 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     ValidationInfo,
     field_validator,
@@ -43,7 +45,9 @@ MAX_COUNT = 2**31 - 1
 # slowest metronome (6 bpm) half a beat is 5 s, so ±10 s bounds every real offset.
 MAX_OFFSET_MS = 10_000.0
 
-Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+# Numbers are JSON numbers: pydantic would also read `true` as 1.0 and "0.5" as 0.5, and
+# store a sender's type mistake as a score. An integer is a number (1 → 1.0).
+Unit = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
 Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
 UserId = Annotated[str, Field(min_length=1, max_length=128)]
 Metric = Literal["pitch", "scale", "timing"]
@@ -94,17 +98,37 @@ def _utc(value: datetime) -> datetime:
         ) from err
 
 
+def _time_text(value: Any) -> Any:
+    """A time is ISO 8601 text; pydantic also reads a number (or a string of digits) as
+    seconds since 1970, so a device that sent its monotonic clock (``"start_timestamp":
+    1234.5``) would be stored as 1970-01-01. Stored times (datetimes) pass."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
+        raise ValueError(
+            f"must be an ISO 8601 time with a UTC offset, e.g. 2026-01-01T10:00:00+00:00, "
+            f"not the number {value!r} (seconds since 1970 are not accepted)"
+        )
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 # Offsets are required (a naive time is ambiguous) and normalised to UTC, so the same
 # instant written as +02:00 or Z stores, hashes and lists identically.
-UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+UtcTime = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_utc)]
 
 
 class NoteEvent(_Strict):
     """One played note, as compact as the store keeps it."""
 
-    onset_s: float = Field(ge=0.0, description="seconds from the session start")
+    onset_s: StrictFloat = Field(ge=0.0, description="seconds from the session start")
     midi: StrictInt = Field(ge=0, le=127, description="nearest semitone to the pitch played")
-    cents: float = Field(ge=-100.0, le=100.0, description="deviation from `midi`")
+    cents: StrictFloat = Field(ge=-100.0, le=100.0, description="deviation from `midi`")
     in_scale: StrictBool
 
 
@@ -131,15 +155,15 @@ class _SessionFields(_Strict):
     bad_notes_played: Count
     total_notes_played: Count = Field(description="correct_notes_played + bad_notes_played")
     total_inscale_notes: StrictInt = Field(ge=1, le=12, description="size of the scale")
-    duration_seconds: float = Field(ge=0.0)
+    duration_seconds: StrictFloat = Field(ge=0.0)
     ambient_light_option: str | None = Field(default=None, max_length=64)
     device_id: str = Field(min_length=1, max_length=128)
     software_version: str = Field(min_length=1, max_length=64)
     clock_synced: StrictBool
     status: Literal["completed", "interrupted"]
-    bpm: float | None = Field(default=None, gt=0.0, le=1000.0)
+    bpm: StrictFloat | None = Field(default=None, gt=0.0, le=1000.0)
     enabled_metrics: list[Metric] | None = Field(default=None, max_length=3)
-    mean_offset_ms: float | None = Field(
+    mean_offset_ms: StrictFloat | None = Field(
         default=None,
         ge=-MAX_OFFSET_MS,
         le=MAX_OFFSET_MS,

@@ -8,11 +8,14 @@ and written by :mod:`sync.hub.answers`.
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Annotated, Literal, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -110,7 +113,44 @@ def _answer_outcome(outcome: str, response: Response, *, conflict: str) -> None:
         response.status_code = 200
 
 
-api = APIRouter(prefix="/api/v1")
+def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s object hook: a key twice in one object is refused, not resolved.
+
+    Python keeps the last value, so ``{"pitch_accuracy": 0.9, …, "pitch_accuracy": 0.1}``
+    was stored as 0.1 and the 0.9 silently dropped; which one the sender meant is unknown.
+    Raised as a JSONDecodeError, FastAPI answers it as malformed JSON: a 422 on ``body``.
+    """
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise json.JSONDecodeError(
+                f"the key {key!r} appears twice in one object (send each field once)", "", 0
+            )
+        seen[key] = value
+    return seen
+
+
+class _OneValuePerKeyRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), object_pairs_hook=_refuse_repeated_keys)
+        return self._json
+
+
+class OneValuePerKeyRoute(APIRoute):
+    """A route whose JSON body may not repeat a key in any object (see
+    :func:`_refuse_repeated_keys`)."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def one_value_per_key(request: Request) -> Response:
+            return await handler(_OneValuePerKeyRequest(request.scope, request.receive))
+
+        return one_value_per_key
+
+
+api = APIRouter(prefix="/api/v1", route_class=OneValuePerKeyRoute)
 
 
 @api.post(
