@@ -11,7 +11,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Protocol
 
 from dsp.errors import InvalidSettingError
@@ -72,6 +72,7 @@ _SPACING_SPAN = 5  # recent intervals whose median is the free-tempo note spacin
 _SKIP_DOUBT = 0.75  # a step past the next grid point counts three-quarters
 _SEED_INTERVALS = 3  # intervals in a row that agree make a phrase's pulse ...
 _SEED_AGREEMENT = 0.06  # ... each within this share of their mean
+_PULSE_SHARE = 0.12  # a pulse of one and two units: at most this share of the unit off
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +343,10 @@ class FreeGrid(Grid):
         if steps > 1.0:
             # The next point is likelier than a skipped one (a missed or held note): skipping
             # takes two-thirds of a spacing more, not half, or jitter would run the count ahead.
-            steps = 1.0 + (steps - 1.0) * _SKIP_DOUBT
+            # From each point on, not only the first: a quarter among 8ths is two steps, and
+            # a note missed after it three, not two and a half.
+            whole = max(1.0, math.ceil(steps) - 1.0)
+            steps = whole + (steps - whole) * _SKIP_DOUBT
         halves = spacing / 2.0 >= _FINEST_FREE_S
         half = halves and _subdivision(steps, tol / spacing, free=True) == 2
         levels = {1, 2} if half or (halves and self._votes.count(2) >= _VOTES_NEEDED) else {1}
@@ -375,31 +379,35 @@ class FreeGrid(Grid):
         return verdict, revision
 
     def _seed(self, onset_s: float) -> None:
-        """Find a phrase's pulse: ``_SEED_INTERVALS`` intervals in a row that agree. Until
-        they do, the oldest onset is let go — a stray, a pickup, or a note heard twice."""
+        """Find a phrase's pulse: ``_SEED_INTERVALS`` intervals in a row that agree, each one
+        or two of a common unit (8ths and quarters mixed are a pulse of 8ths). Until they do,
+        the oldest onset is let go — a stray, a pickup, or a note heard twice."""
         self._points.append((onset_s, 0.0, True))
         if len(self._points) <= _SEED_INTERVALS:
             return
         onsets = [t for t, *_ in list(self._points)[-_SEED_INTERVALS - 1 :]]
         intervals = [b - a for a, b in pairwise(onsets)]
-        mean = sum(intervals) / len(intervals)
-        # Each miss widens the bar, so a pulse is found even in the most uneven playing.
-        if max(abs(i - mean) for i in intervals) <= _SEED_AGREEMENT * (1 + self._misses) * mean:
+        steps = _pulse_steps(intervals, self._misses, self.config.timing_tolerance)
+        if steps is not None:
             self._misses = 0
+            positions = [0, *accumulate(steps)]
             self._points = deque(
-                ((t, float(k), True) for k, t in enumerate(onsets)), maxlen=_CURVE_SPAN
+                ((t, float(p)) + (True,) for t, p in zip(onsets, positions, strict=True)),
+                maxlen=_CURVE_SPAN,
             )
-            self._spacings.extend(intervals)
-            self._steps.extend(1.0 for _ in intervals)
-            self._last = _Slot(onsets[-1], float(_SEED_INTERVALS), onsets[-1], None, None)
+            self._spacings.extend(i / k for i, k in zip(intervals, steps, strict=True))
+            self._steps.extend(float(k) for k in steps)
+            self._last = _Slot(onsets[-1], float(positions[-1]), onsets[-1], None, None)
             # The first record: how each kind of fit would have foreseen the seed's last
             # onset, so a phrase that starts by speeding up is followed from its first note.
             # The line keeps the benefit of the doubt (``_UNPROVEN``) for a seed's noise.
-            first, second = intervals[-3], intervals[-2]
+            first, second = intervals[-3] / steps[-3], intervals[-2] / steps[-2]
+            ahead = steps[-1]
+            line = (onsets[-2] - onsets[0]) / (positions[-2] - positions[0])
             foreseen = {
-                _LINE: onsets[-2] + (onsets[-2] - onsets[0]) / (len(onsets) - 2),
-                _STEP: onsets[-2] + second,
-                _TREND: onsets[-2] + second * second / first,
+                _LINE: onsets[-2] + line * ahead,
+                _STEP: onsets[-2] + second * ahead,
+                _TREND: onsets[-2] + second * second / first * ahead,
             }
             errors = {kind: abs(onsets[-1] - t) for kind, t in foreseen.items()}
             best = min(errors.values())
@@ -472,6 +480,41 @@ def _subdivision(ratio: float, tolerance: float, *, free: bool = False) -> int:
         if abs(ratio - multiple) <= tolerance:
             return level
     return 0
+
+
+def _pulse_steps(
+    intervals: Sequence[float], misses: int, tolerance: Callable[[float], float]
+) -> list[int] | None:
+    """How many units of a common pulse each interval spans (1 or 2: free tempo knows only
+    halves and doubles), or None when they do not agree: each within ``_SEED_AGREEMENT`` of
+    its multiple of the unit, the unit being their total over the steps they span.
+
+    Equal intervals first; then one and two units; then equal intervals again at a bar
+    that each miss has widened, so a pulse is found even in the most uneven playing (tried
+    last: it would take the demo's 8th, 8th, quarter for a pulse of their mean). One and two
+    units are held to a fixed bar: ``_OUTLIER`` × the timing tolerance (``tolerance``: unit
+    → seconds; what the grid itself lets move it), but at most ``_PULSE_SHARE`` of the unit
+    (16ths 20 ms apart are no pattern) and at least ``_SEED_AGREEMENT`` of it; and the unit
+    must be ``_FINEST_FREE_S`` or more: else a note heard twice, halfway to the next, would
+    halve the pulse.
+    """
+    mean = sum(intervals) / len(intervals)
+    spread = max(abs(i - mean) for i in intervals)
+    if spread <= _SEED_AGREEMENT * mean:
+        return [1] * len(intervals)
+    shortest = min(intervals)
+    steps = [round(i / shortest) for i in intervals]
+    unit = sum(intervals) / sum(steps)
+    if (
+        all(k in (1, 2) for k in steps)
+        and unit >= _FINEST_FREE_S
+        and max(abs(i - k * unit) for i, k in zip(intervals, steps, strict=True))
+        <= max(_SEED_AGREEMENT * unit, min(_OUTLIER * tolerance(unit), _PULSE_SHARE * unit))
+    ):
+        return steps
+    if spread <= _SEED_AGREEMENT * (1 + misses) * mean:
+        return [1] * len(intervals)
+    return None
 
 
 def _robust_fit(
