@@ -222,6 +222,11 @@ def load_dataset(path: Path | str = DEFAULT_DATASET) -> EvalDataset:
         doc = json.loads(read_text_file(path, "the eval dataset", EvalDatasetError))
     except json.JSONDecodeError as err:
         raise EvalDatasetError(f"the eval dataset {path} is not valid JSON: {err}") from err
+    except RecursionError as err:
+        raise EvalDatasetError(
+            f"the eval dataset {path} nests too deep to read: it is no eval dataset "
+            f"(expected {DATASET_SHAPE})"
+        ) from err
     try:
         if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
             raise TypeError(f"expected {DATASET_SHAPE}")

@@ -192,9 +192,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         reason = f"{counts.pending} item(s) not synced — {pause.advice}"
     elif report.error:
         reason = (
-            f"{counts.pending} session(s) not synced: {report.error} — all kept queued: run "
+            f"{counts.pending} session(s) not synced: {report.error} — kept queued: run "
             "`fretcoach sync` again later (a running device retries by itself)"
         )
+        if counts.rejected:
+            reason += (
+                f"; {counts.rejected} item(s) rejected by the Hub: fix the cause, then run "
+                "`fretcoach sync --retry-rejected`"
+            )
     elif counts.rejected:
         reason = (
             f"{counts.rejected} item(s) (sessions, plans, summaries) rejected by the Hub (see "

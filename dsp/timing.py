@@ -506,7 +506,8 @@ def _pulse_steps(
     steps = [round(i / shortest) for i in intervals]
     unit = sum(intervals) / sum(steps)
     if (
-        all(k in (1, 2) for k in steps)
+        2 in steps  # (equal intervals are held to the narrow bar above)
+        and all(k in (1, 2) for k in steps)
         and unit >= _FINEST_FREE_S
         and max(abs(i - k * unit) for i, k in zip(intervals, steps, strict=True))
         <= max(_SEED_AGREEMENT * unit, min(_OUTLIER * tolerance(unit), _PULSE_SHARE * unit))

@@ -35,7 +35,7 @@ import requests
 import urllib3.exceptions
 
 from dsp.errors import HubConfigError, HubNotPairedError, PairingError
-from sync.http_read import ANSWER_LIMIT_BYTES, SlowAnswerError, read_capped
+from sync.http_read import ANSWER_LIMIT_BYTES, IDENTITY, SlowAnswerError, read_capped
 from sync.pairing import Paired, load_pairing
 from sync.store import default_data_dir
 
@@ -199,6 +199,7 @@ class HubClient:
                 "Authorization": f"Bearer {settings.token}",
                 "Content-Type": "application/json",
                 "User-Agent": user_agent,
+                **IDENTITY,
             }
         )
         # Verification stays on; a private CA is a bundle path, never verify=False.
@@ -214,6 +215,7 @@ class HubClient:
         self._http.headers["Authorization"] = f"Bearer {token}"
 
     def post(self, path: str, body: str, *, idempotency_key: str) -> PostResult:
+        started = time.monotonic()
         try:
             response = self._http.post(
                 self.settings.url + path,
@@ -224,7 +226,7 @@ class HubClient:
                 stream=True,
             )
             with response:
-                text = _read_capped(response, self.settings.read_timeout_s)
+                text = _read_capped(response, self.settings.read_timeout_s, started)
         except requests.exceptions.SSLError as err:
             if "WRONG_VERSION_NUMBER" in str(err):  # a plain-HTTP server answered the hello
                 return PostResult(
@@ -262,9 +264,10 @@ class HubClient:
         return result
 
 
-def _read_capped(response: requests.Response, deadline_s: float) -> str:
-    """The answer's text: at most 64 KiB of it, within ``deadline_s`` (:mod:`sync.http_read`)."""
-    data = read_capped(response, deadline_s, limit=ANSWER_LIMIT_BYTES)
+def _read_capped(response: requests.Response, deadline_s: float, started: float) -> str:
+    """The answer's text: at most 64 KiB of it, within ``deadline_s`` of ``started``
+    (:mod:`sync.http_read`)."""
+    data = read_capped(response, deadline_s, limit=ANSWER_LIMIT_BYTES, started=started)
     return data.decode(response.encoding or "utf-8", errors="replace")
 
 

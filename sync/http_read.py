@@ -20,19 +20,33 @@ class SlowAnswerError(Exception):
     than the deadline in all."""
 
 
+#: What the clients ask for: the body as sent. A proxy may still compress it
+#: (``Content-Encoding: gzip``); :func:`read_capped` decodes it as ``requests`` would.
+IDENTITY = {"Accept-Encoding": "identity"}
+
+
 def read_capped(
-    response: requests.Response, deadline_s: float, *, limit: int = ANSWER_LIMIT_BYTES
+    response: requests.Response,
+    deadline_s: float,
+    *,
+    limit: int = ANSWER_LIMIT_BYTES,
+    started: float | None = None,
 ) -> bytes:
-    """At most ``limit`` bytes of the body, within ``deadline_s`` seconds of the call.
+    """At most ``limit`` bytes of the body, decoded, within ``deadline_s`` seconds of
+    ``started`` (a ``time.monotonic()`` taken before the request was sent; else the call).
 
     ``read1`` returns whatever has arrived, so the deadline is checked as bytes come,
-    however slowly; a wait for the next bytes is still bounded by the read timeout.
-    Raises :class:`SlowAnswerError`, or urllib3's errors for a timeout or a broken link.
+    however slowly; a wait for the next bytes is still bounded by the read timeout, so an
+    answer is given up at most one read timeout after the deadline. The raw stream is read
+    with ``decode_content``: a reverse proxy that gzips JSON (Caddy's ``encode``, nginx's
+    ``gzip_types``) would otherwise hand back compressed bytes, and a receipt the Hub
+    sent would be unreadable. Raises :class:`SlowAnswerError`, or urllib3's errors for a
+    timeout or a broken link.
     """
-    deadline = time.monotonic() + deadline_s
+    deadline = (time.monotonic() if started is None else started) + deadline_s
     data = b""
     while len(data) < limit:
-        chunk = response.raw.read1(8192)
+        chunk = response.raw.read1(8192, decode_content=True)
         if not chunk:
             break
         data += chunk

@@ -27,7 +27,7 @@ import requests
 import urllib3.exceptions
 
 from dsp.errors import PairingError
-from sync.http_read import SlowAnswerError, read_capped
+from sync.http_read import IDENTITY, SlowAnswerError, read_capped
 
 if TYPE_CHECKING:
     from sync.store import Store
@@ -236,7 +236,12 @@ class _Answer:
     retry_after: str | None = None
 
     def json(self) -> Any:
-        return json.loads(self.text)
+        """The body as JSON; ValueError when it is not (nested too deep to read included:
+        a 64 KiB answer of ``[[[…`` was a RecursionError traceback)."""
+        try:
+            return json.loads(self.text)
+        except RecursionError as err:
+            raise ValueError("the answer nests too deep to read") from err
 
 
 def _post(url: str, form: dict[str, str], *, verify: bool | str, timeout_s: float) -> _Answer:
@@ -245,18 +250,19 @@ def _post(url: str, form: dict[str, str], *, verify: bool | str, timeout_s: floa
     within ``timeout_s`` in all, not just each byte of it (:mod:`sync.http_read`)."""
     parts = urlsplit(url)
     where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"  # no credentials
+    started = time.monotonic()
     try:
         response = requests.post(
             url,
             data=form,
             timeout=(timeout_s, timeout_s),
             verify=verify,
-            headers={"Accept": "application/json"},
+            headers={"Accept": "application/json", **IDENTITY},
             allow_redirects=False,
             stream=True,
         )
         with response:
-            data = read_capped(response, timeout_s)
+            data = read_capped(response, timeout_s, started=started)
     except SlowAnswerError as err:
         raise PairingError(f"cannot pair through {where}: {err}") from err
     except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as err:

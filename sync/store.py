@@ -219,6 +219,7 @@ class Store:
             )
         path = folder / DB_NAME
         quarantined = None
+        store: Store | None = None
         try:
             if path.is_file() and path.stat().st_size == 0:
                 # SQLite would quietly start a new store in it. Opening writes a 4 KiB
@@ -227,6 +228,8 @@ class Store:
             store = cls(_connect(path), path)
             store._check_integrity()
         except sqlite3.DatabaseError as err:
+            if store is not None:
+                store.close()  # the file is moved aside or reported: let it go first
             if "disk is full" in str(err) or "disk I/O" in str(err):
                 raise StoreError(f"cannot open {path}: {err}") from err
             if _is_busy(err):  # another process holds a lock: the file is fine

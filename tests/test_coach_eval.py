@@ -193,6 +193,7 @@ def test_a_broken_dataset_is_an_error_naming_the_file(tmp_path: Path) -> None:
         ("fifo", "is not a regular file"),  # opening it waited for a writer, for ever
         ("list", 'expected a JSON object with "name", "version" and "items"'),
         ("items-of-null", 'expected a JSON object with "name", "version" and "items"'),
+        ("nested", "nests too deep to read"),  # a RecursionError traceback
     ],
 )
 def test_a_dataset_that_is_no_dataset_file_is_one_line_naming_it(
@@ -206,7 +207,12 @@ def test_a_dataset_that_is_no_dataset_file_is_one_line_naming_it(
         os.mkfifo(path)
     else:
         path.write_bytes(
-            {"binary": b"\xff\xfe{", "list": b"[]", "items-of-null": b'{"items": [null]}'}[kind]
+            {
+                "binary": b"\xff\xfe{",
+                "list": b"[]",
+                "items-of-null": b'{"items": [null]}',
+                "nested": b"[" * 200_000,
+            }[kind]
         )
     result = subprocess.run(
         [sys.executable, "-m", "device.cli", "coach", "eval", "--dataset", str(path)],

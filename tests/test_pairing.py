@@ -659,7 +659,8 @@ def test_a_state_directory_that_is_a_file_is_named_as_such(
 class _OddServer:
     """A loopback HTTP server that answers every request one odd way (the real Hub never
     does): ``dribble`` sends a 200 whose body comes a byte every 0.3 s; ``portal`` a 302
-    to a Wi-Fi sign-in page. A thread in this process, on 127.0.0.1."""
+    to a Wi-Fi sign-in page; ``nested`` a 200 of 60 000 ``[``. A thread in this process,
+    on 127.0.0.1."""
 
     def __init__(self, mode: str) -> None:
         import socket
@@ -688,6 +689,14 @@ class _OddServer:
                         b"Content-Length: 0\r\nConnection: close\r\n\r\n"
                     )
                     return
+                if self.mode == "nested":
+                    body = b"[" * 60_000
+                    connection.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                        + body
+                    )
+                    return
                 body = json.dumps({"device_code": "x" * 43, "user_code": "BCDF-GHJK"}).encode()
                 connection.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -713,6 +722,8 @@ class _OddServer:
         ("dribble", "answer was still arriving after 10 s"),
         # Followed, the redirect became "cannot reach the Hub … ConnectionError".
         ("portal", "redirects to http://portal.example/login — on a Wi-Fi with a sign-in page"),
+        # A RecursionError traceback.
+        ("nested", "does not speak RFC 8628 pairing (bad answer: the answer nests too deep"),
     ],
 )
 def test_pair_against_a_crawling_or_redirecting_answer_says_what_happened(

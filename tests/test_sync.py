@@ -229,6 +229,21 @@ def test_an_answer_dribbled_for_longer_than_the_read_timeout_ends_the_pass(
     assert hub_counts(hub, [session_id]) == {session_id: 1}
 
 
+def test_a_receipt_gzipped_by_a_proxy_is_read(store: Store, hub: HubProcess) -> None:
+    """A reverse proxy that compresses JSON (Caddy's encode, nginx's gzip_types) answers
+    with Content-Encoding: gzip; the answer was read raw, so the Hub's receipt was
+    unreadable: the session was stored but the device kept it queued, calling the Hub a
+    captive portal. The receipt is decoded and the session is sent, once."""
+    session_id = record_session(store)
+    hub.faults([{"commit_then_gzip": True}])
+    sync = worker(store, hub)
+    first = sync.sync_once()
+    assert first.error is None, first.error
+    assert first.complete and first.sent == 1
+    assert sync.not_the_hub is False
+    assert hub_counts(hub, [session_id]) == {session_id: 1}
+
+
 @pytest.mark.parametrize("status", [501, 505, 507, 511])
 def test_every_5xx_is_retried_never_rejected(store: Store, hub: HubProcess, status: int) -> None:
     """The contract retries 5xx; only 500/502/503/504 were, so a 511 (a captive portal's

@@ -7,6 +7,7 @@ answers the way an overloaded Hub or a flaky network would.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -59,6 +60,13 @@ class CommitThenDribbleFault(_Step):
     commit_then_dribble_s: float = Field(gt=0, le=60)
 
 
+class CommitThenGzipFault(_Step):
+    """Store the row, then send the real answer gzipped with ``Content-Encoding: gzip``, as
+    a reverse proxy that compresses JSON does (whatever the client asked for)."""
+
+    commit_then_gzip: Literal[True]
+
+
 class PortalFault(_Step):
     """Answer as a Wi-Fi captive portal would, storing nothing: ``page``, 200 with an HTML
     sign-in page; ``redirect``, 302 to the portal."""
@@ -72,6 +80,7 @@ FaultStep = (
     | CommitThenDelayFault
     | CommitThenStatusFault
     | CommitThenDribbleFault
+    | CommitThenGzipFault
     | PortalFault
 )
 PORTAL_URL = "http://portal.example/login"
@@ -135,6 +144,10 @@ class FaultMiddleware:
             held = []
             await self.app(scope, receive, _collect_into(held))
             await _dribble(held, step.commit_then_dribble_s, send)
+        elif isinstance(step, CommitThenGzipFault):
+            held = []
+            await self.app(scope, receive, _collect_into(held))
+            await _gzipped(held, send)
         else:
             await self.app(scope, receive, _collect_into([]))
             await _injected(step.commit_then_status)(scope, receive, send)
@@ -151,8 +164,9 @@ def _portal(kind: str) -> Response:
 
 
 async def _dribble(held: list[Message], every_s: float, send: Send) -> None:
-    """Send the held answer's headers at once and its body one byte every ``every_s``; a
-    client that hangs up meanwhile ends it (the send then fails, which is the point)."""
+    """Send the held answer's headers at once and its body one byte every ``every_s``. A
+    client that hangs up meanwhile does not end it (uvicorn drops sends on a closed
+    connection): the rest of the short body is dribbled into the void."""
     body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
     start = next(m for m in held if m["type"] == "http.response.start")
     try:
@@ -163,6 +177,21 @@ async def _dribble(held: list[Message], every_s: float, send: Send) -> None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except OSError:
         log.info("fault injection: the client left during a dribbled answer")
+
+
+async def _gzipped(held: list[Message], send: Send) -> None:
+    """Send the held answer with its body gzipped and the headers to say so."""
+    body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+    start = next(m for m in held if m["type"] == "http.response.start")
+    packed = gzip.compress(body)
+    headers = [
+        (name, value)
+        for name, value in start.get("headers", [])
+        if name.lower() not in (b"content-length", b"content-encoding")
+    ]
+    headers += [(b"content-encoding", b"gzip"), (b"content-length", str(len(packed)).encode())]
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": packed, "more_body": False})
 
 
 def _collect_into(held: list[Message]) -> Callable[[Message], Awaitable[None]]:
