@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
-from dsp.tracking.audio import _hanning, _mean32, _misfit_db
+from dsp.tracking.audio import (
+    _hanning,
+    _kept_hanning,
+    _mean32,
+    _misfit_db,
+    _ramp,
+    _swelled_repeat_db,
+)
 from dsp.tracking.constants import (
     _BLOCK,
     _BLOCKS,
@@ -29,6 +36,66 @@ def test_hanning_is_numpys_window_for_every_body_length() -> None:
     length; half as many cosines give the same bits as ``np.hanning``."""
     for length in range(1, 4200):
         assert np.array_equal(_hanning(length), np.hanning(length)), length
+
+
+def test_kept_hanning_is_the_window_shared_read_only() -> None:
+    """The body windows kept by length are ``np.hanning``'s bits, the same object for the
+    next note of that length, and read-only (every note shares it)."""
+    for length in (1536, 2048, 1280, 1536, 2047, 1536):
+        window = _kept_hanning(length)
+        assert np.array_equal(window, np.hanning(length))
+        assert window is _kept_hanning(length)
+        assert not window.flags.writeable
+
+
+def _swelled_repeat_db_as_written(
+    audio: np.ndarray, start: int, end: int, before: int, period: float
+) -> float:
+    """``_swelled_repeat_db`` with its ramp made on every call, as first written."""
+    from dsp.tracking.audio import _interpolated_peak
+    from dsp.tracking.constants import _GOES_ON_SPREAD
+
+    first = round(math.ceil((end - before) / period) * period) - _GOES_ON_SPREAD
+    count = 2 * _GOES_ON_SPREAD + 1
+    if start - first - count + 1 < 0:
+        return math.nan
+    width = end - start
+    a = audio[start:end].astype(np.float64)
+    u = np.linspace(-1.0, 1.0, width)
+    x = audio[start - first - count + 1 : end - first].astype(np.float64)
+    squares = x * x
+    ax = np.correlate(x, a, "valid")[::-1]
+    aux = np.correlate(x, a * u, "valid")[::-1]
+    xx = np.correlate(squares, np.ones(width), "valid")[::-1]
+    xux = np.correlate(squares, u, "valid")[::-1]
+    uxux = np.correlate(squares, u * u, "valid")[::-1]
+    det = xx * uxux - xux * xux + 1e-30
+    explained = (ax * ax * uxux - 2.0 * ax * aux * xux + aux * aux * xx) / det
+    fits = explained / (float(a @ a) + 1e-30)
+    best = min(max(_interpolated_peak(fits)[0], 0.0), 1.0)
+    return 10.0 * math.log10(max(1.0 - best, 1e-6))
+
+
+def test_swelled_repeat_with_a_kept_ramp_is_as_written() -> None:
+    """The ramp kept by width (see _ramp) gives the tremolo test's bits, swell or re-pick,
+    and is never written to."""
+    rng = np.random.default_rng(5)
+    t = np.arange(6144) / 24000.0
+    for trial in range(60):
+        f0 = rng.uniform(70.0, 900.0)
+        gain = 1.0 + rng.uniform(0.0, 0.8) * np.sin(2 * np.pi * rng.uniform(3, 9) * t)
+        audio = gain * np.sin(2 * np.pi * f0 * t) + 0.01 * rng.standard_normal(len(t))
+        audio = audio.astype(np.float32)
+        if trial % 3 == 0:
+            audio[4000:] = rng.standard_normal(len(t) - 4000).astype(np.float32)  # a re-pick
+        period = 24000.0 / f0
+        end = int(rng.integers(4300, 6144))
+        start = end - int(rng.choice([240, 240, 200, 144]))
+        before = start - int(rng.integers(10, 60))
+        new = _swelled_repeat_db(audio, start, end, before, period)
+        old = _swelled_repeat_db_as_written(audio, start, end, before, period)
+        assert new == old or (math.isnan(new) and math.isnan(old))
+    assert not any(array.flags.writeable for array in _ramp(240))
 
 
 def test_mean32_is_numpys_mean() -> None:
