@@ -418,6 +418,69 @@ def test_hfc_descriptors_are_the_float32_transform() -> None:
         assert np.array_equal(hfc._descriptors(first, count), magnitudes @ hfc._weights)
 
 
+def _hfc_reads(
+    pending: int, first: int, half: np.ndarray, asks: set[int]
+) -> list[tuple[int, bool, int]]:
+    """aubio's hfc onsets over ``half`` (half-rate audio) with ``pending`` hops kept before
+    their descriptors are computed anyway (the stream's first ``first``; 0: ``pending``):
+    (hop, onset, last onset or -1) at each hop asked."""
+    import dsp.tracking.hfc as hfc_module
+    from dsp.tracking.constants import _HFC_HOP
+
+    kept = hfc_module._HFC_PENDING, hfc_module._HFC_FIRST_PENDING
+    hfc_module._HFC_PENDING, hfc_module._HFC_FIRST_PENDING = pending, first
+    try:
+        hfc = hfc_module._HfcOnsets(48000)
+        reads = []
+        for k in range(len(half) // _HFC_HOP):
+            hfc.push(half[k * _HFC_HOP : (k + 1) * _HFC_HOP])
+            if k in asks:
+                onset = hfc.onset()
+                # (``last`` is read only after an onset: a resume skips the time of one
+                # that came before its quiet run, which no later onset's test can need)
+                reads.append((k, onset, hfc.last() if onset else -1))
+        return reads
+    finally:
+        hfc_module._HFC_PENDING, hfc_module._HFC_FIRST_PENDING = kept
+
+
+def test_hfc_onsets_are_the_same_with_more_hops_kept() -> None:
+    """Kept 128 hops before they are analysed anyway, not 64 (half as many forced
+    advances), and the stream's first 8 (not all of the first 64 at once), aubio's hfc
+    gives the same onsets, at the same times, at every hop the tracker asks: plucks
+    0.1-1.5 s apart over noise, every other one asked about on the hops after it, and a
+    few hops now and then (a fast run asks every ~90 hops, a sustained note hardly ever),
+    with runs of up to 400 hops unasked."""
+    rng = np.random.default_rng(17)
+    rate = 24000
+    half = (1e-4 * rng.standard_normal(rate * 40)).astype(np.float32)
+    at = 0.3
+    plucks = []
+    while at < 39.0:
+        plucks.append(int(at * rate) // 256)
+        n = np.arange(int(1.2 * rate))
+        f0 = rng.uniform(80.0, 900.0)
+        tone = sum(np.sin(2 * np.pi * k * f0 * n / rate) / k for k in range(1, 6) if k * f0 < 9000)
+        start = int(at * rate)
+        span = min(len(n), len(half) - start)
+        half[start : start + span] += (rng.uniform(0.05, 0.5) * tone * np.exp(-n / (0.4 * rate)))[
+            :span
+        ].astype(np.float32)
+        at += rng.uniform(0.1, 1.5)
+    hops = len(half) // 256
+    asks: set[int] = set()
+    k = 0
+    while k < hops:
+        k += int(rng.choice([1, 3, 20, 90, 150, 400]))
+        asks.add(k)
+    for pluck in plucks[::2]:  # (the tracker asks on the hops after a re-pick)
+        asks.update(range(pluck + 3, pluck + 7))
+    reference = _hfc_reads(64, 0, half, asks)
+    assert sum(onset for _, onset, _ in reference) >= 10
+    assert _hfc_reads(128, 8, half, asks) == reference
+    assert _hfc_reads(128, 8, half, asks | {1, 2}) == _hfc_reads(64, 0, half, asks | {1, 2})
+
+
 def _early_name_reading_the_fit_first(
     tracker: NoteTracker, note: object, midi: float, now: float
 ) -> float:
