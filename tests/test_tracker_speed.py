@@ -13,6 +13,7 @@ import pytest
 
 from dsp import HOP_SIZE, NoteTracker, TrackerConfig, hops_of
 from dsp.tracking.audio import (
+    _block_hanning,
     _hanning,
     _kept_hanning,
     _mean32,
@@ -24,6 +25,7 @@ from dsp.tracking.constants import (
     _BLOCK,
     _BLOCKS,
     _BREAK_BLOCK,
+    _CHECK_MIN_WINDOW,
     _CLICK_RISE_DB,
     _GAP_BLOCKS,
     _GLIDE_FIT_DB,
@@ -45,6 +47,17 @@ def test_kept_hanning_is_the_window_shared_read_only() -> None:
         window = _kept_hanning(length)
         assert np.array_equal(window, np.hanning(length))
         assert window is _kept_hanning(length)
+        assert not window.flags.writeable
+
+
+def test_attack_windows_are_float32_hanning_shared_by_every_tracker() -> None:
+    """The attack's and what-rang-before's windows (whole blocks, halved) are
+    ``np.hanning(n).astype(np.float32)``'s bits, read-only, one object for every tracker
+    (each clip of the benchmark is a new tracker)."""
+    for length in range(_CHECK_MIN_WINDOW // 2, 2049, 16):
+        window = _block_hanning(length)
+        assert window.tobytes() == np.hanning(length).astype(np.float32).tobytes()
+        assert window is _block_hanning(length)
         assert not window.flags.writeable
 
 

@@ -271,6 +271,9 @@ _SPECTRUM_SIZE = 8192
 # Body windows kept by length (see _kept_hanning): 8 of 4096 doubles, 256 kB; on dev
 # fast-16ths 8 kept 141 of 197 windows asked for, 32 kept 154.
 _HANN_KEPT = 8
+# Attack windows kept by length (see _block_hanning): lengths are whole blocks of 768-4096
+# samples, halved: at most 104 (~0.5 MB in all).
+_BLOCK_HANN_KEPT = 128
 _PERIOD_SPAN_CENTS = 20.0
 _PERIOD_WINDOW_S = 0.3
 _PARTIALS = 4
