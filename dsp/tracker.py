@@ -261,7 +261,6 @@ class NoteTracker(_Continuity, _Attacks, _Breaks, _Legato, _Room, _Naming, _Ring
         off = np.where(off < _SHS_MAX_HZ, np.rint(off / self._bin_hz), zero)
         self._shs_index = np.concatenate((on, off)).astype(np.intp)
         self._shs_sign = np.repeat(np.float32([1.0, -1.0]), _SHS_HARMONICS)
-        self._windows: dict[int, np.ndarray] = {}  # Hann windows by length
         # The harmonic sums over the last attack spectrum read, and the last spectrum of
         # what rang before a note: (its audio before, length, it) (see _attack_sums, _rang).
         self._attack_shs: tuple[np.ndarray, np.ndarray] | None = None

@@ -29,8 +29,16 @@ _COMPRESSION = 10.0
 # aubio's hfc onsets (see _HfcOnsets).
 _HFC_WINDOW = 1024  # half-rate samples
 _HFC_HOP = 256
-_HFC_PENDING = 64  # hops kept before their descriptors are computed anyway ...
+# hops kept before their descriptors are computed anyway: 1.4 s. Each forced advance (the
+# tail's batched FFT and the resume) costs ~200-300 µs; every 64 hops (0.7 s) that was 2-4 %
+# of the tracker's time on dev fast-16ths and legato. A resume that failed would batch up to
+# 108 FFTs at once (~1.3 ms, 64 kept ~0.5 ms; on dev every resume succeeds) ...
+_HFC_PENDING = 128
 _HFC_TAIL = 14  # ... those of the last hops first, often all that is needed (see _resume)
+# The stream's first hops are analysed after 8, not 128: until the 4.3-hop delay has passed
+# every pending hop's descriptor is computed (no resume), 128 of them ~1.5 ms at every
+# stream's start (each clip of the benchmark), 64 ~0.7 ms, 8 ~30 µs (then past the delay).
+_HFC_FIRST_PENDING = 8
 _HFC_DELAY_HOPS = 4.3
 _HFC_MIN_GAP_S = 0.05
 _HFC_SILENCE = 1e-9  # mean square: −90 dB
@@ -265,6 +273,12 @@ _PERIOD_FROM_S = 0.1  # after the attack: its sharp start has settled by then
 _SPECTRUM_SAMPLES = 8192  # of the body, at the input rate (4096 once halved)
 _BODY_MIN_SAMPLES = 2048
 _SPECTRUM_SIZE = 8192
+# Body windows kept by length (see _kept_hanning): 8 of 4096 doubles, 256 kB; on dev
+# fast-16ths 8 kept 141 of 197 windows asked for, 32 kept 154.
+_HANN_KEPT = 8
+# Attack windows kept by length (see _block_hanning): lengths are whole blocks of 768-4096
+# samples, halved: at most 104 (~0.5 MB in all).
+_BLOCK_HANN_KEPT = 128
 _PERIOD_SPAN_CENTS = 20.0
 _PERIOD_WINDOW_S = 0.3
 _PARTIALS = 4

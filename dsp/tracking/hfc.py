@@ -8,6 +8,7 @@ import numpy as np
 
 from dsp.tracking.constants import (
     _HFC_DELAY_HOPS,
+    _HFC_FIRST_PENDING,
     _HFC_HOP,
     _HFC_MIN_GAP_S,
     _HFC_PENDING,
@@ -71,11 +72,15 @@ class _HfcOnsets:
         self._onset = False  # whether the last hop analysed had an onset
 
     def push(self, half: np.ndarray) -> None:
-        """Keep one hop of half-rate audio."""
+        """Keep one hop of half-rate audio; analyse the pending hops when the buffer is full,
+        or once the stream's first ``_HFC_FIRST_PENDING`` are in (until the delay has passed
+        every pending hop's descriptor is needed: see _advance)."""
         at = self._kept + _HFC_HOP * self._pending
         self._audio[at : at + _HFC_HOP] = half
         self._pending += 1
-        if self._pending == _HFC_PENDING:
+        if self._pending == _HFC_PENDING or (
+            self._pending == _HFC_FIRST_PENDING and self._frames == 0
+        ):
             self._advance()
 
     def onset(self) -> bool:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from dsp.tracking.audio import _hanning, _mean32, _nsdf_peak
+from dsp.tracking.audio import _kept_hanning, _mean32, _nsdf_peak
 from dsp.tracking.constants import (
     _CHECK_MIN_WINDOW,
     _DECIMATION,
@@ -128,7 +128,7 @@ class _FinalPitch:
         n = min(samples, _SPECTRUM_SAMPLES) // _DECIMATION * _DECIMATION
         body = np.dot(self._body[:n].reshape(-1, _DECIMATION), self._pair_mean)
         half = len(body)
-        window = self._body_window if half == len(self._body_window) else _hanning(half)
+        window = self._body_window if half == len(self._body_window) else _kept_hanning(half)
         return np.abs(np.fft.rfft((body - _mean32(body)) * window, _SPECTRUM_SIZE))
 
     def _period_pitch(self, body: np.ndarray, midi: float) -> float:

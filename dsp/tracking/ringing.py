@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from dsp.tracking.audio import _mean32
+from dsp.tracking.audio import _block_hanning, _mean32
 from dsp.tracking.constants import (
     _ADDED_MIN_SHARE,
     _BEFORE_GUARD,
@@ -151,9 +151,7 @@ class _Ringing:
         if available >= _CHECK_MIN_WINDOW:
             audio = self._recent_audio()[-available:]
             half = np.dot(audio.reshape(-1, _DECIMATION), self._pair_mean)
-            window = self._windows.get(len(half))
-            if window is None:
-                window = self._windows[len(half)] = np.hanning(len(half)).astype(np.float32)
+            window = _block_hanning(len(half))
             spectrum = np.abs(np.fft.rfft((half - _mean32(half)) * window, _SPECTRUM_SIZE))
             found = (audio, spectrum)
         self._attack_cache = (key, found)
@@ -190,9 +188,7 @@ class _Ringing:
             # (the report at the deadline asks twice: see _added_unread; never written to)
             return kept[2]
         half = np.dot(before[-n:].reshape(-1, _DECIMATION), self._pair_mean)
-        window = self._windows.get(len(half))
-        if window is None:
-            window = self._windows[len(half)] = np.hanning(len(half)).astype(np.float32)
+        window = _block_hanning(len(half))
         rang = np.abs(np.fft.rfft((half - _mean32(half)) * window, _SPECTRUM_SIZE))
         rang *= length / len(half)
         self._rang_kept = (before, length, rang)
