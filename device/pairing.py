@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from dsp.errors import DeviceError
-from sync.client import redact_url
+from sync.client import hub_url_problem, redact_url
 from sync.pairing import (
     after_pairing,
     load_pairing,
@@ -61,10 +61,13 @@ def cmd_pair(args: argparse.Namespace) -> int:
     if not url:
         before = load_pairing(data_dir)
         url = before.url if before else ""
-    if not url.startswith(("http://", "https://")):
+    if not url:
         raise DeviceError(
             "no Hub to pair with: pass --hub https://your-hub or set FRETCOACH_HUB_URL"
         )
+    problem = hub_url_problem(url)
+    if problem is not None:
+        raise DeviceError(f"the Hub's address {problem}: pass its own address with --hub")
     verify: bool | str = os.environ.get("FRETCOACH_HUB_CA_BUNDLE") or True
     with Store.open(data_dir) as store:
         device_name = store.device_id()

@@ -52,6 +52,32 @@ PLANS_PATH = "/api/v1/practice-plans"
 SUMMARIES_PATH = "/api/v1/session-summaries"
 
 
+def hub_url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as a Hub's address ("must be …", to follow the name it
+    came by: FRETCOACH_HUB_URL, --hub), or None. Paths are appended to it, so it may have
+    no ?query or #fragment ("…?x=1/api/v1/sessions" reaches no Hub); a port out of range
+    or a broken [IPv6] host would only fail later, as a traceback or "Failed to parse"."""
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parsing it is the check: 99999, "80a" or "[::1" raise
+    except ValueError:
+        return (
+            "must have a port from 1 to 65535 and an IPv6 host in closed [brackets] "
+            f"(such as http://[::1]:8787), not {shown!r}"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be an http(s) URL such as https://hub.example.com, not {shown!r}"
+    if port == 0:
+        return f"must have a port from 1 to 65535, not {shown!r}"
+    if parts.query or parts.fragment:
+        return (
+            "must be the Hub's address without a ?query or #fragment, such as "
+            f"https://hub.example.com, not {shown!r}"
+        )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class HubSettings:
     url: str
@@ -61,25 +87,9 @@ class HubSettings:
     read_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise HubConfigError(
-                f"FRETCOACH_HUB_URL must be an http(s) URL such as https://hub.example.com, "
-                f"not {redact_url(self.url)!r}"
-            )
-        try:
-            parts.port  # noqa: B018 — parsing it is the check: 99999 or "80a" raise
-        except ValueError:
-            raise HubConfigError(
-                "FRETCOACH_HUB_URL's port must be a number from 1 to 65535: "
-                f"{redact_url(self.url)!r}"
-            ) from None
-        if parts.query or parts.fragment:
-            # Paths are appended to it: "…?x=1/api/v1/sessions" reaches no Hub.
-            raise HubConfigError(
-                "FRETCOACH_HUB_URL must be the Hub's address without a ?query or #fragment, "
-                f"such as https://hub.example.com, not {redact_url(self.url)!r}"
-            )
+        problem = hub_url_problem(self.url)
+        if problem is not None:
+            raise HubConfigError(f"FRETCOACH_HUB_URL {problem}")
         if not self.token:
             raise HubConfigError("FRETCOACH_HUB_TOKEN is empty: set it to this device's token")
         if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
@@ -160,7 +170,10 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 def redact_url(url: str) -> str:
     """``url`` with any credentials in it replaced: ``https://***@host/…``."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a broken [IPv6] host: no parts to rebuild, only the credentials
+        return url if "@" not in url else "***@" + url.rpartition("@")[2]
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))

@@ -435,6 +435,7 @@ def test_invalid_session_is_422_naming_the_field(
         ({"start_timestamp": 1234.5}, "start_timestamp"),  # a monotonic clock, sent as is
         ({"start_timestamp": "1740823200"}, "start_timestamp"),
         ({"end_timestamp": 1740823500}, "end_timestamp"),
+        ({"end_timestamp": True}, "end_timestamp"),  # was "not the number True"
         ({"pitch_accuracy": True}, "pitch_accuracy"),
         ({"sensitivity": "0.5"}, "sensitivity"),
         ({"duration_seconds": "300"}, "duration_seconds"),
@@ -460,6 +461,7 @@ def test_a_value_of_the_wrong_json_type_is_422_not_converted(
     assert field in fields(response)
     if "timestamp" in field:
         assert "ISO 8601" in str(response.json()["detail"])
+        assert "the number True" not in str(response.json()["detail"])
     assert stored(server, body["session_id"]) == []
 
 

@@ -392,8 +392,10 @@ def test_a_bad_hub_timeout_is_one_line_and_exit_1(tmp_path: Path, command: list[
 @pytest.mark.parametrize(
     ("url", "named"),
     [
-        ("http://127.0.0.1:99999", "port must be a number from 1 to 65535"),  # "Failed to parse"
-        ("http://127.0.0.1:80a", "port must be a number from 1 to 65535"),
+        ("http://127.0.0.1:99999", "port from 1 to 65535"),  # "Failed to parse"
+        ("http://127.0.0.1:80a", "port from 1 to 65535"),
+        ("http://127.0.0.1:0", "port from 1 to 65535"),  # "cannot reach the Hub"
+        ("http://[::1", "closed [brackets]"),  # a ValueError traceback
         ("http://127.0.0.1:8787?user=alice", "without a ?query or #fragment"),  # 404, then
         ("http://127.0.0.1:8787/#hub", "without a ?query or #fragment"),  # every one rejected
     ],
@@ -410,6 +412,11 @@ def test_a_hub_url_no_request_can_use_is_refused_naming_the_fix(
     assert result.returncode == 1
     assert result.stderr.startswith("fretcoach: error: FRETCOACH_HUB_URL")
     assert named in result.stderr and result.stderr.count("\n") == 1
+    # `fretcoach pair --hub` is held to the same checks (it said "InvalidURL", or crashed).
+    paired = run_cli("pair", "--hub", url, "--no-qr", "--data-dir", str(tmp_path), env={})
+    assert paired.returncode == 1
+    assert paired.stderr.startswith("fretcoach: error: the Hub's address")
+    assert named in paired.stderr and paired.stderr.count("\n") == 1
 
 
 def test_https_to_a_plain_http_hub_says_to_use_http(store: Store, hub: HubProcess) -> None:
