@@ -214,6 +214,12 @@ _SETTLE_S = 0.025
 _REPORT_DEADLINE_S = 0.057  # after the attack: ≤ 60 ms after the onset heard
 _GIVE_UP_S = 0.15  # an unpitched note that has decayed by then is dropped
 _DECAYED_DB = 20.0
+# A click rings at its peak for one hop and is gone (a pick's touch through a low-pass: 4.6
+# dB under its peak on the hop after its onset, 21.7 dB on the next); a string plucked
+# and muted 25 ms later held within 1.5-4.8 dB of its peak for three hops first. A sound
+# that held within _RANG_DB of its peak for _RANG_HOPS hops after its onset rang.
+_RANG_DB = 6.0
+_RANG_HOPS = 2
 _PENDING_S = 0.5  # ... and any note still unpitched by this age
 _CONFIRM_S = 0.1  # second octave check, with a full window
 _CORRECTION_S = 0.1

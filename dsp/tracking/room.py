@@ -9,6 +9,8 @@ from dsp.tracking.constants import (
     _OPENING_MIN_DB,
     _OPENING_S,
     _QUIETEST_TO_ROOM_DB,
+    _RANG_DB,
+    _RANG_HOPS,
     _ROOM_AFTER_S,
     _ROOM_AFTER_UNPITCHED_S,
     _ROOM_END_DB,
@@ -77,8 +79,16 @@ class _Room:
         29 dB in 40 ms while YIN read 82.2-82.4 at confidence 0.54-0.63, and was reported
         as a note of its own. Not sure readings: a tremolo's trough takes a note played
         20 dB down within its first 57 ms (``bench.stress --variants pedals``: asked of
-        every reading, 5 notes lost under a square tremolo, 2 under a sine one)."""
-        return note.peak_db - self._levels[-1][1] >= _DECAYED_DB
+        every reading, 5 notes lost under a square tremolo, 2 under a sine one). Nor a sound
+        that rang first, held within ``_RANG_DB`` of its peak for ``_RANG_HOPS`` hops: a
+        low string plucked and muted 20-25 ms later fell as far, and was lost (session
+        13's review: ``bench.pluck``'s staccato G2s, 6 of 6 found → 3)."""
+        if note.peak_db - self._levels[-1][1] < _DECAYED_DB:
+            return False
+        held = sum(
+            1 for t, db in self._levels if t > note.onset_s and db >= note.peak_db - _RANG_DB
+        )
+        return held < _RANG_HOPS
 
     def _stands_out(self, note: _Note, unsure: bool = False) -> bool:
         """``note`` rose ``_SNR_DB`` over the room's level, or a note twice as clear of it
