@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from coach.eval import DEFAULT_DATASET, EvalDataset, load_dataset, read_text_file
+from coach.eval import DEFAULT_DATASET, EvalDataset, load_dataset
 from coach.prompts import LIVE_FEEDBACK_V1, SESSION_SUMMARY_V1, LibraryPrompt
 from coach.recommend import AI_MODE_PROMPT
+from coach.textfile import read_text_file
 from coach.tracing import USER_FEEDBACK, USER_FEEDBACK_CATEGORIES
 from dsp.errors import OpikSetupError
 

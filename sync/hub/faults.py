@@ -167,8 +167,7 @@ async def _dribble(held: list[Message], every_s: float, send: Send) -> None:
     """Send the held answer's headers at once and its body one byte every ``every_s``. A
     client that hangs up meanwhile does not end it (uvicorn drops sends on a closed
     connection): the rest of the short body is dribbled into the void."""
-    body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
-    start = next(m for m in held if m["type"] == "http.response.start")
+    start, body = _held_answer(held)
     try:
         await send(start)
         for i in range(len(body)):
@@ -181,8 +180,7 @@ async def _dribble(held: list[Message], every_s: float, send: Send) -> None:
 
 async def _gzipped(held: list[Message], send: Send) -> None:
     """Send the held answer with its body gzipped and the headers to say so."""
-    body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
-    start = next(m for m in held if m["type"] == "http.response.start")
+    start, body = _held_answer(held)
     packed = gzip.compress(body)
     headers = [
         (name, value)
@@ -192,6 +190,12 @@ async def _gzipped(held: list[Message], send: Send) -> None:
     headers += [(b"content-encoding", b"gzip"), (b"content-length", str(len(packed)).encode())]
     await send({**start, "headers": headers})
     await send({"type": "http.response.body", "body": packed, "more_body": False})
+
+
+def _held_answer(held: list[Message]) -> tuple[Message, bytes]:
+    """The answer the app sent into ``held``: its start message and its whole body."""
+    body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+    return next(m for m in held if m["type"] == "http.response.start"), body
 
 
 def _collect_into(held: list[Message]) -> Callable[[Message], Awaitable[None]]:

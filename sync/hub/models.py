@@ -103,16 +103,14 @@ def _time_text(value: Any) -> Any:
     seconds since 1970, so a device that sent its monotonic clock (``"start_timestamp":
     1234.5``) would be stored as 1970-01-01. Stored times (datetimes) pass."""
     if isinstance(value, bool):
-        raise ValueError(
-            f"must be an ISO 8601 time with a UTC offset, e.g. 2026-01-01T10:00:00+00:00, "
-            f"not {str(value).lower()}"
-        )
-    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
-        raise ValueError(
-            f"must be an ISO 8601 time with a UTC offset, e.g. 2026-01-01T10:00:00+00:00, "
-            f"not the number {value!r} (seconds since 1970 are not accepted)"
-        )
-    return value
+        wrong = str(value).lower()
+    elif isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
+        wrong = f"the number {value!r} (seconds since 1970 are not accepted)"
+    else:
+        return value
+    raise ValueError(
+        f"must be an ISO 8601 time with a UTC offset, e.g. 2026-01-01T10:00:00+00:00, not {wrong}"
+    )
 
 
 def _is_number(text: str) -> bool:
